@@ -1,0 +1,66 @@
+# KillrVideo Reco: every operator and developer entry point. `make help` lists them.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CLI    := $(PY) -m killrvideo_reco.cli
+ROLE   ?= viewer
+
+.DEFAULT_GOAL := help
+.PHONY: help venv cassandra-up cassandra-down cassandra-status schema run serve demo test \
+        unit-test token profiles reembed bench eval clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtualenv and install the project (automatic)
+
+cassandra-up: venv ## start the local Cassandra 5.0 node (no-op if up or CASSANDRA_CONTACT_POINTS set)
+	$(PY) tools/cassandra/node.py up
+
+cassandra-down: ## stop the local node cleanly (data is kept in .cassandra/data)
+	$(PYTHON) tools/cassandra/node.py down
+
+cassandra-status: ## is the local node up?
+	$(PYTHON) tools/cassandra/node.py status
+
+schema: cassandra-up ## apply the versioned CQL schema in cql/ (idempotent)
+	$(CLI) schema
+
+demo: schema ## load the demo catalogue and viewers, print tokens and curl lines
+	$(CLI) demo
+
+run: demo ## start Cassandra if needed, apply schema, load demo data, serve on 127.0.0.1:8000
+	$(CLI) serve
+
+serve: schema ## serve the API without loading demo data
+	$(CLI) serve
+
+test: venv ## unit + integration tests against a real Cassandra 5.0 (starts the local node if needed)
+	$(PY) -m pytest
+
+unit-test: venv ## only the tests that need no database
+	$(PY) -m pytest tests/unit
+
+token: venv ## mint a local JWT: make token USER=<uuid> ROLE=viewer|creator|moderator
+	@$(CLI) token --user '$(USER)' --role '$(ROLE)'
+
+profiles: schema ## rebuild every viewer's taste profile from history
+	$(CLI) profiles
+
+reembed: schema ## re-embed the catalogue with the configured provider, then rebuild profiles
+	$(CLI) reembed
+
+bench: schema ## benchmarks; figures go to docs/benchmarks.md
+	$(PY) -m bench.run_all
+
+eval: venv ## offline recommendation quality on MovieLens; writes docs/quality.md
+	$(PY) -m evaluation.movielens
+
+clean: ## remove the virtualenv and caches (keeps .cassandra; rm it to reset the node)
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,82 @@
+"""RFC 9457 problem details for every error the API returns."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+DATABASE_ERRORS = (NoHostAvailable, OperationTimedOut, ReadTimeout, WriteTimeout, Unavailable,
+                   asyncio.TimeoutError, TimeoutError, ConnectionError)
+STATUS_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                 405: "Method Not Allowed", 409: "Conflict", 415: "Unsupported Media Type",
+                 422: "Unprocessable Content", 500: "Internal Server Error",
+                 503: "Service Unavailable"}
+
+
+class Problem(Exception):
+    """Raise from routes and dependencies to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None,
+                 headers: dict[str, str] | None = None, **extra):
+        super().__init__(detail)
+        self.status, self.detail, self.headers, self.extra = status, detail, headers or {}, extra
+        self.title = title or STATUS_TITLES.get(status, "Error")
+
+
+def problem_response(request: Request, status: int, title: str, detail: str,
+                     headers: dict[str, str] | None = None, **extra) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "instance": request.url.path, **extra}
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_errors(error: RequestValidationError) -> list[dict]:
+    out = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part != "body"]
+        out.append({"field": ".".join(location), "message": item.get("msg", "invalid")})
+    return out
+
+
+def install_problem_handlers(app: FastAPI, retry_after_s: int = 2) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, exc: Problem):
+        return problem_response(request, exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return problem_response(request, exc.status_code,
+                                STATUS_TITLES.get(exc.status_code, "Error"), detail,
+                                getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError):
+        errors = _field_errors(exc)
+        summary = "; ".join(f"{e['field'] or 'request'}: {e['message']}" for e in errors)
+        return problem_response(request, 422, "Invalid request", summary, errors=errors)
+
+    async def on_database_error(request: Request, exc: Exception):
+        log.warning("database unavailable for %s: %s: %s", request.url.path,
+                    type(exc).__name__, exc)
+        return problem_response(
+            request, 503, "Service Unavailable",
+            "The database did not answer in time; retry shortly.",
+            {"Retry-After": str(retry_after_s)})
+
+    for error_class in DATABASE_ERRORS:
+        app.add_exception_handler(error_class, on_database_error)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s", request.url.path)
+        return problem_response(request, 500, "Internal Server Error",
+                                "An unexpected error occurred; it has been logged.")

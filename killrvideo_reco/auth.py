@@ -1,0 +1,81 @@
+"""JWT verification and minting (PyJWT). No HTTP here: api/deps.py maps the errors."""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from killrvideo_reco.settings import Settings
+
+# creator and moderator include viewer.
+ROLE_IMPLIES = {"viewer": {"viewer"}, "creator": {"creator", "viewer"},
+                "moderator": {"moderator", "viewer"}}
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, expired or not ours: 401."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+def effective_roles(claimed: object) -> frozenset[str]:
+    names = [claimed] if isinstance(claimed, str) else list(claimed or [])
+    return frozenset(r for name in names if isinstance(name, str) for r in ROLE_IMPLIES.get(name, ()))
+
+
+def verification_key(settings: Settings) -> str:
+    if settings.jwt_algorithm.startswith("HS"):
+        return settings.jwt_secret
+    if not settings.jwt_public_key:
+        raise AuthError(f"JWT_PUBLIC_KEY must be set for {settings.jwt_algorithm}")
+    return settings.jwt_public_key
+
+
+def verify(token: str, settings: Settings) -> Principal:
+    options = {"require": ["exp", "sub"], "verify_aud": bool(settings.jwt_audience)}
+    try:
+        # Only the configured algorithm is accepted: this is what rejects alg=none
+        # and HS/RS confusion.
+        claims = jwt.decode(
+            token, verification_key(settings), algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience or None, issuer=settings.jwt_issuer or None,
+            leeway=settings.jwt_leeway_s, options=options)
+    except jwt.ExpiredSignatureError as error:
+        raise AuthError("the token has expired") from error
+    except jwt.ImmatureSignatureError as error:
+        raise AuthError("the token is not valid yet (nbf/iat in the future)") from error
+    except jwt.InvalidAudienceError as error:
+        raise AuthError("the token is for another audience") from error
+    except jwt.InvalidIssuerError as error:
+        raise AuthError("the token comes from another issuer") from error
+    except jwt.MissingRequiredClaimError as error:
+        raise AuthError(f"the token lacks the '{error.claim}' claim") from error
+    except jwt.InvalidTokenError as error:
+        raise AuthError(f"the token is invalid ({type(error).__name__})") from error
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError as error:
+        raise AuthError("the token's 'sub' claim is not a user UUID") from error
+    return Principal(user_id, effective_roles(claims.get("roles")))
+
+
+def mint(settings: Settings, user_id: uuid.UUID, roles: list[str], ttl_s: int = 86400,
+         private_key: str | None = None) -> str:
+    """Sign a token for local use and tests (HS* with the configured secret by default)."""
+    now = int(time.time())
+    claims = {"sub": str(user_id), "roles": roles, "iat": now, "nbf": now, "exp": now + ttl_s}
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    key = private_key or settings.jwt_secret
+    return jwt.encode(claims, key, algorithm=settings.jwt_algorithm)

@@ -1,0 +1,99 @@
+"""Operator entry points (the Makefile calls these): python -m killrvideo_reco.cli <command>."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import uuid
+
+from killrvideo_reco.settings import get_settings
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from killrvideo_reco.store import schema
+    from killrvideo_reco.store.connection import connect
+
+    settings = get_settings()
+    cluster, session = connect(settings)
+    try:
+        applied = schema.apply_migrations(session, settings)
+    except schema.SchemaError as error:
+        print(f"schema: {error}", file=sys.stderr)
+        return 1
+    finally:
+        cluster.shutdown()
+    version = schema.expected_version()
+    if applied:
+        print(f"schema: applied {', '.join(applied)}; keyspace {settings.cassandra_keyspace} "
+              f"is at version {version}")
+    else:
+        print(f"schema: up to date (version {version}); nothing applied")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from killrvideo_reco.auth import ROLE_IMPLIES, mint
+
+    try:
+        user_id = uuid.UUID(args.user)
+    except ValueError:
+        user_id = uuid.uuid4()
+        print(f"# USER={args.user!r} is not a UUID; minted for new user {user_id}", file=sys.stderr)
+    if args.role not in ROLE_IMPLIES:
+        print(f"token: unknown role {args.role!r}; use one of {sorted(ROLE_IMPLIES)}", file=sys.stderr)
+        return 2
+    print(mint(get_settings(), user_id, [args.role], ttl_s=args.ttl))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("killrvideo_reco.api.app:create_app", factory=True, host=settings.host,
+                port=settings.port, log_level=settings.log_level.lower())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from killrvideo_reco.jobs.demo import load_demo
+
+    return load_demo(get_settings())
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from killrvideo_reco.jobs.profiles import rebuild_all_profiles
+
+    return rebuild_all_profiles(get_settings(), parallelism=args.parallelism)
+
+
+def cmd_reembed(args: argparse.Namespace) -> int:
+    from killrvideo_reco.jobs.reembed import reembed_catalogue
+
+    return reembed_catalogue(get_settings())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="killrvideo-reco", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("schema", help="apply the CQL schema").set_defaults(run=cmd_schema)
+    token = commands.add_parser("token", help="mint a JWT for local use")
+    token.add_argument("--user", required=True)
+    token.add_argument("--role", default="viewer")
+    token.add_argument("--ttl", type=int, default=86400, help="seconds (default one day)")
+    token.set_defaults(run=cmd_token)
+    commands.add_parser("serve", help="serve the HTTP API").set_defaults(run=cmd_serve)
+    commands.add_parser("demo", help="load demo catalogue and viewers").set_defaults(run=cmd_demo)
+    profiles = commands.add_parser("profiles", help="rebuild all taste profiles")
+    profiles.add_argument("--parallelism", type=int, default=8)
+    profiles.set_defaults(run=cmd_profiles)
+    commands.add_parser("reembed", help="re-embed the catalogue").set_defaults(run=cmd_reembed)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=get_settings().log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cassandra").setLevel(logging.ERROR)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Builds the driver Cluster/Session from Settings. The only place that knows
+how we talk to Cassandra: load balancing, consistency and timeouts."""
+from __future__ import annotations
+
+import logging
+
+from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+from killrvideo_reco.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCAL_DEV_HOST = "127.0.0.1"
+WRITE_PROFILE = "write"
+
+
+def consistency(name: str) -> int:
+    return getattr(ConsistencyLevel, name)
+
+
+def build_cluster(settings: Settings) -> Cluster:
+    hosts = settings.contact_points or [LOCAL_DEV_HOST]
+    balancing = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc))
+    read_profile = ExecutionProfile(
+        load_balancing_policy=balancing,
+        consistency_level=consistency(settings.cassandra_read_consistency),
+        request_timeout=settings.cassandra_request_timeout_s,
+    )
+    write_profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(
+            DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)),
+        consistency_level=consistency(settings.cassandra_write_consistency),
+        serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
+        request_timeout=settings.cassandra_request_timeout_s,
+    )
+    auth = None
+    if settings.cassandra_username:
+        auth = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password)
+    return Cluster(
+        hosts,
+        port=settings.cassandra_port,
+        execution_profiles={EXEC_PROFILE_DEFAULT: read_profile, WRITE_PROFILE: write_profile},
+        auth_provider=auth,
+        connect_timeout=settings.cassandra_connect_timeout_s,
+        protocol_version=5,
+        # Reconnect quickly after an outage so the service recovers without a restart.
+        idle_heartbeat_interval=5,
+    )
+
+
+def connect(settings: Settings) -> tuple[Cluster, Session]:
+    cluster = build_cluster(settings)
+    session = cluster.connect()
+    log.info("connected to Cassandra %s (hosts %s)",
+             session.execute("SELECT release_version FROM system.local").one().release_version,
+             settings.contact_points or [LOCAL_DEV_HOST])
+    return cluster, session

@@ -1,0 +1,158 @@
+"""CQL for the catalogue: videos, their vectors, the ANN search and the 'latest' listing.
+Every statement is prepared once, when the store is built."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+from cassandra.cluster import Session
+
+from killrvideo_reco.domain.models import Candidate, VideoSummary
+from killrvideo_reco.store.aio import execute
+from killrvideo_reco.store.connection import WRITE_PROFILE
+
+SUMMARY_COLUMNS = "videoid, name, thumbnail_url, description, tags, added_date, userid"
+MODEL_KEY = "embedding_model"
+
+
+@dataclass(frozen=True)
+class NewVideo:
+    video_id: uuid.UUID
+    uploader_id: uuid.UUID | None
+    title: str
+    description: str
+    tags: tuple[str, ...]
+    thumbnail_url: str | None
+    added_date: datetime
+    category: str | None
+    duration_s: int | None
+    content_features: np.ndarray
+    embedding_model: str
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the taste profile needs to know of a watched video."""
+    video_id: uuid.UUID
+    title: str
+    uploader_id: uuid.UUID | None
+    duration_s: float | None
+    content_features: np.ndarray | None
+    embedding_model: str | None
+
+
+def month_bucket(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m")
+
+
+def summary_from_row(row) -> VideoSummary:
+    return VideoSummary(
+        video_id=row.videoid, title=row.name or "", thumbnail_url=row.thumbnail_url,
+        description=row.description, tags=tuple(sorted(row.tags or ())),
+        added_date=_utc(row.added_date), uploader_id=row.userid)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
+
+
+class VideoStore:
+    def __init__(self, session: Session, keyspace: str):
+        self.session = session
+        ks = keyspace
+        prepare = session.prepare
+        self._insert = prepare(
+            f"INSERT INTO {ks}.videos (videoid, userid, name, description, tags, thumbnail_url, "
+            "added_date, category, duration_s, content_features, embedding_model) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self._insert_latest = prepare(
+            f"INSERT INTO {ks}.latest_videos (month, added_date, videoid) VALUES (?, ?, ?)")
+        self._get_summary = prepare(
+            f"SELECT {SUMMARY_COLUMNS}, category, duration_s, embedding_model "
+            f"FROM {ks}.videos WHERE videoid = ?")
+        self._get_facts = prepare(
+            f"SELECT videoid, name, userid, duration_s, content_features, embedding_model "
+            f"FROM {ks}.videos WHERE videoid = ?")
+        self._get_summaries = prepare(
+            f"SELECT {SUMMARY_COLUMNS} FROM {ks}.videos WHERE videoid IN ?")
+        self._get_vectors = prepare(
+            f"SELECT videoid, content_features FROM {ks}.videos WHERE videoid IN ?")
+        # Only summary columns and the score: deserialising vectors is slow in the driver.
+        self._ann = prepare(
+            f"SELECT {SUMMARY_COLUMNS}, similarity_cosine(content_features, ?) AS similarity "
+            f"FROM {ks}.videos ORDER BY content_features ANN OF ? LIMIT ?")
+        self._latest = prepare(
+            f"SELECT videoid FROM {ks}.latest_videos WHERE month = ? LIMIT ?")
+        self._scan = prepare(f"SELECT {SUMMARY_COLUMNS} FROM {ks}.videos LIMIT ?")
+        self._get_meta = prepare(f"SELECT value FROM {ks}.service_metadata WHERE name = ?")
+        self._set_meta = prepare(f"INSERT INTO {ks}.service_metadata (name, value) VALUES (?, ?)")
+        self._all_ids = prepare(f"SELECT videoid, name, description, tags, embedding_model "
+                                f"FROM {ks}.videos")
+        self._set_vector = prepare(
+            f"UPDATE {ks}.videos SET content_features = ?, embedding_model = ? WHERE videoid = ?")
+
+    async def add(self, video: NewVideo) -> None:
+        await execute(self.session, self._insert, (
+            video.video_id, video.uploader_id, video.title, video.description, set(video.tags),
+            video.thumbnail_url, video.added_date, video.category, video.duration_s,
+            video.content_features, video.embedding_model), WRITE_PROFILE)
+        await execute(self.session, self._insert_latest,
+                      (month_bucket(video.added_date), video.added_date, video.video_id),
+                      WRITE_PROFILE)
+
+    async def get(self, video_id: uuid.UUID):
+        rows = await execute(self.session, self._get_summary, (video_id,))
+        return rows[0] if rows else None
+
+    async def facts(self, video_id: uuid.UUID) -> VideoFacts | None:
+        rows = await execute(self.session, self._get_facts, (video_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        vector = None if row.content_features is None else np.asarray(row.content_features,
+                                                                      dtype=np.float32)
+        return VideoFacts(row.videoid, row.name or "", row.userid,
+                          float(row.duration_s) if row.duration_s else None, vector,
+                          row.embedding_model)
+
+    async def summaries(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, VideoSummary]:
+        if not video_ids:
+            return {}
+        rows = await execute(self.session, self._get_summaries, (list(video_ids),))
+        return {row.videoid: summary_from_row(row) for row in rows}
+
+    async def vectors(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, np.ndarray]:
+        if not video_ids:
+            return {}
+        rows = await execute(self.session, self._get_vectors, (list(video_ids),))
+        return {row.videoid: np.asarray(row.content_features, dtype=np.float32)
+                for row in rows if row.content_features is not None}
+
+    async def nearest(self, query: np.ndarray, limit: int) -> list[Candidate]:
+        """ANN candidates, best first; score is cosine similarity in [-1, 1]."""
+        rows = await execute(self.session, self._ann, (query, query, limit))
+        # similarity_cosine returns (1 + cos) / 2; convert back to cos.
+        return [Candidate(summary_from_row(row), 2.0 * row.similarity - 1.0) for row in rows]
+
+    async def latest_ids(self, month: str, limit: int) -> list[uuid.UUID]:
+        return [row.videoid for row in await execute(self.session, self._latest, (month, limit))]
+
+    async def any_summaries(self, limit: int) -> list[VideoSummary]:
+        return [summary_from_row(row) for row in await execute(self.session, self._scan, (limit,))]
+
+    async def catalogue_model(self) -> str | None:
+        rows = await execute(self.session, self._get_meta, (MODEL_KEY,))
+        return rows[0].value if rows else None
+
+    async def set_catalogue_model(self, model_id: str) -> None:
+        await execute(self.session, self._set_meta, (MODEL_KEY, model_id), WRITE_PROFILE)
+
+    def scan_for_reembedding(self):
+        """Synchronous paged scan of every video's text fields (batch jobs only)."""
+        return self.session.execute(self._all_ids, timeout=60)
+
+    async def set_vector(self, video_id: uuid.UUID, vector: np.ndarray, model_id: str) -> None:
+        await execute(self.session, self._set_vector, (vector, model_id, video_id), WRITE_PROFILE)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     cassandra_write_consistency: ConsistencyName = "LOCAL_QUORUM"
     cassandra_request_timeout_s: float = 2.0
     cassandra_connect_timeout_s: float = 10.0
+    request_deadline_s: float = Field(
+        5.0, description="Budget for a whole HTTP request; past it the answer is 503.")
 
     # --- vectors and embeddings ---
     vector_dimension: int = 384
@@ -58,6 +60,10 @@ class Settings(BaseSettings):
         0.0, description="Minimum cosine similarity (-1..1) for a personalised item."
     )
     feed_overfetch_factor: float = 2.0
+    feed_candidate_window: int = Field(
+        50, description="Smallest ANN LIMIT; doubled while a page comes up short.")
+    feed_cache_ttl_s: float = Field(
+        30.0, description="How long trending/latest lists and the catalogue model are cached.")
     feed_max_ann_limit: int = 1000
     feed_default_page_size: int = 10
     feed_max_page_size: int = 100

@@ -67,7 +67,7 @@ def settings_for(host: str, port: int, keyspace: str, **overrides) -> Settings:
     return Settings(cassandra_contact_points=host, cassandra_port=port,
                     cassandra_keyspace=keyspace, cassandra_request_timeout_s=10.0,
                     cassandra_write_consistency="ONE", cassandra_read_consistency="ONE",
-                    embedding_provider="hashing", **overrides)
+                    embedding_provider="hashing", feed_cache_ttl_s=0.0, **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,23 @@ def cassandra(cassandra_endpoint, request):
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
         cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def api(cassandra):
+    """An HTTP client on the real app, wired to this module's keyspace."""
+    from fastapi.testclient import TestClient
+
+    from killrvideo_reco.api.app import create_app
+
+    settings, _ = cassandra
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def pytest_collection_modifyitems(items):
+    # Tests that stop the node run last, so no other test sees the outage.
+    items.sort(key=lambda item: item.get_closest_marker("outage") is not None)
 
 
 def pytest_terminal_summary(terminalreporter):

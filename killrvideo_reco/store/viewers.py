@@ -5,6 +5,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
+from typing import NamedTuple
 
 import numpy as np
 from cassandra.cluster import Session
@@ -18,6 +19,12 @@ from killrvideo_reco.store.connection import WRITE_PROFILE
 IN_CHUNK = 100
 HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
                    "duration_s, hidden_at, event_ids")
+
+
+class StoredTaste(NamedTuple):
+    version: int | None
+    state: bytes | None
+    model_id: str | None
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -44,9 +51,10 @@ class ViewerStore:
         self._history = prepare(
             f"SELECT {HISTORY_COLUMNS} FROM {ks}.viewer_history WHERE userid = ?")
         self._taste = prepare(
-            f"SELECT taste_version, taste_state FROM {ks}.viewer_history WHERE userid = ? LIMIT 1")
+            f"SELECT taste_version, taste_state, taste_model FROM {ks}.viewer_history "
+            "WHERE userid = ? LIMIT 1")
         self._cas_taste = prepare(
-            f"UPDATE {ks}.viewer_history SET taste_version = ?, taste_state = ? "
+            f"UPDATE {ks}.viewer_history SET taste_version = ?, taste_state = ?, taste_model = ? "
             "WHERE userid = ? IF taste_version = ?")
         self._write_row = prepare(
             f"UPDATE {ks}.viewer_history SET first_watched = ?, last_watched = ?, play_count = ?, "
@@ -66,10 +74,9 @@ class ViewerStore:
             f"SELECT videoid, views FROM {ks}.video_views_by_day WHERE day = ?")
         self._views_total = prepare(
             f"SELECT views FROM {ks}.video_view_counts WHERE videoid = ?")
-        self._history_range = prepare(
-            f"SELECT userid, {HISTORY_COLUMNS} FROM {ks}.viewer_history "
+        self._users_in_range = prepare(
+            f"SELECT DISTINCT userid FROM {ks}.viewer_history "
             "WHERE token(userid) > ? AND token(userid) <= ?")
-        self._history_range.fetch_size = 2000
 
     async def seen_among(self, user_id: uuid.UUID, video_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         """Which candidates this viewer watched or hid: single-partition lookups whose
@@ -87,18 +94,19 @@ class ViewerStore:
         return [history_from_row(row)
                 for row in await execute(self.session, self._history, (user_id,))]
 
-    async def taste(self, user_id: uuid.UUID) -> tuple[int | None, bytes | None]:
+    async def taste(self, user_id: uuid.UUID) -> StoredTaste:
         rows = await execute(self.session, self._taste, (user_id,))
         if not rows:
-            return None, None
-        return rows[0].taste_version, rows[0].taste_state
+            return StoredTaste(None, None, None)
+        return StoredTaste(rows[0].taste_version, rows[0].taste_state, rows[0].taste_model)
 
     async def commit(self, user_id: uuid.UUID, expected_version: int | None, new_version: int,
-                     new_state: bytes, row: HistoryRow | None, event_id: str | None) -> bool:
+                     new_state: bytes, model_id: str | None, row: HistoryRow | None,
+                     event_id: str | None) -> bool:
         """Write the taste state and (optionally) one history row atomically, only if nobody
         else changed the state since we read it. False means: re-read and try again."""
         batch = BatchStatement(batch_type=BatchType.LOGGED)
-        batch.add(self._cas_taste, (new_version, new_state, user_id, expected_version))
+        batch.add(self._cas_taste, (new_version, new_state, model_id, user_id, expected_version))
         if row is not None:
             batch.add(self._write_row, (
                 row.first_watched, row.last_watched, row.play_count, row.seconds_watched,
@@ -137,6 +145,7 @@ class ViewerStore:
         rows = await execute(self.session, self._views_total, (video_id,))
         return rows[0].views if rows else 0
 
-    def history_in_token_range(self, start: int, end: int):
-        """Synchronous paged iterator over (userid, history row) in (start, end]: batch jobs."""
-        return self.session.execute(self._history_range, (start, end), timeout=60)
+    async def users_in_token_range(self, start: int, end: int) -> list[uuid.UUID]:
+        """Viewers whose partition token is in (start, end]: batch jobs scan the ring."""
+        rows = await execute(self.session, self._users_in_range, (start, end))
+        return [row.userid for row in rows]

@@ -117,12 +117,12 @@ def test_taste_commit_is_conditional(cassandra):
     row = HistoryRow(video_id=video, play_count=1, seconds_watched=5.0)
 
     async def run():
-        first = await viewers.commit(user, None, 10, b"a", row, "e1")
-        stale = await viewers.commit(user, None, 11, b"b", row, "e2")
-        second = await viewers.commit(user, 10, 12, b"c", row, "e3")
+        first = await viewers.commit(user, None, 10, b"a", "m", row, "e1")
+        stale = await viewers.commit(user, None, 11, b"b", "m", row, "e2")
+        second = await viewers.commit(user, 10, 12, b"c", "m", row, "e3")
         return first, stale, second, await viewers.taste(user), await viewers.history_row(user, video)
 
     first, stale, second, taste, stored = asyncio.run(run())
     assert (first, stale, second) == (True, False, True)
-    assert taste == (12, b"c")
+    assert tuple(taste) == (12, b"c", "m")
     assert stored.event_ids == frozenset({"e1", "e3"})

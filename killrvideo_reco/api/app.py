@@ -1,0 +1,35 @@
+"""The FastAPI application: routers, problem handlers, and the lifespan that owns resources."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from killrvideo_reco.api.problems import install_problem_handlers
+from killrvideo_reco.api.resources import ResourceHolder
+from killrvideo_reco.api.routes import health, recommendations, videos
+from killrvideo_reco.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        holder = ResourceHolder(settings)
+        app.state.holder = holder
+        await holder.start()
+        try:
+            yield
+        finally:
+            await holder.close()
+
+    app = FastAPI(title="KillrVideo Reco", version="0.1.0", lifespan=lifespan,
+                  description="Personalised 'For You' recommendations on Cassandra 5 vector search.")
+    install_problem_handlers(app)
+    for module in (health, recommendations, videos):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,75 @@
+"""FastAPI dependencies, all in one place: resources, auth, deadlines."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+
+from killrvideo_reco.api.problems import Problem
+from killrvideo_reco.api.resources import AppResources, ResourceHolder
+from killrvideo_reco.auth import AuthError, Principal, verify
+from killrvideo_reco.settings import Settings
+
+T = TypeVar("T")
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="killrvideo"'}
+
+
+def holder(request: Request) -> ResourceHolder:
+    return request.app.state.holder
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.holder.settings
+
+
+def resources(request: Request) -> AppResources:
+    found = request.app.state.holder.resources
+    if found is None:
+        raise Problem(503, "The service is still connecting to Cassandra; retry shortly.",
+                      headers={"Retry-After": "2"})
+    return found
+
+
+def principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise Problem(401, "Missing bearer token: send 'Authorization: Bearer <jwt>'.",
+                      headers=BEARER_CHALLENGE)
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "The Authorization header must be 'Bearer <jwt>'.",
+                      headers=BEARER_CHALLENGE)
+    try:
+        return verify(token.strip(), request.app.state.holder.settings)
+    except AuthError as error:
+        raise Problem(401, str(error), headers={
+            "WWW-Authenticate": f'Bearer realm="killrvideo", error="invalid_token", '
+                                f'error_description="{error}"'}) from error
+
+
+def require(role: str):
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not who.has(role):
+            raise Problem(403, f"This operation needs the '{role}' role; the token has "
+                               f"{sorted(who.roles) or 'no known roles'}.")
+        return who
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Creator = Annotated[Principal, Depends(require("creator"))]
+Moderator = Annotated[Principal, Depends(require("moderator"))]
+Resources = Annotated[AppResources, Depends(resources)]
+CurrentSettings = Annotated[Settings, Depends(settings)]
+
+
+async def within_deadline(work: Awaitable[T], settings: Settings) -> T:
+    """Bound a whole request by the configured budget: 503, never a hang."""
+    budget = settings.request_deadline_s
+    try:
+        return await asyncio.wait_for(work, timeout=budget)
+    except asyncio.TimeoutError as error:
+        raise Problem(503, f"The database did not answer within {budget:g}s; retry shortly.",
+                      headers={"Retry-After": "2"}) from error

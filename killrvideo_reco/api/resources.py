@@ -1,0 +1,49 @@
+"""Everything the app holds open: built once in the lifespan, closed at shutdown.
+If Cassandra is down at start-up, the app still starts and keeps trying to connect;
+requests get 503 until it answers."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from killrvideo_reco.embeddings.provider import build_provider
+from killrvideo_reco.service.wiring import AppResources, build_resources
+from killrvideo_reco.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ResourceHolder:
+    """Owns the resources and the background (re)connect task."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.embedder = build_provider(settings)
+        self.resources: AppResources | None = None
+        self.last_error: str | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        if not await self._try_connect():
+            self._task = asyncio.create_task(self._keep_trying())
+
+    async def _try_connect(self) -> bool:
+        try:
+            self.resources = await asyncio.to_thread(build_resources, self.settings, self.embedder)
+            self.last_error = None
+            return True
+        except Exception as error:  # noqa: BLE001 - reported by /readyz and retried
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.warning("Cassandra not reachable yet (%s); retrying in the background",
+                        self.last_error)
+            return False
+
+    async def _keep_trying(self) -> None:
+        while not await self._try_connect():
+            await asyncio.sleep(2)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+        if self.resources:
+            await asyncio.to_thread(self.resources.cluster.shutdown)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from killrvideo_reco.api.deps import CurrentSettings, Resources, Viewer, within_deadline
+from killrvideo_reco.api.problems import Problem
+from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut
+from killrvideo_reco.service.activity import UnknownVideo
+
+router = APIRouter(prefix="/api/v1/recommendations", tags=["recommendations"])
+
+
+@router.get("/foryou", response_model=FeedPageOut, response_model_by_alias=True,
+            summary="Personalised recommendations for the authenticated viewer")
+async def for_you(
+    viewer: Viewer, resources: Resources, settings: CurrentSettings,
+    page: Annotated[int, Query(ge=1, le=1000, description="1-based page number")] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100,
+                                    description="Items per page (max 100)")] = 10,
+) -> FeedPageOut:
+    if page_size > settings.feed_max_page_size:
+        raise Problem(422, f"pageSize must be at most {settings.feed_max_page_size}")
+    feed = await within_deadline(resources.feed.for_you(viewer.user_id, page, page_size), settings)
+    return FeedPageOut.of(feed)
+
+
+async def _set_hidden(viewer, resources, settings, video_id: uuid.UUID, hidden: bool) -> HiddenOut:
+    try:
+        changed = await within_deadline(
+            resources.activity.set_hidden(viewer.user_id, video_id, hidden), settings)
+    except UnknownVideo as error:
+        raise Problem(404, f"No video {video_id}.") from error
+    return HiddenOut(video_id=video_id, hidden=hidden, changed=changed)
+
+
+VideoIdPath = Annotated[uuid.UUID, Path(alias="videoId", description="The video's UUID")]
+
+
+@router.post("/hidden/{videoId}", response_model=HiddenOut, response_model_by_alias=True,
+             summary="Not interested: never recommend this video, and learn from it")
+async def hide(viewer: Viewer, resources: Resources, settings: CurrentSettings,
+               video_id: VideoIdPath) -> HiddenOut:
+    return await _set_hidden(viewer, resources, settings, video_id, True)
+
+
+@router.delete("/hidden/{videoId}", response_model=HiddenOut, response_model_by_alias=True,
+               summary="Undo 'not interested'")
+async def unhide(viewer: Viewer, resources: Resources, settings: CurrentSettings,
+                 video_id: VideoIdPath) -> HiddenOut:
+    return await _set_hidden(viewer, resources, settings, video_id, False)

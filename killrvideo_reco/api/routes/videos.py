@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from killrvideo_reco.api.deps import Creator, CurrentSettings, Resources, Viewer, within_deadline
+from killrvideo_reco.api.problems import Problem
+from killrvideo_reco.api.schemas import NewVideoIn, VideoOut, ViewIn, ViewOut
+from killrvideo_reco.domain.vectors import InvalidVector
+from killrvideo_reco.embeddings.provider import EmbeddingError
+from killrvideo_reco.service.activity import ContendedProfile, UnknownVideo
+
+router = APIRouter(prefix="/api/v1/videos", tags=["videos"])
+VideoIdPath = Annotated[uuid.UUID, Path(alias="videoId", description="The video's UUID")]
+
+
+def _video_out(row) -> VideoOut:
+    return VideoOut(video_id=row.videoid, title=row.name or "", thumbnail_url=row.thumbnail_url,
+                    description=row.description, tags=sorted(row.tags or ()),
+                    added_date=row.added_date, user_id=row.userid, category=row.category,
+                    duration_s=row.duration_s, embedding_model=row.embedding_model)
+
+
+@router.post("", response_model=VideoOut, response_model_by_alias=True,
+             status_code=status.HTTP_201_CREATED, summary="Add a video (creator role)")
+async def add_video(body: NewVideoIn, creator: Creator, resources: Resources,
+                    settings: CurrentSettings) -> VideoOut:
+    try:
+        video = await within_deadline(resources.catalogue.add_video(
+            creator.user_id, body.title, body.description, body.tags, body.thumbnail_url,
+            body.category, body.duration_s, body.content_features), settings)
+    except InvalidVector as error:
+        raise Problem(422, str(error), title="Invalid content_features") from error
+    except EmbeddingError as error:
+        raise Problem(503, f"Could not compute the embedding: {error}",
+                      headers={"Retry-After": "5"}) from error
+    row = await within_deadline(resources.catalogue.get_video(video.video_id), settings)
+    return _video_out(row)
+
+
+@router.get("/{videoId}", response_model=VideoOut, response_model_by_alias=True,
+            summary="One video")
+async def get_video(video_id: VideoIdPath, viewer: Viewer, resources: Resources,
+                    settings: CurrentSettings) -> VideoOut:
+    row = await within_deadline(resources.catalogue.get_video(video_id), settings)
+    if row is None:
+        raise Problem(404, f"No video {video_id}.")
+    return _video_out(row)
+
+
+@router.post("/{videoId}/views", response_model=ViewOut, response_model_by_alias=True,
+             summary="Record a playback event; updates history, counts and the taste profile")
+async def record_view(video_id: VideoIdPath, body: ViewIn, viewer: Viewer,
+                      resources: Resources, settings: CurrentSettings) -> ViewOut:
+    try:
+        outcome = await within_deadline(resources.activity.record_view(
+            viewer.user_id, video_id, body.event_id, body.seconds_watched, body.duration_s,
+            body.watched_at), settings)
+    except UnknownVideo as error:
+        raise Problem(404, f"No video {video_id}.") from error
+    except ContendedProfile as error:
+        raise Problem(409, str(error), headers={"Retry-After": "1"}) from error
+    return ViewOut(recorded=not outcome.duplicate, play_count=outcome.play_count,
+                   seconds_watched=outcome.seconds_watched)

@@ -1,0 +1,103 @@
+"""HTTP request/response bodies (camelCase on the wire, as the spec shows)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from killrvideo_reco.domain.models import FeedItem, FeedPage, VideoSummary
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class BasedOnOut(ApiModel):
+    video_id: uuid.UUID
+    title: str
+
+
+class VideoSummaryOut(ApiModel):
+    video_id: uuid.UUID
+    title: str
+    thumbnail_url: str | None
+    description: str | None
+    tags: list[str]
+    added_date: datetime | None
+    user_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, summary: VideoSummary) -> "VideoSummaryOut":
+        return cls(video_id=summary.video_id, title=summary.title,
+                   thumbnail_url=summary.thumbnail_url, description=summary.description,
+                   tags=list(summary.tags), added_date=summary.added_date,
+                   user_id=summary.uploader_id)
+
+
+class FeedItemOut(VideoSummaryOut):
+    similarity: float | None = Field(None, description="Cosine similarity to the profile.")
+    based_on: list[BasedOnOut] = Field(
+        default_factory=list, description="Up to 3 of your watched videos it is closest to.")
+
+    @classmethod
+    def of_item(cls, item: FeedItem) -> "FeedItemOut":
+        base = VideoSummaryOut.of(item.summary).model_dump()
+        return cls(**base, similarity=item.similarity,
+                   based_on=[BasedOnOut(video_id=b.video_id, title=b.title) for b in item.based_on])
+
+
+class FeedPageOut(ApiModel):
+    items: list[FeedItemOut]
+    total: int = Field(description="Recommendable videos within this request's search horizon "
+                                   "(see docs/recommendations.md).")
+    page: int
+    page_size: int
+    source: Literal["personalized", "trending", "latest"]
+
+    @classmethod
+    def of(cls, page: FeedPage) -> "FeedPageOut":
+        return cls(items=[FeedItemOut.of_item(i) for i in page.items], total=page.total,
+                   page=page.page, page_size=page.page_size, source=page.source)
+
+
+class NewVideoIn(ApiModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field("", max_length=10_000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    thumbnail_url: str | None = Field(None, max_length=2000)
+    category: str | None = Field(None, max_length=100)
+    duration_s: int | None = Field(None, gt=0, le=7 * 24 * 3600,
+                                   description="Length in seconds, used for completion.")
+    content_features: list[float] | None = Field(
+        None, description="Optional embedding; computed from title, description and tags if absent.")
+
+
+class VideoOut(VideoSummaryOut):
+    category: str | None = None
+    duration_s: int | None = None
+    embedding_model: str | None = None
+
+
+class ViewIn(ApiModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    event_id: str = Field(min_length=1, max_length=128,
+                          description="Client-chosen id; a retried event is counted once.")
+    seconds_watched: float = Field(ge=0, le=7 * 24 * 3600)
+    duration_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
+    watched_at: datetime | None = Field(None, description="Default: now.")
+
+
+class ViewOut(ApiModel):
+    recorded: bool = Field(description="False when this event id was already counted.")
+    play_count: int
+    seconds_watched: float
+
+
+class HiddenOut(ApiModel):
+    video_id: uuid.UUID
+    hidden: bool
+    changed: bool

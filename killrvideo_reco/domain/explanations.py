@@ -1,0 +1,70 @@
+"""'Based on' explanations: which of the viewer's own recent positive videos each
+recommended item is closest to. Kept with the profile as a compact blob, so the
+feed needs no per-item query."""
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from killrvideo_reco.domain.models import BasedOn
+
+_FORMAT_VERSION = 1
+_HEADER = struct.Struct("<BHH")   # version, entries, dimension
+_TITLE_LEN = struct.Struct("<H")
+
+
+@dataclass(frozen=True)
+class RecentVideo:
+    video_id: uuid.UUID
+    title: str
+    unit_vector: np.ndarray  # float32, unit norm
+
+
+def encode_recent(entries: Sequence[RecentVideo]) -> bytes:
+    dimension = entries[0].unit_vector.shape[0] if entries else 0
+    parts = [_HEADER.pack(_FORMAT_VERSION, len(entries), dimension)]
+    for entry in entries:
+        title = entry.title.encode("utf-8")[:1000]
+        parts += [entry.video_id.bytes, _TITLE_LEN.pack(len(title)), title,
+                  np.asarray(entry.unit_vector, dtype="<f4").tobytes()]
+    return b"".join(parts)
+
+
+def decode_recent(blob: bytes) -> list[RecentVideo]:
+    version, count, dimension = _HEADER.unpack_from(blob, 0)
+    if version != _FORMAT_VERSION:
+        return []  # written by a newer release; explanations are optional
+    offset, entries = _HEADER.size, []
+    for _ in range(count):
+        video_id = uuid.UUID(bytes=bytes(blob[offset:offset + 16]))
+        (title_len,) = _TITLE_LEN.unpack_from(blob, offset + 16)
+        offset += 16 + _TITLE_LEN.size
+        title = bytes(blob[offset:offset + title_len]).decode("utf-8", "replace")
+        offset += title_len
+        vector = np.frombuffer(blob, dtype="<f4", count=dimension, offset=offset).astype(np.float32)
+        offset += 4 * dimension
+        entries.append(RecentVideo(video_id, title, vector))
+    return entries
+
+
+def based_on_for_items(item_vectors: Sequence[np.ndarray | None], recent: Sequence[RecentVideo],
+                       limit: int = 3, min_similarity: float = 0.0) -> list[list[BasedOn]]:
+    """Per item, up to `limit` recent videos by cosine similarity, best first."""
+    if not recent:
+        return [[] for _ in item_vectors]
+    matrix = np.stack([r.unit_vector for r in recent])
+    out: list[list[BasedOn]] = []
+    for vector in item_vectors:
+        if vector is None or vector.shape[0] != matrix.shape[1]:
+            out.append([])
+            continue
+        norm = float(np.linalg.norm(vector))
+        scores = matrix @ (vector / norm) if norm > 0 else np.zeros(len(recent))
+        order = np.argsort(-scores, kind="stable")[:limit]
+        out.append([BasedOn(recent[i].video_id, recent[i].title)
+                    for i in order if scores[i] >= min_similarity])
+    return out

@@ -1,0 +1,148 @@
+"""`make run` demo data: a templated catalogue over distinct topics, embedded with the
+configured model, and demo viewers whose histories favour different topics."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from killrvideo_reco.auth import mint
+from killrvideo_reco.embeddings.provider import build_provider, video_text
+from killrvideo_reco.jobs.progress import Progress
+from killrvideo_reco.service.wiring import build_resources
+from killrvideo_reco.store.videos import NewVideo
+
+log = logging.getLogger(__name__)
+DEMO_NAMESPACE = uuid.UUID("6f1c2b1e-0d6a-4c1e-9a57-4b1d3c0de000")
+DEMO_VERSION = "demo-v1"
+
+TOPICS: dict[str, tuple[list[str], list[str], list[str]]] = {
+    # topic: (subjects, formats, tags)
+    "databases": (["Cassandra data modeling", "partition keys", "SAI indexes", "vector search in CQL",
+                   "compaction strategies", "lightweight transactions", "replication and consistency",
+                   "time-series tables", "secondary indexes", "query-first schema design"],
+                  ["Introduction to", "Deep dive:", "Common mistakes with", "Benchmarking",
+                   "Production tips for", "Live coding:"], ["cassandra", "databases", "nosql"]),
+    "cooking": (["sourdough bread", "fresh pasta", "Thai green curry", "French omelette",
+                 "knife skills", "cast-iron steak", "vegetable stock", "chocolate soufflé",
+                 "ramen broth", "fermented kimchi"],
+                ["How to make", "Beginner's guide to", "Chef secrets:", "15-minute",
+                 "Weekend project:", "Mistakes to avoid with"], ["cooking", "recipes", "kitchen"]),
+    "astronomy": (["the Andromeda galaxy", "Jupiter's moons", "black holes", "the life of stars",
+                   "exoplanet detection", "meteor showers", "the James Webb telescope",
+                   "dark matter", "the Moon's phases", "neutron stars"],
+                  ["Explained:", "Observing", "The science of", "Night sky tour:",
+                   "What we know about", "Backyard astronomy:"], ["astronomy", "space", "science"]),
+    "guitar": (["barre chords", "fingerpicking patterns", "blues scales", "alternate picking",
+                "jazz voicings", "tuning by ear", "pentatonic solos", "strumming rhythms",
+                "acoustic setup", "metal riffs"],
+               ["Guitar lesson:", "Practice routine for", "Master", "Beginner guitar:",
+                "Play along:", "Tone tips for"], ["guitar", "music", "lessons"]),
+    "fitness": (["kettlebell swings", "marathon training", "mobility routines", "bodyweight squats",
+                 "HIIT intervals", "deadlift form", "yoga for runners", "core strength",
+                 "recovery days", "pull-up progressions"],
+                ["Workout:", "Coach explains", "30-day plan for", "Form check:",
+                 "Science of", "At-home"], ["fitness", "training", "health"]),
+    "gardening": (["tomato seedlings", "composting", "raised beds", "pruning roses",
+                   "growing herbs indoors", "soil health", "companion planting", "seed saving",
+                   "organic pest control", "winter vegetables"],
+                  ["Garden guide:", "How to start", "Seasonal tips for", "Beginner gardening:",
+                   "Troubleshooting", "Allotment diary:"], ["gardening", "plants", "outdoors"]),
+}
+
+VIEWERS = {
+    # name: (favourite topics, a topic they bounce off)
+    "dana": (["databases"], "cooking"),
+    "carlos": (["cooking", "gardening"], "databases"),
+    "ada": (["astronomy"], "fitness"),
+}
+
+
+def demo_catalogue(per_topic: int, rng: random.Random) -> list[tuple[str, str, str, list[str]]]:
+    """(topic, title, description, tags) rows, per_topic for each topic."""
+    rows = []
+    for topic, (subjects, formats, tags) in TOPICS.items():
+        combos = list(itertools.product(formats, subjects))
+        rng.shuffle(combos)
+        for n in range(per_topic):
+            fmt, subject = combos[n % len(combos)]
+            part = f" (part {n // len(combos) + 1})" if n >= len(combos) else ""
+            title = f"{fmt} {subject}{part}"
+            description = (f"A {topic} video about {subject}. "
+                           f"{rng.choice(['Step by step', 'With examples', 'For all levels', 'Q&A at the end'])}.")
+            rows.append((topic, title, description, tags + [subject.split()[-1].lower()]))
+    return rows
+
+
+def viewer_id(name: str) -> uuid.UUID:
+    return uuid.uuid5(DEMO_NAMESPACE, f"viewer:{name}")
+
+
+async def _load(resources, embedder, per_topic: int) -> None:
+    rng = random.Random(7)
+    rows = demo_catalogue(per_topic, rng)
+    uploaders = {topic: [uuid.uuid5(DEMO_NAMESPACE, f"channel:{topic}:{i}") for i in range(5)]
+                 for topic in TOPICS}
+    progress = Progress("demo catalogue", len(rows), item_name="videos")
+    now = datetime.now(timezone.utc)
+    by_topic: dict[str, list[tuple[uuid.UUID, str]]] = {t: [] for t in TOPICS}
+    for start in range(0, len(rows), 64):
+        batch = rows[start:start + 64]
+        vectors = await asyncio.to_thread(
+            embedder.embed, [video_text(title, desc, tags) for _, title, desc, tags in batch])
+        videos = []
+        for (topic, title, desc, tags), vector in zip(batch, vectors):
+            video_id = uuid.uuid5(DEMO_NAMESPACE, f"video:{title}:{len(by_topic[topic])}")
+            by_topic[topic].append((video_id, title))
+            videos.append(NewVideo(
+                video_id, rng.choice(uploaders[topic]), title, desc, tuple(tags),
+                f"https://cdn.killrvideo.example/thumbs/{video_id}.jpg",
+                now - timedelta(minutes=rng.randint(0, 60 * 24 * 60)), topic,
+                rng.choice([300, 600, 900, 1200]), vector, embedder.model_id))
+        await asyncio.gather(*(resources.videos.add(v) for v in videos))
+        progress.advance(steps=len(batch), items=len(batch))
+    await resources.videos.set_catalogue_model(embedder.model_id)
+    for name, (favourites, disliked) in VIEWERS.items():
+        user = viewer_id(name)
+        liked = [v for topic in favourites for v in rng.sample(by_topic[topic], 8)]
+        for n, (video_id, _) in enumerate(liked):
+            await resources.activity.record_view(user, video_id, f"demo-{n}", 560, 600,
+                                                 now - timedelta(days=n))
+        for n, (video_id, _) in enumerate(rng.sample(by_topic[disliked], 2)):
+            await resources.activity.record_view(user, video_id, f"demo-bounce-{n}", 20, 600)
+    # Background viewers make a "trending" list for cold-start viewers.
+    everything = [v for videos in by_topic.values() for v in videos]
+    for n in range(60):
+        video_id, _ = rng.choice(everything[: len(everything) // 3])
+        await resources.activity.record_view(uuid.uuid5(DEMO_NAMESPACE, f"bg:{n % 12}"),
+                                             video_id, f"bg-{n}", 300, 600)
+
+
+def load_demo(settings, per_topic: int = 500) -> int:
+    embedder = build_provider(settings)
+    resources = build_resources(settings, embedder)
+    try:
+        marker = resources.session.execute(
+            f"SELECT value FROM {settings.cassandra_keyspace}.service_metadata "
+            "WHERE name = 'demo_data'").one()
+        if marker and marker.value == f"{DEMO_VERSION}:{embedder.model_id}":
+            print("demo: data already loaded (delete the keyspace to reload)")
+        else:
+            asyncio.run(_load(resources, embedder, per_topic))
+            resources.session.execute(
+                f"INSERT INTO {settings.cassandra_keyspace}.service_metadata (name, value) "
+                "VALUES ('demo_data', %s)", (f"{DEMO_VERSION}:{embedder.model_id}",))
+    finally:
+        resources.cluster.shutdown()
+    base = f"http://{settings.host}:{settings.port}"
+    print("\nDemo viewers (tokens valid 24h):")
+    for name, (favourites, _) in {**VIEWERS, "newcomer": ([], "")}.items():
+        token = mint(settings, viewer_id(name), ["viewer"])
+        taste = ", ".join(favourites) or "no history: cold start"
+        print(f"\n  {name} ({taste})\n  curl -s -H 'Authorization: Bearer {token}' "
+              f"'{base}/api/v1/recommendations/foryou?pageSize=5'")
+    print(f"\nOpenAPI docs: {base}/docs\n")
+    return 0

@@ -1,0 +1,122 @@
+"""Batch rebuild of every viewer's taste profile from history.
+
+Scans viewer_history by token ranges (so the same code spreads over a multi-node
+cluster), rebuilds each viewer found with the same code the online path uses, and
+checkpoints finished ranges so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from killrvideo_reco.jobs.progress import Progress
+from killrvideo_reco.service.activity import ActivityService
+from killrvideo_reco.store.videos import VideoStore
+from killrvideo_reco.store.viewers import ViewerStore
+
+log = logging.getLogger(__name__)
+MIN_TOKEN, MAX_TOKEN = -(2 ** 63), 2 ** 63 - 1
+DEFAULT_SPLITS = 256
+
+
+def token_splits(count: int) -> list[tuple[int, int]]:
+    """(start, end] ranges covering the Murmur3 ring; the first includes MIN_TOKEN."""
+    width = (MAX_TOKEN - MIN_TOKEN) // count
+    bounds = [MIN_TOKEN + i * width for i in range(count)] + [MAX_TOKEN]
+    ranges = list(zip(bounds[:-1], bounds[1:]))
+    ranges[0] = (MIN_TOKEN - 1, ranges[0][1])  # token > MIN-1 includes MIN itself
+    return ranges
+
+
+class Checkpoint:
+    """Finished split indexes, on disk, for one job configuration."""
+
+    def __init__(self, path: Path | None, key: str):
+        self.path, self.key = path, key
+        self.done: set[int] = set()
+        if path and path.exists():
+            saved = json.loads(path.read_text())
+            if saved.get("key") == key:
+                self.done = set(saved.get("done", []))
+
+    def mark(self, index: int) -> None:
+        self.done.add(index)
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"key": self.key, "done": sorted(self.done)}))
+
+    def clear(self) -> None:
+        if self.path:
+            self.path.unlink(missing_ok=True)
+
+
+async def rebuild_profiles(videos: VideoStore, viewers: ViewerStore, activity: ActivityService,
+                           parallelism: int = 8, splits: int = DEFAULT_SPLITS,
+                           checkpoint_path: Path | None = None,
+                           on_progress: Callable[[Progress], None] | None = None,
+                           progress_stream=None) -> dict:
+    model_id = await videos.catalogue_model()
+    checkpoint = Checkpoint(checkpoint_path, f"{viewers.session.keyspace}:{splits}:{model_id}")
+    ranges = token_splits(splits)
+    todo = [i for i in range(len(ranges)) if i not in checkpoint.done]
+    if checkpoint.done:
+        log.info("resuming: %d of %d token ranges already done", len(checkpoint.done), len(ranges))
+    progress = Progress("profiles", len(ranges), done=len(checkpoint.done), item_name="users",
+                        **({"stream": progress_stream} if progress_stream else {}))
+    facts_cache: dict = {}
+    counts = {"users": 0, "with_profile": 0}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in todo:
+        queue.put_nowait(index)
+
+    async def worker() -> None:
+        while not queue.empty():
+            index = queue.get_nowait()
+            start, end = ranges[index]
+            users = await viewers.users_in_token_range(start, end)
+            for user_id in users:
+                if await activity.rebuild(user_id, model_id, facts_cache):
+                    counts["with_profile"] += 1
+            counts["users"] += len(users)
+            checkpoint.mark(index)
+            progress.advance(steps=1, items=len(users))
+            if on_progress:
+                on_progress(progress)
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(max(1, parallelism))))
+    checkpoint.clear()
+    elapsed = time.monotonic() - started
+    summary = {"users": counts["users"], "withProfile": counts["with_profile"],
+               "seconds": round(elapsed, 2),
+               "usersPerSecond": round(counts["users"] / elapsed, 1) if elapsed else 0.0,
+               "modelId": model_id}
+    log.info("rebuilt %(users)d profiles (%(withProfile)d personalised) in %(seconds).1fs: "
+             "%(usersPerSecond).0f users/s", summary)
+    return summary
+
+
+def checkpoint_file(keyspace: str) -> Path:
+    return Path(".cache") / f"profiles-{keyspace}.checkpoint.json"
+
+
+def rebuild_all_profiles(settings, parallelism: int = 8) -> int:
+    """`make profiles`: rebuild every profile, resuming an interrupted run."""
+    from killrvideo_reco.embeddings.provider import build_provider
+    from killrvideo_reco.service.wiring import build_resources
+
+    resources = build_resources(settings, build_provider(settings))
+    try:
+        summary = asyncio.run(rebuild_profiles(
+            resources.videos, resources.viewers, resources.activity, parallelism=parallelism,
+            checkpoint_path=checkpoint_file(settings.cassandra_keyspace)))
+    finally:
+        resources.cluster.shutdown()
+    print(f"profiles: {summary['users']} viewers rebuilt ({summary['withProfile']} personalised) "
+          f"in {summary['seconds']}s = {summary['usersPerSecond']} users/s "
+          f"(model {summary['modelId']})")
+    return 0

@@ -1,0 +1,173 @@
+"""Viewer activity: playback events and hides, each updating the taste profile online.
+
+Every change is one conditional batch on the viewer's partition (history row + profile
+state, `IF taste_version = <read>`): concurrent events for one viewer cannot lose an
+update, they retry. The feed's read model (user_preferences) is written after it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from killrvideo_reco.domain import history as history_rules
+from killrvideo_reco.domain.explanations import RecentVideo, encode_recent
+from killrvideo_reco.domain.models import HistoryRow
+from killrvideo_reco.domain.taste_profile import (
+    Interaction, ProfileParams, TasteState, apply_change, build_state, empty_state)
+from killrvideo_reco.store.videos import VideoFacts, VideoStore
+from killrvideo_reco.store.viewers import StoredTaste, ViewerStore
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 30
+
+
+class UnknownVideo(LookupError):
+    pass
+
+
+class ContendedProfile(RuntimeError):
+    """Too many concurrent writers for one viewer; the client may retry."""
+
+
+@dataclass(frozen=True)
+class ViewOutcome:
+    duplicate: bool
+    play_count: int
+    seconds_watched: float
+    has_profile: bool
+
+
+class ActivityService:
+    def __init__(self, videos: VideoStore, viewers: ViewerStore, params: ProfileParams,
+                 dimension: int, on_view=None):
+        self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
+        self._on_view = on_view  # e.g. invalidate the trending cache
+
+    async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
+                          seconds: float, duration_s: float | None,
+                          at: datetime | None = None) -> ViewOutcome:
+        facts = await self._facts(video_id)
+        at = at or datetime.now(timezone.utc)
+        for attempt in range(MAX_ATTEMPTS):
+            taste, row = await asyncio.gather(self.viewers.taste(user_id),
+                                              self.viewers.history_row(user_id, video_id))
+            if row is not None and event_id in row.event_ids:
+                return ViewOutcome(True, row.play_count, row.seconds_watched,
+                                   taste.state is not None)
+            new_row = history_rules.after_view(row, video_id, at, seconds, duration_s,
+                                               facts.duration_s)
+            old = history_rules.watch_interaction(row, facts.content_features,
+                                                  facts.uploader_id, facts.title)
+            new = history_rules.watch_interaction(new_row, facts.content_features,
+                                                  facts.uploader_id, facts.title)
+            state = await self._current_state(user_id, taste, facts.embedding_model)
+            if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id):
+                await self.viewers.count_view(video_id, at.date())
+                if self._on_view:
+                    self._on_view()
+                return ViewOutcome(False, new_row.play_count, new_row.seconds_watched, True)
+            await _backoff(attempt)
+        raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+
+    async def set_hidden(self, user_id: uuid.UUID, video_id: uuid.UUID, hidden: bool) -> bool:
+        """Hide or un-hide; returns False when it was already in that state."""
+        facts = await self._facts(video_id)
+        for attempt in range(MAX_ATTEMPTS):
+            taste, row = await asyncio.gather(self.viewers.taste(user_id),
+                                              self.viewers.history_row(user_id, video_id))
+            if (row is not None and row.hidden_at is not None) == hidden:
+                return False
+            base = row or HistoryRow(video_id=video_id)
+            new_row = replace(base, hidden_at=datetime.now(timezone.utc) if hidden else None)
+            args = (facts.content_features, facts.uploader_id, facts.title)
+            old = history_rules.hide_interaction(row, *args)
+            new = history_rules.hide_interaction(new_row, *args)
+            state = await self._current_state(user_id, taste, facts.embedding_model)
+            if await self._commit(user_id, taste, state, old, new, facts, new_row, None):
+                return True
+            await _backoff(attempt)
+        raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+
+    async def rebuild(self, user_id: uuid.UUID, model_id: str | None,
+                      facts_cache: dict | None = None) -> bool:
+        """Recompute one viewer's profile from full history (batch jobs, model changes)."""
+        for attempt in range(MAX_ATTEMPTS):
+            taste = await self.viewers.taste(user_id)
+            state = await self._state_from_history(user_id, model_id, facts_cache)
+            version = history_rules.next_version(taste.version, _now_us())
+            if await self.viewers.commit(user_id, taste.version, version, state.to_bytes(),
+                                         model_id, None, None):
+                await self._write_read_model(user_id, state, model_id, version)
+                return state.preference_vector(self.params) is not None
+            await _backoff(attempt)
+        raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+
+    async def _facts(self, video_id: uuid.UUID) -> VideoFacts:
+        facts = await self.videos.facts(video_id)
+        if facts is None or facts.content_features is None:
+            raise UnknownVideo(f"no video {video_id}")
+        return facts
+
+    async def _current_state(self, user_id: uuid.UUID, taste: StoredTaste,
+                             model_id: str | None) -> TasteState:
+        if taste.state is None:
+            return empty_state(self.dimension, self.params)
+        state = TasteState.from_bytes(taste.state)
+        if (state.dimension != self.dimension or not state.matches(self.params)
+                or taste.model_id != model_id):
+            # Stored sums use another model or other weights: start over from history.
+            log.info("user %s: rebuilding taste state (model %s -> %s)", user_id,
+                     taste.model_id, model_id)
+            return await self._state_from_history(user_id, model_id, None)
+        return state
+
+    async def _state_from_history(self, user_id: uuid.UUID, model_id: str | None,
+                                  facts_cache: dict | None) -> TasteState:
+        rows = await self.viewers.history(user_id)
+        cache = facts_cache if facts_cache is not None else {}
+        missing = [r.video_id for r in rows if r.video_id not in cache]
+        for video_id, facts in zip(missing, await asyncio.gather(
+                *(self.videos.facts(v) for v in missing))):
+            cache[video_id] = facts
+        interactions: list[Interaction] = []
+        for row in rows:
+            facts = cache.get(row.video_id)
+            if facts is None or facts.content_features is None or facts.embedding_model != model_id:
+                continue  # deleted video, or not yet re-embedded with this model
+            args = (facts.content_features, facts.uploader_id, facts.title)
+            for interaction in (history_rules.watch_interaction(row, *args),
+                                history_rules.hide_interaction(row, *args)):
+                if interaction is not None:
+                    interactions.append(interaction)
+        return build_state(interactions, self.params, self.dimension)
+
+    async def _commit(self, user_id, taste: StoredTaste, state: TasteState, old, new,
+                      facts: VideoFacts, new_row: HistoryRow, event_id: str | None) -> bool:
+        new_state = apply_change(state, old, new, self.params)
+        version = history_rules.next_version(taste.version, _now_us())
+        if not await self.viewers.commit(user_id, taste.version, version, new_state.to_bytes(),
+                                         facts.embedding_model, new_row, event_id):
+            return False
+        await self._write_read_model(user_id, new_state, facts.embedding_model, version)
+        return True
+
+    async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
+                                model_id: str | None, version: int) -> None:
+        vector = state.preference_vector(self.params)
+        recent = [RecentVideo(r.video_id, r.title, r.embedding) for r in state.recent_positive]
+        await self.viewers.write_preferences(
+            user_id, vector, model_id, state.positive_count(),
+            encode_recent(recent) if recent else None, version)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+async def _backoff(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0, 0.002 * (2 ** min(attempt, 6))))

@@ -1,0 +1,47 @@
+"""Adding and reading videos; embeds title + description + tags when no vector is given."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+
+from killrvideo_reco.domain.vectors import checked_vector
+from killrvideo_reco.embeddings.provider import EmbeddingProvider, video_text
+from killrvideo_reco.store.videos import NewVideo, VideoStore
+
+
+class CatalogueService:
+    def __init__(self, videos: VideoStore, embedder: EmbeddingProvider, dimension: int):
+        self.videos, self.embedder, self.dimension = videos, embedder, dimension
+        self._model_recorded = False
+
+    async def add_video(self, uploader_id: uuid.UUID, title: str, description: str,
+                        tags: Sequence[str], thumbnail_url: str | None, category: str | None,
+                        duration_s: int | None,
+                        content_features: Sequence[float] | None) -> NewVideo:
+        if content_features is not None:
+            vector = checked_vector(content_features, self.dimension)
+        else:
+            text = video_text(title, description, tags)
+            # The model runs on CPU for tens of ms: keep it off the event loop.
+            embedded = await asyncio.to_thread(self.embedder.embed, [text])
+            vector = checked_vector(np.asarray(embedded[0]), self.dimension)
+        video = NewVideo(uuid.uuid4(), uploader_id, title, description,
+                         tuple(sorted(set(tags))), thumbnail_url, datetime.now(timezone.utc),
+                         category, duration_s, vector, self.embedder.model_id)
+        await self.videos.add(video)
+        if not self._model_recorded:
+            await self.ensure_catalogue_model()
+        return video
+
+    async def ensure_catalogue_model(self) -> None:
+        """Record which model the catalogue uses, the first time (reembed changes it)."""
+        if await self.videos.catalogue_model() is None:
+            await self.videos.set_catalogue_model(self.embedder.model_id)
+        self._model_recorded = True
+
+    async def get_video(self, video_id: uuid.UUID):
+        return await self.videos.get(video_id)

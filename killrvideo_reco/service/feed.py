@@ -1,0 +1,92 @@
+"""The "For You" feed: where a viewer's page of recommendations is computed.
+
+personalised: preference vector -> ANN over content_features -> drop watched/hidden and
+below-floor -> page; the horizon doubles (up to Cassandra's 1000) while the page is short.
+cold start: trending, then latest, with the same exclusions.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import OrderedDict
+
+from killrvideo_reco.domain import ranking
+from killrvideo_reco.domain.explanations import based_on_for_items, decode_recent
+from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage
+from killrvideo_reco.service.fallback import FallbackPool
+from killrvideo_reco.service.ttl_cache import CachedValue
+from killrvideo_reco.settings import Settings
+from killrvideo_reco.store.videos import VideoStore
+from killrvideo_reco.store.viewers import ViewerStore
+
+log = logging.getLogger(__name__)
+
+
+class FeedService:
+    def __init__(self, videos: VideoStore, viewers: ViewerStore, settings: Settings):
+        self.videos, self.viewers, self.settings = videos, viewers, settings
+        self.fallback = FallbackPool(videos, viewers, settings.trending_window_days,
+                                     settings.feed_max_ann_limit, settings.feed_cache_ttl_s)
+        self._catalogue_model = CachedValue(videos.catalogue_model, settings.feed_cache_ttl_s)
+        self._logged_unusable: OrderedDict[uuid.UUID, None] = OrderedDict()
+
+    async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
+        prefs, catalogue_model = await asyncio.gather(
+            self.viewers.preferences(user_id), self._catalogue_model.get())
+        verdict = ranking.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
+        if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:
+            self._log_unusable_once(user_id, verdict.reason)
+        if verdict.vector is not None:
+            fresh = await self._personalised(user_id, verdict.vector, page * page_size)
+            if fresh:
+                start, end = ranking.page_bounds(page, page_size)
+                items = await self._explain(fresh[start:end], prefs.recent_positive)
+                return FeedPage(items, len(fresh), page, page_size, "personalized")
+        return await self._cold_start(user_id, page, page_size)
+
+    async def _personalised(self, user_id: uuid.UUID, vector, needed: int) -> list[Candidate]:
+        floor, cap = self.settings.feed_similarity_floor, self.settings.feed_max_ann_limit
+        limit = ranking.first_ann_limit(needed, self.settings.feed_overfetch_factor,
+                                        self.settings.feed_candidate_window, cap)
+        while True:
+            candidates = await self.videos.nearest(vector, limit)
+            above = [c for c in candidates if c.score >= floor]
+            seen = await self.viewers.seen_among(user_id, [c.summary.video_id for c in above])
+            fresh = ranking.recommendable(above, seen, floor)
+            grown = ranking.next_ann_limit(limit, cap)
+            if (len(fresh) >= needed or grown is None
+                    or ranking.horizon_exhausted(candidates, limit, floor)):
+                return fresh
+            log.debug("user %s: %d of %d needed within %d candidates; widening to %d",
+                      user_id, len(fresh), needed, limit, grown)
+            limit = grown
+
+    async def _explain(self, page: list[Candidate], recent_blob: bytes | None) -> list[FeedItem]:
+        recent = decode_recent(recent_blob) if recent_blob else []
+        explanations: list[list[BasedOn]] = [[] for _ in page]
+        if recent and page:
+            vectors = await self.videos.vectors([c.summary.video_id for c in page])
+            explanations = based_on_for_items(
+                [vectors.get(c.summary.video_id) for c in page], recent)
+        return [FeedItem(c.summary, c.score, tuple(why)) for c, why in zip(page, explanations)]
+
+    async def _cold_start(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
+        pool, trending = await self.fallback.candidates()
+        seen = await self.viewers.seen_among(user_id, pool)
+        fresh_ids = [video_id for video_id in pool if video_id not in seen]
+        start, end = ranking.page_bounds(page, page_size)
+        page_ids = fresh_ids[start:end]
+        summaries = await self.videos.summaries(page_ids)
+        items = [FeedItem(summaries[v]) for v in page_ids if v in summaries]
+        on_trending = any(v in trending for v in page_ids) or (not page_ids and bool(trending))
+        source = "trending" if on_trending else "latest"
+        return FeedPage(items, len(fresh_ids), page, page_size, source)
+
+    def _log_unusable_once(self, user_id: uuid.UUID, reason: str) -> None:
+        if user_id in self._logged_unusable:
+            return
+        self._logged_unusable[user_id] = None
+        if len(self._logged_unusable) > 10_000:
+            self._logged_unusable.popitem(last=False)
+        log.warning("user %s: stored profile not usable (%s); serving cold start", user_id, reason)

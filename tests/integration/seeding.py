@@ -1,0 +1,62 @@
+"""Test data helpers: videos with known vectors, tokens, raw history rows."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from cassandra.concurrent import execute_concurrent_with_args
+
+from killrvideo_reco.auth import mint
+from killrvideo_reco.store.videos import NewVideo, VideoStore
+
+MODEL = "hashing-v1:384"
+
+
+def unit(vector) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float64)
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def cluster_vectors(rng, centre, count, spread=0.3):
+    return [unit(centre + spread * rng.normal(size=centre.shape[0])) for _ in range(count)]
+
+
+def auth(settings, user_id, roles=("viewer",)):
+    return {"Authorization": f"Bearer {mint(settings, user_id, list(roles))}"}
+
+
+def add_videos(settings, session, vectors, titles=None, model=MODEL, added=None):
+    """Insert videos straight through the store; returns their ids in order."""
+    store = VideoStore(session, settings.cassandra_keyspace)
+    now = added or datetime.now(timezone.utc)
+    videos = [NewVideo(uuid.uuid4(), uuid.uuid4(), (titles[i] if titles else f"video {i}"),
+                       f"description {i}", ("test",), f"https://cdn.example/{i}.jpg",
+                       now - timedelta(seconds=i), None, 600, vector, model)
+              for i, vector in enumerate(vectors)]
+
+    async def run():
+        for start in range(0, len(videos), 200):
+            await asyncio.gather(*(store.add(v) for v in videos[start:start + 200]))
+        if await store.catalogue_model() is None:
+            await store.set_catalogue_model(model)
+
+    asyncio.run(run())
+    return [v.video_id for v in videos]
+
+
+def mark_watched(settings, session, user_id, video_ids):
+    statement = session.prepare(
+        f"INSERT INTO {settings.cassandra_keyspace}.viewer_history (userid, videoid, first_watched, "
+        "last_watched, play_count, seconds_watched) VALUES (?, ?, ?, ?, 1, 300)")
+    now = datetime.now(timezone.utc)
+    execute_concurrent_with_args(session, statement,
+                                 [(user_id, v, now, now) for v in video_ids], concurrency=64)
+
+
+def set_profile(settings, session, user_id, vector, model=MODEL):
+    session.execute(session.prepare(
+        f"INSERT INTO {settings.cassandra_keyspace}.user_preferences (userid, preference_vector, "
+        "model_id, item_count, last_updated) VALUES (?, ?, ?, 5, toTimestamp(now()))"),
+        (user_id, np.asarray(vector, dtype=np.float32), model))

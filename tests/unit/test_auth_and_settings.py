@@ -1,0 +1,76 @@
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from killrvideo_reco.auth import AuthError, effective_roles, mint, verify
+from killrvideo_reco.settings import Settings, replication_map
+
+
+def test_roles_imply_viewer():
+    assert effective_roles(["creator"]) == {"creator", "viewer"}
+    assert effective_roles("moderator") == {"moderator", "viewer"}
+    assert effective_roles(["guest", 3]) == frozenset()
+
+
+def test_hs256_round_trip_with_issuer_and_audience():
+    settings = Settings(jwt_issuer="killrvideo", jwt_audience="reco")
+    user = uuid.uuid4()
+    principal = verify(mint(settings, user, ["viewer"]), settings)
+    assert principal.user_id == user and principal.has("viewer")
+    with pytest.raises(AuthError, match="audience"):
+        verify(mint(Settings(jwt_issuer="killrvideo", jwt_audience="other"), user, ["viewer"]),
+               settings)
+    with pytest.raises(AuthError, match="issuer"):
+        verify(mint(Settings(jwt_issuer="evil", jwt_audience="reco"), user, ["viewer"]), settings)
+
+
+def test_leeway_accepts_small_clock_skew_only():
+    settings = Settings(jwt_leeway_s=30)
+    now = int(time.time())
+    claims = {"sub": str(uuid.uuid4()), "roles": ["viewer"], "exp": now - 10}
+    assert verify(jwt.encode(claims, settings.jwt_secret, "HS256"), settings)
+    claims["exp"] = now - 120
+    with pytest.raises(AuthError, match="expired"):
+        verify(jwt.encode(claims, settings.jwt_secret, "HS256"), settings)
+
+
+def test_rs256_with_public_key_and_no_hs_confusion():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    settings = Settings(jwt_algorithm="RS256", jwt_public_key=public_pem)
+    user = uuid.uuid4()
+    assert verify(mint(settings, user, ["viewer"], private_key=private_pem), settings).user_id == user
+    forged = jwt.encode({"sub": str(user), "exp": int(time.time()) + 60}, "secret", "HS256")
+    with pytest.raises(AuthError):
+        verify(forged, settings)
+
+
+def test_missing_exp_is_rejected():
+    settings = Settings()
+    token = jwt.encode({"sub": str(uuid.uuid4())}, settings.jwt_secret, "HS256")
+    with pytest.raises(AuthError, match="exp"):
+        verify(token, settings)
+
+
+def test_replication_specs():
+    assert replication_map("SimpleStrategy:3") == {"class": "SimpleStrategy", "replication_factor": 3}
+    assert replication_map("NetworkTopologyStrategy:dc1=3,dc2=2") == {
+        "class": "NetworkTopologyStrategy", "dc1": 3, "dc2": 2}
+    for bad in ("Weird:1", "NetworkTopologyStrategy:", "NetworkTopologyStrategy:dc1", "SimpleStrategy:0"):
+        with pytest.raises(ValueError):
+            replication_map(bad)
+
+
+def test_settings_read_environment(monkeypatch):
+    monkeypatch.setenv("CASSANDRA_CONTACT_POINTS", "10.0.0.1, 10.0.0.2")
+    monkeypatch.setenv("VECTOR_DIMENSION", "768")
+    settings = Settings()
+    assert settings.contact_points == ["10.0.0.1", "10.0.0.2"]
+    assert settings.vector_dimension == 768

@@ -1,0 +1,112 @@
+"""The embedding-provider contract, the text we embed for a video, and the factory.
+
+Every provider turns a batch of strings into a ``(n, dimension)`` float32 matrix whose
+rows are unit-normalised, so cosine similarity is a plain dot product. ``model_id`` is
+recorded next to every stored vector: vectors with different ids must never be compared.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from killrvideo_reco.settings import Settings
+
+__all__ = [
+    "EmbeddingError",
+    "EmbeddingProvider",
+    "build_provider",
+    "normalise_rows",
+    "video_text",
+]
+
+
+class EmbeddingError(Exception):
+    """Embeddings could not be produced (missing model files, a failed or malformed
+    HTTP response, a dimension mismatch...). The message says what and why."""
+
+
+@runtime_checkable
+class EmbeddingProvider(Protocol):
+    model_id: str
+    """Recorded on every stored vector, e.g. ``all-MiniLM-L6-v2@gt-0.1.0``."""
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return a ``(len(texts), dimension)`` float32 array of unit-normalised rows."""
+        ...
+
+
+_WS = re.compile(r"\s+")
+
+
+def _clean(value: str) -> str:
+    return _WS.sub(" ", value or "").strip()
+
+
+def video_text(title: str, description: str, tags: Iterable[str]) -> str:
+    """The text embedded for a video: title, description, then the tags sorted.
+
+    Whitespace is collapsed and empty parts are dropped, so the result is stable for
+    the same video whatever order its tags come in (sets, lists, query results)::
+
+        video_text("Cats", "Funny  cats", ["pets", "cats"])
+        == "Cats\\nFunny cats\\ntags: cats, pets"
+    """
+    parts = [_clean(title), _clean(description)]
+    clean_tags = sorted({_clean(t) for t in (tags or ()) if _clean(t)})
+    if clean_tags:
+        parts.append("tags: " + ", ".join(clean_tags))
+    return "\n".join(p for p in parts if p)
+
+
+def normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    """L2-normalise each row in float32; an all-zero row stays zero."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.maximum(norms, np.float32(1e-12), out=norms)
+    return (matrix / norms).astype(np.float32, copy=False)
+
+
+def build_provider(settings: "Settings") -> EmbeddingProvider:
+    """Build the provider named by ``settings.embedding_provider``.
+
+    ``settings.embedding_model_id``, when set, replaces the provider's own model id.
+    ``settings.vector_dimension`` must match the provider's output dimension.
+    """
+    kind = settings.embedding_provider
+    override = (settings.embedding_model_id or "").strip() or None
+    dimension = int(settings.vector_dimension)
+    provider: EmbeddingProvider
+    if kind == "minilm":
+        from killrvideo_reco.embeddings.minilm import MiniLMProvider
+
+        if dimension != MiniLMProvider.DIMENSION:
+            raise EmbeddingError(
+                f"embedding_provider=minilm produces {MiniLMProvider.DIMENSION}-d vectors "
+                f"but vector_dimension={dimension}; set VECTOR_DIMENSION="
+                f"{MiniLMProvider.DIMENSION} or choose another provider"
+            )
+        provider = MiniLMProvider(model_id=override)
+    elif kind == "openai":
+        from killrvideo_reco.embeddings.openai_http import OpenAIHTTPProvider
+
+        provider = OpenAIHTTPProvider(
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            model=settings.openai_model,
+            dimension=dimension,
+            timeout_s=settings.openai_timeout_s,
+            model_id=override,
+        )
+    elif kind == "hashing":
+        from killrvideo_reco.embeddings.hashing import HashingProvider
+
+        provider = HashingProvider(dimension=dimension, model_id=override)
+    else:
+        raise EmbeddingError(
+            f"unknown embedding_provider {kind!r}; expected 'minilm', 'openai' or 'hashing'"
+        )
+    return provider

@@ -109,8 +109,10 @@ class ViewerStore:
         batch.add(self._cas_taste, (new_version, new_state, model_id, user_id, expected_version))
         if row is not None:
             batch.add(self._write_row, (
-                row.first_watched, row.last_watched, row.play_count, row.seconds_watched,
-                row.duration_s, row.hidden_at, {event_id} if event_id else set(),
+                # A hide-only row writes no watch cells, so un-hiding removes the row
+                # and the video stops counting as seen.
+                row.first_watched, row.last_watched, row.play_count or None,
+                row.seconds_watched if row.play_count else None, row.duration_s, row.hidden_at, {event_id} if event_id else set(),
                 user_id, row.video_id))
         rows = await execute(self.session, batch, None, WRITE_PROFILE)
         return bool(rows and rows[0].applied)

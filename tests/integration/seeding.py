@@ -20,7 +20,9 @@ def unit(vector) -> np.ndarray:
 
 
 def cluster_vectors(rng, centre, count, spread=0.3):
-    return [unit(centre + spread * rng.normal(size=centre.shape[0])) for _ in range(count)]
+    """Unit vectors around `centre`; `spread` is the noise's expected norm."""
+    scale = spread / np.sqrt(centre.shape[0])
+    return [unit(centre + scale * rng.normal(size=centre.shape[0])) for _ in range(count)]
 
 
 def auth(settings, user_id, roles=("viewer",)):

@@ -1,5 +1,6 @@
 """Videos, views and hides through the HTTP API, and the online profile they drive."""
 import asyncio
+import json
 import math
 import uuid
 
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.integration
 def post_video(api, settings, user, roles=("creator",), **body):
     payload = {"title": "Intro to CQL", "description": "Tables and partitions",
                "tags": ["cassandra", "cql"], **body}
-    return api.post("/api/v1/videos", json=payload, headers=auth(settings, user, roles))
+    # Raw JSON so that NaN/Infinity literals reach the server as a client may send them.
+    return api.post("/api/v1/videos", content=json.dumps(payload, allow_nan=True),
+                    headers={**auth(settings, user, roles), "Content-Type": "application/json"})
 
 
 def test_creator_adds_video_and_embedding_is_computed(api, cassandra):

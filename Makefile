@@ -59,8 +59,9 @@ reembed: schema ## re-embed the catalogue with the configured provider, then reb
 bench: schema ## benchmarks; figures go to docs/benchmarks.md
 	$(PY) -m bench.run_all
 
-eval: venv ## offline recommendation quality on MovieLens; writes docs/quality.md
-	$(PY) -m evaluation.movielens
+eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png
+	$(PY) -m pip install --quiet -e '.[eval]'
+	$(PY) -m killrvideo_reco.evaluation
 
 clean: ## remove the virtualenv and caches (keeps .cassandra; rm it to reset the node)
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

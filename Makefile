@@ -53,7 +53,7 @@ token: venv ## mint a local JWT: make token USER=<uuid> ROLE=viewer|creator|mode
 profiles: schema ## rebuild every viewer's taste profile from history
 	$(CLI) profiles
 
-reembed: schema ## re-embed the catalogue with the configured provider, then rebuild profiles
+reembed: cassandra-up ## re-embed the catalogue with the configured provider, then rebuild profiles
 	$(CLI) reembed
 
 bench: schema ## benchmarks; figures go to docs/benchmarks.md

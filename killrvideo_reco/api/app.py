@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from killrvideo_reco.api.problems import install_problem_handlers
 from killrvideo_reco.api.resources import ResourceHolder
-from killrvideo_reco.api.routes import health, recommendations, videos
+from killrvideo_reco.api.routes import admin, health, recommendations, videos
+from killrvideo_reco.service.job_registry import JobRegistry
 from killrvideo_reco.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -21,15 +22,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         holder = ResourceHolder(settings)
         app.state.holder = holder
+        app.state.jobs = JobRegistry()
         await holder.start()
         try:
             yield
         finally:
+            await app.state.jobs.cancel_all()
             await holder.close()
 
     app = FastAPI(title="KillrVideo Reco", version="0.1.0", lifespan=lifespan,
                   description="Personalised 'For You' recommendations on Cassandra 5 vector search.")
     install_problem_handlers(app)
-    for module in (health, recommendations, videos):
+    for module in (health, recommendations, videos, admin):
         app.include_router(module.router)
     return app

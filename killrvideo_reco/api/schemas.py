@@ -101,3 +101,20 @@ class HiddenOut(ApiModel):
     video_id: uuid.UUID
     hidden: bool
     changed: bool
+
+
+class JobOut(ApiModel):
+    job_id: uuid.UUID
+    kind: str
+    status: Literal["running", "succeeded", "failed"]
+    started_at: datetime
+    finished_at: datetime | None
+    progress: dict
+    result: dict | None
+    error: str | None
+
+    @classmethod
+    def of(cls, job) -> "JobOut":
+        return cls(job_id=job.job_id, kind=job.kind, status=job.status, started_at=job.started_at,
+                   finished_at=job.finished_at, progress=job.progress, result=job.result,
+                   error=job.error)

@@ -24,12 +24,11 @@ DEFAULT_SPLITS = 256
 
 
 def token_splits(count: int) -> list[tuple[int, int]]:
-    """(start, end] ranges covering the Murmur3 ring; the first includes MIN_TOKEN."""
+    """(start, end] ranges covering the Murmur3 ring. Murmur3 never gives a key the
+    minimum token (it is normalised to the maximum), so (MIN, MAX] misses nothing."""
     width = (MAX_TOKEN - MIN_TOKEN) // count
     bounds = [MIN_TOKEN + i * width for i in range(count)] + [MAX_TOKEN]
-    ranges = list(zip(bounds[:-1], bounds[1:]))
-    ranges[0] = (MIN_TOKEN - 1, ranges[0][1])  # token > MIN-1 includes MIN itself
-    return ranges
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 class Checkpoint:

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+
+from killrvideo_reco.api.deps import Moderator, Resources
+from killrvideo_reco.api.problems import Problem
+from killrvideo_reco.api.schemas import JobOut
+from killrvideo_reco.jobs.profiles import rebuild_profiles
+from killrvideo_reco.service.job_registry import JobAlreadyRunning
+
+router = APIRouter(prefix="/api/v1/admin/jobs", tags=["admin"])
+
+
+@router.post("/profiles", response_model=JobOut, response_model_by_alias=True,
+             status_code=status.HTTP_202_ACCEPTED,
+             summary="Rebuild every viewer's taste profile in the background (moderator)")
+async def start_profiles_job(request: Request, response: Response, moderator: Moderator,
+                             resources: Resources) -> JobOut:
+    registry = request.app.state.jobs
+
+    async def work(on_progress):
+        # The bar goes to a buffer: progress is reported through the job's status.
+        return await rebuild_profiles(resources.videos, resources.viewers, resources.activity,
+                                      on_progress=on_progress, progress_stream=io.StringIO())
+
+    try:
+        job = registry.start("profiles", work)
+    except JobAlreadyRunning as error:
+        raise Problem(409, str(error), jobId=str(error.job.job_id)) from error
+    response.headers["Location"] = f"/api/v1/admin/jobs/{job.job_id}"
+    return JobOut.of(job)
+
+
+@router.get("/{jobId}", response_model=JobOut, response_model_by_alias=True,
+            summary="Status and progress of a background job (moderator)")
+async def job_status(request: Request, moderator: Moderator,
+                     job_id: Annotated[uuid.UUID, Path(alias="jobId")]) -> JobOut:
+    job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise Problem(404, f"No job {job_id} (jobs are kept in memory by the process that ran them).")
+    return JobOut.of(job)

@@ -1,0 +1,97 @@
+"""`make reembed`: re-embed the whole catalogue with the configured provider, then
+rebuild every profile.
+
+Order matters: vectors are rewritten first, the catalogue's model id is switched
+after (until then profiles built with the old model still match), and profiles are
+rebuilt last (between the switch and the rebuild, viewers get cold start, never a
+profile from another model). A dimension change recreates the vector tables.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+from killrvideo_reco.domain.vectors import checked_vector
+from killrvideo_reco.embeddings.provider import build_provider, video_text
+from killrvideo_reco.jobs.profiles import checkpoint_file, rebuild_profiles
+from killrvideo_reco.jobs.progress import Progress
+from killrvideo_reco.service.wiring import build_resources
+from killrvideo_reco.store import schema, vector_tables
+from killrvideo_reco.store.connection import connect
+from killrvideo_reco.store.videos import NewVideo
+
+log = logging.getLogger(__name__)
+BATCH = 64
+
+
+async def _embed_rows(rows, embedder, write, progress: Progress) -> int:
+    """Embed rows in batches and hand each (row, vector) to `write`."""
+    done = 0
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start:start + BATCH]
+        texts = [video_text(r.name or "", r.description or "", r.tags or ()) for r in batch]
+        vectors = await asyncio.to_thread(embedder.embed, texts)
+        await asyncio.gather(*(write(row, checked_vector(vector, embedder.dimension))
+                               for row, vector in zip(batch, vectors)))
+        done += len(batch)
+        progress.advance(steps=len(batch), items=len(batch))
+    return done
+
+
+async def reembed(resources, embedder, settings, recreated: bool) -> dict:
+    videos, ks = resources.videos, settings.cassandra_keyspace
+    if recreated:
+        rows = list(vector_tables.backed_up_videos(resources.session, ks))
+
+        async def write(row, vector):
+            await videos.add(NewVideo(
+                row.videoid, row.userid, row.name or "", row.description or "",
+                tuple(row.tags or ()), row.thumbnail_url,
+                row.added_date.replace(tzinfo=timezone.utc) if row.added_date
+                else datetime.now(timezone.utc), row.category, row.duration_s, vector,
+                embedder.model_id))
+    else:
+        rows = [r for r in videos.scan_for_reembedding() if r.embedding_model != embedder.model_id]
+
+        async def write(row, vector):
+            await videos.set_vector(row.videoid, vector, embedder.model_id)
+
+    log.info("re-embedding %d videos with %s", len(rows), embedder.model_id)
+    progress = Progress("reembed", max(len(rows), 1), item_name="videos")
+    count = await _embed_rows(rows, embedder, write, progress)
+    if not rows:
+        progress.advance(steps=1)
+    await videos.set_catalogue_model(embedder.model_id)
+    resources.feed.fallback.invalidate()
+    if recreated:
+        vector_tables.drop_backup(resources.session, ks)
+    profiles = await rebuild_profiles(videos, resources.viewers, resources.activity,
+                                      checkpoint_path=checkpoint_file(ks))
+    return {"videos": count, "modelId": embedder.model_id, "profiles": profiles}
+
+
+def reembed_catalogue(settings) -> int:
+    embedder = build_provider(settings)
+    cluster, session = connect(settings)
+    try:
+        schema.ensure_keyspace(session, settings)
+        dimensions = schema.vector_dimensions(session, settings.cassandra_keyspace)
+        resuming = vector_tables.backup_exists(session, settings.cassandra_keyspace)
+        recreate = resuming or any(d != settings.vector_dimension for d in dimensions.values())
+        if recreate:
+            log.warning("vector dimension changes %s -> %d: recreating the vector tables",
+                        dimensions or "(resume)", settings.vector_dimension)
+            vector_tables.recreate_with_dimension(session, settings)
+        schema.apply_migrations(session, settings)
+    finally:
+        cluster.shutdown()
+    resources = build_resources(settings, embedder)
+    try:
+        summary = asyncio.run(reembed(resources, embedder, settings, recreate))
+    finally:
+        resources.cluster.shutdown()
+    print(f"reembed: {summary['videos']} videos now use {summary['modelId']}; "
+          f"{summary['profiles']['users']} profiles rebuilt "
+          f"({summary['profiles']['usersPerSecond']} users/s)")
+    return 0

@@ -1,0 +1,320 @@
+"""Viewer taste profiles: one preference vector from a watch/hide history.
+
+    profile = normalise( sum_c s_c * V_c + N ),   s_c = min(1, channel_saturation / n_c)
+
+V_c is the decayed weighted sum of unit embeddings of the n_c positive videos of channel c,
+N the decayed sum of the negative ones (bounces, hides). TasteState keeps these sums
+un-normalised, so one interaction can be added, replaced or removed in O(dimension) and the
+result matches a batch rebuild. See docs/recommendations.md, "Taste profiles".
+"""
+from __future__ import annotations
+
+import math
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from .taste_weights import (  # re-exported: callers import everything from here
+    ChannelSum, Interaction, ProfileParams, RecentPositive, channel_key, completion, decay,
+    interaction_weight, is_positive, readonly, recent_entry, trim_recent, unit_embedding)
+
+__all__ = [
+    "ChannelSum", "Interaction", "ProfileParams", "RecentPositive", "StaleStateError",
+    "TasteState", "apply_change", "based_on", "build_state", "completion", "compute_profile",
+    "empty_state", "interaction_weight", "is_positive",
+]
+
+# Relative tolerances. Exact ties and exact cancellations must land on the same side
+# whether the sums were built in one pass or by add/subtract updates (float noise ~1e-16).
+_MIN_REL_NORM = 1e-6   # a sum shorter than this fraction of its mass has no direction
+_MASS_TIE = 1e-9       # positive mass must beat negative mass by more than this
+_MIN_AGREEMENT = 1e-6  # cosine(profile, liked content) must exceed this
+
+
+class StaleStateError(ValueError):
+    """The state was built with different weight parameters; rebuild it from history."""
+
+
+@dataclass(frozen=True, eq=False)
+class TasteState:
+    reference_time: float
+    dimension: int
+    negative_sum: np.ndarray  # float64, sum of w*e (w <= 0), decayed to reference_time
+    negative_mass: float      # sum of |w|, decayed to reference_time
+    negative_count: int
+    channels: Mapping[str, ChannelSum]
+    recent_positive: tuple[RecentPositive, ...] = ()  # newest first
+    recent_floor: float = -math.inf  # positives at or before this were dropped
+    fingerprint: int = 0  # ProfileParams.fingerprint() of the sums; 0 = not bound yet
+
+    def positive_count(self) -> int:
+        return sum(c.count for c in self.channels.values())
+
+    def matches(self, params: ProfileParams) -> bool:
+        """False when the stored sums used other weights: rebuild with build_state."""
+        return self.fingerprint in (0, params.fingerprint())
+
+    def _positive_part(self, params: ProfileParams) -> tuple[np.ndarray, float]:
+        vec, mass = np.zeros(self.dimension), 0.0
+        for ch in self.channels.values():
+            s = min(1.0, params.channel_saturation / ch.count)
+            s *= decay(self.reference_time - ch.as_of, params)
+            vec += s * ch.vector_sum
+            mass += s * ch.mass
+        return vec, mass
+
+    def preference_vector(self, params: ProfileParams) -> np.ndarray | None:
+        """Unit float32 profile, or None when the viewer should get the cold-start feed."""
+        if self.positive_count() < params.min_positive_videos:
+            return None
+        pos, pos_mass = self._positive_part(params)
+        if not pos_mass > self.negative_mass * (1.0 + _MASS_TIE):
+            return None
+        pos_norm = float(np.linalg.norm(pos))
+        if not pos_norm > _MIN_REL_NORM * pos_mass:  # liked videos cancel out
+            return None
+        total = pos + self.negative_sum
+        norm = float(np.linalg.norm(total))
+        if not norm > _MIN_REL_NORM * (pos_mass + self.negative_mass):
+            return None
+        # Never point away from what the viewer liked, whatever the masses say.
+        if not float(total @ pos) > _MIN_AGREEMENT * norm * pos_norm:
+            return None
+        return (total / norm).astype(np.float32)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TasteState):
+            return NotImplemented
+        return (
+            _scalars(self) == _scalars(other)
+            and np.array_equal(self.negative_sum, other.negative_sum)
+            and self.channels.keys() == other.channels.keys()
+            and all(_channel_eq(c, other.channels[k]) for k, c in self.channels.items())
+            and len(self.recent_positive) == len(other.recent_positive)
+            and all(a[:3] == b[:3] and np.array_equal(a.embedding, b.embedding)
+                    for a, b in zip(self.recent_positive, other.recent_positive)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_bytes(self) -> bytes:
+        return _encode(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "TasteState":
+        return _decode(data)
+
+
+def _scalars(s: TasteState) -> tuple:
+    return (s.reference_time, s.dimension, s.negative_mass, s.negative_count,
+            s.recent_floor, s.fingerprint)
+
+
+def _channel_eq(a: ChannelSum, b: ChannelSum) -> bool:
+    return ((a.mass, a.count, a.as_of) == (b.mass, b.count, b.as_of)
+            and np.array_equal(a.vector_sum, b.vector_sum))
+
+
+def empty_state(dimension: int, params: ProfileParams | None = None) -> TasteState:
+    if dimension < 1:
+        raise ValueError("dimension must be >= 1")
+    return TasteState(
+        reference_time=0.0, dimension=dimension, negative_sum=readonly(np.zeros(dimension)),
+        negative_mass=0.0, negative_count=0, channels={},
+        fingerprint=params.fingerprint() if params else 0)
+
+
+def build_state(interactions: Iterable[Interaction], params: ProfileParams,
+                dimension: int) -> TasteState:
+    """Batch build. At most one interaction per (video, kind), as in viewer_history."""
+    items = list(interactions)
+    seen: set[tuple[uuid.UUID, str]] = set()
+    for i in items:
+        if (i.video_id, i.kind) in seen:
+            raise ValueError(f"duplicate {i.kind} interaction for video {i.video_id}")
+        seen.add((i.video_id, i.kind))
+    state = empty_state(dimension, params)
+    if not items:
+        return state
+    ref = max(float(i.at) for i in items)
+    neg_sum, neg_mass, neg_count = np.zeros(dimension), 0.0, 0
+    groups: dict[str, list[tuple[float, np.ndarray]]] = {}
+    recent: list[RecentPositive] = []
+    for i in items:
+        unit = unit_embedding(i, dimension)
+        if unit is None:
+            continue
+        w = interaction_weight(i, params)
+        dw = w * decay(ref - i.at, params)
+        if w > 0:
+            groups.setdefault(channel_key(i), []).append((dw, unit))
+            recent.append(recent_entry(i, unit))
+        else:
+            neg_sum += dw * unit
+            neg_mass += -dw
+            neg_count += 1
+    channels = {}
+    for key, members in groups.items():
+        weights = np.array([m[0] for m in members])
+        vectors = np.stack([m[1] for m in members])
+        channels[key] = ChannelSum(readonly(weights @ vectors), float(weights.sum()),
+                                   len(members), ref)
+    recent_t, floor = trim_recent(recent, -math.inf, params.recent_positive_kept)
+    return TasteState(ref, dimension, readonly(neg_sum), neg_mass, neg_count, channels,
+                      recent_t, floor, params.fingerprint())
+
+
+def apply_change(state: TasteState, old: Interaction | None, new: Interaction | None,
+                 params: ProfileParams) -> TasteState:
+    """Replace one interaction's contribution: old=None adds, new=None removes.
+
+    `old` must be exactly what was applied before (same weights, same embedding).
+    Touches the negative sums and at most two channels; the input state is not changed.
+    """
+    if old is None and new is None:
+        return state
+    if old and new and (old.video_id, old.kind) != (new.video_id, new.kind):
+        raise ValueError("old and new must be the same video and kind")
+    if not state.matches(params):
+        raise StaleStateError("taste state was built with other weight parameters")
+    ref = state.reference_time if new is None else max(state.reference_time, float(new.at))
+    shift = decay(ref - state.reference_time, params)
+    neg_sum, neg_mass = state.negative_sum * shift, state.negative_mass * shift
+    neg_count = state.negative_count
+    channels = dict(state.channels)
+    recent = list(state.recent_positive)
+    floor = state.recent_floor
+    for sign, i in ((-1, old), (1, new)):
+        if i is None:
+            continue
+        unit = unit_embedding(i, state.dimension)
+        if unit is None:  # was skipped when added, so skip when removed
+            continue
+        w = interaction_weight(i, params)
+        dw = sign * w * decay(ref - i.at, params)
+        if w > 0:
+            key = channel_key(i)
+            ch = channels.get(key)
+            if ch is None and sign < 0:
+                raise ValueError(f"positive watch of {i.video_id} is not part of this state")
+            count = (ch.count if ch else 0) + sign
+            if count == 0:
+                del channels[key]  # exact reset: no float residue from subtraction
+            else:
+                f = decay(ref - ch.as_of, params) if ch else 0.0
+                vec = (ch.vector_sum * f if ch else np.zeros(state.dimension)) + dw * unit
+                mass = max(0.0, (ch.mass * f if ch else 0.0) + dw)
+                channels[key] = ChannelSum(readonly(vec), mass, count, ref)
+            if sign < 0:
+                recent = [r for r in recent if r.video_id != i.video_id]
+            else:
+                recent.append(recent_entry(i, unit))
+        else:
+            neg_count += sign
+            if neg_count < 0:
+                raise ValueError(f"negative {i.kind} of {i.video_id} is not part of this state")
+            if neg_count == 0:
+                neg_sum, neg_mass = np.zeros(state.dimension), 0.0
+            else:
+                neg_sum = neg_sum + dw * unit
+                neg_mass = max(0.0, neg_mass - dw)
+    recent_t, floor = trim_recent(recent, floor, params.recent_positive_kept)
+    return TasteState(ref, state.dimension, readonly(neg_sum), neg_mass, neg_count, channels,
+                      recent_t, floor, params.fingerprint())
+
+
+def compute_profile(interactions: Iterable[Interaction], params: ProfileParams,
+                    dimension: int) -> np.ndarray | None:
+    return build_state(interactions, params, dimension).preference_vector(params)
+
+
+def based_on(item_vectors: np.ndarray, state: TasteState, limit: int = 3,
+             min_similarity: float = 0.0) -> list[list[tuple[uuid.UUID, str]]]:
+    """Per item, the viewer's recent liked videos it is most similar to, best first.
+
+    Only similarities strictly above min_similarity count (the default 0.0 drops
+    orthogonal and opposite videos); ties go to the more recent video.
+    """
+    items = np.atleast_2d(np.asarray(item_vectors, dtype=np.float64))
+    if items.shape[1] != state.dimension:
+        raise ValueError(f"item vectors have dimension {items.shape[1]}, want {state.dimension}")
+    recent = state.recent_positive
+    if not recent or limit <= 0:
+        return [[] for _ in range(items.shape[0])]
+    norms = np.linalg.norm(items, axis=1, keepdims=True)
+    unit_items = np.divide(items, norms, out=np.zeros_like(items), where=norms > 1e-12)
+    sims = unit_items @ np.stack([r.embedding for r in recent]).astype(np.float64).T
+    out = []
+    for row, n in zip(sims, norms[:, 0]):
+        if not n > 1e-12:  # a zero vector resembles nothing
+            out.append([])
+            continue
+        order = np.argsort(-row, kind="stable")[:limit]
+        out.append([(recent[j].video_id, recent[j].title) for j in order
+                    if row[j] > min_similarity])
+    return out
+
+
+# --- binary format (little-endian, see docs/recommendations.md) ---------------------------
+_MAGIC, _VERSION = b"KVTS", 1
+# magic version fingerprint dimension reference_time recent_floor negative_mass
+# negative_count n_channels n_recent
+_HEADER = struct.Struct("<4sHIIdddIII")
+_CHANNEL = struct.Struct("<HdId")        # key_len mass count as_of
+_RECENT = struct.Struct("<16sdI")        # video_id at title_len
+
+
+def _encode(s: TasteState) -> bytes:
+    n = s.dimension
+    parts = [_HEADER.pack(_MAGIC, _VERSION, s.fingerprint, n, s.reference_time, s.recent_floor,
+                          s.negative_mass, s.negative_count, len(s.channels),
+                          len(s.recent_positive)),
+             np.asarray(s.negative_sum, dtype="<f8").tobytes()]
+    for key in sorted(s.channels):  # sorted: equal states give equal bytes
+        ch, k = s.channels[key], key.encode()
+        parts += [_CHANNEL.pack(len(k), ch.mass, ch.count, ch.as_of), k,
+                  np.asarray(ch.vector_sum, dtype="<f8").tobytes()]
+    for r in s.recent_positive:
+        t = r.title.encode()
+        parts += [_RECENT.pack(r.video_id.bytes, r.at, len(t)), t,
+                  np.asarray(r.embedding, dtype="<f4").tobytes()]
+    return b"".join(parts)
+
+
+def _decode(data: bytes) -> TasteState:
+    buf = memoryview(bytes(data))
+    pos = 0
+
+    def take(size: int) -> memoryview:
+        nonlocal pos
+        if pos + size > len(buf):
+            raise ValueError("truncated taste state")
+        pos += size
+        return buf[pos - size:pos]
+
+    def floats(n: int, dtype: str) -> np.ndarray:
+        return readonly(np.frombuffer(take(n * np.dtype(dtype).itemsize), dtype=dtype)
+                   .astype(dtype[1:]))
+
+    (magic, version, fp, n, ref, floor, neg_mass, neg_count, n_ch,
+     n_recent) = _HEADER.unpack(take(_HEADER.size))
+    if magic != _MAGIC:
+        raise ValueError("not a taste state")
+    if version != _VERSION:
+        raise ValueError(f"unsupported taste state version {version}")
+    neg_sum = floats(n, "<f8")
+    channels = {}
+    for _ in range(n_ch):
+        klen, mass, count, as_of = _CHANNEL.unpack(take(_CHANNEL.size))
+        key = bytes(take(klen)).decode()
+        channels[key] = ChannelSum(floats(n, "<f8"), mass, count, as_of)
+    recent = []
+    for _ in range(n_recent):
+        vid, at, tlen = _RECENT.unpack(take(_RECENT.size))
+        title = bytes(take(tlen)).decode()
+        recent.append(RecentPositive(uuid.UUID(bytes=vid), title, at, floats(n, "<f4")))
+    if pos != len(buf):
+        raise ValueError("trailing bytes after taste state")
+    return TasteState(ref, n, neg_sum, neg_mass, neg_count, channels, tuple(recent), floor, fp)

@@ -56,6 +56,7 @@ def cassandra_endpoint():
     if started_here and node.up() != 0:
         pytest.fail("could not start the local Cassandra node (see the log above)", pytrace=False)
     _server["origin"] = "local node from Maven jars" + (" (started for this run)" if started_here else "")
+    _server["version"] = node.server_version() or "?"
     try:
         yield node.HOST, node.NATIVE_PORT
     finally:

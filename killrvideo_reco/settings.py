@@ -20,69 +20,76 @@ class Settings(BaseSettings):
     cassandra_contact_points: str = Field(
         "", description="Comma-separated hosts. Empty: use (and start) the local dev node."
     )
-    cassandra_port: int = 9042
-    cassandra_local_dc: str = "datacenter1"
-    cassandra_username: str = ""
+    cassandra_port: int = Field(9042, description="CQL native port.")
+    cassandra_local_dc: str = Field("datacenter1", description="Datacenter the driver prefers.")
+    cassandra_username: str = Field("", description="Set to use password authentication.")
     cassandra_password: str = ""
-    cassandra_keyspace: str = "killrvideo"
+    cassandra_keyspace: str = Field("killrvideo", description="Keyspace for all tables.")
     cassandra_replication: str = Field(
         "SimpleStrategy:1",
         description="'SimpleStrategy:RF' or 'NetworkTopologyStrategy:dc1=3,dc2=3'.",
     )
-    cassandra_read_consistency: ConsistencyName = "LOCAL_ONE"
-    cassandra_write_consistency: ConsistencyName = "LOCAL_QUORUM"
-    cassandra_request_timeout_s: float = 2.0
-    cassandra_connect_timeout_s: float = 10.0
+    cassandra_read_consistency: ConsistencyName = Field(
+        "LOCAL_ONE", description="Reads (ANN queries always run at ONE/LOCAL_ONE).")
+    cassandra_write_consistency: ConsistencyName = Field(
+        "LOCAL_QUORUM", description="Writes; profile updates use LOCAL_SERIAL for their condition.")
+    cassandra_request_timeout_s: float = Field(2.0, description="Per CQL request.")
+    cassandra_connect_timeout_s: float = Field(10.0, description="Per connection attempt.")
     request_deadline_s: float = Field(
         5.0, description="Budget for a whole HTTP request; past it the answer is 503.")
 
     # --- vectors and embeddings ---
-    vector_dimension: int = 384
-    embedding_provider: Literal["minilm", "openai", "hashing"] = "minilm"
+    vector_dimension: int = Field(384, description="Dimension of content_features and preference_vector.")
+    embedding_provider: Literal["minilm", "openai", "hashing"] = Field(
+        "minilm", description="minilm: all-MiniLM-L6-v2 in-process; openai: HTTP API; hashing: tests only.")
     embedding_model_id: str = Field(
         "", description="Override the model id recorded on vectors (default: provider's own)."
     )
-    openai_base_url: str = "http://127.0.0.1:8080/v1"
-    openai_api_key: str = ""
-    openai_model: str = "text-embedding-3-small"
-    openai_timeout_s: float = 30.0
+    openai_base_url: str = Field("http://127.0.0.1:8080/v1",
+                                 description="OpenAI-compatible embeddings API base URL.")
+    openai_api_key: str = Field("", description="Sent as a Bearer token when set.")
+    openai_model: str = Field("text-embedding-3-small", description="Model name sent to the API.")
+    openai_timeout_s: float = Field(30.0, description="Per embeddings HTTP call.")
 
     # --- auth ---
-    jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = "HS256"
-    jwt_secret: str = "dev-only-change-me-killrvideo-reco-secret"
+    jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = Field(
+        "HS256", description="The only algorithm accepted.")
+    jwt_secret: str = Field("dev-only-change-me-killrvideo-reco-secret",
+                            description="HS* shared secret. Change it outside development.")
     jwt_public_key: str = Field("", description="PEM public key (RS256/ES256).")
-    jwt_issuer: str = ""
-    jwt_audience: str = ""
-    jwt_leeway_s: int = 30
+    jwt_issuer: str = Field("", description="Required `iss` when set.")
+    jwt_audience: str = Field("", description="Required `aud` when set.")
+    jwt_leeway_s: int = Field(30, description="Clock skew tolerated on exp/nbf/iat.")
 
     # --- feed ---
     feed_similarity_floor: float = Field(
         0.0, description="Minimum cosine similarity (-1..1) for a personalised item."
     )
-    feed_overfetch_factor: float = 2.0
+    feed_overfetch_factor: float = Field(
+        2.0, description="ANN rows asked per item needed (before exclusions).")
     feed_candidate_window: int = Field(
         50, description="Smallest ANN LIMIT; doubled while a page comes up short.")
     feed_cache_ttl_s: float = Field(
         30.0, description="How long trending/latest lists and the catalogue model are cached.")
-    feed_max_ann_limit: int = 1000
-    feed_default_page_size: int = 10
-    feed_max_page_size: int = 100
-    trending_window_days: int = 7
+    feed_max_ann_limit: int = Field(1000, description="Cassandra caps ANN LIMIT at 1000.")
+    feed_max_page_size: int = Field(100, description="Largest pageSize accepted (at most 100).")
+    trending_window_days: int = Field(7, description="Trending = most viewed in this many days.")
 
     # --- taste profiles ---
-    profile_half_life_days: float = 200.0
-    profile_bounce_threshold: float = 0.10
-    profile_bounce_weight: float = -0.3
-    profile_hidden_weight: float = -0.5
-    profile_completion_cap: float = 2.0
-    profile_channel_saturation: float = 3.0
-    profile_min_positive_videos: int = 3
-    profile_default_duration_s: float = 600.0
+    profile_half_life_days: float = Field(200.0, description="Recency decay half-life.")
+    profile_bounce_threshold: float = Field(0.10, description="Completion below this is a bounce.")
+    profile_bounce_weight: float = Field(-0.3, description="Weight of a bounce (<= 0).")
+    profile_hidden_weight: float = Field(-0.5, description="Weight of a hidden video (<= 0).")
+    profile_completion_cap: float = Field(2.0, description="Rewatches count up to this completion.")
+    profile_channel_saturation: float = Field(
+        3.0, description="An uploader counts as at most this many positive videos.")
+    profile_min_positive_videos: int = Field(3, description="Positive videos before a profile exists.")
+    profile_default_duration_s: float = Field(600.0, description="Assumed when a duration is unknown.")
 
     # --- serving ---
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "INFO"
+    host: str = Field("127.0.0.1", description="HTTP bind address.")
+    port: int = Field(8000, description="HTTP port.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @field_validator("cassandra_replication")
     @classmethod

@@ -21,6 +21,8 @@ from killrvideo_reco.store.viewers import ViewerStore
 log = logging.getLogger(__name__)
 MIN_TOKEN, MAX_TOKEN = -(2 ** 63), 2 ** 63 - 1
 DEFAULT_SPLITS = 256
+# Each viewer is a few round trips (one a Paxos round): keep many in flight.
+USERS_IN_FLIGHT_PER_WORKER = 8
 
 
 def token_splits(count: int) -> list[tuple[int, int]]:
@@ -72,14 +74,19 @@ async def rebuild_profiles(videos: VideoStore, viewers: ViewerStore, activity: A
     for index in todo:
         queue.put_nowait(index)
 
+    in_flight = asyncio.Semaphore(max(1, parallelism) * USERS_IN_FLIGHT_PER_WORKER)
+
+    async def rebuild_one(user_id) -> None:
+        async with in_flight:
+            if await activity.rebuild(user_id, model_id, facts_cache):
+                counts["with_profile"] += 1
+
     async def worker() -> None:
         while not queue.empty():
             index = queue.get_nowait()
             start, end = ranges[index]
             users = await viewers.users_in_token_range(start, end)
-            for user_id in users:
-                if await activity.rebuild(user_id, model_id, facts_cache):
-                    counts["with_profile"] += 1
+            await asyncio.gather(*(rebuild_one(user_id) for user_id in users))
             counts["users"] += len(users)
             checkpoint.mark(index)
             progress.advance(steps=1, items=len(users))

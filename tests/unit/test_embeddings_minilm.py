@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -161,3 +163,20 @@ def test_plan_batches_groups_similar_lengths() -> None:
         assert len(batch) * width <= 512 or len(batch) == 1
     long_batches = [b for b in batches if any(lengths[i] == 256 for i in b)]
     assert all(all(lengths[i] == 256 for i in b) for b in long_batches)  # no short text padded to 256
+
+
+def test_no_torch_or_hub_libraries_are_imported() -> None:
+    code = (
+        "import sys\n"
+        "from killrvideo_reco.embeddings.minilm import MiniLMProvider\n"
+        "assert MiniLMProvider().embed(['hello']).shape == (1, 384)\n"
+        "bad = {'torch', 'sentence_transformers', 'transformers', 'huggingface_hub', 'scipy'}\n"
+        "print(sorted(bad & set(sys.modules)))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120,
+        env={"PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1", "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -13,6 +13,7 @@ from cassandra.cluster import Session
 from killrvideo_reco.domain.models import Candidate, VideoSummary
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_PROFILE
+from killrvideo_reco.store.rows import as_utc
 
 SUMMARY_COLUMNS = "videoid, name, thumbnail_url, description, tags, added_date, userid"
 MODEL_KEY = "embedding_model"
@@ -52,11 +53,8 @@ def summary_from_row(row) -> VideoSummary:
     return VideoSummary(
         video_id=row.videoid, title=row.name or "", thumbnail_url=row.thumbnail_url,
         description=row.description, tags=tuple(sorted(row.tags or ())),
-        added_date=_utc(row.added_date), uploader_id=row.userid)
+        added_date=as_utc(row.added_date), uploader_id=row.userid)
 
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
 
 
 class VideoStore:

@@ -14,6 +14,7 @@ from cassandra.query import BatchStatement, BatchType
 from killrvideo_reco.domain.models import HistoryRow, StoredPreferences
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_PROFILE
+from killrvideo_reco.store.rows import as_utc
 
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
 IN_CHUNK = 100
@@ -27,16 +28,13 @@ class StoredTaste(NamedTuple):
     model_id: str | None
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
-
 
 def history_from_row(row) -> HistoryRow:
     return HistoryRow(
-        video_id=row.videoid, first_watched=_utc(row.first_watched),
-        last_watched=_utc(row.last_watched), play_count=row.play_count or 0,
+        video_id=row.videoid, first_watched=as_utc(row.first_watched),
+        last_watched=as_utc(row.last_watched), play_count=row.play_count or 0,
         seconds_watched=row.seconds_watched or 0.0, duration_s=row.duration_s,
-        hidden_at=_utc(row.hidden_at), event_ids=frozenset(row.event_ids or ()))
+        hidden_at=as_utc(row.hidden_at), event_ids=frozenset(row.event_ids or ()))
 
 
 class ViewerStore:

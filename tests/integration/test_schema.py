@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.store import schema
-from killrvideo_reco.store.connection import connect
 from killrvideo_reco.store.videos import NewVideo, VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
 from killrvideo_reco.domain.models import HistoryRow
-from tests.conftest import settings_for
 
 pytestmark = pytest.mark.integration
 

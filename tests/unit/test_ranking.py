@@ -1,6 +1,5 @@
 import uuid
 
-import numpy as np
 import pytest
 
 from killrvideo_reco.domain import ranking

@@ -26,6 +26,10 @@ _VECTOR_TYPE = re.compile(r"vector<float,\s*(\d+)>")
 VECTOR_COLUMNS = (("videos", "content_features"), ("user_preferences", "preference_vector"))
 
 
+# Schema changes wait for every node to agree; on a busy node that exceeds a query timeout.
+DDL_TIMEOUT_S = 120
+
+
 class SchemaError(RuntimeError):
     """The database schema cannot be brought to the expected state."""
 
@@ -75,9 +79,10 @@ def ensure_keyspace(session: Session, settings: Settings) -> None:
     if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]{0,47}", keyspace):
         raise SchemaError(f"invalid keyspace name {keyspace!r}")
     session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} "
-                    f"WITH replication = {replication_cql(settings)}")
+                    f"WITH replication = {replication_cql(settings)}", timeout=DDL_TIMEOUT_S)
     session.execute(f"CREATE TABLE IF NOT EXISTS {keyspace}.schema_migrations ("
-                    "version int PRIMARY KEY, name text, checksum text, applied_at timestamp)")
+                    "version int PRIMARY KEY, name text, checksum text, applied_at timestamp)",
+                    timeout=DDL_TIMEOUT_S)
 
 
 def applied_versions(session: Session, keyspace: str) -> dict[int, str]:
@@ -132,7 +137,7 @@ def apply_migrations(session: Session, settings: Settings,
             continue
         log.info("applying %s", label)
         for statement in migration.statements(settings):
-            session.execute(statement, timeout=60)
+            session.execute(statement, timeout=DDL_TIMEOUT_S)
         session.execute(
             f"INSERT INTO {keyspace}.schema_migrations (version, name, checksum, applied_at) "
             "VALUES (%s, %s, %s, %s)",

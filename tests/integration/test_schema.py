@@ -49,7 +49,7 @@ def test_new_file_applies_on_top(cassandra, tmp_path):
     assert schema.apply_migrations(session, settings, tmp_path) == ["9999_extra"]
     assert schema.apply_migrations(session, settings, tmp_path) == []
     assert schema.current_version(session, settings.cassandra_keyspace) == 9999
-    session.execute(f"DROP TABLE {settings.cassandra_keyspace}.extra_table")
+    session.execute(f"DROP TABLE {settings.cassandra_keyspace}.extra_table", timeout=60)
     session.execute(f"DELETE FROM {settings.cassandra_keyspace}.schema_migrations WHERE version=9999")
 
 

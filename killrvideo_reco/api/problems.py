@@ -41,6 +41,10 @@ def problem_response(request: Request, status: int, title: str, detail: str,
 def _field_errors(error: RequestValidationError) -> list[dict]:
     out = []
     for item in error.errors():
+        if item.get("type") == "json_invalid":
+            reason = (item.get("ctx") or {}).get("error", "malformed")
+            out.append({"field": "body", "message": f"the body is not valid JSON ({reason})"})
+            continue
         location = [str(part) for part in item.get("loc", ()) if part != "body"]
         out.append({"field": ".".join(location), "message": item.get("msg", "invalid")})
     return out

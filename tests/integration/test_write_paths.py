@@ -50,6 +50,16 @@ def test_bad_vectors_get_422_saying_why(api, cassandra, features, says):
     assert says in response.json()["detail"]
 
 
+def test_malformed_json_says_so(api, cassandra):
+    settings, _ = cassandra
+    response = api.post("/api/v1/videos", content=b"{not json",
+                        headers={**auth(settings, uuid.uuid4(), ("creator",)),
+                                 "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body"
+    assert "not valid JSON" in response.json()["detail"]
+
+
 def test_unknown_video_is_404(api, cassandra):
     settings, _ = cassandra
     missing = uuid.uuid4()

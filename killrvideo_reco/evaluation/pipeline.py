@@ -1,0 +1,171 @@
+"""One evaluation run: data -> embeddings -> keyspace -> profiles -> rankings -> metrics.
+
+The keyspace must exist with the schema applied and hold nothing else (the CLI drops
+and recreates it; tests get a fresh one). Profiles are rebuilt from viewer_history by
+ActivityService.rebuild, the code `make profiles` runs for each viewer.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+
+from cassandra.cluster import Session
+
+from killrvideo_reco.embeddings.provider import EmbeddingProvider
+from killrvideo_reco.evaluation import data, loader, metrics
+from killrvideo_reco.evaluation.embedding import embed_movies
+from killrvideo_reco.evaluation.methods import Catalogue, Recommenders
+from killrvideo_reco.service.activity import ActivityService
+from killrvideo_reco.service.feed import FeedService
+from killrvideo_reco.service.wiring import profile_params
+from killrvideo_reco.settings import Settings
+from killrvideo_reco.store.videos import VideoStore
+from killrvideo_reco.store.viewers import ViewerStore
+
+log = logging.getLogger(__name__)
+READ_CONCURRENCY = 8  # users ranked at once
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data_dir: Path
+    users: int | None = None          # subsample for a quick run
+    k: int = 10
+    cache_dir: Path | None = Path(".cache")
+    half_lives: tuple[float, ...] = (30.0, 3650.0)  # variants; () skips the rebuilds
+    blend_weights: tuple[float, ...] = (0.3, 0.5, 0.7)
+    popular_pools: tuple[int, ...] = (50, 200)
+
+
+@dataclass
+class MethodResult:
+    key: str
+    name: str
+    lists: dict[int, list[int]]
+    variant: bool = False
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    methods: list[MethodResult]
+    timings: dict[str, float]
+    stats: dict
+    feed_sources: Counter
+
+
+async def _per_user(users, fn) -> dict[int, object]:
+    results = await loader.bounded((partial(fn, u) for u in users), READ_CONCURRENCY)
+    return {u.user_id: r for u, r in zip(users, results)}
+
+
+async def _rebuild(videos, viewers, settings, params, users, facts) -> dict:
+    activity = ActivityService(videos, viewers, params, settings.vector_dimension)
+    return await loader.rebuild_profiles(activity, users, await videos.catalogue_model(), facts)
+
+
+async def evaluate(settings: Settings, session: Session, provider: EmbeddingProvider,
+                   config: RunConfig) -> RunResult:
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        timings[name] = round(now - clock, 1)
+        clock = now
+
+    dataset = data.load(config.data_dir)
+    all_users, skipped = data.split_users(dataset.ratings)
+    users = data.subsample(all_users, config.users)
+    movies = [dataset.movies[m] for m in sorted(dataset.movies)]
+    lap("load data")
+
+    vectors, cached, embed_s = embed_movies(provider, movies, config.data_dir, config.cache_dir)
+    lap("embed movies (cached)" if cached else "embed movies")
+
+    ks = settings.cassandra_keyspace
+    videos, viewers = VideoStore(session, ks), ViewerStore(session, ks)
+    await loader.load_catalogue(videos, movies, vectors, provider.model_id,
+                                data.added_times(dataset.ratings))
+    watches = await asyncio.to_thread(loader.write_history, session, ks, users)
+    lap("write movies and watches")
+
+    params = profile_params(settings)
+    facts = await loader.read_facts(videos, users)
+    rebuilt = await _rebuild(videos, viewers, settings, params, users, facts)
+    lap("rebuild profiles")
+
+    catalogue = Catalogue([m.movie_id for m in movies], vectors, data.popularity(all_users))
+    feed = FeedService(videos, viewers, settings)
+    rec = Recommenders(videos, viewers, feed, settings, catalogue, config.k)
+    feed_out = await _per_user(users, rec.for_you)
+    mean_out = await _per_user(users, rec.mean_vector)
+    i2i_out = await _per_user(users, rec.item_to_item)
+    rerank_out = await _per_user(users, lambda u: rec.reranked(
+        u, config.blend_weights, config.popular_pools))
+    exact_out = await _per_user(users, rec.exact)
+    lap("rank (main methods + blends)")
+
+    results = [
+        MethodResult("popularity", "Popularity (most-rated, unwatched)",
+                     {u.user_id: rec.popularity(u) for u in users}),
+        MethodResult("latest", "Latest (highest movieId, unwatched)",
+                     {u.user_id: rec.latest(u) for u in users}),
+        MethodResult("mean", "Unweighted mean vector + ANN", mean_out),
+        MethodResult("foryou", "Weighted profile = For You feed",
+                     {u: items for u, (items, _) in feed_out.items()}),
+        MethodResult("i2i_max", "Item-to-item, last 5 positives, max",
+                     {u: r["max"] for u, r in i2i_out.items()}),
+        MethodResult("i2i_sum", "Item-to-item, last 5 positives, sum",
+                     {u: r["sum"] for u, r in i2i_out.items()}, variant=True),
+    ]
+    variants = [(f"blend_{w:g}", f"Profile + popularity blend, w={w:g}")
+                for w in config.blend_weights]
+    variants += [(f"pool_{n}", f"Top {n} popular re-ranked by the profile")
+                 for n in config.popular_pools]
+    for key, name in variants:
+        # No profile: the variant serves what the feed served (its cold start).
+        lists = {u: (r.get(key, []) if r is not None else feed_out[u][0])
+                 for u, r in rerank_out.items()}
+        results.append(MethodResult(key, name, lists, variant=True))
+    for half_life in config.half_lives:
+        await _rebuild(videos, viewers, settings, replace(params, half_life_days=half_life),
+                       users, facts)
+        out = await _per_user(users, rec.for_you)
+        results.append(MethodResult(f"half_life_{half_life:g}",
+                                    f"For You, half-life {half_life:g} days",
+                                    {u: items for u, (items, _) in out.items()}, variant=True))
+    if config.half_lives:
+        # Leave the keyspace as the service would serve it.
+        await _rebuild(videos, viewers, settings, params, users, facts)
+        lap("variants: half-life rebuilds + feeds")
+
+    relevant = {u.user_id: set(u.relevant) for u in users}
+    for result in results:
+        result.metrics = metrics.summarise(result.lists, relevant, catalogue.vector,
+                                           len(movies), config.k)
+    train_seen = {u.user_id: {r.movie_id for r in u.train} for u in users}
+    leaks = sum(len(set(items) & train_seen[u]) for u, (items, _) in feed_out.items())
+    overlaps = [len(set(feed_out[u][0]) & set(exact)) / config.k
+                for u, exact in exact_out.items() if exact and feed_out[u][1] == "personalized"]
+    stats = {
+        "ann_agreement": sum(overlaps) / len(overlaps) if overlaps else 0.0,
+        "movies": len(movies), "ratings": len(dataset.ratings),
+        "users_total": len(all_users) + sum(skipped.values()), "users_kept": len(all_users),
+        "users_evaluated": len(users), "skipped": skipped, "train_watches": watches,
+        "relevant_per_user": sum(len(u.relevant) for u in users) / max(1, len(users)),
+        "profiles": rebuilt, "model_id": provider.model_id, "embeddings_cached": cached, "embed_seconds": embed_s,
+        "feed_returned_watched": leaks, "keyspace": ks,
+        "params": ", ".join(f"{k}={v}" for k, v in vars(params).items()) + (
+            f"; feed_similarity_floor={settings.feed_similarity_floor}"),
+        "short_feed_lists": sum(1 for items, _ in feed_out.values() if len(items) < config.k),
+    }
+    sources = Counter(source for _, source in feed_out.values())
+    return RunResult(config, results, timings, stats, sources)

@@ -1,0 +1,149 @@
+"""The results table, docs/quality.md and the bar chart docs/quality.png."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from killrvideo_reco.evaluation import data, metrics
+from killrvideo_reco.evaluation.pipeline import MethodResult, RunResult
+from killrvideo_reco.evaluation.template import QUALITY_MD
+
+COLUMNS = (("recall", "Recall@10"), ("ndcg", "NDCG@10"), ("hit_rate", "HitRate@10"),
+           ("coverage", "Coverage"), ("diversity", "ILD"))
+
+
+def _rows(methods: list[MethodResult], baseline: MethodResult) -> list[str]:
+    rows = []
+    for m in methods:
+        diff, lo, hi = metrics.paired_bootstrap(m.metrics["ndcg_per_user"],
+                                                baseline.metrics["ndcg_per_user"])
+        delta = "-" if m is baseline else f"{diff:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+        rows.append(f"| {m.name} | " + " | ".join(f"{m.metrics[k]:.4f}" for k, _ in COLUMNS)
+                    + f" | {delta} |")
+    return rows
+
+
+def table(result: RunResult, variants: bool | None = None) -> str:
+    chosen = [m for m in result.methods if variants is None or m.variant == variants]
+    head = ["| Method | " + " | ".join(c for _, c in COLUMNS) + " | NDCG@10 - popularity [95% CI] |",
+            "|---|" + "---:|" * (len(COLUMNS) + 1)]
+    return "\n".join(head + _rows(chosen, _by_key(result)["popularity"]))
+
+
+def _by_key(result: RunResult) -> dict[str, MethodResult]:
+    return {m.key: m for m in result.methods}
+
+
+def _versus(a: MethodResult, b: MethodResult) -> tuple[bool, str, str]:
+    """(a beats b, 'beats' | 'is worse than' | 'is not distinguishable from', CI text):
+    a difference counts only when its 95% interval excludes zero."""
+    diff, lo, hi = metrics.paired_bootstrap(a.metrics["ndcg_per_user"],
+                                            b.metrics["ndcg_per_user"])
+    word = "beats" if lo > 0 else "is worse than" if hi < 0 else "is not distinguishable from"
+    return lo > 0, word, f"NDCG@10 difference {diff:+.4f}, 95% CI [{lo:+.4f}, {hi:+.4f}]"
+
+
+def verdict(result: RunResult) -> str:
+    """Plain sentences: does the feed beat popularity, and what came closest."""
+    m = _by_key(result)
+    feed, popularity = m["foryou"], m["popularity"]
+    ours, pop = feed.metrics, popularity.metrics
+    beats, _, ci = _versus(feed, popularity)
+    lines = [
+        f"**The weighted profile (the For You feed) {'beats' if beats else 'does NOT beat'} "
+        f"popularity**: NDCG@10 "
+        f"{ours['ndcg']:.4f} vs {pop['ndcg']:.4f} ({ci}), Recall@10 {ours['recall']:.4f} vs "
+        f"{pop['recall']:.4f}, HitRate@10 {ours['hit_rate']:.4f} vs {pop['hit_rate']:.4f}. "
+        f"It recommends a wider catalogue (coverage {ours['coverage']:.4f} vs "
+        f"{pop['coverage']:.4f})."]
+    for key, label in (("mean", "the unweighted mean vector"), ("i2i_max", "item-to-item")):
+        _, word, ci = _versus(feed, m[key])
+        lines.append(f"Against {label} the feed {word} it ({ci}).")
+    variants = [v for v in result.methods if v.variant]
+    if variants:
+        best = max(variants, key=lambda v: v.metrics["ndcg"])
+        _, word, ci = _versus(best, popularity)
+        lines.append(f"Best variant: **{best.name}**, NDCG@10 {best.metrics['ndcg']:.4f} "
+                     f"({best.metrics['ndcg'] / max(ours['ndcg'], 1e-9):.1f}x the feed); it "
+                     f"{word} popularity ({ci}), coverage {best.metrics['coverage']:.4f}.")
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def _dataset_notes(data_dir: Path) -> tuple[str, str]:
+    """The README's summary paragraph and its license bullet points, quoted."""
+    readme = data_dir / "README.txt"
+    if not readme.exists():
+        readme = data_dir / "README.md"
+    if not readme.exists():
+        return "(no README found)", "(no README found)"
+    text = readme.read_text(encoding="utf-8")
+    summary = text.split("Summary", 1)[-1].lstrip("= \n").split("\n\n", 1)[0].strip()
+    license_part = text.split("Usage License", 1)[-1].split("In no event", 1)[0]
+    bullets = [line for line in license_part.splitlines() if line.startswith("* ")]
+    return summary, "\n".join(bullets[:4])
+
+
+def write(result: RunResult, docs_dir: Path, command: str,
+          elapsed_s: float) -> tuple[Path, Path | None]:
+    docs_dir = Path(docs_dir)
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    png = chart(result, docs_dir / "quality.png")
+    s = result.stats
+    summary, license_bullets = _dataset_notes(result.config.data_dir)
+    timings = "\n".join(f"| {name} | {seconds:.1f} |" for name, seconds in result.timings.items())
+    text = QUALITY_MD.format(
+        date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        command=command, elapsed=f"{elapsed_s / 60:.1f} min ({elapsed_s:.0f} s)",
+        main_table=table(result, variants=False), variant_table=table(result, variants=True),
+        verdict=verdict(result), chart="![quality chart](quality.png)" if png else
+        "(chart not drawn: matplotlib missing, `pip install -e '.[eval]'`)",
+        summary=summary, license=license_bullets, timings=timings,
+        sources=", ".join(f"{k}: {v}" for k, v in sorted(result.feed_sources.items())),
+        holdout=data.HOLDOUT, min_train=data.MIN_TRAIN, relevant=data.RELEVANT_RATING,
+        duration_min=data.DURATION_S // 60, skipped_few=s["skipped"]["too_few_ratings"],
+        skipped_norel=s["skipped"]["no_relevant_heldout"], **{
+            k: s[k] for k in ("movies", "ratings", "users_total", "users_kept",
+                              "users_evaluated", "train_watches", "model_id", "keyspace",
+                              "feed_returned_watched", "short_feed_lists")},
+        relevant_per_user=f"{s['relevant_per_user']:.2f}",
+        ann_agreement=f"{s['ann_agreement']:.1%}", embed_seconds=(
+            f"{s['embed_seconds']:.0f}" if s["embed_seconds"] == s["embed_seconds"] else "?"),
+        with_profile=s["profiles"]["withProfile"],
+        cached="yes (cache hit)" if s["embeddings_cached"] else "no (embedded this run)",
+        params=s.get("params", ""), half_lives=", ".join(
+            f"{h:g}" for h in result.config.half_lives) or "none (--no-variants)")
+    md = docs_dir / "quality.md"
+    md.write_text(text, encoding="utf-8")
+    return md, png
+
+
+def chart(result: RunResult, path: Path) -> Path | None:
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")  # no display: files only
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    methods = result.methods[::-1]  # first method on top
+    names = [m.name + (" *" if m.variant else "") for m in methods]
+    y = np.arange(len(methods))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.42 * len(methods) + 1.8), sharey=True)
+    panels = ((axes[0], COLUMNS[:3], "accuracy (higher is better)"),
+              (axes[1], COLUMNS[3:], "beyond accuracy"))
+    for ax, cols, title in panels:
+        height = 0.8 / len(cols)
+        for j, (key, label) in enumerate(cols):
+            ax.barh(y + (j - (len(cols) - 1) / 2) * height,
+                    [m.metrics[key] for m in methods], height, label=label)
+        ax.set_title(title)
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, names, fontsize=8)
+    fig.suptitle(f"MovieLens ml-latest-small, {result.stats['users_evaluated']} users, "
+                 f"top-10 (* = variant)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

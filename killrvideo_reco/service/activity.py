@@ -14,6 +14,9 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from cassandra import OperationTimedOut, ReadTimeout, WriteTimeout
+from cassandra.connection import ConnectionBusy
+
 from killrvideo_reco.domain import history as history_rules
 from killrvideo_reco.domain.explanations import RecentVideo, encode_recent
 from killrvideo_reco.domain.models import HistoryRow
@@ -24,6 +27,8 @@ from killrvideo_reco.store.viewers import StoredTaste, ViewerStore
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30
+MAX_TRANSIENT_RETRIES = 5
+TRANSIENT_ERRORS = (OperationTimedOut, ReadTimeout, WriteTimeout, ConnectionBusy)
 
 
 class UnknownVideo(LookupError):
@@ -97,13 +102,21 @@ class ActivityService:
                       facts_cache: dict | None = None) -> bool:
         """Recompute one viewer's profile from full history (batch jobs, model changes)."""
         for attempt in range(MAX_ATTEMPTS):
-            taste = await self.viewers.taste(user_id)
-            state = await self._state_from_history(user_id, model_id, facts_cache)
-            version = history_rules.next_version(taste.version, _now_us())
-            if await self.viewers.commit(user_id, taste.version, version, state.to_bytes(),
-                                         model_id, None, None):
-                await self._write_read_model(user_id, state, model_id, version)
-                return state.preference_vector(self.params) is not None
+            try:
+                taste = await self.viewers.taste(user_id)
+                state = await self._state_from_history(user_id, model_id, facts_cache)
+                version = history_rules.next_version(taste.version, _now_us())
+                if await self.viewers.commit(user_id, taste.version, version, state.to_bytes(),
+                                             model_id, None, None):
+                    await self._write_read_model(user_id, state, model_id, version)
+                    return state.preference_vector(self.params) is not None
+            except TRANSIENT_ERRORS as error:
+                # A busy node times out now and then; a batch job retries, not aborts.
+                if attempt >= MAX_TRANSIENT_RETRIES:
+                    raise
+                log.warning("user %s: rebuild retry after %s", user_id, type(error).__name__)
+                await asyncio.sleep(0.2 * (attempt + 1))
+                continue
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
 
@@ -131,9 +144,10 @@ class ActivityService:
         rows = await self.viewers.history(user_id)
         cache = facts_cache if facts_cache is not None else {}
         missing = [r.video_id for r in rows if r.video_id not in cache]
-        for video_id, facts in zip(missing, await asyncio.gather(
-                *(self.videos.facts(v) for v in missing))):
-            cache[video_id] = facts
+        if missing:
+            found = await self.videos.facts_many(missing)
+            for video_id in missing:
+                cache[video_id] = found.get(video_id)
         interactions: list[Interaction] = []
         for row in rows:
             facts = cache.get(row.video_id)

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 from cassandra.cluster import Session
+from cassandra.query import UNSET_VALUE
 
 from killrvideo_reco.domain.models import Candidate, VideoSummary
 from killrvideo_reco.store.aio import execute
@@ -17,6 +18,12 @@ from killrvideo_reco.store.rows import as_utc
 
 SUMMARY_COLUMNS = "videoid, name, thumbnail_url, description, tags, added_date, userid"
 MODEL_KEY = "embedding_model"
+FACTS_CHUNK = 50
+
+
+def _unset_if_none(value):
+    # Binding None writes a tombstone per empty column; UNSET writes nothing.
+    return UNSET_VALUE if value is None else value
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,14 @@ def month_bucket(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m")
 
 
+def _facts_from_row(row) -> VideoFacts:
+    vector = None if row.content_features is None else np.asarray(row.content_features,
+                                                                  dtype=np.float32)
+    return VideoFacts(row.videoid, row.name or "", row.userid,
+                      float(row.duration_s) if row.duration_s else None, vector,
+                      row.embedding_model)
+
+
 def summary_from_row(row) -> VideoSummary:
     return VideoSummary(
         video_id=row.videoid, title=row.name or "", thumbnail_url=row.thumbnail_url,
@@ -74,6 +89,9 @@ class VideoStore:
         self._get_facts = prepare(
             f"SELECT videoid, name, userid, duration_s, content_features, embedding_model "
             f"FROM {ks}.videos WHERE videoid = ?")
+        self._get_facts_many = prepare(
+            f"SELECT videoid, name, userid, duration_s, content_features, embedding_model "
+            f"FROM {ks}.videos WHERE videoid IN ?")
         self._get_summaries = prepare(
             f"SELECT {SUMMARY_COLUMNS} FROM {ks}.videos WHERE videoid IN ?")
         self._get_vectors = prepare(
@@ -93,10 +111,10 @@ class VideoStore:
             f"UPDATE {ks}.videos SET content_features = ?, embedding_model = ? WHERE videoid = ?")
 
     async def add(self, video: NewVideo) -> None:
-        await execute(self.session, self._insert, (
-            video.video_id, video.uploader_id, video.title, video.description, set(video.tags),
-            video.thumbnail_url, video.added_date, video.category, video.duration_s,
-            video.content_features, video.embedding_model), WRITE_PROFILE)
+        await execute(self.session, self._insert, tuple(_unset_if_none(value) for value in (
+            video.video_id, video.uploader_id, video.title, video.description,
+            set(video.tags) or None, video.thumbnail_url, video.added_date, video.category,
+            video.duration_s, video.content_features, video.embedding_model)), WRITE_PROFILE)
         await execute(self.session, self._insert_latest,
                       (month_bucket(video.added_date), video.added_date, video.video_id),
                       WRITE_PROFILE)
@@ -107,14 +125,16 @@ class VideoStore:
 
     async def facts(self, video_id: uuid.UUID) -> VideoFacts | None:
         rows = await execute(self.session, self._get_facts, (video_id,))
-        if not rows:
-            return None
-        row = rows[0]
-        vector = None if row.content_features is None else np.asarray(row.content_features,
-                                                                      dtype=np.float32)
-        return VideoFacts(row.videoid, row.name or "", row.userid,
-                          float(row.duration_s) if row.duration_s else None, vector,
-                          row.embedding_model)
+        return _facts_from_row(rows[0]) if rows else None
+
+    async def facts_many(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, VideoFacts]:
+        """Facts for many videos, a bounded IN query at a time (batch jobs)."""
+        found: dict[uuid.UUID, VideoFacts] = {}
+        for start in range(0, len(video_ids), FACTS_CHUNK):
+            chunk = list(video_ids[start:start + FACTS_CHUNK])
+            for row in await execute(self.session, self._get_facts_many, (chunk,)):
+                found[row.videoid] = _facts_from_row(row)
+        return found
 
     async def summaries(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, VideoSummary]:
         if not video_ids:

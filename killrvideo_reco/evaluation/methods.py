@@ -2,7 +2,7 @@
 
 The For You method is FeedService.for_you itself. The two other vector methods call
 the same stores outside FeedService (VideoStore.nearest, ViewerStore.seen_among) with
-the feed's own ranking rules (ann_unseen mirrors FeedService._personalised). Popularity
+the feed's own candidate search (FeedService.nearest_unseen). Popularity
 and latest rank in memory and exclude the user's training watches, which are exactly
 the rows of viewer_history that seen_among would find.
 """
@@ -86,22 +86,8 @@ class Recommenders:
         return _top_unseen(self.catalogue.latest, user, self.k)
 
     async def ann_unseen(self, user: UserSplit, vector: np.ndarray, needed: int) -> list[Candidate]:
-        """FeedService._personalised's loop: widen the ANN horizon until `needed` unseen."""
-        s = self.settings
-        floor, cap = s.feed_similarity_floor, s.feed_max_ann_limit
-        limit = ranking.first_ann_limit(needed, s.feed_overfetch_factor,
-                                        s.feed_candidate_window, cap)
-        uid = user_uuid(user.user_id)
-        while True:
-            candidates = await self.videos.nearest(vector, limit)
-            above = [c for c in candidates if c.score >= floor]
-            seen = await self.viewers.seen_among(uid, [c.summary.video_id for c in above])
-            fresh = ranking.recommendable(above, seen, floor)
-            grown = ranking.next_ann_limit(limit, cap)
-            if (len(fresh) >= needed or grown is None
-                    or ranking.horizon_exhausted(candidates, limit, floor)):
-                return fresh
-            limit = grown
+        """The feed's own candidate search for any query vector."""
+        return await self.feed.nearest_unseen(user_uuid(user.user_id), vector, needed)
 
     async def mean_vector(self, user: UserSplit) -> list[int]:
         """Unweighted mean of every training watch (bounces included), no decay."""

@@ -38,14 +38,16 @@ class FeedService:
         if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:
             self._log_unusable_once(user_id, verdict.reason)
         if verdict.vector is not None:
-            fresh = await self._personalised(user_id, verdict.vector, page * page_size)
+            fresh = await self.nearest_unseen(user_id, verdict.vector, page * page_size)
             if fresh:
                 start, end = ranking.page_bounds(page, page_size)
                 items = await self._explain(fresh[start:end], prefs.recent_positive)
                 return FeedPage(items, len(fresh), page, page_size, "personalized")
         return await self._cold_start(user_id, page, page_size)
 
-    async def _personalised(self, user_id: uuid.UUID, vector, needed: int) -> list[Candidate]:
+    async def nearest_unseen(self, user_id: uuid.UUID, vector, needed: int) -> list[Candidate]:
+        """Videos nearest `vector` that the viewer has not seen, best first: at least
+        `needed` of them unless the search horizon (at most 1000 rows) runs out."""
         floor, cap = self.settings.feed_similarity_floor, self.settings.feed_max_ann_limit
         limit = ranking.first_ann_limit(needed, self.settings.feed_overfetch_factor,
                                         self.settings.feed_candidate_window, cap)

@@ -1,0 +1,144 @@
+"""What the benchmark ran on, and where the CPU went during each cell."""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def java_version() -> str:
+    try:
+        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
+        return " / ".join(line.strip() for line in out.stderr.strip().splitlines())
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unknown ({error})"
+
+
+def cpu_model() -> str:
+    try:
+        match = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        return match.group(1).strip() if match else platform.processor()
+    except OSError:
+        return platform.processor()
+
+
+def mem_total_gib() -> float:
+    try:
+        match = re.search(r"MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text())
+        return int(match.group(1)) / 1024 / 1024 if match else 0.0
+    except OSError:
+        return 0.0
+
+
+def cassandra_pid() -> int | None:
+    try:
+        pid = int((REPO / ".cassandra/cassandra.pid").read_text().strip())
+        return pid if Path(f"/proc/{pid}").exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+def cassandra_heap() -> str:
+    pid = cassandra_pid()
+    if not pid:
+        return "?"
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return " ".join(a.decode() for a in args if a.startswith((b"-Xmx", b"-Xms"))) or "?"
+    except OSError:
+        return "?"
+
+
+def describe(cassandra_version: str) -> dict:
+    return {
+        "cpu": f"{os.cpu_count()} cores ({cpu_model()})",
+        "ram": f"{mem_total_gib():.1f} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "java": java_version(),
+        "cassandra": f"{cassandra_version} (local single node from tools/cassandra/node.py, "
+                     f"heap {cassandra_heap()})",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+    }
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds a process has used so far (None if it is gone)."""
+    if not pid:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def thread_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds per thread (tid) of a process."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(task.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+@dataclass
+class CpuSample:
+    pids: dict[str, int | None]
+    before: dict[str, float | None]
+    machine_before: tuple[float, float]
+    load_before: tuple[float, float, float]
+
+    @classmethod
+    def start(cls, **pids: int | None) -> "CpuSample":
+        return cls(pids, {k: process_cpu_s(p) for k, p in pids.items()}, machine_cpu(),
+                   os.getloadavg())
+
+    def stop(self) -> dict:
+        after = {k: process_cpu_s(p) for k, p in self.pids.items()}
+        used = {k: (after[k] - self.before[k]) if after[k] is not None and self.before[k] is not None
+                else None for k in self.pids}
+        busy0, total0 = self.machine_before
+        busy1, total1 = machine_cpu()
+        wall_cpu = max(total1 - total0, 1e-9)
+        ours = sum(v for v in used.values() if v)
+        return {"cpu_s": used, "machine_busy_s": busy1 - busy0,
+                "machine_busy_pct": 100.0 * (busy1 - busy0) / wall_cpu,
+                "other_busy_s": max(0.0, (busy1 - busy0) - ours),
+                "load_before": self.load_before, "load_after": os.getloadavg()}
+
+
+def top_other_processes(exclude: set[int], limit: int = 4) -> list[str]:
+    """The busiest processes that are not part of this benchmark (ps, %CPU over lifetime)."""
+    try:
+        out = subprocess.run(["ps", "-eo", "pid,pcpu,etimes,args", "--sort=-pcpu", "--no-headers"],
+                             capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    found = []
+    for line in out.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) < 4 or int(parts[0]) in exclude or int(parts[0]) == os.getpid():
+            continue
+        if float(parts[1]) < 5.0:
+            break
+        found.append(f"{parts[3][:70]} ({parts[1]}% CPU)")
+        if len(found) >= limit:
+            break
+    return found

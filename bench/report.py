@@ -1,0 +1,98 @@
+"""Turns the measurements into the "## Feed latency" block of docs/benchmarks.md.
+Only the text between the feed markers is rewritten; other sections are left alone."""
+from __future__ import annotations
+
+import pstats
+import re
+from pathlib import Path
+
+import numpy as np
+
+BEGIN, END = "<!-- feed:begin -->", "<!-- feed:end -->"
+
+SKELETON = f"""# Benchmarks
+
+Figures measured on one machine; see each section for how they were produced.
+
+## Feed latency
+
+{BEGIN}
+{END}
+
+## Embeddings
+
+_Placeholder: batched embedding throughput (`bench/embeddings_bench.py`) goes here._
+
+## Profile rebuild
+
+_Placeholder: `make profiles` (taste-profile rebuild) throughput goes here._
+"""
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
+
+
+def summarise(latencies_ms: list[float]) -> dict:
+    return {"n": len(latencies_ms), "p50": pct(latencies_ms, 50), "p95": pct(latencies_ms, 95),
+            "p99": pct(latencies_ms, 99), "max": max(latencies_ms) if latencies_ms else float("nan"),
+            "mean": float(np.mean(latencies_ms)) if latencies_ms else float("nan")}
+
+
+def ms(value: float) -> str:
+    if value != value:  # nan
+        return "–"
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def update_doc(path: Path, block: str) -> None:
+    """Replace what is between the feed markers (creating the file or section if missing)."""
+    text = path.read_text() if path.exists() else SKELETON
+    if BEGIN not in text or END not in text:
+        text = text.rstrip("\n") + f"\n\n## Feed latency\n\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{head}{BEGIN}\n{block.strip()}\n{END}{tail}")
+
+
+# ---------------------------------------------------------------- cProfile digest
+
+_PACKAGE = re.compile(r"site-packages/([A-Za-z0-9_]+)")
+
+
+def _bucket(filename: str) -> str:
+    if filename == "~" or filename.startswith("<"):
+        return "C-level builtins called from Python (isinstance, dict.get, socket, ...)"
+    if "killrvideo_reco" in filename:
+        return "killrvideo_reco"
+    if "/bench/" in filename:
+        return "bench instrumentation"
+    match = _PACKAGE.search(filename)
+    if match:
+        name = match.group(1)
+        return {"cassandra": "cassandra-driver", "pydantic_core": "pydantic",
+                "jwt": "PyJWT"}.get(name, name)
+    if "/asyncio/" in filename:
+        return "asyncio (stdlib)"
+    if "/concurrent/" in filename or "threading.py" in filename or "queue.py" in filename:
+        return "threads / queues (stdlib)"
+    return "other stdlib"
+
+
+def profile_digest(path: str, top: int = 18) -> dict:
+    stats = pstats.Stats(path)
+    rows = []
+    buckets: dict[str, float] = {}
+    total = 0.0
+    for (filename, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():
+        total += tt
+        buckets[_bucket(filename)] = buckets.get(_bucket(filename), 0.0) + tt
+        short = re.sub(r".*site-packages/", "", filename)
+        short = re.sub(r".*/lib/python3\.\d+/", "", short)
+        short = re.sub(r".*/(killrvideo_reco|bench)/", r"\1/", short)
+        rows.append((tt, ct, nc, f"{short}:{line}({func})" if filename != "~" else func))
+    rows.sort(reverse=True)
+    return {"total_s": total, "buckets": sorted(buckets.items(), key=lambda kv: -kv[1]),
+            "top": rows[:top],
+            "cumulative": sorted(rows, key=lambda r: -r[1])[:top]}

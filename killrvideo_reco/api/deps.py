@@ -16,15 +16,15 @@ T = TypeVar("T")
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="killrvideo"'}
 
 
-def holder(request: Request) -> ResourceHolder:
+async def holder(request: Request) -> ResourceHolder:
     return request.app.state.holder
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     return request.app.state.holder.settings
 
 
-def resources(request: Request) -> AppResources:
+async def resources(request: Request) -> AppResources:
     found = request.app.state.holder.resources
     if found is None:
         raise Problem(503, "The service is still connecting to Cassandra; retry shortly.",
@@ -32,7 +32,7 @@ def resources(request: Request) -> AppResources:
     return found
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
@@ -42,6 +42,7 @@ def principal(request: Request) -> Principal:
         raise Problem(401, "The Authorization header must be 'Bearer <jwt>'.",
                       headers=BEARER_CHALLENGE)
     try:
+        # Runs on the event loop: verifying an HS256 token costs ~0.1 ms.
         return verify(token.strip(), request.app.state.holder.settings)
     except AuthError as error:
         raise Problem(401, str(error), headers={
@@ -50,7 +51,7 @@ def principal(request: Request) -> Principal:
 
 
 def require(role: str):
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.has(role):
             raise Problem(403, f"This operation needs the '{role}' role; the token has "
                                f"{sorted(who.roles) or 'no known roles'}.")

@@ -10,6 +10,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, S
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from killrvideo_reco.settings import Settings
+from killrvideo_reco.store.vector_codec import install_numpy_vector_codec
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ def consistency(name: str) -> int:
 
 
 def build_cluster(settings: Settings) -> Cluster:
+    install_numpy_vector_codec()
     hosts = settings.contact_points or [LOCAL_DEV_HOST]
     balancing = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc))
     read_profile = ExecutionProfile(

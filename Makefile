@@ -59,8 +59,10 @@ profiles: schema ## rebuild every viewer's taste profile from history
 reembed: cassandra-up ## re-embed the catalogue with the configured provider, then rebuild profiles
 	$(CLI) reembed
 
-bench: schema ## benchmarks; figures go to docs/benchmarks.md
+bench: schema ## benchmarks: feed latency (writes docs/benchmarks.md), embeddings, profile rebuild
 	$(PY) -m bench.run_all
+	$(PY) bench/embeddings_bench.py
+	$(PY) -m bench.profile_rebuild_bench
 
 eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png
 	$(PY) -m pip install --quiet -e '.[eval]'

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 MIN_TOKEN, MAX_TOKEN = -(2 ** 63), 2 ** 63 - 1
 DEFAULT_SPLITS = 256
 # Each viewer is a few round trips (one a Paxos round): keep many in flight.
-USERS_IN_FLIGHT_PER_WORKER = 8
+USERS_IN_FLIGHT_PER_WORKER = 4
 
 
 def token_splits(count: int) -> list[tuple[int, int]]:

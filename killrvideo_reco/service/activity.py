@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from cassandra import OperationTimedOut, ReadTimeout, WriteTimeout
+from cassandra.cluster import NoHostAvailable
 from cassandra.connection import ConnectionBusy
 
 from killrvideo_reco.domain import history as history_rules
@@ -28,7 +29,7 @@ from killrvideo_reco.store.viewers import StoredTaste, ViewerStore
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30
 MAX_TRANSIENT_RETRIES = 5
-TRANSIENT_ERRORS = (OperationTimedOut, ReadTimeout, WriteTimeout, ConnectionBusy)
+TRANSIENT_ERRORS = (OperationTimedOut, ReadTimeout, WriteTimeout, ConnectionBusy, NoHostAvailable)
 
 
 class UnknownVideo(LookupError):

@@ -7,7 +7,8 @@ import logging
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy,
+                                TokenAwarePolicy)
 
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.vector_codec import install_numpy_vector_codec
@@ -48,8 +49,10 @@ def build_cluster(settings: Settings) -> Cluster:
         auth_provider=auth,
         connect_timeout=settings.cassandra_connect_timeout_s,
         protocol_version=5,
-        # Reconnect quickly after an outage so the service recovers without a restart.
+        # Notice a dead node within seconds, and retry at most every 10 s (the driver's
+        # default backs off to 10 minutes), so the service recovers soon after an outage.
         idle_heartbeat_interval=5,
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=10.0),
     )
 
 

@@ -31,7 +31,7 @@ def test_503_while_cassandra_is_down_then_recovery(api, cassandra, cassandra_end
         assert api.get("/healthz").status_code == 200
     finally:
         assert node.up() == 0
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     status = None
     while time.monotonic() < deadline:
         status = api.get(FEED, headers=headers).status_code

@@ -63,8 +63,9 @@ def port_open(host: str = HOST, port: int = NATIVE_PORT, timeout: float = 0.5) -
 def running_pid() -> int | None:
     try:
         pid = int(PID_FILE.read_text().strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
+        return None
+    if not alive(pid):
         return None
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists() and b"CassandraDaemon" not in cmdline.read_bytes():
@@ -192,6 +193,29 @@ def up() -> int:
     return 1
 
 
+def alive(pid: int) -> bool:
+    """True while the process runs; a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our own child, reaped just now
+    except ChildProcessError:
+        pass  # started by another process: nothing to reap
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def wait_for_exit(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.25)
+    return not alive(pid)
+
+
 def nodetool(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     command = [shutil.which("java") or "java", *JDK17_FLAGS, f"-Dcassandra.logdir={LOGS}",
                f"-Duser.home={HOME}", "-cp", f"{LIB}/*", "org.apache.cassandra.tools.NodeTool",
@@ -216,16 +240,11 @@ def down() -> int:
         log("drain timed out; continuing with SIGTERM")
     log(f"stopping pid {pid}...")
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        time.sleep(0.5)
-    else:
-        log("still alive after 60s; killing")
+    # After a drain nothing is left unflushed, so a JVM slow to exit can be killed.
+    if not wait_for_exit(pid, 30):
+        log("still alive 30s after SIGTERM (drained already); killing")
         os.kill(pid, signal.SIGKILL)
+        wait_for_exit(pid, 10)
     PID_FILE.unlink(missing_ok=True)
     log("stopped")
     return 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from killrvideo_reco.domain.models import BasedOn
+from killrvideo_reco.domain.taste_profile import TasteState
 
 _FORMAT_VERSION = 1
 _HEADER = struct.Struct("<BHH")   # version, entries, dimension
@@ -53,18 +54,25 @@ def decode_recent(blob: bytes) -> list[RecentVideo]:
 
 def based_on_for_items(item_vectors: Sequence[np.ndarray | None], recent: Sequence[RecentVideo],
                        limit: int = 3, min_similarity: float = 0.0) -> list[list[BasedOn]]:
-    """Per item, up to `limit` recent videos by cosine similarity, best first."""
-    if not recent:
+    """Per item, up to `limit` recent videos by cosine similarity, best first (ties go
+    to the more recent). Only similarities strictly above `min_similarity` count, so
+    the default never cites an orthogonal or opposite video; a zero vector cites none."""
+    if not recent or limit <= 0:
         return [[] for _ in item_vectors]
-    matrix = np.stack([r.unit_vector for r in recent])
+    matrix = np.stack([r.unit_vector for r in recent]).astype(np.float64)
     out: list[list[BasedOn]] = []
     for vector in item_vectors:
-        if vector is None or vector.shape[0] != matrix.shape[1]:
+        norm = 0.0 if vector is None else float(np.linalg.norm(vector))
+        if vector is None or vector.shape[0] != matrix.shape[1] or not norm > 1e-12:
             out.append([])
             continue
-        norm = float(np.linalg.norm(vector))
-        scores = matrix @ (vector / norm) if norm > 0 else np.zeros(len(recent))
+        scores = matrix @ (np.asarray(vector, dtype=np.float64) / norm)
         order = np.argsort(-scores, kind="stable")[:limit]
         out.append([BasedOn(recent[i].video_id, recent[i].title)
-                    for i in order if scores[i] >= min_similarity])
+                    for i in order if scores[i] > min_similarity])
     return out
+
+
+def recent_videos(state: TasteState) -> list[RecentVideo]:
+    """The profile's recent positive videos, newest first, as kept for explanations."""
+    return [RecentVideo(r.video_id, r.title, r.embedding) for r in state.recent_positive]

@@ -23,7 +23,7 @@ from .taste_weights import (  # re-exported: callers import everything from here
 
 __all__ = [
     "ChannelSum", "Interaction", "ProfileParams", "RecentPositive", "StaleStateError",
-    "TasteState", "apply_change", "based_on", "build_state", "completion", "compute_profile",
+    "TasteState", "apply_change", "build_state", "completion", "compute_profile",
     "empty_state", "interaction_weight", "is_positive",
 ]
 
@@ -228,33 +228,6 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
 def compute_profile(interactions: Iterable[Interaction], params: ProfileParams,
                     dimension: int) -> np.ndarray | None:
     return build_state(interactions, params, dimension).preference_vector(params)
-
-
-def based_on(item_vectors: np.ndarray, state: TasteState, limit: int = 3,
-             min_similarity: float = 0.0) -> list[list[tuple[uuid.UUID, str]]]:
-    """Per item, the viewer's recent liked videos it is most similar to, best first.
-
-    Only similarities strictly above min_similarity count (the default 0.0 drops
-    orthogonal and opposite videos); ties go to the more recent video.
-    """
-    items = np.atleast_2d(np.asarray(item_vectors, dtype=np.float64))
-    if items.shape[1] != state.dimension:
-        raise ValueError(f"item vectors have dimension {items.shape[1]}, want {state.dimension}")
-    recent = state.recent_positive
-    if not recent or limit <= 0:
-        return [[] for _ in range(items.shape[0])]
-    norms = np.linalg.norm(items, axis=1, keepdims=True)
-    unit_items = np.divide(items, norms, out=np.zeros_like(items), where=norms > 1e-12)
-    sims = unit_items @ np.stack([r.embedding for r in recent]).astype(np.float64).T
-    out = []
-    for row, n in zip(sims, norms[:, 0]):
-        if not n > 1e-12:  # a zero vector resembles nothing
-            out.append([])
-            continue
-        order = np.argsort(-row, kind="stable")[:limit]
-        out.append([(recent[j].video_id, recent[j].title) for j in order
-                    if row[j] > min_similarity])
-    return out
 
 
 # --- binary format (little-endian, see docs/recommendations.md) ---------------------------

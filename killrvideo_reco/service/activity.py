@@ -19,7 +19,7 @@ from cassandra.cluster import NoHostAvailable
 from cassandra.connection import ConnectionBusy
 
 from killrvideo_reco.domain import history as history_rules
-from killrvideo_reco.domain.explanations import RecentVideo, encode_recent
+from killrvideo_reco.domain.explanations import encode_recent, recent_videos
 from killrvideo_reco.domain.models import HistoryRow
 from killrvideo_reco.domain.taste_profile import (
     Interaction, ProfileParams, TasteState, apply_change, build_state, empty_state)
@@ -174,7 +174,7 @@ class ActivityService:
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
                                 model_id: str | None, version: int) -> None:
         vector = state.preference_vector(self.params)
-        recent = [RecentVideo(r.video_id, r.title, r.embedding) for r in state.recent_positive]
+        recent = recent_videos(state)
         await self.viewers.write_preferences(
             user_id, vector, model_id, state.positive_count(),
             encode_recent(recent) if recent else None, version)

@@ -8,8 +8,10 @@ import uuid
 import numpy as np
 import pytest
 
+from killrvideo_reco.domain.explanations import based_on_for_items, recent_videos
+
 from killrvideo_reco.domain.taste_profile import (
-    Interaction, ProfileParams, StaleStateError, TasteState, apply_change, based_on,
+    Interaction, ProfileParams, StaleStateError, TasteState, apply_change,
     build_state, compute_profile, empty_state, interaction_weight)
 
 D = 4
@@ -369,15 +371,18 @@ def test_based_on_picks_most_similar_recent_likes():
     ids = [uuid.uuid4() for _ in range(4)]
     ws = [watch(axis(k), vid=ids[k], at=T0 + k, title=f"v{k}") for k in range(3)]
     ws.append(watch(axis(0) + axis(1), vid=ids[3], at=T0 + 3, title="v01"))
-    s = build_state(ws, P, D)
-    items = np.stack([axis(0) * 3 + axis(1) * 0.1, axis(2), np.zeros(D), axis(4)])
-    got = based_on(items, s, limit=2)
+    recent = recent_videos(build_state(ws, P, D))
+    items = [axis(0) * 3 + axis(1) * 0.1, axis(2), np.zeros(D), axis(4)]
+
+    def cited(result):
+        return [[(b.video_id, b.title) for b in row] for row in result]
+
+    got = cited(based_on_for_items(items, recent, limit=2))
     assert got[0] == [(ids[0], "v0"), (ids[3], "v01")]
     assert got[1][0] == (ids[2], "v2")
     assert got[2] == []                     # a zero vector resembles nothing
     assert got[3] == []                     # opposite or orthogonal to every like
-    strict = based_on(items[:2], s, limit=3, min_similarity=0.5)
+    strict = cited(based_on_for_items(items[:2], recent, limit=3, min_similarity=0.5))
     assert strict == [[(ids[0], "v0"), (ids[3], "v01")], [(ids[2], "v2")]]
-    assert based_on(items, empty_state(D)) == [[], [], [], []]
-    with pytest.raises(ValueError):
-        based_on(np.ones((1, D + 1)), s)
+    assert based_on_for_items(items, []) == [[], [], [], []]
+    assert based_on_for_items([np.ones(D + 1)], recent) == [[]]  # wrong dimension

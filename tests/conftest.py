@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -87,8 +88,24 @@ def cassandra(cassandra_endpoint, request):
     try:
         yield settings, session
     finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+        _drop_keyspace(session, keyspace)
         cluster.shutdown()
+
+
+def _drop_keyspace(session, keyspace: str, patience_s: float = 60.0) -> None:
+    """Drop a test keyspace, waiting for the session to reconnect if the node was just
+    restarted (the outage test does that)."""
+    from cassandra.cluster import NoHostAvailable
+
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+            return
+        except NoHostAvailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 @pytest.fixture(scope="module")

@@ -60,8 +60,7 @@ class ActivityService:
         facts = await self._facts(video_id)
         at = at or datetime.now(timezone.utc)
         for attempt in range(MAX_ATTEMPTS):
-            taste, row = await asyncio.gather(self.viewers.taste(user_id),
-                                              self.viewers.history_row(user_id, video_id))
+            taste, row = await self._read_for_update(user_id, video_id)
             if row is not None and event_id in row.event_ids:
                 return ViewOutcome(True, row.play_count, row.seconds_watched,
                                    taste.state is not None)
@@ -84,8 +83,7 @@ class ActivityService:
         """Hide or un-hide; returns False when it was already in that state."""
         facts = await self._facts(video_id)
         for attempt in range(MAX_ATTEMPTS):
-            taste, row = await asyncio.gather(self.viewers.taste(user_id),
-                                              self.viewers.history_row(user_id, video_id))
+            taste, row = await self._read_for_update(user_id, video_id)
             if (row is not None and row.hidden_at is not None) == hidden:
                 return False
             base = row or HistoryRow(video_id=video_id)
@@ -104,7 +102,7 @@ class ActivityService:
         """Recompute one viewer's profile from full history (batch jobs, model changes)."""
         for attempt in range(MAX_ATTEMPTS):
             try:
-                taste = await self.viewers.taste(user_id)
+                taste = await self.viewers.taste(user_id, for_update=True)
                 state = await self._state_from_history(user_id, model_id, facts_cache)
                 version = history_rules.next_version(taste.version, _now_us())
                 if await self.viewers.commit(user_id, taste.version, version, state.to_bytes(),
@@ -120,6 +118,14 @@ class ActivityService:
                 continue
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+
+    async def _read_for_update(self, user_id: uuid.UUID, video_id: uuid.UUID):
+        """The state first, then the row, one after the other: any change committed
+        between the two reads also changed taste_version, so the conditional write
+        built on them fails and is retried instead of mixing two snapshots."""
+        taste = await self.viewers.taste(user_id, for_update=True)
+        row = await self.viewers.history_row(user_id, video_id, for_update=True)
+        return taste, row
 
     async def _facts(self, video_id: uuid.UUID) -> VideoFacts:
         facts = await self.videos.facts(video_id)
@@ -142,7 +148,7 @@ class ActivityService:
 
     async def _state_from_history(self, user_id: uuid.UUID, model_id: str | None,
                                   facts_cache: dict | None) -> TasteState:
-        rows = await self.viewers.history(user_id)
+        rows = await self.viewers.history(user_id, for_update=True)
         cache = facts_cache if facts_cache is not None else {}
         missing = [r.video_id for r in rows if r.video_id not in cache]
         if missing:
@@ -163,7 +169,12 @@ class ActivityService:
 
     async def _commit(self, user_id, taste: StoredTaste, state: TasteState, old, new,
                       facts: VideoFacts, new_row: HistoryRow, event_id: str | None) -> bool:
-        new_state = apply_change(state, old, new, self.params)
+        try:
+            new_state = apply_change(state, old, new, self.params)
+        except ValueError:
+            # The row was read after a concurrent commit the state does not hold yet:
+            # that commit also moved taste_version, so re-reading is the right answer.
+            return False
         version = history_rules.next_version(taste.version, _now_us())
         if not await self.viewers.commit(user_id, taste.version, version, new_state.to_bytes(),
                                          facts.embedding_model, new_row, event_id):

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from typing import NamedTuple
 
 import numpy as np
-from cassandra.cluster import Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
 from cassandra.query import BatchStatement, BatchType
 
 from killrvideo_reco.domain.models import HistoryRow, StoredPreferences
@@ -27,6 +27,12 @@ class StoredTaste(NamedTuple):
     state: bytes | None
     model_id: str | None
 
+
+
+def _profile(for_update: bool):
+    """Reads that feed a conditional write use the write consistency (LOCAL_QUORUM by
+    default), so they see every committed profile change, not a lagging replica."""
+    return WRITE_PROFILE if for_update else EXEC_PROFILE_DEFAULT
 
 
 def history_from_row(row) -> HistoryRow:
@@ -84,16 +90,18 @@ class ViewerStore:
             *(execute(self.session, self._seen_among, (user_id, chunk)) for chunk in chunks))
         return {row.videoid for rows in results for row in rows}
 
-    async def history_row(self, user_id: uuid.UUID, video_id: uuid.UUID) -> HistoryRow | None:
-        rows = await execute(self.session, self._history_row, (user_id, video_id))
+    async def history_row(self, user_id: uuid.UUID, video_id: uuid.UUID,
+                          for_update: bool = False) -> HistoryRow | None:
+        rows = await execute(self.session, self._history_row, (user_id, video_id),
+                             _profile(for_update))
         return history_from_row(rows[0]) if rows else None
 
-    async def history(self, user_id: uuid.UUID) -> list[HistoryRow]:
-        return [history_from_row(row)
-                for row in await execute(self.session, self._history, (user_id,))]
+    async def history(self, user_id: uuid.UUID, for_update: bool = False) -> list[HistoryRow]:
+        return [history_from_row(row) for row in await execute(
+            self.session, self._history, (user_id,), _profile(for_update))]
 
-    async def taste(self, user_id: uuid.UUID) -> StoredTaste:
-        rows = await execute(self.session, self._taste, (user_id,))
+    async def taste(self, user_id: uuid.UUID, for_update: bool = False) -> StoredTaste:
+        rows = await execute(self.session, self._taste, (user_id,), _profile(for_update))
         if not rows:
             return StoredTaste(None, None, None)
         return StoredTaste(rows[0].taste_version, rows[0].taste_state, rows[0].taste_model)

@@ -117,27 +117,11 @@ class _RequestTimer:
 
 
 def _install_numpy_vector_codec() -> None:
-    """What-if experiment (BENCH_FAST_VECTORS=1): (de)serialise vector<float, n> with numpy
-    instead of the driver's per-element Python loop. Same bytes on the wire; columns come
-    back as float32 numpy arrays, which every caller already passes through np.asarray."""
-    import numpy as np
-    from cassandra.cqltypes import FloatType, VectorType
+    """BENCH_FAST_VECTORS=1: the numpy vector codec. It now ships in the store layer
+    (installed by every Cluster), so this what-if measures the same code as the app."""
+    from killrvideo_reco.store.vector_codec import install_numpy_vector_codec
 
-    slow_deserialize = VectorType.deserialize.__func__
-    slow_serialize = VectorType.serialize.__func__
-
-    def deserialize(cls, byts, protocol_version):
-        if cls.subtype is FloatType and len(byts) == 4 * cls.vector_size:
-            return np.frombuffer(byts, dtype=">f4").astype(np.float32)
-        return slow_deserialize(cls, byts, protocol_version)
-
-    def serialize(cls, v, protocol_version):
-        if cls.subtype is FloatType and len(v) == cls.vector_size:
-            return np.asarray(v, dtype=">f4").tobytes()
-        return slow_serialize(cls, v, protocol_version)
-
-    VectorType.deserialize = classmethod(deserialize)
-    VectorType.serialize = classmethod(serialize)
+    install_numpy_vector_codec()
 
 
 def create_app() -> FastAPI:

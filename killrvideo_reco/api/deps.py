@@ -8,16 +8,12 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 
 from killrvideo_reco.api.problems import Problem
-from killrvideo_reco.api.resources import AppResources, ResourceHolder
+from killrvideo_reco.api.resources import AppResources
 from killrvideo_reco.auth import AuthError, Principal, verify
 from killrvideo_reco.settings import Settings
 
 T = TypeVar("T")
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="killrvideo"'}
-
-
-async def holder(request: Request) -> ResourceHolder:
-    return request.app.state.holder
 
 
 async def settings(request: Request) -> Settings:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -52,7 +53,7 @@ class FeedPage:
 @dataclass(frozen=True)
 class StoredPreferences:
     """The feed's view of a viewer's taste: one row of user_preferences."""
-    preference_vector: list[float] | None
+    preference_vector: Sequence[float] | None  # a float32 numpy array from the store
     model_id: str | None
     item_count: int
     recent_positive: bytes | None = None

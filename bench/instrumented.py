@@ -64,6 +64,7 @@ def _install_timers() -> None:
     from killrvideo_reco.service import feed as feed_module
     from killrvideo_reco.service import wiring
     from killrvideo_reco.service.feed import FeedService
+    from killrvideo_reco.store import viewers as viewers_module
 
     class TimedFeedService(FeedService):
         def __init__(self, videos, viewers, settings):
@@ -72,7 +73,7 @@ def _install_timers() -> None:
             videos.nearest = _timed_async("ann: videos.nearest (query + rows -> Candidates)",
                                           videos.nearest)
             videos.vectors = _timed_async("explain: videos.vectors (IN query)", videos.vectors)
-            viewers.preferences = _timed_async("profile: viewers.preferences", viewers.preferences)
+            viewers.profile = _timed_async("profile: viewers.profile", viewers.profile)
             viewers.seen_among = _timed_async("seen: viewers.seen_among", viewers.seen_among)
             self._catalogue_model.get = _timed_async("profile: catalogue model (cached)",
                                                      self._catalogue_model.get)
@@ -87,7 +88,8 @@ def _install_timers() -> None:
     wiring.FeedService = TimedFeedService
     feed_module.based_on_for_items = _timed_sync("explain: based_on_for_items (numpy)",
                                                  feed_module.based_on_for_items)
-    feed_module.decode_recent = _timed_sync("explain: decode_recent", feed_module.decode_recent)
+    viewers_module.decode_recent = _timed_sync("profile: decode_recent",
+                                               viewers_module.decode_recent)
     deps.verify = _timed_sync("auth: JWT verify", deps.verify)
     schemas.FeedPageOut.of = classmethod(_timed_sync(
         "api: FeedPageOut.of (pydantic build)", schemas.FeedPageOut.of.__func__))

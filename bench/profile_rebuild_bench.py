@@ -21,13 +21,13 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from cassandra.concurrent import execute_concurrent_with_args
 
-from killrvideo_reco.embeddings.provider import build_provider
+from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.profiles import rebuild_profiles
 from killrvideo_reco.service.wiring import build_resources
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema
 from killrvideo_reco.store.connection import connect
-from killrvideo_reco.store.videos import NewVideo
+from killrvideo_reco.domain.models import NewVideo
 
 CATALOGUE = 5000
 MODEL = "bench-synthetic:384"
@@ -58,7 +58,7 @@ def seed(settings: Settings, users: int, history: int) -> None:
             await resources.videos.set_catalogue_model(MODEL)
 
         asyncio.run(add_all())
-        resources.cluster.shutdown()
+        resources.close()
         insert = session.prepare(
             f"INSERT INTO {ks}.viewer_history (userid, videoid, first_watched, last_watched, "
             "play_count, seconds_watched, duration_s) VALUES (?, ?, ?, ?, 1, ?, 600)")
@@ -84,7 +84,7 @@ def measure(settings: Settings, parallelism: int) -> dict:
                                                resources.activity, parallelism=parallelism))
         elapsed = time.monotonic() - started
     finally:
-        resources.cluster.shutdown()
+        resources.close()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {**summary, "wallSeconds": round(elapsed, 2), "peakRssMiB": round(peak_kib / 1024, 1)}
 

@@ -26,7 +26,8 @@ from killrvideo_reco.domain.explanations import RecentVideo, encode_recent
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.schema import apply_migrations
-from killrvideo_reco.store.videos import MODEL_KEY, NewVideo, VideoStore
+from killrvideo_reco.domain.models import NewVideo
+from killrvideo_reco.store.videos import MODEL_KEY, VideoStore
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "hashing-v1:384"      # the catalogue model; the server runs EMBEDDING_PROVIDER=hashing

@@ -11,17 +11,17 @@ from killrvideo_reco.settings import get_settings
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from killrvideo_reco.store import schema
-    from killrvideo_reco.store.connection import connect
+    from killrvideo_reco.store.connection import Database
 
     settings = get_settings()
-    cluster, session = connect(settings)
+    database = Database(settings)
     try:
-        applied = schema.apply_migrations(session, settings)
+        applied = schema.apply_migrations(database.session, settings)
     except schema.SchemaError as error:
         print(f"schema: {error}", file=sys.stderr)
         return 1
     finally:
-        cluster.shutdown()
+        database.close()
     version = schema.expected_version()
     if applied:
         print(f"schema: applied {', '.join(applied)}; keyspace {settings.cassandra_keyspace} "

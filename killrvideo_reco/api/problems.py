@@ -1,20 +1,17 @@
 """RFC 9457 problem details for every error the API returns."""
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
-from cassandra.cluster import NoHostAvailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from killrvideo_reco.store.errors import UNAVAILABLE_ERRORS
+
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
-DATABASE_ERRORS = (NoHostAvailable, OperationTimedOut, ReadTimeout, WriteTimeout, Unavailable,
-                   asyncio.TimeoutError, TimeoutError, ConnectionError)
 STATUS_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                  405: "Method Not Allowed", 409: "Conflict", 415: "Unsupported Media Type",
                  422: "Unprocessable Content", 500: "Internal Server Error",
@@ -76,7 +73,7 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int = 2) -> None:
             "The database did not answer in time; retry shortly.",
             {"Retry-After": str(retry_after_s)})
 
-    for error_class in DATABASE_ERRORS:
+    for error_class in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_class, on_database_error)
 
     @app.exception_handler(Exception)

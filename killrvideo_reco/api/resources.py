@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from killrvideo_reco.embeddings.provider import build_provider
+from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.service.wiring import AppResources, build_resources
 from killrvideo_reco.settings import Settings
 
@@ -46,4 +46,4 @@ class ResourceHolder:
         if self._task:
             self._task.cancel()
         if self.resources:
-            await asyncio.to_thread(self.resources.cluster.shutdown)
+            await asyncio.to_thread(self.resources.close)

@@ -6,23 +6,15 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from killrvideo_reco.domain.models import BasedOn
+from killrvideo_reco.domain.models import BasedOn, RecentVideo
 from killrvideo_reco.domain.taste_profile import TasteState
 
 _FORMAT_VERSION = 1
 _HEADER = struct.Struct("<BHH")   # version, entries, dimension
 _TITLE_LEN = struct.Struct("<H")
-
-
-@dataclass(frozen=True)
-class RecentVideo:
-    video_id: uuid.UUID
-    title: str
-    unit_vector: np.ndarray  # float32, unit norm
 
 
 def encode_recent(entries: Sequence[RecentVideo]) -> bytes:

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+
+from killrvideo_reco.domain.taste_profile import TasteState
+
 FeedSource = Literal["personalized", "trending", "latest"]
 
 
@@ -51,12 +55,56 @@ class FeedPage:
 
 
 @dataclass(frozen=True)
-class StoredPreferences:
-    """The feed's view of a viewer's taste: one row of user_preferences."""
+class RecentVideo:
+    """One of a viewer's recent positive videos, kept with the profile for 'based on'."""
+    video_id: uuid.UUID
+    title: str
+    unit_vector: np.ndarray  # float32, unit norm
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    """The feed's view of a viewer's taste profile (the read model, user_preferences)."""
     preference_vector: Sequence[float] | None  # a float32 numpy array from the store
     model_id: str | None
     item_count: int
-    recent_positive: bytes | None = None
+    recent_positive: tuple[RecentVideo, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewVideo:
+    """A video as it is added to the catalogue."""
+    video_id: uuid.UUID
+    uploader_id: uuid.UUID | None
+    title: str
+    description: str
+    tags: tuple[str, ...]
+    thumbnail_url: str | None
+    added_date: datetime
+    category: str | None
+    duration_s: int | None
+    content_features: np.ndarray
+    embedding_model: str
+
+
+@dataclass(frozen=True)
+class VideoDetails:
+    """One video as the API shows it: the summary plus catalogue facts."""
+    summary: VideoSummary
+    category: str | None
+    duration_s: int | None
+    embedding_model: str | None
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the taste profile needs to know of a watched video."""
+    video_id: uuid.UUID
+    title: str
+    uploader_id: uuid.UUID | None
+    duration_s: float | None
+    content_features: np.ndarray | None
+    embedding_model: str | None
 
 
 @dataclass
@@ -70,3 +118,24 @@ class HistoryRow:
     duration_s: float | None = None
     hidden_at: datetime | None = None
     event_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class TasteRecord:
+    """A viewer's stored taste state and the version a conditional write must match."""
+    version: int | None = None
+    state: TasteState | None = None
+    model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TasteChange:
+    """One atomic change to a viewer: the new taste state, and optionally the history row
+    (and playback event id) that caused it. Applied only if `expected_version` still holds."""
+    user_id: uuid.UUID
+    expected_version: int | None
+    new_version: int
+    state: TasteState
+    model_id: str | None
+    row: HistoryRow | None = None
+    event_id: str | None = None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from killrvideo_reco.domain.models import Candidate, StoredPreferences
+from killrvideo_reco.domain.models import Candidate, StoredProfile
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class ProfileVerdict:
     reason: str  # why it is (not) usable, for logs
 
 
-def usable_profile(prefs: StoredPreferences | None, catalogue_model: str | None,
+def usable_profile(prefs: StoredProfile | None, catalogue_model: str | None,
                    dimension: int) -> ProfileVerdict:
     """A stored preference vector is used only if it exists, is non-zero and finite,
     has the index's dimension and was built with the catalogue's current model."""

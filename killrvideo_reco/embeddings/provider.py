@@ -1,4 +1,5 @@
-"""The embedding-provider contract, the text we embed for a video, and the factory.
+"""The embedding-provider contract and the text we embed for a video (the factory that
+builds a provider from settings is embeddings/factory.py).
 
 Every provider turns a batch of strings into a ``(n, dimension)`` float32 matrix whose
 rows are unit-normalised, so cosine similarity is a plain dot product. ``model_id`` is
@@ -7,17 +8,13 @@ recorded next to every stored vector: vectors with different ids must never be c
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, runtime_checkable
+from typing import Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
-
-if TYPE_CHECKING:  # pragma: no cover
-    from killrvideo_reco.settings import Settings
 
 __all__ = [
     "EmbeddingError",
     "EmbeddingProvider",
-    "build_provider",
     "normalise_rows",
     "video_text",
 ]
@@ -68,45 +65,3 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     np.maximum(norms, np.float32(1e-12), out=norms)
     return (matrix / norms).astype(np.float32, copy=False)
-
-
-def build_provider(settings: "Settings") -> EmbeddingProvider:
-    """Build the provider named by ``settings.embedding_provider``.
-
-    ``settings.embedding_model_id``, when set, replaces the provider's own model id.
-    ``settings.vector_dimension`` must match the provider's output dimension.
-    """
-    kind = settings.embedding_provider
-    override = (settings.embedding_model_id or "").strip() or None
-    dimension = int(settings.vector_dimension)
-    provider: EmbeddingProvider
-    if kind == "minilm":
-        from killrvideo_reco.embeddings.minilm import MiniLMProvider
-
-        if dimension != MiniLMProvider.DIMENSION:
-            raise EmbeddingError(
-                f"embedding_provider=minilm produces {MiniLMProvider.DIMENSION}-d vectors "
-                f"but vector_dimension={dimension}; set VECTOR_DIMENSION="
-                f"{MiniLMProvider.DIMENSION} or choose another provider"
-            )
-        provider = MiniLMProvider(model_id=override)
-    elif kind == "openai":
-        from killrvideo_reco.embeddings.openai_http import OpenAIHTTPProvider
-
-        provider = OpenAIHTTPProvider(
-            base_url=settings.openai_base_url,
-            api_key=settings.openai_api_key,
-            model=settings.openai_model,
-            dimension=dimension,
-            timeout_s=settings.openai_timeout_s,
-            model_id=override,
-        )
-    elif kind == "hashing":
-        from killrvideo_reco.embeddings.hashing import HashingProvider
-
-        provider = HashingProvider(dimension=dimension, model_id=override)
-    else:
-        raise EmbeddingError(
-            f"unknown embedding_provider {kind!r}; expected 'minilm', 'openai' or 'hashing'"
-        )
-    return provider

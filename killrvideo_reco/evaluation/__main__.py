@@ -13,14 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-from cassandra import OperationTimedOut
-
-from killrvideo_reco.embeddings.provider import build_provider
+from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.evaluation import report
 from killrvideo_reco.evaluation.pipeline import RunConfig, evaluate
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema
-from killrvideo_reco.store.connection import connect
+from killrvideo_reco.store.connection import Database
+from killrvideo_reco.store.videos import VideoStore
+from killrvideo_reco.store.viewers import ViewerStore
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "ml-latest-small"
@@ -42,21 +42,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def reset_keyspace(session, settings: Settings) -> None:
-    """Drop and recreate; schema changes on a busy node can outlast the client timeout
-    (the server carries on), so a timeout is retried rather than fatal."""
-    for attempt in range(5):
-        try:
-            session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}",
-                            timeout=120)
-            schema.apply_migrations(session, settings)
-            return
-        except OperationTimedOut:
-            if attempt == 4:
-                raise
-            time.sleep(10)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -73,12 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     provider = build_provider(settings)
     config = RunConfig(data_dir=args.data_dir, users=args.users, cache_dir=REPO / ".cache",
                        half_lives=() if args.no_variants else RunConfig.half_lives)
-    cluster, session = connect(settings)
+    database = Database(settings)
     try:
-        reset_keyspace(session, settings)
-        result = asyncio.run(evaluate(settings, session, provider, config))
+        schema.reset_keyspace(database.session, settings)
+        ks = settings.cassandra_keyspace
+        result = asyncio.run(evaluate(settings, VideoStore(database.session, ks),
+                                      ViewerStore(database.session, ks), provider, config))
     finally:
-        cluster.shutdown()
+        database.close()
     elapsed = time.monotonic() - started
     print(report.table(result))
     command = "make eval  # = .venv/bin/python -m killrvideo_reco.evaluation" + (

@@ -15,6 +15,7 @@ import numpy as np
 
 from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.models import Candidate
+from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.evaluation.data import UserSplit, watch_for_rating
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.service.feed import FeedService
@@ -60,16 +61,16 @@ def _top_unseen(ordered: list[int], user: UserSplit, k: int) -> list[int]:
     return out
 
 
-def is_positive_watch(rating: float) -> bool:
+def is_positive_watch(rating: float, params: ProfileParams) -> bool:
     """Positive as the profile counts it: completion at or above the bounce threshold."""
-    return watch_for_rating(rating)[0] >= 0.10
+    return watch_for_rating(rating)[0] >= params.bounce_threshold
 
 
 class Recommenders:
     def __init__(self, videos: VideoStore, viewers: ViewerStore, feed: FeedService,
-                 settings: Settings, catalogue: Catalogue, k: int = 10):
+                 settings: Settings, catalogue: Catalogue, params: ProfileParams, k: int = 10):
         self.videos, self.viewers, self.feed = videos, viewers, feed
-        self.settings, self.catalogue, self.k = settings, catalogue, k
+        self.settings, self.catalogue, self.params, self.k = settings, catalogue, params, k
 
     def _movies(self, candidates: list[Candidate]) -> list[int]:
         return [self.catalogue.movie_of[c.summary.video_id] for c in candidates]
@@ -101,7 +102,7 @@ class Recommenders:
     async def item_to_item(self, user: UserSplit) -> dict[str, list[int]]:
         """Neighbours of the last SEEDS positive watches; a candidate's score is its max
         (or summed) cosine over the seeds. Returns both aggregations."""
-        seeds = [r for r in user.train if is_positive_watch(r.rating)][-SEEDS:]
+        seeds = [r for r in user.train if is_positive_watch(r.rating, self.params)][-SEEDS:]
         best: dict[int, float] = {}
         total: dict[int, float] = {}
         for seed in seeds:
@@ -114,7 +115,7 @@ class Recommenders:
 
     async def profile_vector(self, user: UserSplit) -> np.ndarray | None:
         """The stored preference vector, when the feed would use it."""
-        prefs, model = await self.viewers.preferences(user_uuid(user.user_id)), \
+        prefs, model = await self.viewers.profile(user_uuid(user.user_id)), \
             await self.videos.catalogue_model()
         return ranking.usable_profile(prefs, model, self.settings.vector_dimension).vector
 

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from cassandra.cluster import Session
-
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.evaluation import data, loader, metrics
 from killrvideo_reco.evaluation.embedding import embed_movies
 from killrvideo_reco.evaluation.methods import Catalogue, Recommenders
+from killrvideo_reco.jobs.profiles import rebuild_profiles
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.service.wiring import profile_params
@@ -65,13 +65,15 @@ async def _per_user(users, fn) -> dict[int, object]:
     return {u.user_id: r for u, r in zip(users, results)}
 
 
-async def _rebuild(videos, viewers, settings, params, users, facts) -> dict:
+async def _rebuild(videos, viewers, settings, params, facts) -> dict:
+    """The profile job's own code (`make profiles`), over this keyspace's viewers."""
     activity = ActivityService(videos, viewers, params, settings.vector_dimension)
-    return await loader.rebuild_profiles(activity, users, await videos.catalogue_model(), facts)
+    return await rebuild_profiles(videos, viewers, activity, facts_cache=facts,
+                                  progress_stream=sys.stderr)
 
 
-async def evaluate(settings: Settings, session: Session, provider: EmbeddingProvider,
-                   config: RunConfig) -> RunResult:
+async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
+                   provider: EmbeddingProvider, config: RunConfig) -> RunResult:
     timings: dict[str, float] = {}
     clock = time.monotonic()
 
@@ -91,20 +93,19 @@ async def evaluate(settings: Settings, session: Session, provider: EmbeddingProv
     lap("embed movies (cached)" if cached else "embed movies")
 
     ks = settings.cassandra_keyspace
-    videos, viewers = VideoStore(session, ks), ViewerStore(session, ks)
     await loader.load_catalogue(videos, movies, vectors, provider.model_id,
                                 data.added_times(dataset.ratings))
-    watches = await asyncio.to_thread(loader.write_history, session, ks, users)
+    watches = await asyncio.to_thread(loader.write_history, viewers, users)
     lap("write movies and watches")
 
     params = profile_params(settings)
     facts = await loader.read_facts(videos, users)
-    rebuilt = await _rebuild(videos, viewers, settings, params, users, facts)
+    rebuilt = await _rebuild(videos, viewers, settings, params, facts)
     lap("rebuild profiles")
 
     catalogue = Catalogue([m.movie_id for m in movies], vectors, data.popularity(all_users))
     feed = FeedService(videos, viewers, settings)
-    rec = Recommenders(videos, viewers, feed, settings, catalogue, config.k)
+    rec = Recommenders(videos, viewers, feed, settings, catalogue, params, config.k)
     feed_out = await _per_user(users, rec.for_you)
     mean_out = await _per_user(users, rec.mean_vector)
     i2i_out = await _per_user(users, rec.item_to_item)
@@ -137,14 +138,14 @@ async def evaluate(settings: Settings, session: Session, provider: EmbeddingProv
         results.append(MethodResult(key, name, lists, variant=True))
     for half_life in config.half_lives:
         await _rebuild(videos, viewers, settings, replace(params, half_life_days=half_life),
-                       users, facts)
+                       facts)
         out = await _per_user(users, rec.for_you)
         results.append(MethodResult(f"half_life_{half_life:g}",
                                     f"For You, half-life {half_life:g} days",
                                     {u: items for u, (items, _) in out.items()}, variant=True))
     if config.half_lives:
         # Leave the keyspace as the service would serve it.
-        await _rebuild(videos, viewers, settings, params, users, facts)
+        await _rebuild(videos, viewers, settings, params, facts)
         lap("variants: half-life rebuilds + feeds")
 
     relevant = {u.user_id: set(u.relevant) for u in users}

@@ -10,14 +10,16 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from killrvideo_reco.auth import mint
-from killrvideo_reco.embeddings.provider import build_provider, video_text
+from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.embeddings.provider import video_text
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.service.wiring import build_resources
-from killrvideo_reco.store.videos import NewVideo
+from killrvideo_reco.domain.models import NewVideo
 
 log = logging.getLogger(__name__)
 DEMO_NAMESPACE = uuid.UUID("6f1c2b1e-0d6a-4c1e-9a57-4b1d3c0de000")
 DEMO_VERSION = "demo-v1"
+DEMO_MARKER = "demo_data"  # service_metadata key: which demo data is loaded
 
 TOPICS: dict[str, tuple[list[str], list[str], list[str]]] = {
     # topic: (subjects, formats, tags)
@@ -121,22 +123,22 @@ async def _load(resources, embedder, per_topic: int) -> None:
                                              video_id, f"bg-{n}", 300, 600)
 
 
+async def _load_once(resources, embedder, per_topic: int) -> None:
+    wanted = f"{DEMO_VERSION}:{embedder.model_id}"
+    if await resources.metadata.get(DEMO_MARKER) == wanted:
+        print("demo: data already loaded (delete the keyspace to reload)")
+        return
+    await _load(resources, embedder, per_topic)
+    await resources.metadata.set(DEMO_MARKER, wanted)
+
+
 def load_demo(settings, per_topic: int = 500) -> int:
     embedder = build_provider(settings)
     resources = build_resources(settings, embedder)
     try:
-        marker = resources.session.execute(
-            f"SELECT value FROM {settings.cassandra_keyspace}.service_metadata "
-            "WHERE name = 'demo_data'").one()
-        if marker and marker.value == f"{DEMO_VERSION}:{embedder.model_id}":
-            print("demo: data already loaded (delete the keyspace to reload)")
-        else:
-            asyncio.run(_load(resources, embedder, per_topic))
-            resources.session.execute(
-                f"INSERT INTO {settings.cassandra_keyspace}.service_metadata (name, value) "
-                "VALUES ('demo_data', %s)", (f"{DEMO_VERSION}:{embedder.model_id}",))
+        asyncio.run(_load_once(resources, embedder, per_topic))
     finally:
-        resources.cluster.shutdown()
+        resources.close()
     base = f"http://{settings.host}:{settings.port}"
     print("\nDemo viewers (tokens valid 24h):")
     for name, (favourites, _) in {**VIEWERS, "newcomer": ([], "")}.items():

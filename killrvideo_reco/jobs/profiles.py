@@ -15,8 +15,7 @@ from pathlib import Path
 
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.service.activity import ActivityService
-from killrvideo_reco.store.videos import VideoStore
-from killrvideo_reco.store.viewers import ViewerStore
+from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
 
 log = logging.getLogger(__name__)
 MIN_TOKEN, MAX_TOKEN = -(2 ** 63), 2 ** 63 - 1
@@ -55,20 +54,22 @@ class Checkpoint:
             self.path.unlink(missing_ok=True)
 
 
-async def rebuild_profiles(videos: VideoStore, viewers: ViewerStore, activity: ActivityService,
-                           parallelism: int = 8, splits: int = DEFAULT_SPLITS,
-                           checkpoint_path: Path | None = None,
+async def rebuild_profiles(videos: VideoRepository, viewers: ViewerRepository,
+                           activity: ActivityService, parallelism: int = 8,
+                           splits: int = DEFAULT_SPLITS, checkpoint_path: Path | None = None,
                            on_progress: Callable[[Progress], None] | None = None,
-                           progress_stream=None) -> dict:
+                           progress_stream=None, facts_cache: dict | None = None) -> dict:
+    """Rebuild every viewer found in viewer_history. `facts_cache` (video id -> facts)
+    may be pre-filled by a caller that already read the catalogue."""
     model_id = await videos.catalogue_model()
-    checkpoint = Checkpoint(checkpoint_path, f"{viewers.session.keyspace}:{splits}:{model_id}")
+    checkpoint = Checkpoint(checkpoint_path, f"{splits}:{model_id}")
     ranges = token_splits(splits)
     todo = [i for i in range(len(ranges)) if i not in checkpoint.done]
     if checkpoint.done:
         log.info("resuming: %d of %d token ranges already done", len(checkpoint.done), len(ranges))
     progress = Progress("profiles", len(ranges), done=len(checkpoint.done), item_name="users",
                         **({"stream": progress_stream} if progress_stream else {}))
-    facts_cache: dict = {}
+    facts_cache = {} if facts_cache is None else facts_cache
     counts = {"users": 0, "with_profile": 0}
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in todo:
@@ -107,12 +108,13 @@ async def rebuild_profiles(videos: VideoStore, viewers: ViewerStore, activity: A
 
 
 def checkpoint_file(keyspace: str) -> Path:
+    # One file per keyspace: a checkpoint never carries over to another keyspace.
     return Path(".cache") / f"profiles-{keyspace}.checkpoint.json"
 
 
 def rebuild_all_profiles(settings, parallelism: int = 8) -> int:
     """`make profiles`: rebuild every profile, resuming an interrupted run."""
-    from killrvideo_reco.embeddings.provider import build_provider
+    from killrvideo_reco.embeddings.factory import build_provider
     from killrvideo_reco.service.wiring import build_resources
 
     resources = build_resources(settings, build_provider(settings))
@@ -121,7 +123,7 @@ def rebuild_all_profiles(settings, parallelism: int = 8) -> int:
             resources.videos, resources.viewers, resources.activity, parallelism=parallelism,
             checkpoint_path=checkpoint_file(settings.cassandra_keyspace)))
     finally:
-        resources.cluster.shutdown()
+        resources.close()
     print(f"profiles: {summary['users']} viewers rebuilt ({summary['withProfile']} personalised) "
           f"in {summary['seconds']}s = {summary['usersPerSecond']} users/s "
           f"(model {summary['modelId']})")

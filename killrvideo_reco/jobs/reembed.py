@@ -12,25 +12,27 @@ import asyncio
 import logging
 from datetime import datetime, timezone
 
+from killrvideo_reco.domain.models import NewVideo, VideoDetails
 from killrvideo_reco.domain.vectors import checked_vector
-from killrvideo_reco.embeddings.provider import build_provider, video_text
+from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.embeddings.provider import video_text
 from killrvideo_reco.jobs.profiles import checkpoint_file, rebuild_profiles
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.service.wiring import build_resources
 from killrvideo_reco.store import schema, vector_tables
-from killrvideo_reco.store.connection import connect
-from killrvideo_reco.store.videos import NewVideo
+from killrvideo_reco.store.connection import Database
 
 log = logging.getLogger(__name__)
 BATCH = 64
 
 
-async def _embed_rows(rows, embedder, write, progress: Progress) -> int:
-    """Embed rows in batches and hand each (row, vector) to `write`."""
+async def _embed_rows(rows: list[VideoDetails], embedder, write, progress: Progress) -> int:
+    """Embed videos in batches and hand each (video, vector) to `write`."""
     done = 0
     for start in range(0, len(rows), BATCH):
         batch = rows[start:start + BATCH]
-        texts = [video_text(r.name or "", r.description or "", r.tags or ()) for r in batch]
+        texts = [video_text(r.summary.title, r.summary.description or "", r.summary.tags)
+                 for r in batch]
         vectors = await asyncio.to_thread(embedder.embed, texts)
         await asyncio.gather(*(write(row, checked_vector(vector, embedder.dimension))
                                for row, vector in zip(batch, vectors)))
@@ -41,21 +43,21 @@ async def _embed_rows(rows, embedder, write, progress: Progress) -> int:
 
 async def reembed(resources, embedder, settings, recreated: bool) -> dict:
     videos, ks = resources.videos, settings.cassandra_keyspace
+    session = resources.database.session
     if recreated:
-        rows = list(vector_tables.backed_up_videos(resources.session, ks))
+        rows = vector_tables.backed_up_videos(session, ks)
 
-        async def write(row, vector):
+        async def write(row: VideoDetails, vector):
+            s = row.summary
             await videos.add(NewVideo(
-                row.videoid, row.userid, row.name or "", row.description or "",
-                tuple(row.tags or ()), row.thumbnail_url,
-                row.added_date.replace(tzinfo=timezone.utc) if row.added_date
-                else datetime.now(timezone.utc), row.category, row.duration_s, vector,
-                embedder.model_id))
+                s.video_id, s.uploader_id, s.title, s.description or "", s.tags,
+                s.thumbnail_url, s.added_date or datetime.now(timezone.utc), row.category,
+                row.duration_s, vector, embedder.model_id))
     else:
-        rows = [r for r in videos.scan_for_reembedding() if r.embedding_model != embedder.model_id]
+        rows = [r for r in videos.scan_details() if r.embedding_model != embedder.model_id]
 
-        async def write(row, vector):
-            await videos.set_vector(row.videoid, vector, embedder.model_id)
+        async def write(row: VideoDetails, vector):
+            await videos.set_vector(row.summary.video_id, vector, embedder.model_id)
 
     log.info("re-embedding %d videos with %s", len(rows), embedder.model_id)
     progress = Progress("reembed", max(len(rows), 1), item_name="videos")
@@ -65,7 +67,7 @@ async def reembed(resources, embedder, settings, recreated: bool) -> dict:
     await videos.set_catalogue_model(embedder.model_id)
     resources.feed.fallback.invalidate()
     if recreated:
-        vector_tables.drop_backup(resources.session, ks)
+        vector_tables.drop_backup(session, ks)
     profiles = await rebuild_profiles(videos, resources.viewers, resources.activity,
                                       checkpoint_path=checkpoint_file(ks))
     return {"videos": count, "modelId": embedder.model_id, "profiles": profiles}
@@ -73,7 +75,8 @@ async def reembed(resources, embedder, settings, recreated: bool) -> dict:
 
 def reembed_catalogue(settings) -> int:
     embedder = build_provider(settings)
-    cluster, session = connect(settings)
+    database = Database(settings)
+    session = database.session
     try:
         schema.ensure_keyspace(session, settings)
         dimensions = schema.vector_dimensions(session, settings.cassandra_keyspace)
@@ -85,12 +88,12 @@ def reembed_catalogue(settings) -> int:
             vector_tables.recreate_with_dimension(session, settings)
         schema.apply_migrations(session, settings)
     finally:
-        cluster.shutdown()
+        database.close()
     resources = build_resources(settings, embedder)
     try:
         summary = asyncio.run(reembed(resources, embedder, settings, recreate))
     finally:
-        resources.cluster.shutdown()
+        resources.close()
     print(f"reembed: {summary['videos']} videos now use {summary['modelId']}; "
           f"{summary['profiles']['users']} profiles rebuilt "
           f"({summary['profiles']['usersPerSecond']} users/s)")

@@ -14,22 +14,17 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from cassandra import OperationTimedOut, ReadTimeout, WriteTimeout
-from cassandra.cluster import NoHostAvailable
-from cassandra.connection import ConnectionBusy
-
 from killrvideo_reco.domain import history as history_rules
-from killrvideo_reco.domain.explanations import encode_recent, recent_videos
-from killrvideo_reco.domain.models import HistoryRow
+from killrvideo_reco.domain.explanations import recent_videos
+from killrvideo_reco.domain.models import HistoryRow, TasteChange, TasteRecord, VideoFacts
 from killrvideo_reco.domain.taste_profile import (
     Interaction, ProfileParams, TasteState, apply_change, build_state, empty_state)
-from killrvideo_reco.store.videos import VideoFacts, VideoStore
-from killrvideo_reco.store.viewers import StoredTaste, ViewerStore
+from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
+from killrvideo_reco.store.errors import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30
 MAX_TRANSIENT_RETRIES = 5
-TRANSIENT_ERRORS = (OperationTimedOut, ReadTimeout, WriteTimeout, ConnectionBusy, NoHostAvailable)
 
 
 class UnknownVideo(LookupError):
@@ -45,14 +40,12 @@ class ViewOutcome:
     duplicate: bool
     play_count: int
     seconds_watched: float
-    has_profile: bool
 
 
 class ActivityService:
-    def __init__(self, videos: VideoStore, viewers: ViewerStore, params: ProfileParams,
-                 dimension: int, on_view=None):
+    def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
+                 params: ProfileParams, dimension: int):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
-        self._on_view = on_view  # e.g. invalidate the trending cache
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                           seconds: float, duration_s: float | None,
@@ -62,8 +55,7 @@ class ActivityService:
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
             if row is not None and event_id in row.event_ids:
-                return ViewOutcome(True, row.play_count, row.seconds_watched,
-                                   taste.state is not None)
+                return ViewOutcome(True, row.play_count, row.seconds_watched)
             new_row = history_rules.after_view(row, video_id, at, seconds, duration_s,
                                                facts.duration_s)
             old = history_rules.watch_interaction(row, facts.content_features,
@@ -73,9 +65,7 @@ class ActivityService:
             state = await self._current_state(user_id, taste, facts.embedding_model)
             if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id):
                 await self.viewers.count_view(video_id, at.date())
-                if self._on_view:
-                    self._on_view()
-                return ViewOutcome(False, new_row.play_count, new_row.seconds_watched, True)
+                return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
 
@@ -102,11 +92,11 @@ class ActivityService:
         """Recompute one viewer's profile from full history (batch jobs, model changes)."""
         for attempt in range(MAX_ATTEMPTS):
             try:
-                taste = await self.viewers.taste(user_id, for_update=True)
+                taste = await self.viewers.taste_state(user_id, for_update=True)
                 state = await self._state_from_history(user_id, model_id, facts_cache)
                 version = history_rules.next_version(taste.version, _now_us())
-                if await self.viewers.commit(user_id, taste.version, version, state.to_bytes(),
-                                             model_id, None, None):
+                if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
+                                                         model_id)):
                     await self._write_read_model(user_id, state, model_id, version)
                     return state.preference_vector(self.params) is not None
             except TRANSIENT_ERRORS as error:
@@ -123,7 +113,7 @@ class ActivityService:
         """The state first, then the row, one after the other: any change committed
         between the two reads also changed taste_version, so the conditional write
         built on them fails and is retried instead of mixing two snapshots."""
-        taste = await self.viewers.taste(user_id, for_update=True)
+        taste = await self.viewers.taste_state(user_id, for_update=True)
         row = await self.viewers.history_row(user_id, video_id, for_update=True)
         return taste, row
 
@@ -133,11 +123,11 @@ class ActivityService:
             raise UnknownVideo(f"no video {video_id}")
         return facts
 
-    async def _current_state(self, user_id: uuid.UUID, taste: StoredTaste,
+    async def _current_state(self, user_id: uuid.UUID, taste: TasteRecord,
                              model_id: str | None) -> TasteState:
         if taste.state is None:
             return empty_state(self.dimension, self.params)
-        state = TasteState.from_bytes(taste.state)
+        state = taste.state
         if (state.dimension != self.dimension or not state.matches(self.params)
                 or taste.model_id != model_id):
             # Stored sums use another model or other weights: start over from history.
@@ -167,7 +157,7 @@ class ActivityService:
                     interactions.append(interaction)
         return build_state(interactions, self.params, self.dimension)
 
-    async def _commit(self, user_id, taste: StoredTaste, state: TasteState, old, new,
+    async def _commit(self, user_id, taste: TasteRecord, state: TasteState, old, new,
                       facts: VideoFacts, new_row: HistoryRow, event_id: str | None) -> bool:
         try:
             new_state = apply_change(state, old, new, self.params)
@@ -176,19 +166,17 @@ class ActivityService:
             # that commit also moved taste_version, so re-reading is the right answer.
             return False
         version = history_rules.next_version(taste.version, _now_us())
-        if not await self.viewers.commit(user_id, taste.version, version, new_state.to_bytes(),
-                                         facts.embedding_model, new_row, event_id):
+        if not await self.viewers.commit(TasteChange(user_id, taste.version, version, new_state,
+                                                     facts.embedding_model, new_row, event_id)):
             return False
         await self._write_read_model(user_id, new_state, facts.embedding_model, version)
         return True
 
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
                                 model_id: str | None, version: int) -> None:
-        vector = state.preference_vector(self.params)
-        recent = recent_videos(state)
-        await self.viewers.write_preferences(
-            user_id, vector, model_id, state.positive_count(),
-            encode_recent(recent) if recent else None, version)
+        await self.viewers.write_profile(
+            user_id, state.preference_vector(self.params), model_id, state.positive_count(),
+            recent_videos(state), version)
 
 
 def _now_us() -> int:

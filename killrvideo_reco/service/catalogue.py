@@ -9,12 +9,13 @@ from datetime import datetime, timezone
 import numpy as np
 
 from killrvideo_reco.domain.vectors import checked_vector
+from killrvideo_reco.domain.models import NewVideo, VideoDetails
 from killrvideo_reco.embeddings.provider import EmbeddingProvider, video_text
-from killrvideo_reco.store.videos import NewVideo, VideoStore
+from killrvideo_reco.service.ports import VideoRepository
 
 
 class CatalogueService:
-    def __init__(self, videos: VideoStore, embedder: EmbeddingProvider, dimension: int):
+    def __init__(self, videos: VideoRepository, embedder: EmbeddingProvider, dimension: int):
         self.videos, self.embedder, self.dimension = videos, embedder, dimension
         self._model_recorded = False
 
@@ -43,5 +44,5 @@ class CatalogueService:
             await self.videos.set_catalogue_model(self.embedder.model_id)
         self._model_recorded = True
 
-    async def get_video(self, video_id: uuid.UUID):
-        return await self.videos.get(video_id)
+    async def get_video(self, video_id: uuid.UUID) -> VideoDetails | None:
+        return await self.videos.details(video_id)

@@ -7,14 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 from killrvideo_reco.domain.ranking import merge_unique, trending_order
 from killrvideo_reco.service.ttl_cache import CachedValue
-from killrvideo_reco.store.videos import VideoStore, month_bucket
-from killrvideo_reco.store.viewers import ViewerStore
-
-LATEST_MONTHS_BACK = 24
+from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
 
 
 class FallbackPool:
-    def __init__(self, videos: VideoStore, viewers: ViewerStore, window_days: int,
+    def __init__(self, videos: VideoRepository, viewers: ViewerRepository, window_days: int,
                  pool_size: int, cache_ttl_s: float):
         self.videos, self.viewers = videos, viewers
         self.window_days, self.pool_size = window_days, pool_size
@@ -38,13 +35,9 @@ class FallbackPool:
         return [video_id for video_id, _ in ranked[:self.pool_size]]
 
     async def _load_latest(self) -> list[uuid.UUID]:
-        ids: list[uuid.UUID] = []
-        month = datetime.now(timezone.utc).replace(day=1)
-        for _ in range(LATEST_MONTHS_BACK):
-            ids.extend(await self.videos.latest_ids(month_bucket(month), self.pool_size - len(ids)))
-            if len(ids) >= self.pool_size:
-                return ids
-            month = (month - timedelta(days=1)).replace(day=1)
+        ids = await self.videos.latest_ids(self.pool_size)
+        if len(ids) >= self.pool_size:
+            return ids
         # Older catalogues: any videos at all, so the feed is never empty.
         extra = await self.videos.any_summaries(self.pool_size)
         return merge_unique(ids, (s.video_id for s in extra))[:self.pool_size]

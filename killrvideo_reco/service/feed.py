@@ -10,21 +10,22 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from killrvideo_reco.domain import ranking
-from killrvideo_reco.domain.explanations import based_on_for_items, decode_recent
-from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage
+from killrvideo_reco.domain.explanations import based_on_for_items
+from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, RecentVideo
 from killrvideo_reco.service.fallback import FallbackPool
+from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
 from killrvideo_reco.service.ttl_cache import CachedValue
 from killrvideo_reco.settings import Settings
-from killrvideo_reco.store.videos import VideoStore
-from killrvideo_reco.store.viewers import ViewerStore
 
 log = logging.getLogger(__name__)
 
 
 class FeedService:
-    def __init__(self, videos: VideoStore, viewers: ViewerStore, settings: Settings):
+    def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
+                 settings: Settings):
         self.videos, self.viewers, self.settings = videos, viewers, settings
         self.fallback = FallbackPool(videos, viewers, settings.trending_window_days,
                                      settings.feed_max_ann_limit, settings.feed_cache_ttl_s)
@@ -33,7 +34,7 @@ class FeedService:
 
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         prefs, catalogue_model = await asyncio.gather(
-            self.viewers.preferences(user_id), self._catalogue_model.get())
+            self.viewers.profile(user_id), self._catalogue_model.get())
         verdict = ranking.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
         if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:
             self._log_unusable_once(user_id, verdict.reason)
@@ -64,8 +65,8 @@ class FeedService:
                       user_id, len(fresh), needed, limit, grown)
             limit = grown
 
-    async def _explain(self, page: list[Candidate], recent_blob: bytes | None) -> list[FeedItem]:
-        recent = decode_recent(recent_blob) if recent_blob else []
+    async def _explain(self, page: list[Candidate],
+                       recent: Sequence[RecentVideo]) -> list[FeedItem]:
         explanations: list[list[BasedOn]] = [[] for _ in page]
         if recent and page:
             vectors = await self.videos.vectors([c.summary.video_id for c in page])

@@ -7,12 +7,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, Protocol
 
-from killrvideo_reco.jobs.progress import Progress
 
 log = logging.getLogger(__name__)
 JobStatus = Literal["running", "succeeded", "failed"]
+
+
+class ProgressReport(Protocol):
+    def snapshot(self) -> dict: ...
 
 
 @dataclass
@@ -43,7 +46,7 @@ class JobRegistry:
         return self._jobs.get(job_id)
 
     def start(self, kind: str,
-              work: Callable[[Callable[[Progress], None]], Awaitable[dict]]) -> Job:
+              work: Callable[[Callable[[ProgressReport], None]], Awaitable[dict]]) -> Job:
         running = next((j for j in self._jobs.values()
                         if j.kind == kind and j.status == "running"), None)
         if running:
@@ -53,7 +56,7 @@ class JobRegistry:
         while len(self._jobs) > self._keep:
             self._jobs.pop(next(iter(self._jobs)))
 
-        def on_progress(progress: Progress) -> None:
+        def on_progress(progress: ProgressReport) -> None:
             job.progress = progress.snapshot()
 
         async def run() -> None:

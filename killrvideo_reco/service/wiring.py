@@ -1,17 +1,18 @@
-"""Builds the stores and services from settings: shared by the HTTP app and the jobs."""
+"""The composition root: builds the stores and services from settings, shared by the HTTP
+app and the jobs. Services take store interfaces, so tests can wire in-memory fakes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from cassandra.cluster import Cluster, Session
 
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.feed import FeedService
+from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
 from killrvideo_reco.settings import Settings
-from killrvideo_reco.store.connection import connect
+from killrvideo_reco.store.connection import Database
+from killrvideo_reco.store.metadata import MetadataStore
 from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
 
@@ -29,26 +30,39 @@ def profile_params(settings: Settings) -> ProfileParams:
 
 
 @dataclass
-class AppResources:
-    cluster: Cluster
-    session: Session
-    videos: VideoStore
-    viewers: ViewerStore
+class Services:
+    videos: VideoRepository
+    viewers: ViewerRepository
     feed: FeedService
     activity: ActivityService
     catalogue: CatalogueService
 
 
+def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
+                   embedder: EmbeddingProvider) -> Services:
+    return Services(
+        videos, viewers, FeedService(videos, viewers, settings),
+        ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension),
+        CatalogueService(videos, embedder, settings.vector_dimension))
+
+
+@dataclass
+class AppResources(Services):
+    database: Database
+    metadata: MetadataStore
+
+    def close(self) -> None:
+        self.database.close()
+
+
 def build_resources(settings: Settings, embedder: EmbeddingProvider) -> AppResources:
-    cluster, session = connect(settings)
+    database = Database(settings)
     try:
-        videos = VideoStore(session, settings.cassandra_keyspace)
-        viewers = ViewerStore(session, settings.cassandra_keyspace)
+        session, keyspace = database.session, settings.cassandra_keyspace
+        videos, viewers = VideoStore(session, keyspace), ViewerStore(session, keyspace)
+        metadata = MetadataStore(session, keyspace)
     except Exception:
-        cluster.shutdown()
+        database.close()
         raise
-    feed = FeedService(videos, viewers, settings)
-    activity = ActivityService(videos, viewers, profile_params(settings),
-                               settings.vector_dimension)
-    catalogue = CatalogueService(videos, embedder, settings.vector_dimension)
-    return AppResources(cluster, session, videos, viewers, feed, activity, catalogue)
+    services = build_services(videos, viewers, settings, embedder)
+    return AppResources(**vars(services), database=database, metadata=metadata)

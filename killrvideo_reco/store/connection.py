@@ -16,7 +16,8 @@ from killrvideo_reco.store.vector_codec import install_numpy_vector_codec
 log = logging.getLogger(__name__)
 
 LOCAL_DEV_HOST = "127.0.0.1"
-WRITE_PROFILE = "write"
+# Driver execution profiles (how a statement runs), not taste profiles.
+WRITE_EXECUTION = "write"
 
 
 def consistency(name: str) -> int:
@@ -45,7 +46,7 @@ def build_cluster(settings: Settings) -> Cluster:
     return Cluster(
         hosts,
         port=settings.cassandra_port,
-        execution_profiles={EXEC_PROFILE_DEFAULT: read_profile, WRITE_PROFILE: write_profile},
+        execution_profiles={EXEC_PROFILE_DEFAULT: read_profile, WRITE_EXECUTION: write_profile},
         auth_provider=auth,
         connect_timeout=settings.cassandra_connect_timeout_s,
         protocol_version=5,
@@ -63,3 +64,14 @@ def connect(settings: Settings) -> tuple[Cluster, Session]:
              session.execute("SELECT release_version FROM system.local").one().release_version,
              settings.contact_points or [LOCAL_DEV_HOST])
     return cluster, session
+
+
+class Database:
+    """An open connection to the cluster; the stores are built on its session."""
+
+    def __init__(self, settings: Settings):
+        self.keyspace = settings.cassandra_keyspace
+        self.cluster, self.session = connect(settings)
+
+    def close(self) -> None:
+        self.cluster.shutdown()

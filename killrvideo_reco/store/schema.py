@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cassandra import OperationTimedOut
 from cassandra.cluster import Session
 
 from killrvideo_reco.settings import Settings
@@ -118,6 +120,22 @@ def check_vector_dimension(session: Session, settings: Settings) -> None:
                 f"but VECTOR_DIMENSION is {settings.vector_dimension}. Set VECTOR_DIMENSION="
                 f"{dimension}, or run 'make reembed' to re-embed the catalogue at "
                 f"{settings.vector_dimension} dimensions.")
+
+
+def reset_keyspace(session: Session, settings: Settings, attempts: int = 5) -> list[str]:
+    """Drop the keyspace and apply the schema afresh (evaluation and test keyspaces only).
+    Schema changes on a busy node can outlast the client timeout while the server carries
+    on, so a timeout is retried rather than fatal."""
+    for attempt in range(attempts):
+        try:
+            session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}",
+                            timeout=DDL_TIMEOUT_S)
+            return apply_migrations(session, settings)
+        except OperationTimedOut:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(10)
+    return []
 
 
 def apply_migrations(session: Session, settings: Settings,

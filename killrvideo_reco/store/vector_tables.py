@@ -11,7 +11,9 @@ import re
 from cassandra.cluster import Session
 
 from killrvideo_reco.settings import Settings
+from killrvideo_reco.domain.models import VideoDetails
 from killrvideo_reco.store.schema import load_migrations
+from killrvideo_reco.store.videos import summary_from_row
 
 log = logging.getLogger(__name__)
 BACKUP = "videos_reembed_backup"
@@ -57,9 +59,12 @@ def recreate_with_dimension(session: Session, settings: Settings) -> None:
              settings.vector_dimension)
 
 
-def backed_up_videos(session: Session, keyspace: str):
-    return session.execute(f"SELECT {', '.join(VIDEO_COLUMNS)} FROM {keyspace}.{BACKUP}",
+def backed_up_videos(session: Session, keyspace: str) -> list[VideoDetails]:
+    """The backed-up videos, without vectors (the model of each is unknown: None)."""
+    rows = session.execute(f"SELECT {', '.join(VIDEO_COLUMNS)} FROM {keyspace}.{BACKUP}",
                            timeout=120)
+    return [VideoDetails(summary_from_row(row), row.category, row.duration_s, None)
+            for row in rows]
 
 
 def drop_backup(session: Session, keyspace: str) -> None:

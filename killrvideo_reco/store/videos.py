@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from cassandra.cluster import Session
 from cassandra.query import UNSET_VALUE
 
-from killrvideo_reco.domain.models import Candidate, VideoSummary
+from killrvideo_reco.domain.models import (Candidate, NewVideo, VideoDetails, VideoFacts,
+                                           VideoSummary)
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_PROFILE
+from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.rows import as_utc
 
 SUMMARY_COLUMNS = "videoid, name, thumbnail_url, description, tags, added_date, userid"
 MODEL_KEY = "embedding_model"
 FACTS_CHUNK = 50
+# The 'latest' listing looks this many month buckets back before scanning any videos.
+LATEST_MONTHS_BACK = 24
 
 
 def _unset_if_none(value):
@@ -26,34 +28,13 @@ def _unset_if_none(value):
     return UNSET_VALUE if value is None else value
 
 
-@dataclass(frozen=True)
-class NewVideo:
-    video_id: uuid.UUID
-    uploader_id: uuid.UUID | None
-    title: str
-    description: str
-    tags: tuple[str, ...]
-    thumbnail_url: str | None
-    added_date: datetime
-    category: str | None
-    duration_s: int | None
-    content_features: np.ndarray
-    embedding_model: str
-
-
-@dataclass(frozen=True)
-class VideoFacts:
-    """What the taste profile needs to know of a watched video."""
-    video_id: uuid.UUID
-    title: str
-    uploader_id: uuid.UUID | None
-    duration_s: float | None
-    content_features: np.ndarray | None
-    embedding_model: str | None
-
-
 def month_bucket(moment: datetime) -> str:
+    """latest_videos is partitioned by month, so no partition grows without bound."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m")
+
+
+def _details_from_row(row) -> VideoDetails:
+    return VideoDetails(summary_from_row(row), row.category, row.duration_s, row.embedding_model)
 
 
 def _facts_from_row(row) -> VideoFacts:
@@ -105,8 +86,8 @@ class VideoStore:
         self._scan = prepare(f"SELECT {SUMMARY_COLUMNS} FROM {ks}.videos LIMIT ?")
         self._get_meta = prepare(f"SELECT value FROM {ks}.service_metadata WHERE name = ?")
         self._set_meta = prepare(f"INSERT INTO {ks}.service_metadata (name, value) VALUES (?, ?)")
-        self._all_ids = prepare(f"SELECT videoid, name, description, tags, embedding_model "
-                                f"FROM {ks}.videos")
+        self._all_details = prepare(
+            f"SELECT {SUMMARY_COLUMNS}, category, duration_s, embedding_model FROM {ks}.videos")
         self._set_vector = prepare(
             f"UPDATE {ks}.videos SET content_features = ?, embedding_model = ? WHERE videoid = ?")
 
@@ -114,14 +95,14 @@ class VideoStore:
         await execute(self.session, self._insert, tuple(_unset_if_none(value) for value in (
             video.video_id, video.uploader_id, video.title, video.description,
             set(video.tags) or None, video.thumbnail_url, video.added_date, video.category,
-            video.duration_s, video.content_features, video.embedding_model)), WRITE_PROFILE)
+            video.duration_s, video.content_features, video.embedding_model)), WRITE_EXECUTION)
         await execute(self.session, self._insert_latest,
                       (month_bucket(video.added_date), video.added_date, video.video_id),
-                      WRITE_PROFILE)
+                      WRITE_EXECUTION)
 
-    async def get(self, video_id: uuid.UUID):
+    async def details(self, video_id: uuid.UUID) -> VideoDetails | None:
         rows = await execute(self.session, self._get_summary, (video_id,))
-        return rows[0] if rows else None
+        return _details_from_row(rows[0]) if rows else None
 
     async def facts(self, video_id: uuid.UUID) -> VideoFacts | None:
         rows = await execute(self.session, self._get_facts, (video_id,))
@@ -155,8 +136,18 @@ class VideoStore:
         # similarity_cosine returns (1 + cos) / 2; convert back to cos.
         return [Candidate(summary_from_row(row), 2.0 * row.similarity - 1.0) for row in rows]
 
-    async def latest_ids(self, month: str, limit: int) -> list[uuid.UUID]:
-        return [row.videoid for row in await execute(self.session, self._latest, (month, limit))]
+    async def latest_ids(self, limit: int, now: datetime | None = None) -> list[uuid.UUID]:
+        """Newest videos first, month bucket by month bucket, at most LATEST_MONTHS_BACK."""
+        ids: list[uuid.UUID] = []
+        month = (now or datetime.now(timezone.utc)).replace(day=1)
+        for _ in range(LATEST_MONTHS_BACK):
+            rows = await execute(self.session, self._latest,
+                                 (month_bucket(month), limit - len(ids)))
+            ids.extend(row.videoid for row in rows)
+            if len(ids) >= limit:
+                break
+            month = (month - timedelta(days=1)).replace(day=1)
+        return ids
 
     async def any_summaries(self, limit: int) -> list[VideoSummary]:
         return [summary_from_row(row) for row in await execute(self.session, self._scan, (limit,))]
@@ -166,11 +157,12 @@ class VideoStore:
         return rows[0].value if rows else None
 
     async def set_catalogue_model(self, model_id: str) -> None:
-        await execute(self.session, self._set_meta, (MODEL_KEY, model_id), WRITE_PROFILE)
+        await execute(self.session, self._set_meta, (MODEL_KEY, model_id), WRITE_EXECUTION)
 
-    def scan_for_reembedding(self):
-        """Synchronous paged scan of every video's text fields (batch jobs only)."""
-        return self.session.execute(self._all_ids, timeout=60)
+    def scan_details(self) -> list[VideoDetails]:
+        """Every video, paged synchronously (batch jobs only)."""
+        return [_details_from_row(row) for row in self.session.execute(self._all_details,
+                                                                        timeout=60)]
 
     async def set_vector(self, video_id: uuid.UUID, vector: np.ndarray, model_id: str) -> None:
-        await execute(self.session, self._set_vector, (vector, model_id, video_id), WRITE_PROFILE)
+        await execute(self.session, self._set_vector, (vector, model_id, video_id), WRITE_EXECUTION)

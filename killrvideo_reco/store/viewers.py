@@ -1,38 +1,39 @@
-"""CQL for viewers: history, hides, the taste-profile state and its read model, view counts."""
+"""CQL for viewers: history, hides, the taste profile (its state and its read model), view
+counts. Taste states and recent-video lists are (de)serialised here: callers see domain
+objects, never blobs."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
-from typing import NamedTuple
 
 import numpy as np
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
+from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType
 
-from killrvideo_reco.domain.models import HistoryRow, StoredPreferences
+from killrvideo_reco.domain.explanations import decode_recent, encode_recent
+from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfile, TasteChange,
+                                           TasteRecord)
+from killrvideo_reco.domain.taste_profile import TasteState
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_PROFILE
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.errors import TRANSIENT_ERRORS
 from killrvideo_reco.store.rows import as_utc
 
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
 IN_CHUNK = 100
 HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
                    "duration_s, hidden_at, event_ids")
+IMPORT_CONCURRENCY = 16  # the vector index rejects writes under many concurrent writers
 
 
-class StoredTaste(NamedTuple):
-    version: int | None
-    state: bytes | None
-    model_id: str | None
-
-
-
-def _profile(for_update: bool):
+def _execution(for_update: bool):
     """Reads that feed a conditional write use the write consistency (LOCAL_QUORUM by
     default), so they see every committed profile change, not a lagging replica."""
-    return WRITE_PROFILE if for_update else EXEC_PROFILE_DEFAULT
+    return WRITE_EXECUTION if for_update else EXEC_PROFILE_DEFAULT
 
 
 def history_from_row(row) -> HistoryRow:
@@ -45,9 +46,12 @@ def history_from_row(row) -> HistoryRow:
 
 class ViewerStore:
     def __init__(self, session: Session, keyspace: str):
-        self.session = session
+        self.session, self.keyspace = session, keyspace
         ks = keyspace
         prepare = session.prepare
+        self._import_watch = prepare(
+            f"INSERT INTO {ks}.viewer_history (userid, videoid, first_watched, last_watched, "
+            "play_count, seconds_watched, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)")
         self._seen_among = prepare(
             f"SELECT videoid FROM {ks}.viewer_history WHERE userid = ? AND videoid IN ?")
         self._history_row = prepare(
@@ -76,8 +80,6 @@ class ViewerStore:
             f"UPDATE {ks}.video_view_counts SET views = views + 1 WHERE videoid = ?")
         self._views_on = prepare(
             f"SELECT videoid, views FROM {ks}.video_views_by_day WHERE day = ?")
-        self._views_total = prepare(
-            f"SELECT views FROM {ks}.video_view_counts WHERE videoid = ?")
         self._users_in_range = prepare(
             f"SELECT DISTINCT userid FROM {ks}.viewer_history "
             "WHERE token(userid) > ? AND token(userid) <= ?")
@@ -93,67 +95,90 @@ class ViewerStore:
     async def history_row(self, user_id: uuid.UUID, video_id: uuid.UUID,
                           for_update: bool = False) -> HistoryRow | None:
         rows = await execute(self.session, self._history_row, (user_id, video_id),
-                             _profile(for_update))
+                             _execution(for_update))
         return history_from_row(rows[0]) if rows else None
 
     async def history(self, user_id: uuid.UUID, for_update: bool = False) -> list[HistoryRow]:
         return [history_from_row(row) for row in await execute(
-            self.session, self._history, (user_id,), _profile(for_update))]
+            self.session, self._history, (user_id,), _execution(for_update))]
 
-    async def taste(self, user_id: uuid.UUID, for_update: bool = False) -> StoredTaste:
-        rows = await execute(self.session, self._taste, (user_id,), _profile(for_update))
-        if not rows:
-            return StoredTaste(None, None, None)
-        return StoredTaste(rows[0].taste_version, rows[0].taste_state, rows[0].taste_model)
+    async def taste_state(self, user_id: uuid.UUID, for_update: bool = False) -> TasteRecord:
+        rows = await execute(self.session, self._taste, (user_id,), _execution(for_update))
+        if not rows or rows[0].taste_version is None:
+            return TasteRecord()
+        row = rows[0]
+        state = TasteState.from_bytes(row.taste_state) if row.taste_state else None
+        return TasteRecord(row.taste_version, state, row.taste_model)
 
-    async def commit(self, user_id: uuid.UUID, expected_version: int | None, new_version: int,
-                     new_state: bytes, model_id: str | None, row: HistoryRow | None,
-                     event_id: str | None) -> bool:
+    async def commit(self, change: TasteChange) -> bool:
         """Write the taste state and (optionally) one history row atomically, only if nobody
-        else changed the state since we read it. False means: re-read and try again."""
+        else changed the state since it was read. False means: re-read and try again."""
         batch = BatchStatement(batch_type=BatchType.LOGGED)
-        batch.add(self._cas_taste, (new_version, new_state, model_id, user_id, expected_version))
+        batch.add(self._cas_taste, (change.new_version, change.state.to_bytes(),
+                                    change.model_id, change.user_id, change.expected_version))
+        row = change.row
         if row is not None:
             batch.add(self._write_row, (
                 # A hide-only row writes no watch cells, so un-hiding removes the row
                 # and the video stops counting as seen.
                 row.first_watched, row.last_watched, row.play_count or None,
-                row.seconds_watched if row.play_count else None, row.duration_s, row.hidden_at, {event_id} if event_id else set(),
-                user_id, row.video_id))
-        rows = await execute(self.session, batch, None, WRITE_PROFILE)
+                row.seconds_watched if row.play_count else None, row.duration_s,
+                row.hidden_at, {change.event_id} if change.event_id else set(),
+                change.user_id, row.video_id))
+        rows = await execute(self.session, batch, None, WRITE_EXECUTION)
         return bool(rows and rows[0].applied)
 
-    async def write_preferences(self, user_id: uuid.UUID, vector: np.ndarray | None,
-                                model_id: str | None, item_count: int,
-                                recent_positive: bytes | None, version: int) -> None:
+    async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
+                            model_id: str | None, item_count: int,
+                            recent_positive: Sequence[RecentVideo], version: int) -> None:
         # The version (microseconds) doubles as the write timestamp: out-of-order
         # writers cannot replace a newer profile with an older one.
         await execute(self.session, self._write_prefs, (
             user_id, vector, model_id, item_count, datetime.now(timezone.utc),
-            recent_positive, version), WRITE_PROFILE)
+            encode_recent(recent_positive) if recent_positive else None, version),
+            WRITE_EXECUTION)
 
-    async def preferences(self, user_id: uuid.UUID) -> StoredPreferences | None:
+    async def profile(self, user_id: uuid.UUID) -> StoredProfile | None:
         rows = await execute(self.session, self._prefs, (user_id,))
         if not rows:
             return None
         row = rows[0]
-        return StoredPreferences(row.preference_vector, row.model_id, row.item_count or 0,
-                                 row.recent_positive)
+        recent = tuple(decode_recent(row.recent_positive)) if row.recent_positive else ()
+        return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent)
 
     async def count_view(self, video_id: uuid.UUID, day: date) -> None:
         await asyncio.gather(
-            execute(self.session, self._count_day, (day, video_id), WRITE_PROFILE),
-            execute(self.session, self._count_total, (video_id,), WRITE_PROFILE))
+            execute(self.session, self._count_day, (day, video_id), WRITE_EXECUTION),
+            execute(self.session, self._count_total, (video_id,), WRITE_EXECUTION))
 
     async def views_on(self, day: date) -> list[tuple[uuid.UUID, int]]:
         return [(row.videoid, row.views)
                 for row in await execute(self.session, self._views_on, (day,))]
 
-    async def total_views(self, video_id: uuid.UUID) -> int:
-        rows = await execute(self.session, self._views_total, (video_id,))
-        return rows[0].views if rows else 0
-
     async def users_in_token_range(self, start: int, end: int) -> list[uuid.UUID]:
         """Viewers whose partition token is in (start, end]: batch jobs scan the ring."""
         rows = await execute(self.session, self._users_in_range, (start, end))
         return [row.userid for row in rows]
+
+    def import_watches(self, user_id_rows: Sequence[tuple[uuid.UUID, HistoryRow]],
+                       on_done=None, attempts: int = 5) -> int:
+        """Bulk-write watch rows without touching taste states (seeding and evaluation;
+        a profile rebuild follows). Rows that time out are re-sent; synchronous."""
+        values = [(user_id, r.video_id, r.first_watched, r.last_watched, r.play_count,
+                   r.seconds_watched, r.duration_s) for user_id, r in user_id_rows]
+        for start in range(0, len(values), 5000):
+            todo = values[start:start + 5000]
+            for attempt in range(attempts):
+                results = execute_concurrent_with_args(
+                    self.session, self._import_watch, todo, concurrency=IMPORT_CONCURRENCY,
+                    raise_on_first_error=False)
+                failed = [(row, r) for row, (ok, r) in zip(todo, results) if not ok]
+                if not failed:
+                    break
+                if attempt == attempts - 1 or not isinstance(failed[0][1], TRANSIENT_ERRORS):
+                    raise failed[0][1]
+                time.sleep(0.5 * 2 ** attempt)
+                todo = [row for row, _ in failed]
+            if on_done:
+                on_done(min(5000, len(values) - start))
+        return len(values)

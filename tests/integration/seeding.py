@@ -9,7 +9,8 @@ import numpy as np
 from cassandra.concurrent import execute_concurrent_with_args
 
 from killrvideo_reco.auth import mint
-from killrvideo_reco.store.videos import NewVideo, VideoStore
+from killrvideo_reco.domain.models import NewVideo
+from killrvideo_reco.store.videos import VideoStore
 
 MODEL = "hashing-v1:384"
 

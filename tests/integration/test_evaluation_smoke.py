@@ -4,7 +4,9 @@ import random
 
 import pytest
 
-from killrvideo_reco.embeddings.provider import build_provider
+from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.store.videos import VideoStore
+from killrvideo_reco.store.viewers import ViewerStore
 from killrvideo_reco.evaluation import report
 from killrvideo_reco.evaluation.pipeline import RunConfig, evaluate
 
@@ -52,7 +54,9 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
     genre_of = write_movielens(tmp_path)
     config = RunConfig(data_dir=tmp_path, cache_dir=tmp_path / "cache", half_lives=(30.0,),
                        blend_weights=(0.5,), popular_pools=(20,))
-    result = asyncio.run(evaluate(settings, session, build_provider(settings), config))
+    ks = settings.cassandra_keyspace
+    result = asyncio.run(evaluate(settings, VideoStore(session, ks), ViewerStore(session, ks),
+                                  build_provider(settings), config))
 
     methods = {m.key: m for m in result.methods}
     assert {"popularity", "latest", "mean", "foryou", "i2i_max", "blend_0.5", "pool_20",

@@ -6,7 +6,7 @@ import uuid
 import numpy as np
 import pytest
 
-from killrvideo_reco.embeddings.provider import build_provider
+from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.profiles import Checkpoint, rebuild_profiles, token_splits
 from killrvideo_reco.jobs.reembed import reembed
 from killrvideo_reco.service.wiring import build_resources
@@ -40,7 +40,7 @@ def world(cassandra):
 
     ids, viewers = asyncio.run(seed())
     yield settings, resources, ids, viewers
-    resources.cluster.shutdown()
+    resources.close()
 
 
 def test_token_splits_cover_the_ring_without_gaps():
@@ -53,14 +53,14 @@ def test_batch_rebuild_equals_online_profiles(world):
     settings, resources, _, viewers = world
 
     async def run():
-        online = {t: await resources.viewers.preferences(v) for t, v in viewers.items()}
+        online = {t: await resources.viewers.profile(v) for t, v in viewers.items()}
         for viewer in viewers.values():  # wipe the read model: the job must restore it
-            resources.session.execute(
+            resources.database.session.execute(
                 f"DELETE FROM {settings.cassandra_keyspace}.user_preferences WHERE userid=%s",
                 (viewer,))
         summary = await rebuild_profiles(resources.videos, resources.viewers, resources.activity,
                                          parallelism=4, splits=16)
-        rebuilt = {t: await resources.viewers.preferences(v) for t, v in viewers.items()}
+        rebuilt = {t: await resources.viewers.profile(v) for t, v in viewers.items()}
         return online, summary, rebuilt
 
     online, summary, rebuilt = asyncio.run(run())
@@ -74,9 +74,8 @@ def test_interrupted_rebuild_resumes_from_checkpoint(world, tmp_path):
     settings, resources, _, _ = world
     path = tmp_path / "checkpoint.json"
     splits = 8
-    keyspace = resources.session.keyspace
     model = asyncio.run(resources.videos.catalogue_model())
-    checkpoint = Checkpoint(path, f"{keyspace}:{splits}:{model}")
+    checkpoint = Checkpoint(path, f"{splits}:{model}")
     for index in range(splits):  # pretend every range finished before the interruption
         checkpoint.mark(index)
     summary = asyncio.run(rebuild_profiles(resources.videos, resources.viewers,

@@ -6,10 +6,11 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from killrvideo_reco.domain.models import HistoryRow, NewVideo, TasteChange
+from killrvideo_reco.domain.taste_profile import empty_state
 from killrvideo_reco.store import schema
-from killrvideo_reco.store.videos import NewVideo, VideoStore
+from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
-from killrvideo_reco.domain.models import HistoryRow
 
 pytestmark = pytest.mark.integration
 
@@ -113,14 +114,17 @@ def test_taste_commit_is_conditional(cassandra):
     viewers = ViewerStore(session, settings.cassandra_keyspace)
     user, video = uuid.uuid4(), uuid.uuid4()
     row = HistoryRow(video_id=video, play_count=1, seconds_watched=5.0)
+    states = [empty_state(dimension) for dimension in (2, 3, 4)]  # three distinguishable states
 
     async def run():
-        first = await viewers.commit(user, None, 10, b"a", "m", row, "e1")
-        stale = await viewers.commit(user, None, 11, b"b", "m", row, "e2")
-        second = await viewers.commit(user, 10, 12, b"c", "m", row, "e3")
-        return first, stale, second, await viewers.taste(user), await viewers.history_row(user, video)
+        first = await viewers.commit(TasteChange(user, None, 10, states[0], "m", row, "e1"))
+        stale = await viewers.commit(TasteChange(user, None, 11, states[1], "m", row, "e2"))
+        second = await viewers.commit(TasteChange(user, 10, 12, states[2], "m", row, "e3"))
+        return (first, stale, second, await viewers.taste_state(user),
+                await viewers.history_row(user, video))
 
     first, stale, second, taste, stored = asyncio.run(run())
     assert (first, stale, second) == (True, False, True)
-    assert tuple(taste) == (12, b"c", "m")
+    assert (taste.version, taste.model_id) == (12, "m")
+    assert taste.state == states[2]
     assert stored.event_ids == frozenset({"e1", "e3"})

@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from killrvideo_reco.domain import ranking
-from killrvideo_reco.domain.models import Candidate, StoredPreferences, VideoSummary
+from killrvideo_reco.domain.models import Candidate, StoredProfile, VideoSummary
 
 
 def candidate(score, video_id=None):
@@ -12,7 +12,7 @@ def candidate(score, video_id=None):
 
 
 def prefs(vector, model="m"):
-    return StoredPreferences(vector, model, 5)
+    return StoredProfile(vector, model, 5)
 
 
 class TestUsableProfile:

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from killrvideo_reco.api.deps import Moderator, Resources
 from killrvideo_reco.api.problems import Problem
+from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import JobOut
 from killrvideo_reco.jobs.profiles import rebuild_profiles
 from killrvideo_reco.service.job_registry import JobAlreadyRunning
 
-router = APIRouter(prefix="/api/v1/admin/jobs", tags=["admin"])
+router = APIRouter(prefix=f"{API_PREFIX}/admin/jobs", tags=["admin"])
 
 
 @router.post("/profiles", response_model=JobOut, response_model_by_alias=True,
@@ -31,7 +32,7 @@ async def start_profiles_job(request: Request, response: Response, moderator: Mo
         job = registry.start("profiles", work)
     except JobAlreadyRunning as error:
         raise Problem(409, str(error), jobId=str(error.job.job_id)) from error
-    response.headers["Location"] = f"/api/v1/admin/jobs/{job.job_id}"
+    response.headers["Location"] = f"{API_PREFIX}/admin/jobs/{job.job_id}"
     return JobOut.of(job)
 
 

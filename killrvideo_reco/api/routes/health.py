@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from killrvideo_reco.api.deps import CurrentSettings, Resources
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.store import schema
-from killrvideo_reco.store.aio import execute
 
 router = APIRouter(tags=["health"])
 
@@ -21,14 +20,11 @@ async def healthz() -> dict:
 async def readyz(resources: Resources, settings: CurrentSettings) -> dict:
     expected = schema.expected_version()
     try:
-        rows = await asyncio.wait_for(execute(
-            resources.session,
-            f"SELECT max(version) AS version FROM {settings.cassandra_keyspace}.schema_migrations"),
-            timeout=settings.request_deadline_s)
+        current = await asyncio.wait_for(resources.metadata.schema_version(),
+                                         timeout=settings.request_deadline_s)
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         raise Problem(503, f"Cassandra does not answer: {type(error).__name__}",
                       headers={"Retry-After": "2"}) from error
-    current = rows[0].version if rows else None
     if current != expected:
         raise Problem(503, f"schema version is {current}, expected {expected}: run 'make schema'",
                       headers={"Retry-After": "10"})

@@ -7,10 +7,11 @@ from fastapi import APIRouter, Path, Query
 
 from killrvideo_reco.api.deps import CurrentSettings, Resources, Viewer, within_deadline
 from killrvideo_reco.api.problems import Problem
+from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut
 from killrvideo_reco.service.activity import UnknownVideo
 
-router = APIRouter(prefix="/api/v1/recommendations", tags=["recommendations"])
+router = APIRouter(prefix=f"{API_PREFIX}/recommendations", tags=["recommendations"])
 
 
 @router.get("/foryou", response_model=FeedPageOut, response_model_by_alias=True,

@@ -7,20 +7,23 @@ from fastapi import APIRouter, Path, status
 
 from killrvideo_reco.api.deps import Creator, CurrentSettings, Resources, Viewer, within_deadline
 from killrvideo_reco.api.problems import Problem
+from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import NewVideoIn, VideoOut, ViewIn, ViewOut
+from killrvideo_reco.domain.models import VideoDetails
 from killrvideo_reco.domain.vectors import InvalidVector
 from killrvideo_reco.embeddings.provider import EmbeddingError
 from killrvideo_reco.service.activity import ContendedProfile, UnknownVideo
 
-router = APIRouter(prefix="/api/v1/videos", tags=["videos"])
+router = APIRouter(prefix=f"{API_PREFIX}/videos", tags=["videos"])
 VideoIdPath = Annotated[uuid.UUID, Path(alias="videoId", description="The video's UUID")]
 
 
-def _video_out(row) -> VideoOut:
-    return VideoOut(video_id=row.videoid, title=row.name or "", thumbnail_url=row.thumbnail_url,
-                    description=row.description, tags=sorted(row.tags or ()),
-                    added_date=row.added_date, user_id=row.userid, category=row.category,
-                    duration_s=row.duration_s, embedding_model=row.embedding_model)
+def _video_out(video: VideoDetails) -> VideoOut:
+    s = video.summary
+    return VideoOut(video_id=s.video_id, title=s.title, thumbnail_url=s.thumbnail_url,
+                    description=s.description, tags=list(s.tags), added_date=s.added_date,
+                    user_id=s.uploader_id, category=video.category, duration_s=video.duration_s,
+                    embedding_model=video.embedding_model)
 
 
 @router.post("", response_model=VideoOut, response_model_by_alias=True,

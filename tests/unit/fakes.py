@@ -1,0 +1,145 @@
+"""In-memory stores with the behaviour the services rely on (conditional commits, exact
+nearest-neighbour search, seen lookups), so services are unit-tested without Cassandra."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime, timezone
+
+import numpy as np
+
+from killrvideo_reco.domain.models import (Candidate, HistoryRow, NewVideo, RecentVideo,
+                                           StoredProfile, TasteChange, TasteRecord,
+                                           VideoDetails, VideoFacts, VideoSummary)
+
+
+def summary_of(video: NewVideo) -> VideoSummary:
+    return VideoSummary(video.video_id, video.title, video.thumbnail_url, video.description,
+                        tuple(sorted(video.tags)), video.added_date, video.uploader_id)
+
+
+class FakeVideoStore:
+    def __init__(self):
+        self.videos: dict[uuid.UUID, NewVideo] = {}
+        self.model: str | None = None
+        self.nearest_limits: list[int] = []  # every ANN LIMIT asked, in order
+
+    async def add(self, video: NewVideo) -> None:
+        self.videos[video.video_id] = video
+
+    async def details(self, video_id):
+        v = self.videos.get(video_id)
+        return VideoDetails(summary_of(v), v.category, v.duration_s, v.embedding_model) if v else None
+
+    async def facts(self, video_id):
+        v = self.videos.get(video_id)
+        if v is None:
+            return None
+        return VideoFacts(v.video_id, v.title, v.uploader_id,
+                          float(v.duration_s) if v.duration_s else None, v.content_features,
+                          v.embedding_model)
+
+    async def facts_many(self, video_ids):
+        return {v: f for v in video_ids if (f := await self.facts(v)) is not None}
+
+    async def summaries(self, video_ids):
+        return {v: summary_of(self.videos[v]) for v in video_ids if v in self.videos}
+
+    async def vectors(self, video_ids):
+        return {v: self.videos[v].content_features for v in video_ids if v in self.videos}
+
+    async def nearest(self, query, limit):
+        """Exact cosine search, best first, as the ANN index would answer it."""
+        self.nearest_limits.append(limit)
+        q = np.asarray(query, dtype=np.float64)
+        q = q / np.linalg.norm(q)
+        scored = []
+        for v in self.videos.values():
+            x = np.asarray(v.content_features, dtype=np.float64)
+            scored.append(Candidate(summary_of(v), float(x @ q / np.linalg.norm(x))))
+        scored.sort(key=lambda c: (-c.score, c.summary.video_id.bytes))
+        return scored[:limit]
+
+    async def latest_ids(self, limit):
+        ordered = sorted(self.videos.values(), key=lambda v: v.added_date, reverse=True)
+        return [v.video_id for v in ordered[:limit]]
+
+    async def any_summaries(self, limit):
+        return [summary_of(v) for v in list(self.videos.values())[:limit]]
+
+    async def catalogue_model(self):
+        return self.model
+
+    async def set_catalogue_model(self, model_id):
+        self.model = model_id
+
+
+class FakeViewerStore:
+    def __init__(self):
+        self.rows: dict[uuid.UUID, dict[uuid.UUID, HistoryRow]] = {}
+        self.tastes: dict[uuid.UUID, TasteRecord] = {}
+        self.profiles: dict[uuid.UUID, tuple[int, StoredProfile]] = {}
+        self.views: dict[tuple[date, uuid.UUID], int] = {}
+        self.commits = 0
+        # Called just before a commit is checked: lets a test slip in a concurrent writer.
+        self.before_commit = None
+
+    async def seen_among(self, user_id, video_ids):
+        mine = self.rows.get(user_id, {})
+        return {v for v in video_ids if v in mine}
+
+    async def history_row(self, user_id, video_id, for_update=False):
+        return self.rows.get(user_id, {}).get(video_id)
+
+    async def history(self, user_id, for_update=False):
+        return list(self.rows.get(user_id, {}).values())
+
+    async def taste_state(self, user_id, for_update=False):
+        return self.tastes.get(user_id, TasteRecord())
+
+    async def commit(self, change: TasteChange) -> bool:
+        if self.before_commit:
+            hook, self.before_commit = self.before_commit, None
+            await hook()
+        if self.tastes.get(change.user_id, TasteRecord()).version != change.expected_version:
+            return False
+        self.commits += 1
+        self.tastes[change.user_id] = TasteRecord(change.new_version, change.state,
+                                                  change.model_id)
+        if change.row is not None:
+            rows = self.rows.setdefault(change.user_id, {})
+            old = rows.get(change.row.video_id)
+            events = (old.event_ids if old else frozenset()) | (
+                {change.event_id} if change.event_id else set())
+            row = replace(change.row, event_ids=frozenset(events))
+            if row.play_count == 0 and row.hidden_at is None:
+                rows.pop(row.video_id, None)  # an un-hidden, never-watched row goes away
+            else:
+                rows[row.video_id] = row
+        return True
+
+    async def write_profile(self, user_id, vector, model_id, item_count,
+                            recent_positive: Sequence[RecentVideo], version):
+        current = self.profiles.get(user_id)
+        if current is None or current[0] < version:  # USING TIMESTAMP: newest wins
+            self.profiles[user_id] = (version, StoredProfile(vector, model_id, item_count,
+                                                             tuple(recent_positive)))
+
+    async def profile(self, user_id):
+        found = self.profiles.get(user_id)
+        return found[1] if found else None
+
+    async def count_view(self, video_id, day):
+        self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
+
+    async def views_on(self, day):
+        return [(v, n) for (d, v), n in self.views.items() if d == day]
+
+    async def users_in_token_range(self, start, end):
+        return list(self.rows) if start < 0 <= end else []
+
+    def watch(self, user_id, video_id, at: datetime | None = None):
+        """Seed a watched row directly (as tests/integration/seeding.py does)."""
+        at = at or datetime.now(timezone.utc)
+        self.rows.setdefault(user_id, {})[video_id] = HistoryRow(video_id, at, at, 1, 300.0, 600.0)

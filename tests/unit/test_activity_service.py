@@ -1,0 +1,100 @@
+"""ActivityService against in-memory stores: idempotent events, conflict retries, hides."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from killrvideo_reco.domain.models import NewVideo
+from killrvideo_reco.domain.taste_profile import ProfileParams
+from killrvideo_reco.service.activity import ActivityService
+from tests.unit.fakes import FakeVideoStore, FakeViewerStore
+
+DIM = 6
+MODEL = "test-model"
+
+
+def world(count: int = 6):
+    videos, viewers = FakeVideoStore(), FakeViewerStore()
+    rng = np.random.default_rng(3)
+    ids = []
+    for n in range(count):
+        vector = rng.normal(size=DIM).astype(np.float32)
+        video = NewVideo(uuid.uuid4(), uuid.uuid4(), f"video {n}", "", (), None,
+                         datetime.now(timezone.utc), None, 600, vector, MODEL)
+        asyncio.run(videos.add(video))
+        ids.append(video.video_id)
+    videos.model = MODEL
+    params = ProfileParams(min_positive_videos=1)
+    return videos, viewers, ActivityService(videos, viewers, params, DIM), ids, params
+
+
+def test_a_retried_event_id_counts_once():
+    videos, viewers, activity, ids, _ = world()
+    user = uuid.uuid4()
+
+    first = asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
+    again = asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
+    other = asyncio.run(activity.record_view(user, ids[0], "evt-2", 100, 600))
+
+    assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
+    assert (again.play_count, other.play_count) == (1, 2)
+    assert other.seconds_watched == 400
+    assert sum(viewers.views.values()) == 2, "the duplicate is not counted as a view"
+
+
+def test_a_concurrent_commit_makes_the_view_retry_and_both_land():
+    videos, viewers, activity, ids, params = world()
+    user = uuid.uuid4()
+
+    async def concurrent_writer():
+        await activity.record_view(user, ids[1], "other-client", 500, 600)
+
+    viewers.before_commit = concurrent_writer
+    asyncio.run(activity.record_view(user, ids[0], "this-client", 500, 600))
+
+    rows = {r.video_id: r for r in asyncio.run(viewers.history(user))}
+    assert set(rows) == {ids[0], ids[1]}
+    assert viewers.commits == 2, "the stale attempt was refused, then retried"
+    online = viewers.tastes[user].state
+    assert online.positive_count() == 2
+
+    async def rebuilt():
+        await activity.rebuild(user, MODEL)
+        return viewers.tastes[user].state
+
+    batch = asyncio.run(rebuilt())
+    np.testing.assert_allclose(online.preference_vector(params),
+                               batch.preference_vector(params), atol=1e-6)
+
+
+def test_hide_then_unhide_leaves_nothing_seen():
+    videos, viewers, activity, ids, _ = world()
+    user = uuid.uuid4()
+
+    assert asyncio.run(activity.set_hidden(user, ids[2], True)) is True
+    assert asyncio.run(activity.set_hidden(user, ids[2], True)) is False, "already hidden"
+    assert asyncio.run(viewers.seen_among(user, ids)) == {ids[2]}
+    assert asyncio.run(activity.set_hidden(user, ids[2], False)) is True
+    assert asyncio.run(viewers.seen_among(user, ids)) == set()
+
+
+def test_online_profile_equals_batch_rebuild_over_many_events():
+    videos, viewers, activity, ids, params = world(count=6)
+    user = uuid.uuid4()
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    async def run():
+        for n, video_id in enumerate(ids):
+            await activity.record_view(user, video_id, f"e{n}", 50 + 100 * n, 600,
+                                       start + timedelta(days=n))
+        await activity.set_hidden(user, ids[0], True)
+        online = viewers.profiles[user][1].preference_vector
+        await activity.rebuild(user, MODEL)
+        return online, viewers.profiles[user][1].preference_vector
+
+    online, batch = asyncio.run(run())
+    assert online is not None
+    np.testing.assert_allclose(online, batch, atol=1e-6)

@@ -9,7 +9,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test token profiles reembed bench eval clean
+        unit-test token profiles train reembed bench eval clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ token: venv ## mint a local JWT: make token USER=<uuid> ROLE=viewer|creator|mode
 
 profiles: schema ## rebuild every viewer's taste profile from history
 	$(CLI) profiles
+
+train: schema ## learn the behaviour space from viewing history and switch the feed to it
+	$(CLI) train
 
 reembed: cassandra-up ## re-embed the catalogue with the configured provider, then rebuild profiles
 	$(CLI) reembed

@@ -67,6 +67,12 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     return rebuild_all_profiles(get_settings(), parallelism=args.parallelism)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from killrvideo_reco.jobs.train import train_from_cli
+
+    return train_from_cli(get_settings())
+
+
 def cmd_reembed(args: argparse.Namespace) -> int:
     from killrvideo_reco.jobs.reembed import reembed_catalogue
 
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     profiles.add_argument("--parallelism", type=int, default=8)
     profiles.set_defaults(run=cmd_profiles)
     commands.add_parser("reembed", help="re-embed the catalogue").set_defaults(run=cmd_reembed)
+    commands.add_parser("train", help="learn the behaviour space and switch the feed to it"
+                        ).set_defaults(run=cmd_train)
     args = parser.parse_args(argv)
     logging.basicConfig(level=get_settings().log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

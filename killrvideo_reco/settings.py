@@ -51,6 +51,21 @@ class Settings(BaseSettings):
     openai_model: str = Field("text-embedding-3-small", description="Model name sent to the API.")
     openai_timeout_s: float = Field(30.0, description="Per embeddings HTTP call.")
 
+    # --- behaviour space and training (make train) ---
+    behaviour_dimension: int = Field(
+        32, ge=2, le=512, description="Factors of the learned behaviour space (videos get one more).")
+    train_model: Literal["svd", "als"] = Field(
+        "svd", description="svd: PureSVD (scipy); als: implicit ALS (implicit).")
+    train_alpha: float = Field(2.0, gt=0, description="Confidence = 1 + alpha * weight (ALS only).")
+    train_regularization: float = Field(1.0, ge=0, description="ALS L2 regularisation.")
+    train_iterations: int = Field(15, ge=1, description="ALS iterations.")
+    train_holdout_per_viewer: int = Field(
+        3, ge=1, description="Each viewer's latest positives held out to fit the ranking.")
+    train_min_viewers: int = Field(2, ge=1, description="Videos watched by fewer viewers are "
+                                   "not trained; they get vectors from the content map.")
+    train_content_map_ridge: float = Field(
+        10.0, gt=0, description="Ridge penalty of the content -> behaviour map for new videos.")
+
     # --- auth ---
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = Field(
         "HS256", description="The only algorithm accepted.")
@@ -74,6 +89,12 @@ class Settings(BaseSettings):
     feed_max_ann_limit: int = Field(1000, description="Cassandra caps ANN LIMIT at 1000.")
     feed_max_page_size: int = Field(100, description="Largest pageSize accepted (at most 100).")
     trending_window_days: int = Field(7, description="Trending = most viewed in this many days.")
+    feed_behaviour_candidates: int = Field(
+        200, ge=10, le=1000, description="ANN rows asked in the behaviour space per request.")
+    feed_content_candidates: int = Field(
+        100, ge=10, le=1000, description="ANN rows asked in the content space per request.")
+    feed_popular_candidates: int = Field(
+        100, ge=0, le=1000, description="Trending/most-popular videos added as candidates.")
 
     # --- taste profiles ---
     profile_half_life_days: float = Field(200.0, description="Recency decay half-life.")

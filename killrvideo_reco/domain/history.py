@@ -13,21 +13,22 @@ from killrvideo_reco.domain.taste_profile import Interaction
 
 
 def watch_interaction(row: HistoryRow | None, embedding: np.ndarray, uploader_id: uuid.UUID | None,
-                      title: str) -> Interaction | None:
+                      title: str, behaviour: np.ndarray | None = None) -> Interaction | None:
     if row is None or row.play_count <= 0 or row.last_watched is None:
         return None
     return Interaction(video_id=row.video_id, embedding=embedding, uploader_id=uploader_id,
                        at=row.last_watched.timestamp(), kind="watch",
                        seconds_watched=row.seconds_watched, duration_s=row.duration_s,
-                       title=title)
+                       title=title, behaviour=behaviour)
 
 
 def hide_interaction(row: HistoryRow | None, embedding: np.ndarray, uploader_id: uuid.UUID | None,
-                     title: str) -> Interaction | None:
+                     title: str, behaviour: np.ndarray | None = None) -> Interaction | None:
     if row is None or row.hidden_at is None:
         return None
     return Interaction(video_id=row.video_id, embedding=embedding, uploader_id=uploader_id,
-                       at=row.hidden_at.timestamp(), kind="hide", title=title)
+                       at=row.hidden_at.timestamp(), kind="hide", title=title,
+                       behaviour=behaviour)
 
 
 def after_view(row: HistoryRow | None, video_id: uuid.UUID, at: datetime, seconds: float,

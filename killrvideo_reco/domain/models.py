@@ -33,6 +33,30 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class FeedCandidate:
+    """A video proposed by one or more candidate sources, with its ranking features:
+    cosines in the behaviour index and the content space (0 when unknown) and the
+    training run's log-scaled popularity (0 when unknown)."""
+    summary: VideoSummary
+    behaviour: float
+    content: float
+    popularity: float
+    sources: frozenset[str]
+
+
+@dataclass(frozen=True)
+class BehaviourRun:
+    """A finished training run, as serving needs it."""
+    run_id: str
+    slot: str
+    dimension: int
+    max_norm: float
+    ranker_json: str | None = None
+    content_map: bytes | None = None
+    popular: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True)
 class BasedOn:
     video_id: uuid.UUID
     title: str
@@ -69,6 +93,15 @@ class StoredProfile:
     model_id: str | None
     item_count: int
     recent_positive: tuple[RecentVideo, ...] = ()
+    # slot -> (run id, the viewer's raw behaviour vector in that run)
+    behaviour: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
+
+    def behaviour_in(self, run: "BehaviourRun | None") -> np.ndarray | None:
+        """The behaviour vector of exactly this run, never another run's."""
+        if run is None or run.slot not in self.behaviour:
+            return None
+        run_id, vector = self.behaviour[run.slot]
+        return vector if run_id == run.run_id and vector is not None else None
 
 
 @dataclass(frozen=True)
@@ -105,6 +138,8 @@ class VideoFacts:
     duration_s: float | None
     content_features: np.ndarray | None
     embedding_model: str | None
+    # slot -> (run id, the video's unit vector in that slot's index)
+    behaviour: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass

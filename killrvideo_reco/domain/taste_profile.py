@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import struct
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 import numpy as np
 
+from .taste_behaviour import add_behaviour, decode_behaviour, encode_behaviour
 from .taste_weights import (  # re-exported: callers import everything from here
     ChannelSum, Interaction, ProfileParams, RecentPositive, channel_key, completion, decay,
     interaction_weight, is_positive, readonly, recent_entry, trim_recent, unit_embedding)
@@ -49,6 +50,17 @@ class TasteState:
     recent_positive: tuple[RecentPositive, ...] = ()  # newest first
     recent_floor: float = -math.inf  # positives at or before this were dropped
     fingerprint: int = 0  # ProfileParams.fingerprint() of the sums; 0 = not bound yet
+    # Behaviour space: decayed weighted sum of the positives' raw vectors of one training run.
+    behaviour_run: str = ""
+    behaviour_sum: np.ndarray = field(default_factory=lambda: readonly(np.zeros(0)))
+    behaviour_count: int = 0
+
+    def behaviour_vector(self) -> np.ndarray | None:
+        """The viewer's behaviour vector (float32), None before any positive with one."""
+        if self.behaviour_count <= 0:
+            return None
+        norm = float(np.linalg.norm(self.behaviour_sum))
+        return self.behaviour_sum.astype(np.float32) if norm > 1e-12 else None
 
     def positive_count(self) -> int:
         return sum(c.count for c in self.channels.values())
@@ -95,7 +107,10 @@ class TasteState:
             and all(_channel_eq(c, other.channels[k]) for k, c in self.channels.items())
             and len(self.recent_positive) == len(other.recent_positive)
             and all(a[:3] == b[:3] and np.array_equal(a.embedding, b.embedding)
-                    for a, b in zip(self.recent_positive, other.recent_positive)))
+                    for a, b in zip(self.recent_positive, other.recent_positive))
+            and (self.behaviour_run, self.behaviour_count)
+            == (other.behaviour_run, other.behaviour_count)
+            and np.array_equal(self.behaviour_sum, other.behaviour_sum))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -127,19 +142,21 @@ def empty_state(dimension: int, params: ProfileParams | None = None) -> TasteSta
 
 
 def build_state(interactions: Iterable[Interaction], params: ProfileParams,
-                dimension: int) -> TasteState:
-    """Batch build. At most one interaction per (video, kind), as in viewer_history."""
+                dimension: int, behaviour_run: str = "") -> TasteState:
+    """Batch build. At most one interaction per (video, kind), as in viewer_history.
+    Interactions' behaviour vectors must come from `behaviour_run`."""
     items = list(interactions)
     seen: set[tuple[uuid.UUID, str]] = set()
     for i in items:
         if (i.video_id, i.kind) in seen:
             raise ValueError(f"duplicate {i.kind} interaction for video {i.video_id}")
         seen.add((i.video_id, i.kind))
-    state = empty_state(dimension, params)
+    state = replace(empty_state(dimension, params), behaviour_run=behaviour_run)
     if not items:
         return state
     ref = max(float(i.at) for i in items)
     neg_sum, neg_mass, neg_count = np.zeros(dimension), 0.0, 0
+    b_sum, b_count = np.zeros(0), 0
     groups: dict[str, list[tuple[float, np.ndarray]]] = {}
     recent: list[RecentPositive] = []
     for i in items:
@@ -151,6 +168,7 @@ def build_state(interactions: Iterable[Interaction], params: ProfileParams,
         if w > 0:
             groups.setdefault(channel_key(i), []).append((dw, unit))
             recent.append(recent_entry(i, unit))
+            b_sum, b_count = add_behaviour(b_sum, b_count, i, dw, 1)
         else:
             neg_sum += dw * unit
             neg_mass += -dw
@@ -163,7 +181,8 @@ def build_state(interactions: Iterable[Interaction], params: ProfileParams,
                                    len(members), ref)
     recent_t, floor = trim_recent(recent, -math.inf, params.recent_positive_kept)
     return TasteState(ref, dimension, readonly(neg_sum), neg_mass, neg_count, channels,
-                      recent_t, floor, params.fingerprint())
+                      recent_t, floor, params.fingerprint(), behaviour_run, readonly(b_sum),
+                      b_count)
 
 
 def apply_change(state: TasteState, old: Interaction | None, new: Interaction | None,
@@ -183,6 +202,7 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
     shift = decay(ref - state.reference_time, params)
     neg_sum, neg_mass = state.negative_sum * shift, state.negative_mass * shift
     neg_count = state.negative_count
+    b_sum, b_count = state.behaviour_sum * shift, state.behaviour_count
     channels = dict(state.channels)
     recent = list(state.recent_positive)
     floor = state.recent_floor
@@ -211,6 +231,7 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
                 recent = [r for r in recent if r.video_id != i.video_id]
             else:
                 recent.append(recent_entry(i, unit))
+            b_sum, b_count = add_behaviour(b_sum, b_count, i, dw, sign)
         else:
             neg_count += sign
             if neg_count < 0:
@@ -222,7 +243,8 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
                 neg_mass = max(0.0, neg_mass - dw)
     recent_t, floor = trim_recent(recent, floor, params.recent_positive_kept)
     return TasteState(ref, state.dimension, readonly(neg_sum), neg_mass, neg_count, channels,
-                      recent_t, floor, params.fingerprint())
+                      recent_t, floor, params.fingerprint(), state.behaviour_run,
+                      readonly(b_sum), b_count)
 
 
 def compute_profile(interactions: Iterable[Interaction], params: ProfileParams,
@@ -231,7 +253,7 @@ def compute_profile(interactions: Iterable[Interaction], params: ProfileParams,
 
 
 # --- binary format (little-endian, see docs/recommendations.md) ---------------------------
-_MAGIC, _VERSION = b"KVTS", 1
+_MAGIC, _VERSION = b"KVTS", 2  # 2 added the behaviour block; 1 still decodes
 # magic version fingerprint dimension reference_time recent_floor negative_mass
 # negative_count n_channels n_recent
 _HEADER = struct.Struct("<4sHIIdddIII")
@@ -253,6 +275,7 @@ def _encode(s: TasteState) -> bytes:
         t = r.title.encode()
         parts += [_RECENT.pack(r.video_id.bytes, r.at, len(t)), t,
                   np.asarray(r.embedding, dtype="<f4").tobytes()]
+    parts.append(encode_behaviour(s.behaviour_run, s.behaviour_sum, s.behaviour_count))
     return b"".join(parts)
 
 
@@ -275,7 +298,7 @@ def _decode(data: bytes) -> TasteState:
      n_recent) = _HEADER.unpack(take(_HEADER.size))
     if magic != _MAGIC:
         raise ValueError("not a taste state")
-    if version != _VERSION:
+    if version not in (1, _VERSION):
         raise ValueError(f"unsupported taste state version {version}")
     neg_sum = floats(n, "<f8")
     channels = {}
@@ -288,6 +311,11 @@ def _decode(data: bytes) -> TasteState:
         vid, at, tlen = _RECENT.unpack(take(_RECENT.size))
         title = bytes(take(tlen)).decode()
         recent.append(RecentPositive(uuid.UUID(bytes=vid), title, at, floats(n, "<f4")))
+    run, b_sum, b_count = ("", readonly(np.zeros(0)), 0)
+    if version >= 2:
+        run, b_sum, b_count, used = decode_behaviour(buf[pos:])
+        pos += used
     if pos != len(buf):
         raise ValueError("trailing bytes after taste state")
-    return TasteState(ref, n, neg_sum, neg_mass, neg_count, channels, tuple(recent), floor, fp)
+    return TasteState(ref, n, neg_sum, neg_mass, neg_count, channels, tuple(recent), floor, fp,
+                      run, b_sum, b_count)

@@ -77,6 +77,7 @@ class Interaction:
     seconds_watched: float = 0.0  # total over all plays (watch only)
     duration_s: float | None = None
     title: str = ""
+    behaviour: np.ndarray | None = None  # the video's raw vector in the state's behaviour run
 
     def __post_init__(self) -> None:
         if self.kind not in ("watch", "hide"):
@@ -175,3 +176,11 @@ def trim_recent(recent: list[RecentPositive], floor: float, kept: int):
 
 def recent_entry(i: Interaction, unit: np.ndarray) -> RecentPositive:
     return RecentPositive(i.video_id, i.title, float(i.at), readonly(unit.astype(np.float32)))
+
+
+def usable_behaviour(i: Interaction) -> np.ndarray | None:
+    """The raw behaviour vector (inner products need its length), None if unusable."""
+    if i.behaviour is None:
+        return None
+    b = np.asarray(i.behaviour, dtype=np.float64)
+    return b if b.ndim == 1 and b.size and np.all(np.isfinite(b)) else None

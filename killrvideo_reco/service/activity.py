@@ -16,10 +16,12 @@ from datetime import datetime, timezone
 
 from killrvideo_reco.domain import history as history_rules
 from killrvideo_reco.domain.explanations import recent_videos
-from killrvideo_reco.domain.models import HistoryRow, TasteChange, TasteRecord, VideoFacts
+from killrvideo_reco.domain.behaviour import video_behaviour
+from killrvideo_reco.domain.models import (BehaviourRun, HistoryRow, TasteChange, TasteRecord,
+                                           VideoFacts)
 from killrvideo_reco.domain.taste_profile import (
     Interaction, ProfileParams, TasteState, apply_change, build_state, empty_state)
-from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
+from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
 from killrvideo_reco.store.errors import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
@@ -44,13 +46,16 @@ class ViewOutcome:
 
 class ActivityService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
-                 params: ProfileParams, dimension: int):
+                 params: ProfileParams, dimension: int, runs: ActiveRun | None = None):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
+        self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                           seconds: float, duration_s: float | None,
                           at: datetime | None = None) -> ViewOutcome:
         facts = await self._facts(video_id)
+        run = await self.runs.get()
+        args = _interaction_args(facts, run)
         at = at or datetime.now(timezone.utc)
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
@@ -58,12 +63,11 @@ class ActivityService:
                 return ViewOutcome(True, row.play_count, row.seconds_watched)
             new_row = history_rules.after_view(row, video_id, at, seconds, duration_s,
                                                facts.duration_s)
-            old = history_rules.watch_interaction(row, facts.content_features,
-                                                  facts.uploader_id, facts.title)
-            new = history_rules.watch_interaction(new_row, facts.content_features,
-                                                  facts.uploader_id, facts.title)
-            state = await self._current_state(user_id, taste, facts.embedding_model)
-            if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id):
+            old = history_rules.watch_interaction(row, *args)
+            new = history_rules.watch_interaction(new_row, *args)
+            state = await self._current_state(user_id, taste, facts.embedding_model, run)
+            if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id,
+                                  run):
                 await self.viewers.count_view(video_id, at.date())
                 return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
             await _backoff(attempt)
@@ -72,17 +76,18 @@ class ActivityService:
     async def set_hidden(self, user_id: uuid.UUID, video_id: uuid.UUID, hidden: bool) -> bool:
         """Hide or un-hide; returns False when it was already in that state."""
         facts = await self._facts(video_id)
+        run = await self.runs.get()
+        args = _interaction_args(facts, run)
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
             if (row is not None and row.hidden_at is not None) == hidden:
                 return False
             base = row or HistoryRow(video_id=video_id)
             new_row = replace(base, hidden_at=datetime.now(timezone.utc) if hidden else None)
-            args = (facts.content_features, facts.uploader_id, facts.title)
             old = history_rules.hide_interaction(row, *args)
             new = history_rules.hide_interaction(new_row, *args)
-            state = await self._current_state(user_id, taste, facts.embedding_model)
-            if await self._commit(user_id, taste, state, old, new, facts, new_row, None):
+            state = await self._current_state(user_id, taste, facts.embedding_model, run)
+            if await self._commit(user_id, taste, state, old, new, facts, new_row, None, run):
                 return True
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
@@ -92,12 +97,13 @@ class ActivityService:
         """Recompute one viewer's profile from full history (batch jobs, model changes)."""
         for attempt in range(MAX_ATTEMPTS):
             try:
+                run = await self.runs.get()
                 taste = await self.viewers.taste_state(user_id, for_update=True)
-                state = await self._state_from_history(user_id, model_id, facts_cache)
+                state = await self._state_from_history(user_id, model_id, facts_cache, run)
                 version = history_rules.next_version(taste.version, _now_us())
                 if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
                                                          model_id)):
-                    await self._write_read_model(user_id, state, model_id, version)
+                    await self._write_read_model(user_id, state, model_id, version, run)
                     return state.preference_vector(self.params) is not None
             except TRANSIENT_ERRORS as error:
                 # A busy node times out now and then; a batch job retries, not aborts.
@@ -124,20 +130,22 @@ class ActivityService:
         return facts
 
     async def _current_state(self, user_id: uuid.UUID, taste: TasteRecord,
-                             model_id: str | None) -> TasteState:
+                             model_id: str | None, run: BehaviourRun | None) -> TasteState:
+        run_id = run.run_id if run else ""
         if taste.state is None:
-            return empty_state(self.dimension, self.params)
+            return replace(empty_state(self.dimension, self.params), behaviour_run=run_id)
         state = taste.state
         if (state.dimension != self.dimension or not state.matches(self.params)
-                or taste.model_id != model_id):
-            # Stored sums use another model or other weights: start over from history.
-            log.info("user %s: rebuilding taste state (model %s -> %s)", user_id,
-                     taste.model_id, model_id)
-            return await self._state_from_history(user_id, model_id, None)
+                or taste.model_id != model_id or state.behaviour_run != run_id):
+            # Stored sums use another model, run or weights: start over from history.
+            log.info("user %s: rebuilding taste state (model %s -> %s, run %r -> %r)",
+                     user_id, taste.model_id, model_id, state.behaviour_run, run_id)
+            return await self._state_from_history(user_id, model_id, None, run)
         return state
 
     async def _state_from_history(self, user_id: uuid.UUID, model_id: str | None,
-                                  facts_cache: dict | None) -> TasteState:
+                                  facts_cache: dict | None,
+                                  run: BehaviourRun | None) -> TasteState:
         rows = await self.viewers.history(user_id, for_update=True)
         cache = facts_cache if facts_cache is not None else {}
         missing = [r.video_id for r in rows if r.video_id not in cache]
@@ -150,15 +158,17 @@ class ActivityService:
             facts = cache.get(row.video_id)
             if facts is None or facts.content_features is None or facts.embedding_model != model_id:
                 continue  # deleted video, or not yet re-embedded with this model
-            args = (facts.content_features, facts.uploader_id, facts.title)
+            args = _interaction_args(facts, run)
             for interaction in (history_rules.watch_interaction(row, *args),
                                 history_rules.hide_interaction(row, *args)):
                 if interaction is not None:
                     interactions.append(interaction)
-        return build_state(interactions, self.params, self.dimension)
+        return build_state(interactions, self.params, self.dimension,
+                           run.run_id if run else "")
 
     async def _commit(self, user_id, taste: TasteRecord, state: TasteState, old, new,
-                      facts: VideoFacts, new_row: HistoryRow, event_id: str | None) -> bool:
+                      facts: VideoFacts, new_row: HistoryRow, event_id: str | None,
+                      run: BehaviourRun | None) -> bool:
         try:
             new_state = apply_change(state, old, new, self.params)
         except ValueError:
@@ -169,14 +179,21 @@ class ActivityService:
         if not await self.viewers.commit(TasteChange(user_id, taste.version, version, new_state,
                                                      facts.embedding_model, new_row, event_id)):
             return False
-        await self._write_read_model(user_id, new_state, facts.embedding_model, version)
+        await self._write_read_model(user_id, new_state, facts.embedding_model, version, run)
         return True
 
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
-                                model_id: str | None, version: int) -> None:
+                                model_id: str | None, version: int,
+                                run: BehaviourRun | None) -> None:
+        behaviour = (run.slot, run.run_id, state.behaviour_vector()) if run else None
         await self.viewers.write_profile(
             user_id, state.preference_vector(self.params), model_id, state.positive_count(),
-            recent_videos(state), version)
+            recent_videos(state), version, behaviour)
+
+
+def _interaction_args(facts: VideoFacts, run: BehaviourRun | None) -> tuple:
+    return (facts.content_features, facts.uploader_id, facts.title,
+            video_behaviour(facts.behaviour, run))
 
 
 def _now_us() -> int:

@@ -1,4 +1,6 @@
-"""Adding and reading videos; embeds title + description + tags when no vector is given."""
+"""Adding and reading videos; embeds title + description + tags when no vector is given,
+and places a new video in the live behaviour space through the run's content map, so it
+can be recommended before anyone has watched it."""
 from __future__ import annotations
 
 import asyncio
@@ -11,12 +13,16 @@ import numpy as np
 from killrvideo_reco.domain.vectors import checked_vector
 from killrvideo_reco.domain.models import NewVideo, VideoDetails
 from killrvideo_reco.embeddings.provider import EmbeddingProvider, video_text
-from killrvideo_reco.service.ports import VideoRepository
+from killrvideo_reco.domain.behaviour import index_vectors
+from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository
+from killrvideo_reco.service.runs import LiveRun
 
 
 class CatalogueService:
-    def __init__(self, videos: VideoRepository, embedder: EmbeddingProvider, dimension: int):
+    def __init__(self, videos: VideoRepository, embedder: EmbeddingProvider, dimension: int,
+                 behaviour: BehaviourRepository | None = None, runs: LiveRun | None = None):
         self.videos, self.embedder, self.dimension = videos, embedder, dimension
+        self.behaviour, self.runs = behaviour, runs
         self._model_recorded = False
 
     async def add_video(self, uploader_id: uuid.UUID, title: str, description: str,
@@ -34,9 +40,19 @@ class CatalogueService:
                          tuple(sorted(set(tags))), thumbnail_url, datetime.now(timezone.utc),
                          category, duration_s, vector, self.embedder.model_id)
         await self.videos.add(video)
+        await self._place_in_behaviour_space(video)
         if not self._model_recorded:
             await self.ensure_catalogue_model()
         return video
+
+    async def _place_in_behaviour_space(self, video: NewVideo) -> None:
+        run = await self.runs.get() if self.runs else None
+        content_map = self.runs.content_map(run) if run else None
+        if content_map is None or self.behaviour is None:
+            return  # no training yet: the video is found through the content space
+        predicted = content_map.predict(video.content_features)
+        await self.behaviour.write_video(run.slot, run.run_id, video.video_id,
+                                         index_vectors(predicted, run.max_norm)[0])
 
     async def ensure_catalogue_model(self) -> None:
         """Record which model the catalogue uses, the first time (reembed changes it)."""

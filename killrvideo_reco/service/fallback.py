@@ -23,6 +23,10 @@ class FallbackPool:
         trending, latest = await asyncio.gather(self._trending.get(), self._latest.get())
         return merge_unique(trending, latest), set(trending)
 
+    async def trending(self) -> list[uuid.UUID]:
+        """Most viewed in the window, most viewed first (cached)."""
+        return await self._trending.get()
+
     def invalidate(self) -> None:
         self._trending.invalidate()
         self._latest.invalidate()

@@ -1,7 +1,11 @@
 """The "For You" feed: where a viewer's page of recommendations is computed.
 
-personalised: preference vector -> ANN over content_features -> drop watched/hidden and
-below-floor -> page; the horizon doubles (up to Cassandra's 1000) while the page is short.
+two-stage (once a training run is live): candidates from the viewer's behaviour vector
+(ANN over the run's behaviour slot), their content preference vector (ANN over
+content_features) and the popular pool, merged, watched/hidden dropped, ranked by the
+run's fitted weights (service/candidates.py), then paged.
+content only (before the first training): preference vector -> ANN over content_features
+-> drop watched/hidden and below-floor -> page; the horizon doubles while the page is short.
 cold start: trending, then latest, with the same exclusions.
 """
 from __future__ import annotations
@@ -13,10 +17,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from killrvideo_reco.domain import ranking
+from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.explanations import based_on_for_items
 from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, RecentVideo
+from killrvideo_reco.service.candidates import CandidateLimits, TwoStageFeed
 from killrvideo_reco.service.fallback import FallbackPool
-from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
+from killrvideo_reco.service.ports import (NO_RUN, ActiveRun, BehaviourRepository,
+                                           VideoRepository, ViewerRepository)
 from killrvideo_reco.service.ttl_cache import CachedValue
 from killrvideo_reco.settings import Settings
 
@@ -25,20 +32,39 @@ log = logging.getLogger(__name__)
 
 class FeedService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
-                 settings: Settings):
+                 settings: Settings, behaviour: BehaviourRepository | None = None,
+                 runs: ActiveRun | None = None):
         self.videos, self.viewers, self.settings = videos, viewers, settings
+        self.runs = runs or NO_RUN
+        self.two_stage = behaviour and TwoStageFeed(behaviour, viewers, CandidateLimits(
+            settings.feed_behaviour_candidates, settings.feed_content_candidates,
+            settings.feed_popular_candidates, settings.feed_similarity_floor))
         self.fallback = FallbackPool(videos, viewers, settings.trending_window_days,
                                      settings.feed_max_ann_limit, settings.feed_cache_ttl_s)
         self._catalogue_model = CachedValue(videos.catalogue_model, settings.feed_cache_ttl_s)
         self._logged_unusable: OrderedDict[uuid.UUID, None] = OrderedDict()
 
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
-        prefs, catalogue_model = await asyncio.gather(
-            self.viewers.profile(user_id), self._catalogue_model.get())
+        prefs, catalogue_model, run = await asyncio.gather(
+            self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
         verdict = ranking.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
         if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:
             self._log_unusable_once(user_id, verdict.reason)
-        if verdict.vector is not None:
+        behaviour = prefs.behaviour_in(run) if prefs is not None else None
+        behaviour_query = query_vector(behaviour) if behaviour is not None else None
+        if run is not None and self.two_stage and (behaviour_query is not None
+                                                   or verdict.vector is not None):
+            popular = ranking.merge_unique(await self.fallback.trending(), run.popular)
+            ranked = await self.two_stage.ranked_unseen(user_id, run, behaviour_query,
+                                                        verdict.vector, popular)
+            if ranked:
+                start, end = ranking.page_bounds(page, page_size)
+                shown = [Candidate(r.candidate.summary,
+                                   max(r.candidate.behaviour, r.candidate.content))
+                         for r in ranked[start:end]]
+                items = await self._explain(shown, prefs.recent_positive)
+                return FeedPage(items, len(ranked), page, page_size, "personalized")
+        elif verdict.vector is not None:
             fresh = await self.nearest_unseen(user_id, verdict.vector, page * page_size)
             if fresh:
                 start, end = ranking.page_bounds(page, page_size)

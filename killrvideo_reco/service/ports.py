@@ -9,9 +9,12 @@ from typing import Protocol
 
 import numpy as np
 
-from killrvideo_reco.domain.models import (Candidate, HistoryRow, NewVideo, RecentVideo,
-                                           StoredProfile, TasteChange, TasteRecord,
-                                           VideoDetails, VideoFacts, VideoSummary)
+from killrvideo_reco.domain.models import (BehaviourRun, Candidate, FeedCandidate, HistoryRow,
+                                           NewVideo, RecentVideo, StoredProfile, TasteChange,
+                                           TasteRecord, VideoDetails, VideoFacts, VideoSummary)
+
+# A viewer's behaviour vector for the read model: (slot, run id, vector or None).
+BehaviourWrite = tuple[str, str, "np.ndarray | None"]
 
 
 class VideoRepository(Protocol):
@@ -38,8 +41,33 @@ class ViewerRepository(Protocol):
     async def commit(self, change: TasteChange) -> bool: ...
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,
-                            recent_positive: Sequence[RecentVideo], version: int) -> None: ...
+                            recent_positive: Sequence[RecentVideo], version: int,
+                            behaviour: BehaviourWrite | None = None) -> None: ...
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None: ...
     async def count_view(self, video_id: uuid.UUID, day: date) -> None: ...
     async def views_on(self, day: date) -> list[tuple[uuid.UUID, int]]: ...
     async def users_in_token_range(self, start: int, end: int) -> list[uuid.UUID]: ...
+
+
+class BehaviourRepository(Protocol):
+    async def nearest(self, run: BehaviourRun, space: str, behaviour_query: np.ndarray | None,
+                      content_query: np.ndarray | None, limit: int) -> list[FeedCandidate]: ...
+    async def features(self, run: BehaviourRun, video_ids: Sequence[uuid.UUID],
+                       behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
+                       source: str) -> list[FeedCandidate]: ...
+    async def write_video(self, slot: str, run_id: str, video_id: uuid.UUID,
+                          vector: np.ndarray, popularity: float = 0.0) -> None: ...
+    async def active_run(self) -> BehaviourRun | None: ...
+
+
+class ActiveRun(Protocol):
+    """The live training run, read through a short cache."""
+    async def get(self) -> BehaviourRun | None: ...
+
+
+class _NoRun:
+    async def get(self) -> BehaviourRun | None:
+        return None
+
+
+NO_RUN: ActiveRun = _NoRun()

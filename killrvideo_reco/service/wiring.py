@@ -9,8 +9,10 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.feed import FeedService
-from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
+from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository, ViewerRepository
+from killrvideo_reco.service.runs import LiveRun
 from killrvideo_reco.settings import Settings
+from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.store.connection import Database
 from killrvideo_reco.store.metadata import MetadataStore
 from killrvideo_reco.store.videos import VideoStore
@@ -33,17 +35,22 @@ def profile_params(settings: Settings) -> ProfileParams:
 class Services:
     videos: VideoRepository
     viewers: ViewerRepository
+    behaviour: BehaviourRepository | None
+    runs: LiveRun | None
     feed: FeedService
     activity: ActivityService
     catalogue: CatalogueService
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
-                   embedder: EmbeddingProvider) -> Services:
+                   embedder: EmbeddingProvider,
+                   behaviour: BehaviourRepository | None = None) -> Services:
+    runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
     return Services(
-        videos, viewers, FeedService(videos, viewers, settings),
-        ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension),
-        CatalogueService(videos, embedder, settings.vector_dimension))
+        videos, viewers, behaviour, runs, FeedService(videos, viewers, settings, behaviour, runs),
+        ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
+                        runs),
+        CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs))
 
 
 @dataclass
@@ -61,8 +68,9 @@ def build_resources(settings: Settings, embedder: EmbeddingProvider) -> AppResou
         session, keyspace = database.session, settings.cassandra_keyspace
         videos, viewers = VideoStore(session, keyspace), ViewerStore(session, keyspace)
         metadata = MetadataStore(session, keyspace)
+        behaviour = BehaviourStore(session, keyspace)
     except Exception:
         database.close()
         raise
-    services = build_services(videos, viewers, settings, embedder)
+    services = build_services(videos, viewers, settings, embedder, behaviour)
     return AppResources(**vars(services), database=database, metadata=metadata)

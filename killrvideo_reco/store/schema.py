@@ -26,6 +26,10 @@ _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.cql$")
 _VECTOR_TYPE = re.compile(r"vector<float,\s*(\d+)>")
 # Tables whose vector columns must all share the configured dimension.
 VECTOR_COLUMNS = (("videos", "content_features"), ("user_preferences", "preference_vector"))
+# Behaviour columns: (table, column, extra dimensions beyond BEHAVIOUR_DIMENSION).
+BEHAVIOUR_COLUMNS = (("videos", "behaviour_a", 1), ("videos", "behaviour_b", 1),
+                     ("user_preferences", "behaviour_a", 0),
+                     ("user_preferences", "behaviour_b", 0))
 
 
 # Schema changes wait for every node to agree; on a busy node that exceeds a query timeout.
@@ -44,6 +48,9 @@ class Migration:
 
     def statements(self, settings: Settings) -> list[str]:
         rendered = (self.text.replace("{{VECTOR_DIMENSION}}", str(settings.vector_dimension))
+                    .replace("{{BEHAVIOUR_DIMENSION}}", str(settings.behaviour_dimension))
+                    .replace("{{BEHAVIOUR_INDEX_DIMENSION}}",
+                             str(settings.behaviour_dimension + 1))
                     .replace("{{KEYSPACE}}", settings.cassandra_keyspace))
         without_comments = "\n".join(
             line for line in rendered.splitlines() if not line.strip().startswith("--"))
@@ -99,10 +106,11 @@ def current_version(session: Session, keyspace: str) -> int | None:
         return None
 
 
-def vector_dimensions(session: Session, keyspace: str) -> dict[str, int]:
+def vector_dimensions(session: Session, keyspace: str,
+                      columns=VECTOR_COLUMNS) -> dict[str, int]:
     """The dimension of each existing vector column we own, by 'table.column'."""
     found = {}
-    for table, column in VECTOR_COLUMNS:
+    for table, column, *_ in columns:
         row = session.execute(
             "SELECT type FROM system_schema.columns WHERE keyspace_name=%s "
             "AND table_name=%s AND column_name=%s", (keyspace, table, column)).one()
@@ -120,6 +128,14 @@ def check_vector_dimension(session: Session, settings: Settings) -> None:
                 f"but VECTOR_DIMENSION is {settings.vector_dimension}. Set VECTOR_DIMENSION="
                 f"{dimension}, or run 'make reembed' to re-embed the catalogue at "
                 f"{settings.vector_dimension} dimensions.")
+    found = vector_dimensions(session, settings.cassandra_keyspace, BEHAVIOUR_COLUMNS)
+    for table, column, extra in BEHAVIOUR_COLUMNS:
+        dimension = found.get(f"{table}.{column}")
+        if dimension is not None and dimension != settings.behaviour_dimension + extra:
+            raise SchemaError(
+                f"{settings.cassandra_keyspace}.{table}.{column} was created for "
+                f"BEHAVIOUR_DIMENSION={dimension - extra}, but the setting is "
+                f"{settings.behaviour_dimension}. Set BEHAVIOUR_DIMENSION={dimension - extra}.")
 
 
 def reset_keyspace(session: Session, settings: Settings, attempts: int = 5) -> list[str]:

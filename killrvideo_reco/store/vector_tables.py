@@ -25,6 +25,7 @@ def _creates(settings: Settings, table: str) -> list[str]:
     """The schema files' CREATE statements for `table` and its indexes, at the new dimension."""
     target = re.escape(f"{settings.cassandra_keyspace}.{table}")
     pattern = re.compile(rf"^create\s+table\s+if\s+not\s+exists\s+{target}\s*\(|"
+                         rf"^alter\s+table\s+{target}\s+add\b|"
                          rf"\son\s+{target}\s*\(", re.IGNORECASE)
     return [statement for migration in load_migrations()
             for statement in migration.statements(settings) if pattern.search(statement)]

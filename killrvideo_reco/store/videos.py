@@ -17,6 +17,8 @@ from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.rows import as_utc
 
 SUMMARY_COLUMNS = "videoid, name, thumbnail_url, description, tags, added_date, userid"
+FACTS_COLUMNS = ("videoid, name, userid, duration_s, content_features, embedding_model, "
+                 "behaviour_a, behaviour_a_run, behaviour_b, behaviour_b_run")
 MODEL_KEY = "embedding_model"
 FACTS_CHUNK = 50
 # The 'latest' listing looks this many month buckets back before scanning any videos.
@@ -40,9 +42,13 @@ def _details_from_row(row) -> VideoDetails:
 def _facts_from_row(row) -> VideoFacts:
     vector = None if row.content_features is None else np.asarray(row.content_features,
                                                                   dtype=np.float32)
+    behaviour = {slot: (run, np.asarray(vector, dtype=np.float32))
+                 for slot, run, vector in (("a", row.behaviour_a_run, row.behaviour_a),
+                                           ("b", row.behaviour_b_run, row.behaviour_b))
+                 if run is not None and vector is not None}
     return VideoFacts(row.videoid, row.name or "", row.userid,
                       float(row.duration_s) if row.duration_s else None, vector,
-                      row.embedding_model)
+                      row.embedding_model, behaviour)
 
 
 def summary_from_row(row) -> VideoSummary:
@@ -67,12 +73,9 @@ class VideoStore:
         self._get_summary = prepare(
             f"SELECT {SUMMARY_COLUMNS}, category, duration_s, embedding_model "
             f"FROM {ks}.videos WHERE videoid = ?")
-        self._get_facts = prepare(
-            f"SELECT videoid, name, userid, duration_s, content_features, embedding_model "
-            f"FROM {ks}.videos WHERE videoid = ?")
+        self._get_facts = prepare(f"SELECT {FACTS_COLUMNS} FROM {ks}.videos WHERE videoid = ?")
         self._get_facts_many = prepare(
-            f"SELECT videoid, name, userid, duration_s, content_features, embedding_model "
-            f"FROM {ks}.videos WHERE videoid IN ?")
+            f"SELECT {FACTS_COLUMNS} FROM {ks}.videos WHERE videoid IN ?")
         self._get_summaries = prepare(
             f"SELECT {SUMMARY_COLUMNS} FROM {ks}.videos WHERE videoid IN ?")
         self._get_vectors = prepare(

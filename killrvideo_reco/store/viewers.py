@@ -68,18 +68,31 @@ class ViewerStore:
             f"UPDATE {ks}.viewer_history SET first_watched = ?, last_watched = ?, play_count = ?, "
             "seconds_watched = ?, duration_s = ?, hidden_at = ?, event_ids = event_ids + ? "
             "WHERE userid = ? AND videoid = ?")
+        profile_columns = ("userid, preference_vector, model_id, item_count, last_updated, "
+                           "recent_positive")
         self._write_prefs = prepare(
-            f"INSERT INTO {ks}.user_preferences (userid, preference_vector, model_id, item_count, "
-            "last_updated, recent_positive) VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
+            f"INSERT INTO {ks}.user_preferences ({profile_columns}) "
+            "VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
+        self._write_prefs_with = {slot: prepare(
+            f"INSERT INTO {ks}.user_preferences ({profile_columns}, behaviour_{slot}, "
+            f"behaviour_{slot}_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
+            for slot in ("a", "b")}
         self._prefs = prepare(
-            f"SELECT preference_vector, model_id, item_count, recent_positive "
+            f"SELECT preference_vector, model_id, item_count, recent_positive, behaviour_a, "
+            f"behaviour_a_run, behaviour_b, behaviour_b_run "
             f"FROM {ks}.user_preferences WHERE userid = ?")
+        self._write_behaviour = {slot: prepare(
+            f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET behaviour_{slot} = ?, "
+            f"behaviour_{slot}_run = ? WHERE userid = ?") for slot in ("a", "b")}
         self._count_day = prepare(
             f"UPDATE {ks}.video_views_by_day SET views = views + 1 WHERE day = ? AND videoid = ?")
         self._count_total = prepare(
             f"UPDATE {ks}.video_view_counts SET views = views + 1 WHERE videoid = ?")
         self._views_on = prepare(
             f"SELECT videoid, views FROM {ks}.video_views_by_day WHERE day = ?")
+        self._history_in_range = prepare(
+            f"SELECT userid, {HISTORY_COLUMNS} FROM {ks}.viewer_history "
+            "WHERE token(userid) > ? AND token(userid) <= ?")
         self._users_in_range = prepare(
             f"SELECT DISTINCT userid FROM {ks}.viewer_history "
             "WHERE token(userid) > ? AND token(userid) <= ?")
@@ -130,13 +143,18 @@ class ViewerStore:
 
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,
-                            recent_positive: Sequence[RecentVideo], version: int) -> None:
+                            recent_positive: Sequence[RecentVideo], version: int,
+                            behaviour: tuple[str, str, np.ndarray | None] | None = None) -> None:
         # The version (microseconds) doubles as the write timestamp: out-of-order
         # writers cannot replace a newer profile with an older one.
-        await execute(self.session, self._write_prefs, (
-            user_id, vector, model_id, item_count, datetime.now(timezone.utc),
-            encode_recent(recent_positive) if recent_positive else None, version),
-            WRITE_EXECUTION)
+        values = (user_id, vector, model_id, item_count, datetime.now(timezone.utc),
+                  encode_recent(recent_positive) if recent_positive else None)
+        if behaviour is None:
+            await execute(self.session, self._write_prefs, (*values, version), WRITE_EXECUTION)
+            return
+        slot, run_id, behaviour_vector = behaviour
+        await execute(self.session, self._write_prefs_with[slot],
+                      (*values, behaviour_vector, run_id, version), WRITE_EXECUTION)
 
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None:
         rows = await execute(self.session, self._prefs, (user_id,))
@@ -144,7 +162,24 @@ class ViewerStore:
             return None
         row = rows[0]
         recent = tuple(decode_recent(row.recent_positive)) if row.recent_positive else ()
-        return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent)
+        behaviour = {slot: (run, vector) for slot, run, vector in (
+            ("a", row.behaviour_a_run, row.behaviour_a), ("b", row.behaviour_b_run, row.behaviour_b))
+            if run is not None and vector is not None}
+        return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
+                             behaviour)
+
+    async def write_behaviour(self, user_id: uuid.UUID, slot: str, run_id: str,
+                              vector: np.ndarray | None, version: int) -> None:
+        """One viewer's behaviour vector in one slot; `version` is the write timestamp."""
+        await execute(self.session, self._write_behaviour[slot],
+                      (version, vector, run_id, user_id), WRITE_EXECUTION)
+
+    def write_behaviour_many(self, slot: str, run_id: str,
+                             vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],
+                             version: int) -> None:
+        """Bulk write (the training job, before it switches runs); synchronous."""
+        values = [(version, vector, run_id, user_id) for user_id, vector in vectors]
+        _bulk(self.session, self._write_behaviour[slot], values)
 
     async def count_view(self, video_id: uuid.UUID, day: date) -> None:
         await asyncio.gather(
@@ -154,6 +189,13 @@ class ViewerStore:
     async def views_on(self, day: date) -> list[tuple[uuid.UUID, int]]:
         return [(row.videoid, row.views)
                 for row in await execute(self.session, self._views_on, (day,))]
+
+    async def history_in_token_range(self, start: int, end: int
+                                     ) -> list[tuple[uuid.UUID, HistoryRow]]:
+        """Every history row of the viewers whose token is in (start, end] (training)."""
+        rows = await execute(self.session, self._history_in_range, (start, end))
+        return [(row.userid, history_from_row(row)) for row in rows
+                if row.videoid is not None]
 
     async def users_in_token_range(self, start: int, end: int) -> list[uuid.UUID]:
         """Viewers whose partition token is in (start, end]: batch jobs scan the ring."""
@@ -166,19 +208,25 @@ class ViewerStore:
         a profile rebuild follows). Rows that time out are re-sent; synchronous."""
         values = [(user_id, r.video_id, r.first_watched, r.last_watched, r.play_count,
                    r.seconds_watched, r.duration_s) for user_id, r in user_id_rows]
-        for start in range(0, len(values), 5000):
-            todo = values[start:start + 5000]
-            for attempt in range(attempts):
-                results = execute_concurrent_with_args(
-                    self.session, self._import_watch, todo, concurrency=IMPORT_CONCURRENCY,
-                    raise_on_first_error=False)
-                failed = [(row, r) for row, (ok, r) in zip(todo, results) if not ok]
-                if not failed:
-                    break
-                if attempt == attempts - 1 or not isinstance(failed[0][1], TRANSIENT_ERRORS):
-                    raise failed[0][1]
-                time.sleep(0.5 * 2 ** attempt)
-                todo = [row for row, _ in failed]
-            if on_done:
-                on_done(min(5000, len(values) - start))
+        _bulk(self.session, self._import_watch, values, on_done, attempts)
         return len(values)
+
+
+def _bulk(session: Session, statement, values: Sequence[tuple], on_done=None,
+          attempts: int = 5) -> None:
+    """Execute one statement for many value tuples, a few in flight; re-send timeouts."""
+    for start in range(0, len(values), 5000):
+        todo = list(values[start:start + 5000])
+        for attempt in range(attempts):
+            results = execute_concurrent_with_args(session, statement, todo,
+                                                   concurrency=IMPORT_CONCURRENCY,
+                                                   raise_on_first_error=False)
+            failed = [(row, r) for row, (ok, r) in zip(todo, results) if not ok]
+            if not failed:
+                break
+            if attempt == attempts - 1 or not isinstance(failed[0][1], TRANSIENT_ERRORS):
+                raise failed[0][1]
+            time.sleep(0.5 * 2 ** attempt)
+            todo = [row for row, _ in failed]
+        if on_done:
+            on_done(min(5000, len(values) - start))

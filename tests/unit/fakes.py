@@ -120,11 +120,14 @@ class FakeViewerStore:
         return True
 
     async def write_profile(self, user_id, vector, model_id, item_count,
-                            recent_positive: Sequence[RecentVideo], version):
+                            recent_positive: Sequence[RecentVideo], version, behaviour=None):
         current = self.profiles.get(user_id)
         if current is None or current[0] < version:  # USING TIMESTAMP: newest wins
-            self.profiles[user_id] = (version, StoredProfile(vector, model_id, item_count,
-                                                             tuple(recent_positive)))
+            slots = dict(current[1].behaviour) if current else {}
+            if behaviour is not None:
+                slots[behaviour[0]] = (behaviour[1], behaviour[2])
+            self.profiles[user_id] = (version, StoredProfile(
+                vector, model_id, item_count, tuple(recent_positive), slots))
 
     async def profile(self, user_id):
         found = self.profiles.get(user_id)

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from killrvideo_reco.api.deps import Moderator, Resources
+from killrvideo_reco.api.deps import CurrentSettings, Moderator, Resources
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import JobOut
 from killrvideo_reco.jobs.profiles import rebuild_profiles
+from killrvideo_reco.jobs.train import run_training
 from killrvideo_reco.service.job_registry import JobAlreadyRunning
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin/jobs", tags=["admin"])
@@ -21,19 +22,33 @@ router = APIRouter(prefix=f"{API_PREFIX}/admin/jobs", tags=["admin"])
              summary="Rebuild every viewer's taste profile in the background (moderator)")
 async def start_profiles_job(request: Request, response: Response, moderator: Moderator,
                              resources: Resources) -> JobOut:
-    registry = request.app.state.jobs
-
     async def work(on_progress):
         # The bar goes to a buffer: progress is reported through the job's status.
         return await rebuild_profiles(resources.videos, resources.viewers, resources.activity,
                                       on_progress=on_progress, progress_stream=io.StringIO())
 
+    return _start(request, response, "profiles", work)
+
+
+def _start(request: Request, response: Response, kind: str, work) -> JobOut:
     try:
-        job = registry.start("profiles", work)
+        job = request.app.state.jobs.start(kind, work)
     except JobAlreadyRunning as error:
         raise Problem(409, str(error), jobId=str(error.job.job_id)) from error
     response.headers["Location"] = f"{API_PREFIX}/admin/jobs/{job.job_id}"
     return JobOut.of(job)
+
+
+@router.post("/train", response_model=JobOut, response_model_by_alias=True,
+             status_code=status.HTTP_202_ACCEPTED,
+             summary="Train the behaviour space and switch the feed to it (moderator)")
+async def start_training_job(request: Request, response: Response, moderator: Moderator,
+                             resources: Resources, settings: CurrentSettings) -> JobOut:
+    async def work(on_progress):
+        return await run_training(resources, settings, on_progress=on_progress,
+                                  progress_stream=io.StringIO())
+
+    return _start(request, response, "train", work)
 
 
 @router.get("/{jobId}", response_model=JobOut, response_model_by_alias=True,

@@ -1,0 +1,132 @@
+"""`make train`: learn the behaviour space from viewing history and switch the feed to it.
+
+1. Read history through token ranges into compact arrays (training/interactions.py).
+2. Fit item vectors, the ranking weights on a hold-out, the content map (training/).
+3. Write every video's vector and every viewer's vector into the slot the feed is NOT
+   reading, then record the run as complete.
+4. Switch: one cell names the live run, so readers see run N or run N+1, never a mix.
+   An interrupted job leaves run N serving.
+5. Rebuild taste states (profiles job), so each viewer's online sums follow the new run.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import resource
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from killrvideo_reco.domain.behaviour import other_slot
+from killrvideo_reco.domain.models import BehaviourRun
+from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
+from killrvideo_reco.jobs.progress import Progress
+from killrvideo_reco.service.wiring import AppResources, profile_params
+from killrvideo_reco.settings import Settings
+from killrvideo_reco.training.factors import FactorConfig
+from killrvideo_reco.training.interactions import History
+from killrvideo_reco.training.model import TrainingConfig, train
+from killrvideo_reco.training.ranker import CandidateSizes
+
+log = logging.getLogger(__name__)
+HISTORY_SPLITS = 256
+STEPS = ("history", "fit", "videos", "viewers", "switch", "profiles")
+
+
+def training_config(settings: Settings) -> TrainingConfig:
+    return TrainingConfig(
+        factors=FactorConfig(settings.train_model, settings.behaviour_dimension,
+                             settings.train_alpha, settings.train_regularization,
+                             settings.train_iterations),
+        params=profile_params(settings), holdout_per_viewer=settings.train_holdout_per_viewer,
+        min_viewers=settings.train_min_viewers, content_ridge=settings.train_content_map_ridge,
+        sizes=CandidateSizes(settings.feed_behaviour_candidates,
+                             settings.feed_content_candidates, settings.feed_popular_candidates))
+
+
+async def run_training(resources: AppResources, settings: Settings,
+                       on_progress: Callable[[Progress], None] | None = None,
+                       progress_stream=None, exclude: frozenset[uuid.UUID] = frozenset(),
+                       rebuild: bool = True) -> dict:
+    started_at, clock = datetime.now(timezone.utc), time.monotonic()
+    store = resources.behaviour
+    previous = await store.active_run()
+    slot = other_slot(previous.slot) if previous else "a"
+    run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    config = training_config(settings)
+    splits = token_splits(HISTORY_SPLITS)
+    progress = Progress("train", len(splits) + len(STEPS) - 1, item_name="rows",
+                        **({"stream": progress_stream} if progress_stream else {}))
+
+    def step(name: str, items: int = 0) -> None:
+        log.info("train %s: %s", run_id, name)
+        progress.advance(steps=1, items=items)
+        if on_progress:
+            on_progress(progress)
+
+    pending = BehaviourRun(run_id, slot, settings.behaviour_dimension, 1.0)
+    await store.save_run(pending, "training", started_at, None)
+    history = History()
+    params = profile_params(settings)
+    for start, end in splits:
+        rows = await resources.viewers.history_in_token_range(start, end)
+        history.add_rows(rows, params)
+        step("history", len(rows))
+    video_ids, content = await asyncio.to_thread(store.content_vectors)
+    if content is None:
+        raise ValueError("the catalogue has no videos with content vectors: nothing to train")
+    model = await asyncio.to_thread(train, history, video_ids, content, config, exclude)
+    step(f"fit ({config.factors.model}, {model.trained_videos} videos)")
+    await asyncio.to_thread(store.write_videos, slot, run_id,
+                            list(zip(model.video_ids, model.index, model.popularity)))
+    step("videos written")
+    version = time.time_ns() // 1000
+    await asyncio.to_thread(resources.viewers.write_behaviour_many, slot, run_id,
+                            list(zip(model.viewer_ids, model.viewers.astype("float32"))), version)
+    step("viewers written")
+    run = BehaviourRun(run_id, slot, settings.behaviour_dimension, model.bound,
+                       model.ranker.to_json(), model.content_map.to_bytes(),
+                       tuple(model.popular))
+    quality = {**model.quality, "ranker": model.ranker.weights}
+    await store.save_run(run, "complete", started_at, json.dumps(quality))
+    await store.activate(run_id, previous.run_id if previous else None)
+    if resources.runs:
+        resources.runs.invalidate()
+    step("switched")
+    profiles = None
+    if rebuild:
+        profiles = await rebuild_profiles(resources.videos, resources.viewers,
+                                          resources.activity, progress_stream=progress_stream)
+    step("profiles rebuilt")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    seconds = time.monotonic() - clock
+    summary = {"runId": run_id, "slot": slot, "previousRunId": previous.run_id if previous else None,
+               "model": config.factors.model, "dimension": settings.behaviour_dimension,
+               "seconds": round(seconds, 1), "peakRssMB": round(peak_mb, 1),
+               "quality": quality, "profiles": profiles}
+    log.info("train %s: live after %.1fs (quality %s)", run_id, seconds, quality)
+    return summary
+
+
+def train_from_cli(settings: Settings) -> int:
+    """`make train`: one run, printed summary."""
+    from killrvideo_reco.embeddings.factory import build_provider
+    from killrvideo_reco.service.wiring import build_resources
+
+    resources = build_resources(settings, build_provider(settings))
+    try:
+        summary = asyncio.run(run_training(resources, settings))
+    finally:
+        resources.close()
+    q = summary["quality"]
+    print(f"train: run {summary['runId']} is live (slot {summary['slot']}, {summary['model']}, "
+          f"{summary['dimension']} factors) after {summary['seconds']}s, process peak RSS "
+          f"{summary['peakRssMB']} MB")
+    print(f"train: {q['viewers']} viewers, {q['positives']} positive watches, "
+          f"{q['trainedVideos']} of {q['videos']} videos trained (the rest from the content map)")
+    print("train: own hold-out NDCG@10 - " + ", ".join(
+        f"{k.split()[-1]} {v}" for k, v in q.items() if k.startswith("ndcg")))
+    print(f"train: ranking weights {q['ranker']}")
+    return 0

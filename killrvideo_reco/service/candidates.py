@@ -1,0 +1,90 @@
+"""Stage one and two of the For You feed: candidates from the behaviour space, the content
+space and the popular pool, fetched concurrently, merged, excluded exactly, then ranked
+by the live run's weights.
+
+The search horizons depend only on the viewer (never on the page asked for), so every
+page of one feed is cut from the same ranked list."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from killrvideo_reco.domain.behaviour import RankerWeights
+from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate
+from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
+
+MAX_ANN_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class CandidateLimits:
+    behaviour: int
+    content: int
+    popular: int
+    content_floor: float
+
+
+@dataclass(frozen=True)
+class Ranked:
+    candidate: FeedCandidate
+    score: float
+
+
+class TwoStageFeed:
+    def __init__(self, behaviour: BehaviourRepository, viewers: ViewerRepository,
+                 limits: CandidateLimits):
+        self.behaviour, self.viewers, self.limits = behaviour, viewers, limits
+
+    async def ranked_unseen(self, user_id: uuid.UUID, run: BehaviourRun,
+                            behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
+                            popular_ids: Sequence[uuid.UUID]) -> list[Ranked]:
+        sources = []
+        if behaviour_query is not None:
+            sources.append(self._nearest_unseen(user_id, run, "behaviour", behaviour_query,
+                                                content_query, self.limits.behaviour))
+        if content_query is not None:
+            sources.append(self._nearest_unseen(user_id, run, "content", behaviour_query,
+                                                content_query, self.limits.content))
+        if popular_ids and self.limits.popular:
+            sources.append(self._popular_unseen(user_id, run, behaviour_query, content_query,
+                                                popular_ids[:self.limits.popular]))
+        merged: dict[uuid.UUID, FeedCandidate] = {}
+        for found in await asyncio.gather(*sources):
+            for c in found:
+                known = merged.get(c.summary.video_id)
+                merged[c.summary.video_id] = c if known is None else replace(
+                    known, sources=known.sources | c.sources)
+        ranker = RankerWeights.from_json(run.ranker_json)
+        candidates = list(merged.values())
+        if not candidates:
+            return []
+        scores = ranker.score(np.array([[c.behaviour, c.content, c.popularity]
+                                        for c in candidates]))
+        ranked = [Ranked(c, float(s)) for c, s in zip(candidates, scores)]
+        ranked.sort(key=lambda r: (-r.score, r.candidate.summary.video_id.bytes))
+        return ranked
+
+    async def _nearest_unseen(self, user_id, run, space, behaviour_query, content_query,
+                              limit: int) -> list[FeedCandidate]:
+        """ANN in one space, doubling the horizon while fewer than half the rows are new
+        to the viewer (heavy watchers), up to Cassandra's cap."""
+        while True:
+            found = await self.behaviour.nearest(run, space, behaviour_query, content_query, limit)
+            if space == "content":
+                found = [c for c in found if c.content >= self.limits.content_floor]
+            seen = await self.viewers.seen_among(user_id, [c.summary.video_id for c in found])
+            fresh = [c for c in found if c.summary.video_id not in seen]
+            if len(fresh) * 2 >= limit or len(found) < limit or limit >= MAX_ANN_LIMIT:
+                return fresh
+            limit = min(limit * 2, MAX_ANN_LIMIT)
+
+    async def _popular_unseen(self, user_id, run, behaviour_query, content_query,
+                              ids: Sequence[uuid.UUID]) -> list[FeedCandidate]:
+        found, seen = await asyncio.gather(
+            self.behaviour.features(run, ids, behaviour_query, content_query, "popular"),
+            self.viewers.seen_among(user_id, list(ids)))
+        return [c for c in found if c.summary.video_id not in seen]

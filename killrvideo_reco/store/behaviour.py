@@ -1,0 +1,163 @@
+"""CQL for the behaviour space: the two vector slots of videos, candidate queries that
+return ranking features, and the training runs with the pointer to the live one.
+
+Every query names one slot; the caller passes the live run's slot, and rows whose
+`behaviour_<slot>_run` is another run are never used as that run's vectors."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+from cassandra.cluster import Session
+
+from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate
+from killrvideo_reco.store.aio import execute
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.videos import SUMMARY_COLUMNS, summary_from_row
+from killrvideo_reco.store.viewers import _bulk
+
+ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run
+IN_CHUNK = 100
+SLOTS = ("a", "b")
+
+
+def _cos(value) -> float:
+    # similarity_cosine returns (1 + cos) / 2, or null where the row has no vector.
+    return 0.0 if value is None else 2.0 * float(value) - 1.0
+
+
+def _uuids(blob: bytes | None) -> tuple[uuid.UUID, ...]:
+    return tuple(uuid.UUID(bytes=blob[i:i + 16]) for i in range(0, len(blob or b""), 16))
+
+
+class BehaviourStore:
+    def __init__(self, session: Session, keyspace: str):
+        self.session = session
+        ks, prepare = keyspace, session.prepare
+        self._ann: dict[tuple[str, str, bool], object] = {}
+        self._features: dict[tuple[str, bool, bool], object] = {}
+        self._set_video: dict[str, object] = {}
+        for slot in SLOTS:
+            head = (f"SELECT {SUMMARY_COLUMNS}, popularity_{slot} AS popularity, "
+                    f"behaviour_{slot}_run AS run")
+            b_col = f", similarity_cosine(behaviour_{slot}, ?) AS b"
+            c_col = ", similarity_cosine(content_features, ?) AS c"
+            for with_other in (True, False):
+                # ANN in one space; the other space's cosine only when it has a query.
+                self._ann[(slot, "behaviour", with_other)] = prepare(
+                    f"{head}{b_col}{c_col if with_other else ''} FROM {ks}.videos "
+                    f"ORDER BY behaviour_{slot} ANN OF ? LIMIT ?")
+                self._ann[(slot, "content", with_other)] = prepare(
+                    f"{head}{b_col if with_other else ''}{c_col} FROM {ks}.videos "
+                    f"ORDER BY content_features ANN OF ? LIMIT ?")
+            for with_b in (True, False):
+                for with_c in (True, False):
+                    self._features[(slot, with_b, with_c)] = prepare(
+                        f"{head}{b_col if with_b else ''}{c_col if with_c else ''} "
+                        f"FROM {ks}.videos WHERE videoid IN ?")
+            self._set_video[slot] = prepare(
+                f"UPDATE {ks}.videos SET behaviour_{slot} = ?, behaviour_{slot}_run = ?, "
+                f"popularity_{slot} = ? WHERE videoid = ?")
+        self._content_scan = prepare(f"SELECT videoid, content_features FROM {ks}.videos")
+        self._get_active = prepare(f"SELECT value FROM {ks}.service_metadata WHERE name = ?")
+        self._set_active = prepare(
+            f"INSERT INTO {ks}.service_metadata (name, value) VALUES (?, ?)")
+        self._get_run = prepare(
+            f"SELECT run_id, slot, status, dimension, max_norm, ranker, content_map, popular "
+            f"FROM {ks}.training_runs WHERE run_id = ?")
+        self._save_run = prepare(
+            f"INSERT INTO {ks}.training_runs (run_id, slot, status, started_at, finished_at, "
+            "dimension, max_norm, ranker, content_map, popular, quality) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self._set_status = prepare(
+            f"UPDATE {ks}.training_runs SET status = ?, finished_at = ? WHERE run_id = ?")
+
+    # --- candidates ---------------------------------------------------------------
+
+    async def nearest(self, run: BehaviourRun, space: str, behaviour_query: np.ndarray | None,
+                      content_query: np.ndarray | None, limit: int) -> list[FeedCandidate]:
+        """ANN candidates in `space` ('behaviour' or 'content'), with both features."""
+        own, other = ((behaviour_query, content_query) if space == "behaviour"
+                      else (content_query, behaviour_query))
+        with_other = other is not None
+        params = (own, other, own, limit) if with_other else (own, own, limit)
+        if space == "content" and with_other:
+            params = (other, own, own, limit)  # b column comes first in the SELECT
+        rows = await execute(self.session, self._ann[(run.slot, space, with_other)], params)
+        return [self._candidate(row, run, space) for row in rows]
+
+    async def features(self, run: BehaviourRun, video_ids: Sequence[uuid.UUID],
+                       behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
+                       source: str) -> list[FeedCandidate]:
+        """Features of given videos (the popular pool), a bounded IN query per chunk."""
+        statement = self._features[(run.slot, behaviour_query is not None,
+                                    content_query is not None)]
+        queries = tuple(q for q in (behaviour_query, content_query) if q is not None)
+        chunks = [list(video_ids[i:i + IN_CHUNK]) for i in range(0, len(video_ids), IN_CHUNK)]
+        results = await asyncio.gather(*(execute(self.session, statement, (*queries, chunk))
+                                         for chunk in chunks))
+        return [self._candidate(row, run, source) for rows in results for row in rows]
+
+    @staticmethod
+    def _candidate(row, run: BehaviourRun, source: str) -> FeedCandidate:
+        live = row.run == run.run_id  # another run's vector in this slot: no feature
+        b, c = getattr(row, "b", None), getattr(row, "c", None)
+        return FeedCandidate(summary_from_row(row), _cos(b) if live else 0.0, _cos(c),
+                             float(row.popularity or 0.0) if live else 0.0,
+                             frozenset((source,)))
+
+    # --- writes by the training job ---------------------------------------------------
+
+    def write_videos(self, slot: str, run_id: str,
+                     rows: Sequence[tuple[uuid.UUID, np.ndarray, float]], on_done=None) -> None:
+        """(video id, index vector, popularity) for one slot; synchronous bulk write."""
+        _bulk(self.session, self._set_video[slot],
+              [(vector, run_id, float(pop), video_id) for video_id, vector, pop in rows], on_done)
+
+    async def write_video(self, slot: str, run_id: str, video_id: uuid.UUID,
+                          vector: np.ndarray, popularity: float = 0.0) -> None:
+        await execute(self.session, self._set_video[slot],
+                      (vector, run_id, popularity, video_id), WRITE_EXECUTION)
+
+    def content_vectors(self) -> tuple[list[uuid.UUID], np.ndarray | None]:
+        """Every video's content embedding (training); synchronous paged scan."""
+        ids, vectors = [], []
+        for row in self.session.execute(self._content_scan, timeout=120):
+            if row.content_features is not None:
+                ids.append(row.videoid)
+                vectors.append(np.asarray(row.content_features, dtype=np.float32))
+        return ids, (np.vstack(vectors) if vectors else None)
+
+    # --- training runs -------------------------------------------------------------
+
+    async def active_run(self) -> BehaviourRun | None:
+        rows = await execute(self.session, self._get_active, (ACTIVE_RUN_KEY,))
+        return await self.run(rows[0].value) if rows and rows[0].value else None
+
+    async def run(self, run_id: str, finished_only: bool = True) -> BehaviourRun | None:
+        rows = await execute(self.session, self._get_run, (run_id,))
+        if not rows or (finished_only and rows[0].status not in ("complete", "active")):
+            return None
+        r = rows[0]
+        return BehaviourRun(r.run_id, r.slot, r.dimension, r.max_norm, r.ranker, r.content_map,
+                            _uuids(r.popular))
+
+    async def save_run(self, run: BehaviourRun, status: str, started_at: datetime,
+                       quality_json: str | None) -> None:
+        finished = datetime.now(timezone.utc) if status != "training" else None
+        await execute(self.session, self._save_run, (
+            run.run_id, run.slot, status, started_at, finished, run.dimension, run.max_norm,
+            run.ranker_json, run.content_map, b"".join(v.bytes for v in run.popular),
+            quality_json), WRITE_EXECUTION)
+
+    async def activate(self, run_id: str, previous: str | None) -> None:
+        """The switch readers see: one cell, so they get the old run or the new one."""
+        await execute(self.session, self._set_active, (ACTIVE_RUN_KEY, run_id), WRITE_EXECUTION)
+        now = datetime.now(timezone.utc)
+        await execute(self.session, self._set_status, ("active", now, run_id), WRITE_EXECUTION)
+        if previous:
+            await execute(self.session, self._set_status, ("retired", now, previous),
+                          WRITE_EXECUTION)

@@ -1,0 +1,140 @@
+"""One training run, start to finish, in memory: history arrays + the catalogue's content
+vectors in, every video's behaviour vector, every viewer's vector, the content map and
+the ranking weights out. No I/O: jobs/train.py feeds it and stores what it returns."""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from killrvideo_reco.domain.behaviour import ContentMap, RankerWeights, index_vectors, max_norm
+from killrvideo_reco.domain.taste_profile import ProfileParams
+from killrvideo_reco.training.factors import (FactorConfig, fit_content_map, fit_item_vectors,
+                                              viewer_vectors)
+from killrvideo_reco.training.interactions import History, decayed_weights, matrix
+from killrvideo_reco.training.ranker import (CandidateSizes, ViewerCase, fit_weights,
+                                             holdout_mask, popularity)
+
+log = logging.getLogger(__name__)
+POPULAR_KEPT = 1000
+RANKER_VIEWERS = 2000
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    factors: FactorConfig = field(default_factory=FactorConfig)
+    params: ProfileParams = field(default_factory=ProfileParams)
+    holdout_per_viewer: int = 3
+    min_viewers: int = 2
+    content_ridge: float = 10.0
+    sizes: CandidateSizes = field(default_factory=CandidateSizes)
+    seed: int = 7
+
+
+@dataclass
+class TrainedModel:
+    video_ids: list[uuid.UUID]   # the catalogue, in row order of the arrays below
+    index: np.ndarray            # (videos, dimension + 1) unit vectors for the SAI index
+    popularity: np.ndarray       # (videos,) log-scaled distinct viewers in [0, 1]
+    bound: float                 # M of the MIPS transform
+    content_map: ContentMap
+    ranker: RankerWeights
+    popular: list[uuid.UUID]     # most popular first
+    viewer_ids: list[uuid.UUID]
+    viewers: np.ndarray          # (viewers, dimension) raw behaviour vectors
+    trained_videos: int
+    quality: dict
+
+
+def train(history: History, video_ids: list[uuid.UUID], content: np.ndarray,
+          config: TrainingConfig, exclude: set[uuid.UUID] = frozenset(),
+          on_step=lambda name: None) -> TrainedModel:
+    """`exclude`: videos kept out of the factor model (they get content-map vectors, as a
+    new upload would); the evaluation measures cold videos with it."""
+    users, items, weights, times = history.arrays()
+    catalogue = {v: n for n, v in enumerate(video_ids)}
+    item_ids = list(history.items)
+    # History item index -> catalogue row (-1: deleted video, no content vector).
+    to_row = np.array([catalogue.get(v, -1) for v in item_ids], dtype=np.int64)
+    keep = to_row[items] >= 0
+    users, rows, weights, times = users[keep], to_row[items[keep]], weights[keep], times[keep]
+    decayed = decayed_weights(users, weights, times, history.latest(), config.params)
+    n_users, n_videos = len(history.users), len(video_ids)
+
+    viewers_per_row = popularity_counts(users, rows, n_videos)
+    excluded = np.array([v in exclude for v in video_ids], dtype=bool)
+    trained = (viewers_per_row >= config.min_viewers) & ~excluded
+    if trained.sum() < 2:
+        raise ValueError(f"only {int(trained.sum())} videos have {config.min_viewers}+ viewers: "
+                         "not enough history to train")
+    on_step("ranking weights (hold-out fit)")
+    ranker, quality = _fit_ranker(users, rows, decayed, times, trained, content, config,
+                                  n_users, n_videos)
+    on_step("behaviour vectors (full fit)")
+    on_trained = trained[rows]
+    ratings = matrix(users[on_trained], _compact(rows[on_trained], trained), decayed[on_trained],
+                     (n_users, int(trained.sum())))
+    trained_vectors = fit_item_vectors(ratings, config.factors)
+    bound = max_norm(trained_vectors)
+    on_step("content map for unwatched videos")
+    content_map = fit_content_map(content[trained], trained_vectors, config.content_ridge)
+    raw = np.zeros((n_videos, config.factors.dimension))
+    raw[trained] = trained_vectors
+    if (~trained).any():
+        raw[~trained] = content_map.predict(content[~trained])
+    index = index_vectors(raw, bound)
+    served_raw = index[:, :-1].astype(np.float64) * bound  # what the view path will read back
+    on_step("viewer vectors")
+    viewer_matrix = matrix(users, rows, decayed, (n_users, n_videos))
+    pop = popularity(rows, users, n_videos)
+    order = np.lexsort((np.arange(n_videos), -pop))[:POPULAR_KEPT]
+    quality.update({"videos": n_videos, "trainedVideos": int(trained.sum()),
+                    "viewers": n_users, "positives": int(users.size)})
+    return TrainedModel(video_ids, index, pop.astype(np.float32), bound, content_map, ranker,
+                        [video_ids[i] for i in order if pop[i] > 0], list(history.users),
+                        viewer_vectors(viewer_matrix, served_raw), int(trained.sum()), quality)
+
+
+def popularity_counts(users: np.ndarray, rows: np.ndarray, n_videos: int) -> np.ndarray:
+    pairs = np.unique(np.stack([users, rows]), axis=1) if users.size else np.zeros((2, 0), int)
+    return np.bincount(pairs[1], minlength=n_videos)
+
+
+def _compact(rows: np.ndarray, trained: np.ndarray) -> np.ndarray:
+    """Catalogue rows -> column indexes among the trained videos."""
+    return (np.cumsum(trained) - 1)[rows]
+
+
+def _fit_ranker(users, rows, decayed, times, trained, content, config: TrainingConfig,
+                n_users: int, n_videos: int):
+    held = holdout_mask(users, rows, times, config.holdout_per_viewer)
+    fit = ~held & trained[rows]
+    ratings = matrix(users[fit], _compact(rows[fit], trained), decayed[fit],
+                     (n_users, int(trained.sum())))
+    vectors = np.zeros((n_videos, config.factors.dimension))
+    vectors[trained] = fit_item_vectors(ratings, config.factors)
+    bound = max_norm(vectors)
+    pop = popularity(rows[~held], users[~held], n_videos)
+    unit = content / np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)
+    fit_matrix = matrix(users[~held], rows[~held], decayed[~held], (n_users, n_videos)).tocsr()
+    held_matrix = matrix(users[held], rows[held], np.ones(int(held.sum())),
+                         (n_users, n_videos)).tocsr()
+    labelled = np.unique(users[held])
+    rng = np.random.default_rng(config.seed)
+    if labelled.size > RANKER_VIEWERS:
+        labelled = rng.choice(labelled, RANKER_VIEWERS, replace=False)
+    cases = []
+    for user in labelled:
+        row = fit_matrix.getrow(user)
+        seen, w = row.indices, row.data
+        behaviour = w @ vectors[seen] if seen.size else None
+        pref = w @ unit[seen] if seen.size >= config.params.min_positive_videos else None
+        if pref is not None and np.linalg.norm(pref) > 1e-12:
+            pref = pref / np.linalg.norm(pref)
+        else:
+            pref = None
+        labels = set(held_matrix.getrow(user).indices.tolist())
+        cases.append(ViewerCase(seen, labels, behaviour, pref))
+    return fit_weights(cases, vectors, bound, unit, pop, config.sizes, config.seed)

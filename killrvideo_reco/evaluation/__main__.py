@@ -38,7 +38,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--docs-dir", type=Path, default=REPO / "docs",
                    help="where quality.md and quality.png go (default: %(default)s)")
     p.add_argument("--no-variants", action="store_true",
-                   help="skip the half-life variants (two extra profile rebuilds)")
+                   help="skip the in-memory sensitivity grid and the cold-video check")
     return p.parse_args(argv)
 
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(cassandra_keyspace=args.keyspace, cassandra_request_timeout_s=30.0)
     provider = build_provider(settings)
     config = RunConfig(data_dir=args.data_dir, users=args.users, cache_dir=REPO / ".cache",
-                       half_lives=() if args.no_variants else RunConfig.half_lives)
+                       offline_checks=not args.no_variants)
     database = Database(settings)
     try:
         schema.reset_keyspace(database.session, settings)

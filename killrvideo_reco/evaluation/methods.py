@@ -1,10 +1,11 @@
 """The recommenders compared. Each returns one user's top-k movie ids, best first.
 
-The For You method is FeedService.for_you itself. The two other vector methods call
-the same stores outside FeedService (VideoStore.nearest, ViewerStore.seen_among) with
-the feed's own candidate search (FeedService.nearest_unseen). Popularity
-and latest rank in memory and exclude the user's training watches, which are exactly
-the rows of viewer_history that seen_among would find.
+The For You method is FeedService.for_you itself: the content-only feed before the
+first training run, the two-stage feed after it. The other vector methods call the same
+stores outside FeedService (VideoStore.nearest, BehaviourStore.nearest,
+ViewerStore.seen_among), with the feed's own candidate search where it applies.
+Popularity and latest rank in memory and exclude the user's training watches, which are
+exactly the rows of viewer_history that seen_among would find.
 """
 from __future__ import annotations
 
@@ -14,17 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from killrvideo_reco.domain import ranking
-from killrvideo_reco.domain.models import Candidate
+from killrvideo_reco.domain.behaviour import query_vector
+from killrvideo_reco.domain.models import BehaviourRun, Candidate
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.evaluation.data import UserSplit, watch_for_rating
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.settings import Settings
+from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
 
 SEEDS = 5  # item-to-item: the last N positive watches
-BLEND_POPULAR = 300  # popular movies added to the blend's candidates
+BEHAVIOUR_HORIZON = 200  # ANN rows of the behaviour-only method (the feed's default)
 
 
 @dataclass
@@ -130,37 +133,16 @@ class Recommenders:
         top = np.argsort(-scores, kind="stable")[:self.k]
         return [self.catalogue.movie_ids[i] for i in top]
 
-    async def reranked(self, user: UserSplit, weights: tuple[float, ...], pools: tuple[int, ...]
-                       ) -> dict[str, list[int]] | None:
-        """Variants on the stored profile; None when the user has none (cold start).
-
-        blend_<w>: (1 - w) * cosine + w * log-popularity over the profile's unseen ANN
-        neighbours at the feed's widest horizon plus the BLEND_POPULAR most popular
-        unseen movies (popular movies are rarely among a profile's nearest 1000).
-        pool_<n>: the n most popular unseen movies re-ranked by cosine to the profile.
-        """
-        vector = await self.profile_vector(user)
-        if vector is None:
-            return None
-        out = {}
-        cosine = lambda movies: self.catalogue.vectors[  # noqa: E731
-            [self.catalogue.row[m] for m in movies]] @ vector
-        if weights:
-            near = await self.ann_unseen(user, vector, self.settings.feed_max_ann_limit)
-            scores = {self.catalogue.movie_of[c.summary.video_id]: c.score for c in near}
-            popular = [m for m in _top_unseen(self.catalogue.popular, user, BLEND_POPULAR)
-                       if m not in scores]
-            if popular:
-                scores.update(zip(popular, map(float, cosine(popular))))
-            for w in weights:
-                blended = {m: (1 - w) * c + w * self.catalogue.pop_score(m)
-                           for m, c in scores.items()}
-                out[f"blend_{w:g}"] = sorted(blended, key=lambda m: (-blended[m], m))[:self.k]
-        for n in pools:
-            popular = _top_unseen(self.catalogue.popular, user, n)
-            if not popular:
-                continue
-            sims = cosine(popular)
-            order = sorted(range(len(popular)), key=lambda i: (-float(sims[i]), popular[i]))
-            out[f"pool_{n}"] = [popular[i] for i in order[:self.k]]
-        return out
+    async def behaviour_only(self, user: UserSplit, behaviour: BehaviourStore,
+                             run: BehaviourRun) -> list[int]:
+        """The stored behaviour vector alone: its ANN neighbours, unseen, best first."""
+        uid = user_uuid(user.user_id)
+        profile = await self.viewers.profile(uid)
+        vector = profile.behaviour_in(run) if profile else None
+        query = query_vector(vector) if vector is not None else None
+        if query is None:
+            return []
+        found = await behaviour.nearest(run, "behaviour", query, None, BEHAVIOUR_HORIZON)
+        seen = await self.viewers.seen_among(uid, [c.summary.video_id for c in found])
+        return [self.catalogue.movie_of[c.summary.video_id] for c in found
+                if c.summary.video_id not in seen][:self.k]

@@ -11,18 +11,19 @@ import logging
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
-from killrvideo_reco.evaluation import data, loader, metrics
+from killrvideo_reco.evaluation import data, loader, metrics, offline
 from killrvideo_reco.evaluation.embedding import embed_movies
 from killrvideo_reco.evaluation.methods import Catalogue, Recommenders
 from killrvideo_reco.jobs.profiles import rebuild_profiles
+from killrvideo_reco.jobs.train import run_training, training_config
 from killrvideo_reco.service.activity import ActivityService
-from killrvideo_reco.service.feed import FeedService
-from killrvideo_reco.service.wiring import profile_params
+from killrvideo_reco.service.wiring import build_services, profile_params
+from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
@@ -37,9 +38,7 @@ class RunConfig:
     users: int | None = None          # subsample for a quick run
     k: int = 10
     cache_dir: Path | None = Path(".cache")
-    half_lives: tuple[float, ...] = (30.0, 3650.0)  # variants; () skips the rebuilds
-    blend_weights: tuple[float, ...] = (0.3, 0.5, 0.7)
-    popular_pools: tuple[int, ...] = (50, 200)
+    offline_checks: bool = True       # sensitivity grid and cold videos (in memory)
 
 
 @dataclass
@@ -58,6 +57,9 @@ class RunResult:
     timings: dict[str, float]
     stats: dict
     feed_sources: Counter
+    training: dict = field(default_factory=dict)
+    sensitivity: list[dict] = field(default_factory=list)
+    cold: dict = field(default_factory=dict)
 
 
 async def _per_user(users, fn) -> dict[int, object]:
@@ -104,49 +106,47 @@ async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
     lap("rebuild profiles")
 
     catalogue = Catalogue([m.movie_id for m in movies], vectors, data.popularity(all_users))
-    feed = FeedService(videos, viewers, settings)
-    rec = Recommenders(videos, viewers, feed, settings, catalogue, params, config.k)
-    feed_out = await _per_user(users, rec.for_you)
+    behaviour = BehaviourStore(videos.session, ks)
+    services = build_services(videos, viewers, settings, provider, behaviour)
+    rec = Recommenders(videos, viewers, services.feed, settings, catalogue, params, config.k)
+    content_out = await _per_user(users, rec.for_you)  # no training run yet: content only
     mean_out = await _per_user(users, rec.mean_vector)
     i2i_out = await _per_user(users, rec.item_to_item)
-    rerank_out = await _per_user(users, lambda u: rec.reranked(
-        u, config.blend_weights, config.popular_pools))
     exact_out = await _per_user(users, rec.exact)
-    lap("rank (main methods + blends)")
+    lap("rank before training (content methods)")
+
+    training = await run_training(services, settings, progress_stream=sys.stderr)
+    run = await behaviour.active_run()
+    lap("train (make train's code) + profile rebuild")
+    feed_out = await _per_user(users, rec.for_you)
+    behaviour_out = await _per_user(users, lambda u: rec.behaviour_only(u, behaviour, run))
+    lap("rank after training (For You, behaviour only)")
 
     results = [
         MethodResult("popularity", "Popularity (most-rated, unwatched)",
                      {u.user_id: rec.popularity(u) for u in users}),
         MethodResult("latest", "Latest (highest movieId, unwatched)",
                      {u.user_id: rec.latest(u) for u in users}),
-        MethodResult("mean", "Unweighted mean vector + ANN", mean_out),
-        MethodResult("foryou", "Weighted profile = For You feed",
+        MethodResult("content", "Content only: taste profile + ANN (the feed before training)",
+                     {u: items for u, (items, _) in content_out.items()}),
+        MethodResult("behaviour", "Behaviour only: behaviour vector + ANN", behaviour_out),
+        MethodResult("foryou", "For You: two-stage feed (FeedService)",
                      {u: items for u, (items, _) in feed_out.items()}),
-        MethodResult("i2i_max", "Item-to-item, last 5 positives, max",
-                     {u: r["max"] for u, r in i2i_out.items()}),
-        MethodResult("i2i_sum", "Item-to-item, last 5 positives, sum",
+        MethodResult("i2i_max", "Item-to-item (content), last 5 positives, max",
+                     {u: r["max"] for u, r in i2i_out.items()}, variant=True),
+        MethodResult("i2i_sum", "Item-to-item (content), last 5 positives, sum",
                      {u: r["sum"] for u, r in i2i_out.items()}, variant=True),
+        MethodResult("mean", "Unweighted mean content vector + ANN", mean_out, variant=True),
     ]
-    variants = [(f"blend_{w:g}", f"Profile + popularity blend, w={w:g}")
-                for w in config.blend_weights]
-    variants += [(f"pool_{n}", f"Top {n} popular re-ranked by the profile")
-                 for n in config.popular_pools]
-    for key, name in variants:
-        # No profile: the variant serves what the feed served (its cold start).
-        lists = {u: (r.get(key, []) if r is not None else feed_out[u][0])
-                 for u, r in rerank_out.items()}
-        results.append(MethodResult(key, name, lists, variant=True))
-    for half_life in config.half_lives:
-        await _rebuild(videos, viewers, settings, replace(params, half_life_days=half_life),
-                       facts)
-        out = await _per_user(users, rec.for_you)
-        results.append(MethodResult(f"half_life_{half_life:g}",
-                                    f"For You, half-life {half_life:g} days",
-                                    {u: items for u, (items, _) in out.items()}, variant=True))
-    if config.half_lives:
-        # Leave the keyspace as the service would serve it.
-        await _rebuild(videos, viewers, settings, params, facts)
-        lap("variants: half-life rebuilds + feeds")
+    sensitivity_rows, cold = [], {}
+    if config.offline_checks:
+        base = training_config(settings)
+        movie_ids = [m.movie_id for m in movies]
+        sensitivity_rows = await asyncio.to_thread(
+            offline.sensitivity, dataset, users, movie_ids, vectors, base,
+            offline.default_grid(base))
+        cold = await asyncio.to_thread(offline.cold_videos, users, movie_ids, vectors, base)
+        lap("in-memory checks (sensitivity, cold videos)")
 
     relevant = {u.user_id: set(u.relevant) for u in users}
     for result in results:
@@ -154,8 +154,8 @@ async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
                                            len(movies), config.k)
     train_seen = {u.user_id: {r.movie_id for r in u.train} for u in users}
     leaks = sum(len(set(items) & train_seen[u]) for u, (items, _) in feed_out.items())
-    overlaps = [len(set(feed_out[u][0]) & set(exact)) / config.k
-                for u, exact in exact_out.items() if exact and feed_out[u][1] == "personalized"]
+    overlaps = [len(set(content_out[u][0]) & set(exact)) / config.k
+                for u, exact in exact_out.items() if exact and content_out[u][1] == "personalized"]
     stats = {
         "ann_agreement": sum(overlaps) / len(overlaps) if overlaps else 0.0,
         "movies": len(movies), "ratings": len(dataset.ratings),
@@ -169,4 +169,4 @@ async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
         "short_feed_lists": sum(1 for items, _ in feed_out.values() if len(items) < config.k),
     }
     sources = Counter(source for _, source in feed_out.values())
-    return RunResult(config, results, timings, stats, sources)
+    return RunResult(config, results, timings, stats, sources, training, sensitivity_rows, cold)

@@ -13,11 +13,28 @@ This file and `quality.png` are rewritten by every run: edit
 
 {main_table}
 
-Variants tried because the feed does not beat popularity (see "What we tried"):
+Content-space baselines kept for reference:
 
 {variant_table}
 
 {verdict}
+
+### The training run
+
+{training}
+
+### Sensitivity (in memory, the training code, exact scoring)
+
+The same training code on make eval's split and on a random split (10 random ratings
+per user held out instead of the latest 10), for the main settings. Scoring here is exact
+numpy over the whole catalogue with the feed's three candidate sources and the run's
+fitted weights, so it isolates the model from the ANN index.
+
+{sensitivity}
+
+### New videos (cold start of an item)
+
+{cold}
 
 {chart}
 
@@ -38,7 +55,7 @@ movie embeddings within one top 10, averaged over users.
 killrvideo_reco.evaluation`. Options: `--users N` (random subsample of N users, for a
 quick run), `--data-dir DIR` (default `../shared/datasets/ml-latest-small` next to the
 repository), `--keyspace NAME` (default `killrvideo_eval`; dropped and recreated, so the
-name must contain `eval`), `--no-variants` (skip the half-life rebuilds). Cassandra comes
+name must contain `eval`), `--no-variants` (skip the in-memory sensitivity grid and cold-video check). Cassandra comes
 from the usual settings (`CASSANDRA_CONTACT_POINTS`, default the local node of `make
 cassandra-up`); embeddings from `EMBEDDING_PROVIDER` (default `minilm`).
 
@@ -99,11 +116,11 @@ Only aggregate metrics derived from the data are published here.
   {users_kept} users qualified; {users_evaluated} were evaluated.
 - **Exclusion**: every method drops the user's training watches. Held-out movies are not
   in `viewer_history`, so nothing excludes them.
-- **The For You method is the endpoint's code path**: `FeedService.for_you(user, page=1,
+- **The For You and Content-only methods are the endpoint's code path**: `FeedService.for_you(user, page=1,
   page_size=10)` against keyspace `{keyspace}`; the feed excludes watched videos itself
   (training movies it returned anyway: {feed_returned_watched}; lists shorter than 10:
   {short_feed_lists}; feed sources: {sources}). ANN check: on average {ann_agreement} of
-  the feed's top 10 are also in the exact top 10 (brute-force cosine over the whole
+  the content-only top 10 are also in the exact top 10 (brute-force cosine over the whole
   catalogue, numpy) of the same stored profile vector.
 - **Popularity** = most training ratings over all qualifying users (held-out ratings
   never count), ties by movie id. **Latest** = highest movieId first (MovieLens assigns
@@ -121,31 +138,19 @@ Only aggregate metrics derived from the data are published here.
   after some users' held-out ratings: a small advantage for popularity, common in
   leave-last-out evaluations.
 
-## What we tried
+## How the For You feed is built
 
-- **Blend with popularity**: candidates = the stored profile's unseen ANN neighbours at
-  the feed's widest horizon (1000, via `VideoStore.nearest` + `seen_among`) plus the 300
-  most popular unseen movies (popular movies are rarely among a profile's 1000 nearest),
-  ranked by `(1 - w) * cosine + w * log(1 + ratings) / log(1 + max ratings)`.
-- **Popular pool re-ranked by the profile**: the N most popular unseen movies ordered
-  by cosine to the stored profile vector.
-- **Half-life**: profiles rebuilt with half-lives of {half_lives} days (default 200)
-  and the feed served again.
-- Not run: a similarity floor. It only removes candidates below a cosine, so it cannot
-  move a better movie into a top 10; with MiniLM, cosines of top-10 movies are well
-  above the default floor of 0.
-
-Reading the results (the verdict lines above carry the numbers and intervals of this
-run): content similarity alone loses to popularity by a wide margin. The embedded text
-is a title, genres and, for under a tenth of the movies, a few user tags; that says
-little about why people watch a movie. Held-out MovieLens ratings are dominated by
-well-known movies, which popularity gets for free, while a profile's nearest neighbours
-in text space are mostly obscure movies with similar titles or genres: several times the
-coverage, a fraction of the accuracy. The half-life barely matters. What closes the gap
-is a popularity prior: blending cosine with log-popularity reaches popularity and, at
-the higher weights, edges past it while still giving each viewer their own list. For
-the service this points at a popularity (or trending) term in the For You ranking,
-which today orders candidates by cosine alone.
+- **Before training** the feed is the content-only path (the "Content only" row): the
+  taste profile's preference vector, ANN over `content_features`.
+- **`make train`'s code** (`jobs/train.py`, `run_training`) then runs on this keyspace:
+  history read through token ranges, PureSVD item vectors (default; see the sensitivity
+  table for ALS), viewer vectors as weighted sums of item vectors, ranking weights fitted
+  on each viewer's latest positives held out of the training history, the content map
+  for videos without enough viewers, and the switch. Profiles are rebuilt after it.
+- **For You** is then `FeedService.for_you`: behaviour-space ANN, content-space ANN and
+  the popular pool, fetched concurrently, excluded, ranked by the fitted weights.
+- **Behaviour only** = the stored behaviour vector's ANN neighbours in the run's slot
+  (`BehaviourStore.nearest`, 200 rows) minus `seen_among`, outside `FeedService`.
 
 ## Timings
 

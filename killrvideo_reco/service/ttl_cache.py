@@ -15,16 +15,24 @@ class CachedValue(Generic[T]):
         self._load, self._ttl, self._clock = load, ttl_s, clock
         self._value: T | None = None
         self._expires = float("-inf")
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     async def get(self) -> T:
         if self._clock() < self._expires:
             return self._value  # type: ignore[return-value]
-        async with self._lock:  # one reload at a time; others wait for it
+        async with self._loop_lock():  # one reload at a time; others wait for it
             if self._clock() >= self._expires:
                 self._value = await self._load()
                 self._expires = self._clock() + self._ttl
         return self._value  # type: ignore[return-value]
+
+    def _loop_lock(self) -> asyncio.Lock:
+        # A lock belongs to one event loop; jobs and tests run several loops in turn.
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
 
     def invalidate(self) -> None:
         self._expires = float("-inf")

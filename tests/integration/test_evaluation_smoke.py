@@ -52,15 +52,14 @@ def write_movielens(path):
 def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
     settings, session = cassandra
     genre_of = write_movielens(tmp_path)
-    config = RunConfig(data_dir=tmp_path, cache_dir=tmp_path / "cache", half_lives=(30.0,),
-                       blend_weights=(0.5,), popular_pools=(20,))
+    config = RunConfig(data_dir=tmp_path, cache_dir=tmp_path / "cache")
     ks = settings.cassandra_keyspace
     result = asyncio.run(evaluate(settings, VideoStore(session, ks), ViewerStore(session, ks),
                                   build_provider(settings), config))
 
     methods = {m.key: m for m in result.methods}
-    assert {"popularity", "latest", "mean", "foryou", "i2i_max", "blend_0.5", "pool_20",
-            "half_life_30"} <= set(methods)
+    assert {"popularity", "latest", "content", "behaviour", "foryou", "i2i_max",
+            "mean"} <= set(methods)
     for m in result.methods:
         for name in ("recall", "ndcg", "hit_rate", "coverage", "diversity"):
             assert 0.0 <= m.metrics[name] <= 1.0, (m.key, name, m.metrics[name])
@@ -68,6 +67,7 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
 
     assert result.stats["users_evaluated"] == 5 and result.feed_sources == {"personalized": 5}
     assert result.stats["feed_returned_watched"] == 0
+    assert result.training["runId"] and result.sensitivity and result.cold["users"] >= 0
     horror_feed = methods["foryou"].lists[HORROR_FAN]
     assert len(horror_feed) == 10
     assert sum(genre_of[m] == "Horror" for m in horror_feed) >= 8, horror_feed
@@ -76,4 +76,5 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
 
     md, _ = report.write(result, tmp_path / "docs", "make eval", 1.0)
     text = md.read_text()
-    assert "| Weighted profile = For You feed |" in text and "ml-latest-small" in text
+    assert "| For You: two-stage feed (FeedService) |" in text and "ml-latest-small" in text
+    assert "Sensitivity" in text and "Ranking weights fitted" in text

@@ -1,0 +1,152 @@
+"""Training -> serving -> a view moves the behaviour vector -> a retrain switches atomically,
+against a real Cassandra."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import numpy as np
+import pytest
+
+from killrvideo_reco.domain.behaviour import index_vectors, query_vector
+from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.jobs.train import run_training
+from killrvideo_reco.service.wiring import build_resources
+from tests.integration.seeding import auth
+
+pytestmark = pytest.mark.integration
+FEED = "/api/v1/recommendations/foryou"
+TOPICS = {"db": "Cassandra partition keys compaction and data modeling for tables",
+          "space": "Telescopes galaxies nebulae and black holes in deep space",
+          "food": "Sourdough bread baking pasta and curry recipes in the kitchen"}
+
+
+@pytest.fixture(scope="module")
+def world(cassandra):
+    """36 videos over three topics; 45 viewers who each watch within one topic."""
+    settings, _ = cassandra
+    resources = build_resources(settings, build_provider(settings))
+    rng = np.random.default_rng(2)
+
+    async def seed():
+        ids = {t: [(await resources.catalogue.add_video(
+            uuid.uuid4(), f"{text} episode {n}", text, [t], None, None, 600, None)).video_id
+            for n in range(12)] for t, text in TOPICS.items()}
+        viewers = {}
+        for t in TOPICS:
+            viewers[t] = []
+            for v in range(15):
+                user = uuid.uuid4()
+                for n in rng.choice(12, 6, replace=False):
+                    await resources.activity.record_view(user, ids[t][n], f"{user}-{n}", 580, 600)
+                viewers[t].append(user)
+        return ids, viewers
+
+    ids, viewers = asyncio.run(seed())
+    yield settings, resources, ids, viewers
+    resources.close()
+
+
+def train_now(resources, settings, **options):
+    return asyncio.run(run_training(resources, settings, **options))
+
+
+def test_training_switches_the_feed_and_views_move_the_behaviour_vector(world, api):
+    settings, resources, ids, viewers = world
+    before = api.get(FEED, headers=auth(settings, viewers["db"][0])).json()
+    assert before["source"] == "personalized"
+
+    summary = train_now(resources, settings)
+    run = asyncio.run(resources.behaviour.active_run())
+    assert run.run_id == summary["runId"] and run.slot == "a"
+    assert summary["quality"]["trainedVideos"] == 36
+
+    # Served: personalised, none watched, mostly the viewer's topic.
+    user = viewers["space"][0]
+    page = api.get(FEED, params={"pageSize": 10}, headers=auth(settings, user)).json()
+    served = [uuid.UUID(i["videoId"]) for i in page["items"]]
+    watched = {r.video_id for r in asyncio.run(resources.viewers.history(user))}
+    assert page["source"] == "personalized" and len(served) == 10
+    assert not set(served) & watched
+    assert sum(v in ids["space"] for v in served) >= 5
+
+    # A brand-new viewer with a single view already has a behaviour vector.
+    newcomer = uuid.uuid4()
+    asyncio.run(resources.activity.record_view(newcomer, ids["food"][0], "only-one", 590, 600))
+    profile = asyncio.run(resources.viewers.profile(newcomer))
+    first = profile.behaviour_in(run)
+    assert first is not None and profile.preference_vector is None
+    assert api.get(FEED, headers=auth(settings, newcomer)).json()["source"] == "personalized"
+
+    # A second view moves it by exactly that video's vector (fresh views decay by ~0).
+    asyncio.run(resources.activity.record_view(newcomer, ids["food"][1], "second", 590, 600))
+    moved = asyncio.run(resources.viewers.profile(newcomer)).behaviour_in(run)
+    facts = asyncio.run(resources.videos.facts(ids["food"][1]))
+    from killrvideo_reco.domain.behaviour import video_behaviour
+    added = video_behaviour(facts.behaviour, run) * min(590 / 600, 2.0)
+    np.testing.assert_allclose(moved - first, added, rtol=1e-3, atol=1e-4)
+
+
+def test_retrain_is_atomic_and_an_interrupted_one_leaves_the_old_run(world, api, monkeypatch):
+    settings, resources, ids, viewers = world
+    if asyncio.run(resources.behaviour.active_run()) is None:
+        train_now(resources, settings)
+    first = asyncio.run(resources.behaviour.active_run())
+    user = viewers["food"][1]
+    page = lambda: api.get(FEED, params={"pageSize": 10}, headers=auth(settings, user)).json()
+    served_before = page()
+
+    # Interrupted after writing half the other slot (same dimension: the dangerous case).
+    real_write = resources.behaviour.write_videos
+
+    def half_then_fail(slot, run_id, rows, on_done=None):
+        real_write(slot, run_id, rows[: len(rows) // 2])
+        raise RuntimeError("killed mid-write")
+
+    monkeypatch.setattr(resources.behaviour, "write_videos", half_then_fail)
+    with pytest.raises(RuntimeError):
+        train_now(resources, settings)
+    monkeypatch.undo()
+    assert asyncio.run(resources.behaviour.active_run()).run_id == first.run_id
+    assert page()["items"] == served_before["items"], "run N still serves, untouched"
+
+    summary = train_now(resources, settings)
+    second = asyncio.run(resources.behaviour.active_run())
+    assert second.run_id == summary["runId"] != first.run_id
+    assert second.slot != first.slot and second.dimension == first.dimension
+    profile = asyncio.run(resources.viewers.profile(user))
+    assert profile.behaviour_in(second) is not None
+    assert profile.behaviour_in(first) is not None, "the old slot is left as it was"
+    after = page()
+    assert after["source"] == "personalized" and len(after["items"]) == 10
+
+
+def test_new_upload_is_placed_in_the_live_behaviour_space(world):
+    settings, resources, ids, _ = world
+    run = asyncio.run(resources.behaviour.active_run()) or (
+        train_now(resources, settings) and asyncio.run(resources.behaviour.active_run()))
+    video = asyncio.run(resources.catalogue.add_video(
+        uuid.uuid4(), "Telescopes and black holes explained", TOPICS["space"], ["space"],
+        None, None, 600, None))
+    facts = asyncio.run(resources.videos.facts(video.video_id))
+    assert run.slot in facts.behaviour and facts.behaviour[run.slot][0] == run.run_id
+
+
+def test_ann_in_cassandra_agrees_with_exact_inner_product(world):
+    """The SAI index over transformed vectors returns the inner-product top k."""
+    settings, resources, ids, _ = world
+    run = asyncio.run(resources.behaviour.active_run()) or (
+        train_now(resources, settings) and asyncio.run(resources.behaviour.active_run()))
+    all_ids = [v for t in ids.values() for v in t]
+    facts = asyncio.run(resources.videos.facts_many(all_ids))
+    from killrvideo_reco.domain.behaviour import video_behaviour
+    raw = {v: video_behaviour(f.behaviour, run) for v, f in facts.items()}
+    rng = np.random.default_rng(9)
+    for _ in range(5):
+        q = rng.normal(size=settings.behaviour_dimension)
+        exact = sorted(raw, key=lambda v: -float(raw[v] @ q))[:5]
+        found = asyncio.run(resources.behaviour.nearest(run, "behaviour", query_vector(q),
+                                                        None, 5))
+        assert [c.summary.video_id for c in found][:3] == exact[:3]
+        assert index_vectors(np.stack([raw[v] for v in exact]), run.max_norm).shape[1] == \
+            settings.behaviour_dimension + 1

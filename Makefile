@@ -66,6 +66,7 @@ bench: schema ## benchmarks: feed latency (writes docs/benchmarks.md), embedding
 	$(PY) -m bench.run_all
 	$(PY) bench/embeddings_bench.py
 	$(PY) -m bench.profile_rebuild_bench
+	$(PY) -m bench.train_bench
 
 eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png
 	$(PY) -m pip install --quiet -e '.[eval]'

@@ -67,8 +67,13 @@ def _install_timers() -> None:
     from killrvideo_reco.store import viewers as viewers_module
 
     class TimedFeedService(FeedService):
-        def __init__(self, videos, viewers, settings):
-            super().__init__(videos, viewers, settings)
+        def __init__(self, videos, viewers, settings, behaviour=None, runs=None):
+            super().__init__(videos, viewers, settings, behaviour, runs)
+            if behaviour is not None:
+                behaviour.nearest = _timed_async("ann: behaviour.nearest (both spaces)",
+                                                 behaviour.nearest)
+                behaviour.features = _timed_async("popular: behaviour.features (IN query)",
+                                                  behaviour.features)
             # Instance-level wrappers: the stores are the service's own objects.
             videos.nearest = _timed_async("ann: videos.nearest (query + rows -> Candidates)",
                                           videos.nearest)

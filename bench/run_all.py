@@ -551,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             markers[spec.keyspace] = seed.ensure(spec, session, compact=not args.no_compact,
                                                  log=log)
+            markers[spec.keyspace]["training"] = seed.ensure_trained(spec, log=log)
             log(f"{spec.keyspace}: ready in {time.perf_counter() - t:.1f}s")
             users[spec.keyspace] = [str(u) for u, _ in seed.load_user_vectors(session,
                                                                                spec.keyspace)]

@@ -302,6 +302,29 @@ def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dic
     return marker
 
 
+def ensure_trained(spec: Spec, log=print) -> dict:
+    """A live behaviour run in the keyspace, trained by make train's own code on the seeded
+    history (the feed is measured as it serves after training). Skipped when one exists."""
+    from killrvideo_reco.embeddings.factory import build_provider
+    from killrvideo_reco.jobs.train import run_training
+    from killrvideo_reco.service.wiring import build_resources
+
+    settings = bench_settings(spec.keyspace)
+    resources = build_resources(settings, build_provider(settings))
+    try:
+        run = asyncio.run(resources.behaviour.active_run())
+        if run is not None:
+            log(f"[bench] {spec.keyspace}: behaviour run {run.run_id} is live, not retraining")
+            return {"runId": run.run_id, "cached": True}
+        summary = asyncio.run(run_training(resources, settings))
+    finally:
+        resources.close()
+    log(f"[bench] {spec.keyspace}: trained run {summary['runId']} in {summary['seconds']}s "
+        f"({summary['quality']['positives']} positive watches, peak RSS "
+        f"{summary['peakRssMB']} MB)")
+    return {**summary, "cached": False}
+
+
 def load_user_vectors(session: Session, keyspace: str) -> list[tuple[uuid.UUID, np.ndarray]]:
     """The stored preference vectors: the load generator's users and the bare ANN queries."""
     rows = session.execute(f"SELECT userid, preference_vector FROM {keyspace}.user_preferences",

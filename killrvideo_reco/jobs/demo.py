@@ -13,12 +13,16 @@ from killrvideo_reco.auth import mint
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.embeddings.provider import video_text
 from killrvideo_reco.jobs.progress import Progress
+from killrvideo_reco.jobs.train import run_training
 from killrvideo_reco.service.wiring import build_resources
-from killrvideo_reco.domain.models import NewVideo
+from killrvideo_reco.domain.models import HistoryRow, NewVideo
 
 log = logging.getLogger(__name__)
 DEMO_NAMESPACE = uuid.UUID("6f1c2b1e-0d6a-4c1e-9a57-4b1d3c0de000")
-DEMO_VERSION = "demo-v1"
+DEMO_VERSION = "demo-v2"
+COMMUNITY = 300  # synthetic viewers whose co-watching the behaviour model learns from
+# Topic pairs that community viewers like together (carlos's two tastes among them).
+PAIRS = [("cooking", "gardening"), ("databases", "guitar"), ("astronomy", "fitness")]
 DEMO_MARKER = "demo_data"  # service_metadata key: which demo data is loaded
 
 TOPICS: dict[str, tuple[list[str], list[str], list[str]]] = {
@@ -115,6 +119,8 @@ async def _load(resources, embedder, per_topic: int) -> None:
                                                  now - timedelta(days=n))
         for n, (video_id, _) in enumerate(rng.sample(by_topic[disliked], 2)):
             await resources.activity.record_view(user, video_id, f"demo-bounce-{n}", 20, 600)
+    await asyncio.to_thread(resources.viewers.import_watches,
+                            community_watches(by_topic, rng, now))
     # Background viewers make a "trending" list for cold-start viewers.
     everything = [v for videos in by_topic.values() for v in videos]
     for n in range(60):
@@ -123,12 +129,36 @@ async def _load(resources, embedder, per_topic: int) -> None:
                                              video_id, f"bg-{n}", 300, 600)
 
 
-async def _load_once(resources, embedder, per_topic: int) -> None:
+def community_watches(by_topic, rng: random.Random, now: datetime):
+    """(viewer, history row) for COMMUNITY synthetic viewers. Each likes one topic or one
+    of PAIRS, and within a topic favours a head of popular videos (Zipf-like), so the
+    history has the co-watching structure real platforms have."""
+    rows = []
+    topics = list(by_topic)
+    for n in range(COMMUNITY):
+        user = uuid.uuid5(DEMO_NAMESPACE, f"community:{n}")
+        liked = list(PAIRS[n % len(PAIRS)]) if n % 3 == 0 else [topics[n % len(topics)]]
+        picked: set[uuid.UUID] = set()
+        for _ in range(rng.randint(10, 25)):
+            pool = by_topic[rng.choice(liked)]
+            video_id, _ = pool[min(int(rng.paretovariate(1.2)) - 1, len(pool) - 1)]
+            if video_id in picked:
+                continue
+            picked.add(video_id)
+            at = now - timedelta(days=rng.uniform(0, 120))
+            rows.append((user, HistoryRow(video_id, at, at, 1, 540.0, 600.0)))
+    return rows
+
+
+async def _load_once(resources, embedder, settings, per_topic: int) -> None:
     wanted = f"{DEMO_VERSION}:{embedder.model_id}"
     if await resources.metadata.get(DEMO_MARKER) == wanted:
         print("demo: data already loaded (delete the keyspace to reload)")
         return
     await _load(resources, embedder, per_topic)
+    summary = await run_training(resources, settings)
+    print(f"demo: trained behaviour run {summary['runId']} on "
+          f"{summary['quality']['positives']} watches")
     await resources.metadata.set(DEMO_MARKER, wanted)
 
 
@@ -136,7 +166,7 @@ def load_demo(settings, per_topic: int = 500) -> int:
     embedder = build_provider(settings)
     resources = build_resources(settings, embedder)
     try:
-        asyncio.run(_load_once(resources, embedder, per_topic))
+        asyncio.run(_load_once(resources, embedder, settings, per_topic))
     finally:
         resources.close()
     base = f"http://{settings.host}:{settings.port}"

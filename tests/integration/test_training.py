@@ -150,3 +150,23 @@ def test_ann_in_cassandra_agrees_with_exact_inner_product(world):
         assert [c.summary.video_id for c in found][:3] == exact[:3]
         assert index_vectors(np.stack([raw[v] for v in exact]), run.max_norm).shape[1] == \
             settings.behaviour_dimension + 1
+
+
+def test_two_stage_pages_are_consistent_and_exclude_what_was_seen(world, api):
+    settings, resources, ids, viewers = world
+    if asyncio.run(resources.behaviour.active_run()) is None:
+        train_now(resources, settings)
+    user = viewers["db"][2]
+    headers = auth(settings, user)
+    hidden = ids["space"][0]
+    assert api.post(f"/api/v1/recommendations/hidden/{hidden}", headers=headers).status_code == 200
+    pages = [api.get(FEED, params={"page": n, "pageSize": 5}, headers=headers).json()
+             for n in (1, 2, 3)]
+    long = api.get(FEED, params={"pageSize": 15}, headers=headers).json()
+    paged = [i["videoId"] for p in pages for i in p["items"]]
+    assert len(paged) == len(set(paged)) == 15
+    assert paged == [i["videoId"] for i in long["items"]]
+    watched = {str(r.video_id) for r in asyncio.run(resources.viewers.history(user))}
+    assert not set(paged) & watched and str(hidden) not in paged
+    assert {p["source"] for p in pages} == {"personalized"}
+    assert all(p["total"] == long["total"] for p in pages)

@@ -19,8 +19,9 @@ from killrvideo_reco.domain.models import HistoryRow, NewVideo
 
 log = logging.getLogger(__name__)
 DEMO_NAMESPACE = uuid.UUID("6f1c2b1e-0d6a-4c1e-9a57-4b1d3c0de000")
-DEMO_VERSION = "demo-v2"
+DEMO_VERSION = "demo-v3"
 COMMUNITY = 300  # synthetic viewers whose co-watching the behaviour model learns from
+HEAD = 60  # per topic, the videos most of the community watches
 # Topic pairs that community viewers like together (carlos's two tastes among them).
 PAIRS = [("cooking", "gardening"), ("databases", "guitar"), ("astronomy", "fitness")]
 DEMO_MARKER = "demo_data"  # service_metadata key: which demo data is loaded
@@ -131,8 +132,9 @@ async def _load(resources, embedder, per_topic: int) -> None:
 
 def community_watches(by_topic, rng: random.Random, now: datetime):
     """(viewer, history row) for COMMUNITY synthetic viewers. Each likes one topic or one
-    of PAIRS, and within a topic favours a head of popular videos (Zipf-like), so the
-    history has the co-watching structure real platforms have."""
+    of PAIRS; most of their watches come from that topic's most-watched videos (its
+    first HEAD), the rest from anywhere in the topic, so the history has co-watching
+    structure without one global chart dominating it."""
     rows = []
     topics = list(by_topic)
     for n in range(COMMUNITY):
@@ -141,7 +143,7 @@ def community_watches(by_topic, rng: random.Random, now: datetime):
         picked: set[uuid.UUID] = set()
         for _ in range(rng.randint(10, 25)):
             pool = by_topic[rng.choice(liked)]
-            video_id, _ = pool[min(int(rng.paretovariate(1.2)) - 1, len(pool) - 1)]
+            video_id, _ = rng.choice(pool[:HEAD] if rng.random() < 0.7 else pool)
             if video_id in picked:
                 continue
             picked.add(video_id)

@@ -72,8 +72,8 @@ def _install_timers() -> None:
             if behaviour is not None:
                 behaviour.nearest = _timed_async("ann: behaviour.nearest (both spaces)",
                                                  behaviour.nearest)
-                behaviour.features = _timed_async("popular: behaviour.features (IN query)",
-                                                  behaviour.features)
+                behaviour.popular_pool = _timed_async("popular: behaviour.popular_pool (cached)",
+                                                      behaviour.popular_pool)
             # Instance-level wrappers: the stores are the service's own objects.
             videos.nearest = _timed_async("ann: videos.nearest (query + rows -> Candidates)",
                                           videos.nearest)

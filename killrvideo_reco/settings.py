@@ -90,11 +90,11 @@ class Settings(BaseSettings):
     feed_max_page_size: int = Field(100, description="Largest pageSize accepted (at most 100).")
     trending_window_days: int = Field(7, description="Trending = most viewed in this many days.")
     feed_behaviour_candidates: int = Field(
-        200, ge=10, le=1000, description="ANN rows asked in the behaviour space per request.")
+        100, ge=10, le=1000, description="ANN rows asked in the behaviour space per request.")
     feed_content_candidates: int = Field(
-        100, ge=10, le=1000, description="ANN rows asked in the content space per request.")
+        50, ge=10, le=1000, description="ANN rows asked in the content space per request.")
     feed_popular_candidates: int = Field(
-        100, ge=0, le=1000, description="Trending/most-popular videos added as candidates.")
+        50, ge=0, le=1000, description="Trending/most-popular videos added as candidates.")
 
     # --- taste profiles ---
     profile_half_life_days: float = Field(200.0, description="Recency decay half-life.")

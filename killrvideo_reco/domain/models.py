@@ -37,7 +37,7 @@ class FeedCandidate:
     """A video proposed by one or more candidate sources, with its ranking features:
     cosines in the behaviour index and the content space (0 when unknown) and the
     training run's log-scaled popularity (0 when unknown)."""
-    summary: VideoSummary
+    video_id: uuid.UUID
     behaviour: float
     content: float
     popularity: float
@@ -54,6 +54,16 @@ class BehaviourRun:
     ranker_json: str | None = None
     content_map: bytes | None = None
     popular: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True)
+class PopularPool:
+    """The popular candidates of one run, with what ranking them needs, cached per process:
+    unit index vectors in the run's behaviour space, unit content vectors, popularity."""
+    video_ids: tuple[uuid.UUID, ...]
+    behaviour: np.ndarray   # (n, dimension + 1); zero rows where the run has no vector
+    content: np.ndarray     # (n, content dimension), unit rows
+    popularity: np.ndarray  # (n,)
 
 
 @dataclass(frozen=True)

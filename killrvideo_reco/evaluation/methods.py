@@ -27,7 +27,7 @@ from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
 
 SEEDS = 5  # item-to-item: the last N positive watches
-BEHAVIOUR_HORIZON = 200  # ANN rows of the behaviour-only method (the feed's default)
+BEHAVIOUR_HORIZON = 100  # ANN rows of the behaviour-only method (the feed's default)
 
 
 @dataclass
@@ -143,6 +143,6 @@ class Recommenders:
         if query is None:
             return []
         found = await behaviour.nearest(run, "behaviour", query, None, BEHAVIOUR_HORIZON)
-        seen = await self.viewers.seen_among(uid, [c.summary.video_id for c in found])
-        return [self.catalogue.movie_of[c.summary.video_id] for c in found
-                if c.summary.video_id not in seen][:self.k]
+        seen = await self.viewers.seen_among(uid, [c.video_id for c in found])
+        return [self.catalogue.movie_of[c.video_id] for c in found
+                if c.video_id not in seen][:self.k]

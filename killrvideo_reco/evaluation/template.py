@@ -150,7 +150,7 @@ Only aggregate metrics derived from the data are published here.
 - **For You** is then `FeedService.for_you`: behaviour-space ANN, content-space ANN and
   the popular pool, fetched concurrently, excluded, ranked by the fitted weights.
 - **Behaviour only** = the stored behaviour vector's ANN neighbours in the run's slot
-  (`BehaviourStore.nearest`, 200 rows) minus `seen_among`, outside `FeedService`.
+  (`BehaviourStore.nearest`, 100 rows) minus `seen_among`, outside `FeedService`.
 
 ## Timings
 

@@ -7,6 +7,7 @@ page of one feed is cut from the same ranked list."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import RankerWeights
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate
+from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
 
 MAX_ANN_LIMIT = 1000
@@ -26,6 +27,7 @@ class CandidateLimits:
     content: int
     popular: int
     content_floor: float
+    pool_ttl_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class TwoStageFeed:
     def __init__(self, behaviour: BehaviourRepository, viewers: ViewerRepository,
                  limits: CandidateLimits):
         self.behaviour, self.viewers, self.limits = behaviour, viewers, limits
+        self._pool: tuple[tuple, float, PopularPool] | None = None  # (key, expires, pool)
 
     async def ranked_unseen(self, user_id: uuid.UUID, run: BehaviourRun,
                             behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
@@ -51,12 +54,12 @@ class TwoStageFeed:
                                                 content_query, self.limits.content))
         if popular_ids and self.limits.popular:
             sources.append(self._popular_unseen(user_id, run, behaviour_query, content_query,
-                                                popular_ids[:self.limits.popular]))
+                                                tuple(popular_ids[:self.limits.popular])))
         merged: dict[uuid.UUID, FeedCandidate] = {}
         for found in await asyncio.gather(*sources):
             for c in found:
-                known = merged.get(c.summary.video_id)
-                merged[c.summary.video_id] = c if known is None else replace(
+                known = merged.get(c.video_id)
+                merged[c.video_id] = c if known is None else replace(
                     known, sources=known.sources | c.sources)
         ranker = RankerWeights.from_json(run.ranker_json)
         candidates = list(merged.values())
@@ -65,7 +68,7 @@ class TwoStageFeed:
         scores = ranker.score(np.array([[c.behaviour, c.content, c.popularity]
                                         for c in candidates]))
         ranked = [Ranked(c, float(s)) for c, s in zip(candidates, scores)]
-        ranked.sort(key=lambda r: (-r.score, r.candidate.summary.video_id.bytes))
+        ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))
         return ranked
 
     async def _nearest_unseen(self, user_id, run, space, behaviour_query, content_query,
@@ -76,15 +79,28 @@ class TwoStageFeed:
             found = await self.behaviour.nearest(run, space, behaviour_query, content_query, limit)
             if space == "content":
                 found = [c for c in found if c.content >= self.limits.content_floor]
-            seen = await self.viewers.seen_among(user_id, [c.summary.video_id for c in found])
-            fresh = [c for c in found if c.summary.video_id not in seen]
+            seen = await self.viewers.seen_among(user_id, [c.video_id for c in found])
+            fresh = [c for c in found if c.video_id not in seen]
             if len(fresh) * 2 >= limit or len(found) < limit or limit >= MAX_ANN_LIMIT:
                 return fresh
             limit = min(limit * 2, MAX_ANN_LIMIT)
 
     async def _popular_unseen(self, user_id, run, behaviour_query, content_query,
-                              ids: Sequence[uuid.UUID]) -> list[FeedCandidate]:
-        found, seen = await asyncio.gather(
-            self.behaviour.features(run, ids, behaviour_query, content_query, "popular"),
-            self.viewers.seen_among(user_id, list(ids)))
-        return [c for c in found if c.summary.video_id not in seen]
+                              ids: tuple[uuid.UUID, ...]) -> list[FeedCandidate]:
+        pool, seen = await asyncio.gather(self._popular_pool(run, ids),
+                                          self.viewers.seen_among(user_id, list(ids)))
+        n = len(pool.video_ids)
+        b = pool.behaviour @ behaviour_query if behaviour_query is not None else np.zeros(n)
+        c = pool.content @ content_query if content_query is not None else np.zeros(n)
+        return [FeedCandidate(v, float(b[i]), float(c[i]), float(pool.popularity[i]),
+                              frozenset(("popular",)))
+                for i, v in enumerate(pool.video_ids) if v not in seen]
+
+    async def _popular_pool(self, run: BehaviourRun, ids: tuple[uuid.UUID, ...]) -> PopularPool:
+        """The pool's vectors change only with the run or the trending list: read them
+        once per cache period instead of once per request."""
+        key, now = (run.run_id, ids), time.monotonic()
+        if self._pool is None or self._pool[0] != key or now >= self._pool[1]:
+            pool = await self.behaviour.popular_pool(run, ids)
+            self._pool = (key, now + self.limits.pool_ttl_s, pool)
+        return self._pool[2]

@@ -38,7 +38,8 @@ class FeedService:
         self.runs = runs or NO_RUN
         self.two_stage = behaviour and TwoStageFeed(behaviour, viewers, CandidateLimits(
             settings.feed_behaviour_candidates, settings.feed_content_candidates,
-            settings.feed_popular_candidates, settings.feed_similarity_floor))
+            settings.feed_popular_candidates, settings.feed_similarity_floor,
+            settings.feed_cache_ttl_s))
         self.fallback = FallbackPool(videos, viewers, settings.trending_window_days,
                                      settings.feed_max_ann_limit, settings.feed_cache_ttl_s)
         self._catalogue_model = CachedValue(videos.catalogue_model, settings.feed_cache_ttl_s)
@@ -54,14 +55,18 @@ class FeedService:
         behaviour_query = query_vector(behaviour) if behaviour is not None else None
         if run is not None and self.two_stage and (behaviour_query is not None
                                                    or verdict.vector is not None):
-            popular = ranking.merge_unique(await self.fallback.trending(), run.popular)
+            size = self.settings.feed_popular_candidates
+            popular = ranking.merge_unique((await self.fallback.trending())[:size],
+                                           run.popular[:size])
             ranked = await self.two_stage.ranked_unseen(user_id, run, behaviour_query,
                                                         verdict.vector, popular)
             if ranked:
                 start, end = ranking.page_bounds(page, page_size)
-                shown = [Candidate(r.candidate.summary,
+                window = ranked[start:end]
+                summaries = await self.videos.summaries([r.candidate.video_id for r in window])
+                shown = [Candidate(summaries[r.candidate.video_id],
                                    max(r.candidate.behaviour, r.candidate.content))
-                         for r in ranked[start:end]]
+                         for r in window if r.candidate.video_id in summaries]
                 items = await self._explain(shown, prefs.recent_positive)
                 return FeedPage(items, len(ranked), page, page_size, "personalized")
         elif verdict.vector is not None:

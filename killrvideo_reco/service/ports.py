@@ -10,7 +10,8 @@ from typing import Protocol
 import numpy as np
 
 from killrvideo_reco.domain.models import (BehaviourRun, Candidate, FeedCandidate, HistoryRow,
-                                           NewVideo, RecentVideo, StoredProfile, TasteChange,
+                                           NewVideo, PopularPool, RecentVideo, StoredProfile,
+                                           TasteChange,
                                            TasteRecord, VideoDetails, VideoFacts, VideoSummary)
 
 # A viewer's behaviour vector for the read model: (slot, run id, vector or None).
@@ -52,9 +53,8 @@ class ViewerRepository(Protocol):
 class BehaviourRepository(Protocol):
     async def nearest(self, run: BehaviourRun, space: str, behaviour_query: np.ndarray | None,
                       content_query: np.ndarray | None, limit: int) -> list[FeedCandidate]: ...
-    async def features(self, run: BehaviourRun, video_ids: Sequence[uuid.UUID],
-                       behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
-                       source: str) -> list[FeedCandidate]: ...
+    async def popular_pool(self, run: BehaviourRun,
+                           video_ids: Sequence[uuid.UUID]) -> PopularPool: ...
     async def write_video(self, slot: str, run_id: str, video_id: uuid.UUID,
                           vector: np.ndarray, popularity: float = 0.0) -> None: ...
     async def active_run(self) -> BehaviourRun | None: ...

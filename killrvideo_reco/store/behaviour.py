@@ -13,10 +13,9 @@ from datetime import datetime, timezone
 import numpy as np
 from cassandra.cluster import Session
 
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate
+from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION
-from killrvideo_reco.store.videos import SUMMARY_COLUMNS, summary_from_row
 from killrvideo_reco.store.viewers import _bulk
 
 ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run
@@ -38,11 +37,11 @@ class BehaviourStore:
         self.session = session
         ks, prepare = keyspace, session.prepare
         self._ann: dict[tuple[str, str, bool], object] = {}
-        self._features: dict[tuple[str, bool, bool], object] = {}
+        self._pool: dict[str, object] = {}
         self._set_video: dict[str, object] = {}
         for slot in SLOTS:
-            head = (f"SELECT {SUMMARY_COLUMNS}, popularity_{slot} AS popularity, "
-                    f"behaviour_{slot}_run AS run")
+            # Ids and features only: the page's summaries are read for the page alone.
+            head = f"SELECT videoid, popularity_{slot} AS popularity, behaviour_{slot}_run AS run"
             b_col = f", similarity_cosine(behaviour_{slot}, ?) AS b"
             c_col = ", similarity_cosine(content_features, ?) AS c"
             for with_other in (True, False):
@@ -53,11 +52,9 @@ class BehaviourStore:
                 self._ann[(slot, "content", with_other)] = prepare(
                     f"{head}{b_col if with_other else ''}{c_col} FROM {ks}.videos "
                     f"ORDER BY content_features ANN OF ? LIMIT ?")
-            for with_b in (True, False):
-                for with_c in (True, False):
-                    self._features[(slot, with_b, with_c)] = prepare(
-                        f"{head}{b_col if with_b else ''}{c_col if with_c else ''} "
-                        f"FROM {ks}.videos WHERE videoid IN ?")
+            self._pool[slot] = prepare(
+                f"{head}, behaviour_{slot} AS vector, content_features FROM {ks}.videos "
+                "WHERE videoid IN ?")
             self._set_video[slot] = prepare(
                 f"UPDATE {ks}.videos SET behaviour_{slot} = ?, behaviour_{slot}_run = ?, "
                 f"popularity_{slot} = ? WHERE videoid = ?")
@@ -89,23 +86,36 @@ class BehaviourStore:
         rows = await execute(self.session, self._ann[(run.slot, space, with_other)], params)
         return [self._candidate(row, run, space) for row in rows]
 
-    async def features(self, run: BehaviourRun, video_ids: Sequence[uuid.UUID],
-                       behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
-                       source: str) -> list[FeedCandidate]:
-        """Features of given videos (the popular pool), a bounded IN query per chunk."""
-        statement = self._features[(run.slot, behaviour_query is not None,
-                                    content_query is not None)]
-        queries = tuple(q for q in (behaviour_query, content_query) if q is not None)
+    async def popular_pool(self, run: BehaviourRun,
+                           video_ids: Sequence[uuid.UUID]) -> PopularPool:
+        """The vectors and popularity of given videos (the popular pool), read once and
+        cached by the caller, so ranking them costs no query per request."""
         chunks = [list(video_ids[i:i + IN_CHUNK]) for i in range(0, len(video_ids), IN_CHUNK)]
-        results = await asyncio.gather(*(execute(self.session, statement, (*queries, chunk))
+        results = await asyncio.gather(*(execute(self.session, self._pool[run.slot], (chunk,))
                                          for chunk in chunks))
-        return [self._candidate(row, run, source) for rows in results for row in rows]
+        rows = {row.videoid: row for rows in results for row in rows
+                if row.content_features is not None}
+        ids = tuple(v for v in video_ids if v in rows)
+        width = run.dimension + 1
+        behaviour = np.zeros((len(ids), width), dtype=np.float32)
+        content = np.zeros((len(ids), 0), dtype=np.float32)
+        popularity = np.zeros(len(ids), dtype=np.float32)
+        for n, video_id in enumerate(ids):
+            row = rows[video_id]
+            if row.run == run.run_id and row.vector is not None:
+                behaviour[n] = row.vector
+                popularity[n] = row.popularity or 0.0
+        if ids:
+            content = np.stack([np.asarray(rows[v].content_features, dtype=np.float32)
+                                for v in ids])
+            content /= np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)
+        return PopularPool(ids, behaviour, content, popularity)
 
     @staticmethod
     def _candidate(row, run: BehaviourRun, source: str) -> FeedCandidate:
         live = row.run == run.run_id  # another run's vector in this slot: no feature
         b, c = getattr(row, "b", None), getattr(row, "c", None)
-        return FeedCandidate(summary_from_row(row), _cos(b) if live else 0.0, _cos(c),
+        return FeedCandidate(row.videoid, _cos(b) if live else 0.0, _cos(c),
                              float(row.popularity or 0.0) if live else 0.0,
                              frozenset((source,)))
 

@@ -20,9 +20,9 @@ K = 10
 
 @dataclass(frozen=True)
 class CandidateSizes:
-    behaviour: int = 200
-    content: int = 100
-    popular: int = 100
+    behaviour: int = 100
+    content: int = 50
+    popular: int = 50
 
 
 @dataclass

@@ -3,6 +3,7 @@ against a real Cassandra."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import numpy as np
@@ -147,7 +148,7 @@ def test_ann_in_cassandra_agrees_with_exact_inner_product(world):
         exact = sorted(raw, key=lambda v: -float(raw[v] @ q))[:5]
         found = asyncio.run(resources.behaviour.nearest(run, "behaviour", query_vector(q),
                                                         None, 5))
-        assert [c.summary.video_id for c in found][:3] == exact[:3]
+        assert [c.video_id for c in found][:3] == exact[:3]
         assert index_vectors(np.stack([raw[v] for v in exact]), run.max_norm).shape[1] == \
             settings.behaviour_dimension + 1
 
@@ -170,3 +171,26 @@ def test_two_stage_pages_are_consistent_and_exclude_what_was_seen(world, api):
     assert not set(paged) & watched and str(hidden) not in paged
     assert {p["source"] for p in pages} == {"personalized"}
     assert all(p["total"] == long["total"] for p in pages)
+
+
+def test_training_job_over_http(world, api):
+    settings, resources, _, viewers = world
+    moderator = auth(settings, uuid.uuid4(), roles=("moderator",))
+    assert api.post("/api/v1/admin/jobs/train", headers=auth(settings, uuid.uuid4())
+                    ).status_code == 403
+    before = asyncio.run(resources.behaviour.active_run())
+    started = api.post("/api/v1/admin/jobs/train", headers=moderator)
+    assert started.status_code == 202
+    job_id = started.json()["jobId"]
+    again = api.post("/api/v1/admin/jobs/train", headers=moderator)
+    assert again.status_code in (202, 409), "a second start is refused while one runs"
+    deadline, body = time.monotonic() + 120, {}
+    while time.monotonic() < deadline:
+        body = api.get(f"/api/v1/admin/jobs/{job_id}", headers=moderator).json()
+        if body["status"] != "running":
+            break
+        time.sleep(0.3)
+    assert body["status"] == "succeeded", body
+    assert body["result"]["runId"] == asyncio.run(resources.behaviour.active_run()).run_id
+    assert before is None or body["result"]["runId"] != before.run_id
+    assert body["progress"]["done"] == body["progress"]["total"]

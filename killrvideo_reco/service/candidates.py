@@ -45,56 +45,62 @@ class TwoStageFeed:
     async def ranked_unseen(self, user_id: uuid.UUID, run: BehaviourRun,
                             behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
                             popular_ids: Sequence[uuid.UUID]) -> list[Ranked]:
-        sources = []
-        if behaviour_query is not None:
-            sources.append(self._nearest_unseen(user_id, run, "behaviour", behaviour_query,
-                                                content_query, self.limits.behaviour))
-        if content_query is not None:
-            sources.append(self._nearest_unseen(user_id, run, "content", behaviour_query,
-                                                content_query, self.limits.content))
-        if popular_ids and self.limits.popular:
-            sources.append(self._popular_unseen(user_id, run, behaviour_query, content_query,
-                                                tuple(popular_ids[:self.limits.popular])))
+        horizons = {space: limit for space, limit, query in (
+            ("behaviour", self.limits.behaviour, behaviour_query),
+            ("content", self.limits.content, content_query)) if query is not None}
+        popular = (self._popular(run, behaviour_query, content_query,
+                                 tuple(popular_ids[:self.limits.popular]))
+                   if popular_ids and self.limits.popular else _nothing())
+        found: dict[str, list[FeedCandidate]] = {}
+        seen: set[uuid.UUID] = set()
+        checked: set[uuid.UUID] = set()
+        pending = dict(horizons)
+        while pending:
+            results = await asyncio.gather(popular, *(
+                self._nearest(run, space, behaviour_query, content_query, limit)
+                for space, limit in pending.items()))
+            popular = _nothing()
+            if results[0]:
+                found["popular"] = results[0]
+            found.update(zip(pending, results[1:]))
+            # One exclusion lookup for every source's new candidates.
+            new = list({c.video_id for group in found.values() for c in group} - checked)
+            seen |= await self.viewers.seen_among(user_id, new)
+            checked.update(new)
+            pending = {space: min(limit * 2, MAX_ANN_LIMIT) for space, limit in pending.items()
+                       if _widen(found[space], seen, limit)}
         merged: dict[uuid.UUID, FeedCandidate] = {}
-        for found in await asyncio.gather(*sources):
-            for c in found:
+        for group in found.values():
+            for c in group:
+                if c.video_id in seen:
+                    continue
                 known = merged.get(c.video_id)
                 merged[c.video_id] = c if known is None else replace(
                     known, sources=known.sources | c.sources)
-        ranker = RankerWeights.from_json(run.ranker_json)
-        candidates = list(merged.values())
-        if not candidates:
+        if not merged:
             return []
-        scores = ranker.score(np.array([[c.behaviour, c.content, c.popularity]
-                                        for c in candidates]))
+        candidates = list(merged.values())
+        scores = RankerWeights.from_json(run.ranker_json).score(
+            np.array([[c.behaviour, c.content, c.popularity] for c in candidates]))
         ranked = [Ranked(c, float(s)) for c, s in zip(candidates, scores)]
         ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))
         return ranked
 
-    async def _nearest_unseen(self, user_id, run, space, behaviour_query, content_query,
-                              limit: int) -> list[FeedCandidate]:
-        """ANN in one space, doubling the horizon while fewer than half the rows are new
-        to the viewer (heavy watchers), up to Cassandra's cap."""
-        while True:
-            found = await self.behaviour.nearest(run, space, behaviour_query, content_query, limit)
-            if space == "content":
-                found = [c for c in found if c.content >= self.limits.content_floor]
-            seen = await self.viewers.seen_among(user_id, [c.video_id for c in found])
-            fresh = [c for c in found if c.video_id not in seen]
-            if len(fresh) * 2 >= limit or len(found) < limit or limit >= MAX_ANN_LIMIT:
-                return fresh
-            limit = min(limit * 2, MAX_ANN_LIMIT)
+    async def _nearest(self, run, space, behaviour_query, content_query,
+                       limit: int) -> list[FeedCandidate]:
+        found = await self.behaviour.nearest(run, space, behaviour_query, content_query, limit)
+        if space == "content":
+            found = [c for c in found if c.content >= self.limits.content_floor]
+        return found
 
-    async def _popular_unseen(self, user_id, run, behaviour_query, content_query,
-                              ids: tuple[uuid.UUID, ...]) -> list[FeedCandidate]:
-        pool, seen = await asyncio.gather(self._popular_pool(run, ids),
-                                          self.viewers.seen_among(user_id, list(ids)))
+    async def _popular(self, run, behaviour_query, content_query,
+                       ids: tuple[uuid.UUID, ...]) -> list[FeedCandidate]:
+        pool = await self._popular_pool(run, ids)
         n = len(pool.video_ids)
         b = pool.behaviour @ behaviour_query if behaviour_query is not None else np.zeros(n)
         c = pool.content @ content_query if content_query is not None else np.zeros(n)
         return [FeedCandidate(v, float(b[i]), float(c[i]), float(pool.popularity[i]),
-                              frozenset(("popular",)))
-                for i, v in enumerate(pool.video_ids) if v not in seen]
+                              frozenset(("popular",))) for i, v in enumerate(pool.video_ids)]
 
     async def _popular_pool(self, run: BehaviourRun, ids: tuple[uuid.UUID, ...]) -> PopularPool:
         """The pool's vectors change only with the run or the trending list: read them
@@ -104,3 +110,14 @@ class TwoStageFeed:
             pool = await self.behaviour.popular_pool(run, ids)
             self._pool = (key, now + self.limits.pool_ttl_s, pool)
         return self._pool[2]
+
+
+def _widen(found: list[FeedCandidate], seen: set[uuid.UUID], limit: int) -> bool:
+    """Search further when more than half of a full answer was already seen (heavy
+    watchers), up to Cassandra's cap. Depends on the viewer only, never on the page."""
+    fresh = sum(1 for c in found if c.video_id not in seen)
+    return len(found) >= limit and fresh * 2 < limit and limit < MAX_ANN_LIMIT
+
+
+async def _nothing() -> list[FeedCandidate]:
+    return []

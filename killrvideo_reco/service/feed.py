@@ -62,12 +62,13 @@ class FeedService:
                                                         verdict.vector, popular)
             if ranked:
                 start, end = ranking.page_bounds(page, page_size)
-                window = ranked[start:end]
-                summaries = await self.videos.summaries([r.candidate.video_id for r in window])
-                shown = [Candidate(summaries[r.candidate.video_id],
-                                   max(r.candidate.behaviour, r.candidate.content))
-                         for r in window if r.candidate.video_id in summaries]
-                items = await self._explain(shown, prefs.recent_positive)
+                window = [r.candidate for r in ranked[start:end]]
+                ids = [c.video_id for c in window]
+                summaries, vectors = await asyncio.gather(self.videos.summaries(ids),
+                                                          self.videos.vectors(ids))
+                shown = [Candidate(summaries[c.video_id], max(c.behaviour, c.content))
+                         for c in window if c.video_id in summaries]
+                items = self._explained(shown, vectors, prefs.recent_positive)
                 return FeedPage(items, len(ranked), page, page_size, "personalized")
         elif verdict.vector is not None:
             fresh = await self.nearest_unseen(user_id, verdict.vector, page * page_size)
@@ -98,9 +99,15 @@ class FeedService:
 
     async def _explain(self, page: list[Candidate],
                        recent: Sequence[RecentVideo]) -> list[FeedItem]:
+        vectors = (await self.videos.vectors([c.summary.video_id for c in page])
+                   if recent and page else {})
+        return self._explained(page, vectors, recent)
+
+    @staticmethod
+    def _explained(page: list[Candidate], vectors: dict,
+                   recent: Sequence[RecentVideo]) -> list[FeedItem]:
         explanations: list[list[BasedOn]] = [[] for _ in page]
         if recent and page:
-            vectors = await self.videos.vectors([c.summary.video_id for c in page])
             explanations = based_on_for_items(
                 [vectors.get(c.summary.video_id) for c in page], recent)
         return [FeedItem(c.summary, c.score, tuple(why)) for c, why in zip(page, explanations)]

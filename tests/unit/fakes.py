@@ -146,3 +146,37 @@ class FakeViewerStore:
         """Seed a watched row directly (as tests/integration/seeding.py does)."""
         at = at or datetime.now(timezone.utc)
         self.rows.setdefault(user_id, {})[video_id] = HistoryRow(video_id, at, at, 1, 300.0, 600.0)
+
+
+class FakeBehaviourStore:
+    """Exact search over in-memory index vectors of one run (slot 'a')."""
+
+    def __init__(self, videos: FakeVideoStore, index: dict[uuid.UUID, np.ndarray],
+                 popularity: dict[uuid.UUID, float]):
+        self.videos, self.index, self.popularity = videos, index, popularity
+        self.limits: list[tuple[str, int]] = []
+
+    def _candidate(self, run, video_id, bq, cq, source):
+        from killrvideo_reco.domain.models import FeedCandidate
+
+        content = self.videos.videos[video_id].content_features
+        c = float(content @ cq / np.linalg.norm(content)) if cq is not None else 0.0
+        b = float(self.index[video_id] @ bq) if bq is not None else 0.0
+        return FeedCandidate(video_id, b, c, self.popularity.get(video_id, 0.0),
+                             frozenset((source,)))
+
+    async def nearest(self, run, space, behaviour_query, content_query, limit):
+        self.limits.append((space, limit))
+        found = [self._candidate(run, v, behaviour_query, content_query, space)
+                 for v in self.index]
+        key = (lambda c: -c.behaviour) if space == "behaviour" else (lambda c: -c.content)
+        return sorted(found, key=lambda c: (key(c), c.video_id.bytes))[:limit]
+
+    async def popular_pool(self, run, video_ids):
+        from killrvideo_reco.domain.models import PopularPool
+
+        ids = tuple(v for v in video_ids if v in self.index)
+        content = np.stack([self.videos.videos[v].content_features for v in ids])
+        content = content / np.linalg.norm(content, axis=1, keepdims=True)
+        return PopularPool(ids, np.stack([self.index[v] for v in ids]), content,
+                           np.array([self.popularity.get(v, 0.0) for v in ids]))

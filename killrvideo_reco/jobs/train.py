@@ -128,5 +128,6 @@ def train_from_cli(settings: Settings) -> int:
           f"{q['trainedVideos']} of {q['videos']} videos trained (the rest from the content map)")
     print("train: own hold-out NDCG@10 - " + ", ".join(
         f"{k.split()[-1]} {v}" for k, v in q.items() if k.startswith("ndcg")))
-    print(f"train: ranking weights {q['ranker']}")
+    print("train: ranking weights " + ", ".join(
+        f"{name} {weight:+.2f}" for name, weight in q["ranker"].items()))
     return 0

@@ -67,7 +67,7 @@ def main() -> int:
           f"{args.videos:,} videos (built in {built:.1f}s; RSS {rss_before:.0f} MB after)")
     print(f"train: {seconds:.1f}s = {seconds / millions:.1f} s per million watches; "
           f"process peak RSS {peak:.0f} MB; {model.trained_videos:,} videos trained")
-    print(f"hold-out NDCG@10: " + ", ".join(f"{k.split()[-1]} {v}" for k, v in
+    print("hold-out NDCG@10: " + ", ".join(f"{k.split()[-1]} {v}" for k, v in
                                                model.quality.items() if k.startswith("ndcg")))
     return 0
 

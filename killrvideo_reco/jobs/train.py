@@ -23,7 +23,7 @@ from killrvideo_reco.domain.behaviour import other_slot
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
 from killrvideo_reco.jobs.progress import Progress
-from killrvideo_reco.service.wiring import AppResources, profile_params
+from killrvideo_reco.service.wiring import Services, profile_params
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History
@@ -46,7 +46,7 @@ def training_config(settings: Settings) -> TrainingConfig:
                              settings.feed_content_candidates, settings.feed_popular_candidates))
 
 
-async def run_training(resources: AppResources, settings: Settings,
+async def run_training(resources: Services, settings: Settings,
                        on_progress: Callable[[Progress], None] | None = None,
                        progress_stream=None, exclude: frozenset[uuid.UUID] = frozenset(),
                        rebuild: bool = True) -> dict:

@@ -155,7 +155,6 @@ def test_concurrent_events_for_one_viewer_lose_nothing(cassandra):
     online, history, prefs = asyncio.run(run())
     assert len(history) == 12
     assert all(row.play_count == 2 and math.isclose(row.seconds_watched, 201) for row in history)
-    from killrvideo_reco.domain.taste_profile import TasteState
     params = profile_params(settings)
     online_vector = online.state.preference_vector(params)
     assert online_vector is not None

@@ -11,7 +11,7 @@ import pytest
 from killrvideo_reco.domain.behaviour import (ContentMap, RankerWeights, index_vectors, max_norm,
                                               query_vector, raw_vector)
 from killrvideo_reco.domain.models import HistoryRow
-from killrvideo_reco.training.factors import FactorConfig, fit_item_vectors
+from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History
 from killrvideo_reco.training.model import TrainingConfig, train
 from killrvideo_reco.training.ranker import holdout_mask

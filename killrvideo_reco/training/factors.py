@@ -57,11 +57,15 @@ def _implicit_als(ratings: sparse.csr_matrix, k: int, config: FactorConfig) -> n
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from implicit.cpu.als import AlternatingLeastSquares
 
+    # implicit uses the matrix values times its `alpha` as the confidence of a watch; give
+    # it 1 + alpha * weight (Hu et al. 2008) and alpha = 1, so weak watches still count > 1.
+    confidence = ratings.astype(np.float32).tocsr(copy=True)
+    confidence.data = 1.0 + config.alpha * confidence.data
     model = AlternatingLeastSquares(factors=k, regularization=config.regularization,
-                                    alpha=config.alpha, iterations=config.iterations,
+                                    alpha=1.0, iterations=config.iterations,
                                     random_state=config.seed, num_threads=1,
                                     calculate_training_loss=False)
-    model.fit(ratings.astype(np.float32).tocsr(), show_progress=False)
+    model.fit(confidence, show_progress=False)
     return np.asarray(model.item_factors, dtype=np.float64)
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 import numpy as np
 
+from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.taste_profile import TasteState
 
 FeedSource = Literal["personalized", "trending", "latest"]
@@ -51,7 +52,7 @@ class BehaviourRun:
     slot: str
     dimension: int
     max_norm: float
-    ranker_json: str | None = None
+    ranker: RankerWeights = field(default_factory=RankerWeights)
     content_map: bytes | None = None
     popular: tuple[uuid.UUID, ...] = ()
 

@@ -87,7 +87,7 @@ async def run_training(resources: Services, settings: Settings,
                             list(zip(model.viewer_ids, model.viewers.astype("float32"))), version)
     step("viewers written")
     run = BehaviourRun(run_id, slot, settings.behaviour_dimension, model.bound,
-                       model.ranker.to_json(), model.content_map.to_bytes(),
+                       model.ranker, model.content_map.to_bytes(),
                        tuple(model.popular))
     quality = {**model.quality, "ranker": model.ranker.weights}
     await store.save_run(run, "complete", started_at, json.dumps(quality))

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
 
@@ -80,7 +79,7 @@ class TwoStageFeed:
         if not merged:
             return []
         candidates = list(merged.values())
-        scores = RankerWeights.from_json(run.ranker_json).score(
+        scores = run.ranker.score(
             np.array([[c.behaviour, c.content, c.popularity] for c in candidates]))
         ranked = [Ranked(c, float(s)) for c, s in zip(candidates, scores)]
         ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))

@@ -13,10 +13,11 @@ from datetime import datetime, timezone
 import numpy as np
 from cassandra.cluster import Session
 
+from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION
-from killrvideo_reco.store.viewers import _bulk
+from killrvideo_reco.store.bulk import execute_many
 
 ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run
 IN_CHUNK = 100
@@ -124,7 +125,7 @@ class BehaviourStore:
     def write_videos(self, slot: str, run_id: str,
                      rows: Sequence[tuple[uuid.UUID, np.ndarray, float]], on_done=None) -> None:
         """(video id, index vector, popularity) for one slot; synchronous bulk write."""
-        _bulk(self.session, self._set_video[slot],
+        execute_many(self.session, self._set_video[slot],
               [(vector, run_id, float(pop), video_id) for video_id, vector, pop in rows], on_done)
 
     async def write_video(self, slot: str, run_id: str, video_id: uuid.UUID,
@@ -147,12 +148,14 @@ class BehaviourStore:
         rows = await execute(self.session, self._get_active, (ACTIVE_RUN_KEY,))
         return await self.run(rows[0].value) if rows and rows[0].value else None
 
-    async def run(self, run_id: str, finished_only: bool = True) -> BehaviourRun | None:
+    async def run(self, run_id: str) -> BehaviourRun | None:
+        """The run if it finished and is live or ready to be (complete or active), else None."""
         rows = await execute(self.session, self._get_run, (run_id,))
-        if not rows or (finished_only and rows[0].status not in ("complete", "active")):
+        if not rows or rows[0].status not in ("complete", "active"):
             return None
         r = rows[0]
-        return BehaviourRun(r.run_id, r.slot, r.dimension, r.max_norm, r.ranker, r.content_map,
+        return BehaviourRun(r.run_id, r.slot, r.dimension, r.max_norm,
+                            RankerWeights.from_json(r.ranker), r.content_map,
                             _uuids(r.popular))
 
     async def save_run(self, run: BehaviourRun, status: str, started_at: datetime,
@@ -160,7 +163,7 @@ class BehaviourStore:
         finished = datetime.now(timezone.utc) if status != "training" else None
         await execute(self.session, self._save_run, (
             run.run_id, run.slot, status, started_at, finished, run.dimension, run.max_norm,
-            run.ranker_json, run.content_map, b"".join(v.bytes for v in run.popular),
+            run.ranker.to_json(), run.content_map, b"".join(v.bytes for v in run.popular),
             quality_json), WRITE_EXECUTION)
 
     async def activate(self, run_id: str, previous: str | None) -> None:

@@ -4,14 +4,12 @@ objects, never blobs."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 
 import numpy as np
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
-from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType
 
 from killrvideo_reco.domain.explanations import decode_recent, encode_recent
@@ -20,14 +18,13 @@ from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfil
 from killrvideo_reco.domain.taste_profile import TasteState
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION
-from killrvideo_reco.store.errors import TRANSIENT_ERRORS
+from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.rows import as_utc
 
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
 IN_CHUNK = 100
 HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
                    "duration_s, hidden_at, event_ids")
-IMPORT_CONCURRENCY = 16  # the vector index rejects writes under many concurrent writers
 
 
 def _execution(for_update: bool):
@@ -168,18 +165,12 @@ class ViewerStore:
         return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
                              behaviour)
 
-    async def write_behaviour(self, user_id: uuid.UUID, slot: str, run_id: str,
-                              vector: np.ndarray | None, version: int) -> None:
-        """One viewer's behaviour vector in one slot; `version` is the write timestamp."""
-        await execute(self.session, self._write_behaviour[slot],
-                      (version, vector, run_id, user_id), WRITE_EXECUTION)
-
     def write_behaviour_many(self, slot: str, run_id: str,
                              vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],
                              version: int) -> None:
         """Bulk write (the training job, before it switches runs); synchronous."""
         values = [(version, vector, run_id, user_id) for user_id, vector in vectors]
-        _bulk(self.session, self._write_behaviour[slot], values)
+        execute_many(self.session, self._write_behaviour[slot], values)
 
     async def count_view(self, video_id: uuid.UUID, day: date) -> None:
         await asyncio.gather(
@@ -208,25 +199,6 @@ class ViewerStore:
         a profile rebuild follows). Rows that time out are re-sent; synchronous."""
         values = [(user_id, r.video_id, r.first_watched, r.last_watched, r.play_count,
                    r.seconds_watched, r.duration_s) for user_id, r in user_id_rows]
-        _bulk(self.session, self._import_watch, values, on_done, attempts)
+        execute_many(self.session, self._import_watch, values, on_done, attempts)
         return len(values)
 
-
-def _bulk(session: Session, statement, values: Sequence[tuple], on_done=None,
-          attempts: int = 5) -> None:
-    """Execute one statement for many value tuples, a few in flight; re-send timeouts."""
-    for start in range(0, len(values), 5000):
-        todo = list(values[start:start + 5000])
-        for attempt in range(attempts):
-            results = execute_concurrent_with_args(session, statement, todo,
-                                                   concurrency=IMPORT_CONCURRENCY,
-                                                   raise_on_first_error=False)
-            failed = [(row, r) for row, (ok, r) in zip(todo, results) if not ok]
-            if not failed:
-                break
-            if attempt == attempts - 1 or not isinstance(failed[0][1], TRANSIENT_ERRORS):
-                raise failed[0][1]
-            time.sleep(0.5 * 2 ** attempt)
-            todo = [row for row, _ in failed]
-        if on_done:
-            on_done(min(5000, len(values) - start))

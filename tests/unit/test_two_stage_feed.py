@@ -29,7 +29,7 @@ def world(n=300):
     popularity = {v: float(rng.uniform()) for v in ids}
     behaviour = FakeBehaviourStore(videos, dict(zip(ids, index)), popularity)
     weights = RankerWeights({"behaviour": 3.0, "content": 1.0, "popularity": 0.5}, "test")
-    run = BehaviourRun("r1", "a", 4, bound, weights.to_json())
+    run = BehaviourRun("r1", "a", 4, bound, weights)
     return videos, behaviour, run, raw, ids, popularity, weights
 
 

@@ -95,6 +95,27 @@ class Settings(BaseSettings):
         50, ge=10, le=1000, description="ANN rows asked in the content space per request.")
     feed_popular_candidates: int = Field(
         50, ge=0, le=1000, description="Trending/most-popular videos added as candidates.")
+    feed_interests: int = Field(
+        3, ge=1, le=8, description="Interests (clusters of recent likes) per viewer, each "
+                                   "queried for content candidates.")
+    feed_interest_similarity: float = Field(
+        0.35, ge=-1, le=1, description="Cosine a like needs to a medoid to join its interest; "
+                                       "below it the recent likes are reclustered.")
+    feed_diversity_lambda: float = Field(
+        0.8, ge=0, le=1, description="MMR trade-off: 1 = ranking only, lower = more diverse.")
+    feed_creator_cap: int = Field(
+        3, ge=0, description="At most this many videos of one creator per block of "
+                             "FEED_SHAPING_BLOCK positions (0 = no cap).")
+    feed_shaping_block: int = Field(
+        10, ge=1, le=100, description="Block of positions the creator cap and the interest "
+                                      "coverage apply to (positions 1-10, 11-20, ...).")
+    feed_shaping_window: int = Field(
+        200, ge=10, le=1000, description="Ranked candidates re-ranked by MMR; the tail keeps "
+                                         "the ranking order.")
+    feed_freshness_days: float = Field(
+        14.0, ge=0, description="Videos added within this many days get the freshness boost.")
+    feed_freshness_boost: float = Field(
+        1.1, ge=1, le=3, description="Multiplier on a fresh video's relevance (1 = off).")
 
     # --- taste profiles ---
     profile_half_life_days: float = Field(200.0, description="Recency decay half-life.")
@@ -106,6 +127,9 @@ class Settings(BaseSettings):
         3.0, description="An uploader counts as at most this many positive videos.")
     profile_min_positive_videos: int = Field(3, description="Positive videos before a profile exists.")
     profile_default_duration_s: float = Field(600.0, description="Assumed when a duration is unknown.")
+    profile_negative_share: float = Field(
+        0.5, ge=0, lt=1, description="Bounces and hides push the profile by at most this "
+                                     "share of the likes' length, so they never erase a taste.")
 
     # --- serving ---
     host: str = Field("127.0.0.1", description="HTTP bind address.")

@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import RankerWeights
+from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.taste_profile import TasteState
 
 FeedSource = Literal["personalized", "trending", "latest"]
@@ -33,16 +34,20 @@ class Candidate:
     score: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FeedCandidate:
     """A video proposed by one or more candidate sources, with its ranking features:
     cosines in the behaviour index and the content space (0 when unknown) and the
-    training run's log-scaled popularity (0 when unknown)."""
+    training run's log-scaled popularity (0 when unknown); and what shaping needs: the
+    unit content embedding, the creator and when it was added (epoch seconds)."""
     video_id: uuid.UUID
     behaviour: float
     content: float
     popularity: float
     sources: frozenset[str]
+    embedding: np.ndarray | None = None
+    uploader_id: uuid.UUID | None = None
+    added_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class PopularPool:
     behaviour: np.ndarray   # (n, dimension + 1); zero rows where the run has no vector
     content: np.ndarray     # (n, content dimension), unit rows
     popularity: np.ndarray  # (n,)
+    uploader_ids: tuple[uuid.UUID | None, ...] = ()
+    added_at: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class StoredProfile:
     recent_positive: tuple[RecentVideo, ...] = ()
     # slot -> (run id, the viewer's raw behaviour vector in that run)
     behaviour: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
+    interests: tuple[Interest, ...] = ()  # most important first
 
     def behaviour_in(self, run: "BehaviourRun | None") -> np.ndarray | None:
         """The behaviour vector of exactly this run, never another run's."""

@@ -1,6 +1,6 @@
 """The taste state's binary format (little-endian): a header, the negative sum, the
-channel sums, the recent positives, then (version 2) the behaviour block. Version 1 blobs
-still decode, with no behaviour."""
+channel sums, the recent positives, then (version 2) the behaviour block and (version 3)
+the interests. Older blobs still decode, without what they lack."""
 from __future__ import annotations
 
 import struct
@@ -8,10 +8,11 @@ import uuid
 
 import numpy as np
 
+from .interests import decode_interests, encode_interests
 from .taste_behaviour import decode_behaviour, encode_behaviour
 from .taste_weights import ChannelSum, RecentPositive, readonly
 
-_MAGIC, _VERSION = b"KVTS", 2  # 2 added the behaviour block; 1 still decodes
+_MAGIC, _VERSION = b"KVTS", 3  # 3 added interests, 2 the behaviour block; all decode
 # magic version fingerprint dimension reference_time recent_floor negative_mass
 # negative_count n_channels n_recent
 _HEADER = struct.Struct("<4sHIIdddIII")
@@ -35,6 +36,7 @@ def encode(s) -> bytes:
         parts += [_RECENT.pack(r.video_id.bytes, r.at, len(t)), t,
                   np.asarray(r.embedding, dtype="<f4").tobytes()]
     parts.append(encode_behaviour(s.behaviour_run, s.behaviour_sum, s.behaviour_count))
+    parts.append(encode_interests(s.interests))
     return b"".join(parts)
 
 
@@ -58,7 +60,7 @@ def decode(data: bytes) -> tuple:
      n_recent) = _HEADER.unpack(take(_HEADER.size))
     if magic != _MAGIC:
         raise ValueError("not a taste state")
-    if version not in (1, _VERSION):
+    if version not in (1, 2, _VERSION):
         raise ValueError(f"unsupported taste state version {version}")
     neg_sum = floats(n, "<f8")
     channels = {}
@@ -75,7 +77,11 @@ def decode(data: bytes) -> tuple:
     if version >= 2:
         run, b_sum, b_count, used = decode_behaviour(buf[pos:])
         pos += used
+    interests = ()
+    if version >= 3:
+        interests, used = decode_interests(buf[pos:])
+        pos += used
     if pos != len(buf):
         raise ValueError("trailing bytes after taste state")
     return (ref, n, neg_sum, neg_mass, neg_count, channels, tuple(recent), floor, fp,
-            run, b_sum, b_count)
+            run, b_sum, b_count, interests)

@@ -1,9 +1,12 @@
 """Viewer taste profiles: one preference vector from a watch/hide history.
 
-    profile = normalise( sum_c s_c * V_c + N ),   s_c = min(1, channel_saturation / n_c)
+    P = sum_c s_c * V_c,   s_c = min(1, channel_saturation / n_c)
+    profile = normalise( P + min(1, negative_share * |P| / |N|) * N )
 
 V_c is the decayed weighted sum of unit embeddings of the n_c positive videos of channel c,
-N the decayed sum of the negative ones (bounces, hides). TasteState keeps these sums
+N the decayed sum of the negative ones (bounces, hides). Negatives tilt the profile away
+from what they resemble but never outweigh the likes: a returning viewer whose likes
+have decayed keeps a profile however many videos they hide. TasteState keeps these sums
 un-normalised, so one interaction can be added, replaced or removed in O(dimension) and the
 result matches a batch rebuild. See docs/recommendations.md, "Taste profiles".
 """
@@ -16,6 +19,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from . import interests as interest_clusters
+from .interests import Interest
 from .taste_behaviour import add_behaviour
 from .taste_codec import decode, encode
 from .taste_weights import (  # re-exported: callers import everything from here
@@ -31,8 +36,6 @@ __all__ = [
 # Relative tolerances. Exact ties and exact cancellations must land on the same side
 # whether the sums were built in one pass or by add/subtract updates (float noise ~1e-16).
 _MIN_REL_NORM = 1e-6   # a sum shorter than this fraction of its mass has no direction
-_MASS_TIE = 1e-9       # positive mass must beat negative mass by more than this
-_MIN_AGREEMENT = 1e-6  # cosine(profile, liked content) must exceed this
 
 
 class StaleStateError(ValueError):
@@ -54,6 +57,8 @@ class TasteState:
     behaviour_run: str = ""
     behaviour_sum: np.ndarray = field(default_factory=lambda: readonly(np.zeros(0)))
     behaviour_count: int = 0
+    # Clusters of the recent positives in the content space (domain/interests.py).
+    interests: tuple[Interest, ...] = ()
 
     def behaviour_vector(self) -> np.ndarray | None:
         """The viewer's behaviour vector (float32), None before any positive with one."""
@@ -83,19 +88,16 @@ class TasteState:
         if self.positive_count() < params.min_positive_videos:
             return None
         pos, pos_mass = self._positive_part(params)
-        if not pos_mass > self.negative_mass * (1.0 + _MASS_TIE):
-            return None
         pos_norm = float(np.linalg.norm(pos))
-        if not pos_norm > _MIN_REL_NORM * pos_mass:  # liked videos cancel out
+        if not pos_mass > 0 or not pos_norm > _MIN_REL_NORM * pos_mass:  # likes cancel out
             return None
-        total = pos + self.negative_sum
-        norm = float(np.linalg.norm(total))
-        if not norm > _MIN_REL_NORM * (pos_mass + self.negative_mass):
-            return None
-        # Never point away from what the viewer liked, whatever the masses say.
-        if not float(total @ pos) > _MIN_AGREEMENT * norm * pos_norm:
-            return None
-        return (total / norm).astype(np.float32)
+        neg_norm = float(np.linalg.norm(self.negative_sum))
+        # The push is at most negative_share < 1 of |P|, so total . P > 0: negatives
+        # steer away from what they resemble, never against the likes or to cold start.
+        push = min(1.0, params.negative_share * pos_norm / neg_norm) if neg_norm > 0 else 0.0
+        total = pos + push * self.negative_sum
+        return (total / float(np.linalg.norm(total))).astype(np.float32)
+
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TasteState):
@@ -111,6 +113,8 @@ class TasteState:
             and (self.behaviour_run, self.behaviour_count)
             == (other.behaviour_run, other.behaviour_count)
             and np.array_equal(self.behaviour_sum, other.behaviour_sum))
+    # Interests are left out on purpose: online they are assigned, in batch reclustered,
+    # so the two may differ (docs/recommendations.md, "Interests").
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -182,7 +186,12 @@ def build_state(interactions: Iterable[Interaction], params: ProfileParams,
     recent_t, floor = trim_recent(recent, -math.inf, params.recent_positive_kept)
     return TasteState(ref, dimension, readonly(neg_sum), neg_mass, neg_count, channels,
                       recent_t, floor, params.fingerprint(), behaviour_run, readonly(b_sum),
-                      b_count)
+                      b_count, _cluster(recent_t, ref, params))
+
+
+def _cluster(recent, ref: float, params: ProfileParams) -> tuple[Interest, ...]:
+    return interest_clusters.cluster(recent, ref, lambda age: decay(age, params),
+                                     params.interest_count, params.interest_similarity)
 
 
 def apply_change(state: TasteState, old: Interaction | None, new: Interaction | None,
@@ -204,6 +213,7 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
     neg_count = state.negative_count
     b_sum, b_count = state.behaviour_sum * shift, state.behaviour_count
     channels = dict(state.channels)
+    interests: tuple[Interest, ...] | None = state.interests
     recent = list(state.recent_positive)
     floor = state.recent_floor
     for sign, i in ((-1, old), (1, new)):
@@ -232,6 +242,10 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
             else:
                 recent.append(recent_entry(i, unit))
             b_sum, b_count = add_behaviour(b_sum, b_count, i, dw, sign)
+            if interests is not None:  # None: a recluster is already due
+                interests = interest_clusters.assign(
+                    interests, unit, float(i.at), ref, lambda age: decay(age, params),
+                    params.interest_similarity, sign)
         else:
             neg_count += sign
             if neg_count < 0:
@@ -242,9 +256,11 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
                 neg_sum = neg_sum + dw * unit
                 neg_mass = max(0.0, neg_mass - dw)
     recent_t, floor = trim_recent(recent, floor, params.recent_positive_kept)
+    if interests is None:  # a new taste, or the first like: recluster the recent likes
+        interests = _cluster(recent_t, ref, params)
     return TasteState(ref, state.dimension, readonly(neg_sum), neg_mass, neg_count, channels,
                       recent_t, floor, params.fingerprint(), state.behaviour_run,
-                      readonly(b_sum), b_count)
+                      readonly(b_sum), b_count, interests)
 
 
 def compute_profile(interactions: Iterable[Interaction], params: ProfileParams,

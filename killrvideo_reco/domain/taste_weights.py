@@ -27,7 +27,10 @@ class ProfileParams:
     channel_saturation: float = 3.0
     min_positive_videos: int = 3
     default_duration_s: float = 600.0
-    recent_positive_kept: int = 20  # for "based on" explanations
+    recent_positive_kept: int = 20  # for "based on" explanations and interests
+    negative_share: float = 0.5  # bounces + hides push at most this share of the likes
+    interest_count: int = 3      # k interests per viewer
+    interest_similarity: float = 0.35  # min cosine to a medoid to join its interest
 
     def __post_init__(self) -> None:
         def check(ok: bool, what: str) -> None:
@@ -49,6 +52,9 @@ class ProfileParams:
         check(self.min_positive_videos >= 1, "min_positive_videos must be >= 1")
         check(self.default_duration_s > 0, "default_duration_s must be > 0")
         check(self.recent_positive_kept >= 0, "recent_positive_kept must be >= 0")
+        check(0.0 <= self.negative_share < 1.0, "negative_share must be in [0, 1)")
+        check(self.interest_count >= 1, "interest_count must be >= 1")
+        check(-1.0 <= self.interest_similarity <= 1.0, "interest_similarity must be in [-1, 1]")
 
     @property
     def decay_rate(self) -> float:
@@ -58,8 +64,9 @@ class ProfileParams:
     def fingerprint(self) -> int:
         """Non-zero 32-bit digest of the parameters baked into stored sums.
 
-        channel_saturation, min_positive_videos and recent_positive_kept are applied at
-        read time, so changing them does not invalidate stored states.
+        channel_saturation, min_positive_videos, recent_positive_kept, negative_share
+        and the interest settings are applied at read time or re-derived by the batch
+        rebuild, so changing them does not invalidate stored states.
         """
         packed = struct.pack(
             "<6d", self.half_life_days, self.bounce_threshold, self.bounce_weight,

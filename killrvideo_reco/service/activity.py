@@ -188,7 +188,7 @@ class ActivityService:
         behaviour = (run.slot, run.run_id, state.behaviour_vector()) if run else None
         await self.viewers.write_profile(
             user_id, state.preference_vector(self.params), model_id, state.positive_count(),
-            recent_videos(state), version, behaviour)
+            recent_videos(state), version, behaviour, state.interests)
 
 
 def _interaction_args(facts: VideoFacts, run: BehaviourRun | None) -> tuple:

@@ -1,6 +1,7 @@
 """Stage one and two of the For You feed: candidates from the behaviour space, the content
-space and the popular pool, fetched concurrently, merged, excluded exactly, then ranked
-by the live run's weights.
+space (one query per interest when the viewer has several, else their preference vector)
+and the popular pool, fetched concurrently, merged, excluded exactly, ranked by the live
+run's weights, then shaped (domain/shaping.py).
 
 The search horizons depend only on the viewer (never on the page asked for), so every
 page of one feed is cut from the same ranked list."""
@@ -14,6 +15,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from killrvideo_reco.domain import interests as interest_clusters
+from killrvideo_reco.domain import shaping
+from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
 
@@ -27,12 +31,14 @@ class CandidateLimits:
     popular: int
     content_floor: float
     pool_ttl_s: float = 30.0
+    interest_similarity: float = 0.35
 
 
 @dataclass(frozen=True)
 class Ranked:
     candidate: FeedCandidate
     score: float
+    interest: int = -1  # index of the viewer's interest it belongs to, -1 for none
 
 
 class TwoStageFeed:
@@ -43,22 +49,30 @@ class TwoStageFeed:
 
     async def ranked_unseen(self, user_id: uuid.UUID, run: BehaviourRun,
                             behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
-                            popular_ids: Sequence[uuid.UUID]) -> list[Ranked]:
-        horizons = {space: limit for space, limit, query in (
-            ("behaviour", self.limits.behaviour, behaviour_query),
-            ("content", self.limits.content, content_query)) if query is not None}
+                            popular_ids: Sequence[uuid.UUID],
+                            interests: Sequence[Interest] = ()) -> list[Ranked]:
+        # source -> (space, vector searched for, None = the space's own query)
+        searches: dict[str, tuple[str, np.ndarray | None]] = {}
+        if behaviour_query is not None:
+            searches["behaviour"] = ("behaviour", None)
+        if content_query is not None and len(interests) >= 2:
+            searches.update({f"interest {n}": ("content", i.medoid)
+                             for n, i in enumerate(interests)})
+        elif content_query is not None:
+            searches["content"] = ("content", None)
         popular = (self._popular(run, behaviour_query, content_query,
                                  tuple(popular_ids[:self.limits.popular]))
                    if popular_ids and self.limits.popular else _nothing())
         found: dict[str, list[FeedCandidate]] = {}
         seen: set[uuid.UUID] = set()
         checked: set[uuid.UUID] = set()
-        pending = dict(horizons)
+        pending = {source: (self.limits.behaviour if space == "behaviour"
+                            else self.limits.content) for source, (space, _) in searches.items()}
         while pending:
-            results = await asyncio.gather(popular, *(
-                self._nearest(run, space, behaviour_query, content_query, limit)
-                for space, limit in pending.items()))
-            popular = _nothing()
+            results = await asyncio.gather(popular or _nothing(), *(
+                self._nearest(run, *searches[source], behaviour_query, content_query, limit)
+                for source, limit in pending.items()))
+            popular = None
             if results[0]:
                 found["popular"] = results[0]
             found.update(zip(pending, results[1:]))
@@ -79,16 +93,20 @@ class TwoStageFeed:
         if not merged:
             return []
         candidates = list(merged.values())
+        candidates.sort(key=lambda c: c.video_id.bytes)  # a stable order for equal scores
         scores = run.ranker.score(
             np.array([[c.behaviour, c.content, c.popularity] for c in candidates]))
-        ranked = [Ranked(c, float(s)) for c, s in zip(candidates, scores)]
+        labels = interest_clusters.label(interests, _embeddings(candidates),
+                                         self.limits.interest_similarity)
+        ranked = [Ranked(c, float(s), int(n)) for c, s, n in zip(candidates, scores, labels)]
         ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))
         return ranked
 
-    async def _nearest(self, run, space, behaviour_query, content_query,
+    async def _nearest(self, run, space, ann_query, behaviour_query, content_query,
                        limit: int) -> list[FeedCandidate]:
-        found = await self.behaviour.nearest(run, space, behaviour_query, content_query, limit)
-        if space == "content":
+        found = await self.behaviour.nearest(run, space, behaviour_query, content_query, limit,
+                                             ann_query)
+        if space == "content" and ann_query is None:
             found = [c for c in found if c.content >= self.limits.content_floor]
         return found
 
@@ -99,7 +117,10 @@ class TwoStageFeed:
         b = pool.behaviour @ behaviour_query if behaviour_query is not None else np.zeros(n)
         c = pool.content @ content_query if content_query is not None else np.zeros(n)
         return [FeedCandidate(v, float(b[i]), float(c[i]), float(pool.popularity[i]),
-                              frozenset(("popular",))) for i, v in enumerate(pool.video_ids)]
+                              frozenset(("popular",)), pool.content[i],
+                              pool.uploader_ids[i] if pool.uploader_ids else None,
+                              pool.added_at[i] if pool.added_at else None)
+                for i, v in enumerate(pool.video_ids)]
 
     async def _popular_pool(self, run: BehaviourRun, ids: tuple[uuid.UUID, ...]) -> PopularPool:
         """The pool's vectors change only with the run or the trending list: read them
@@ -109,6 +130,29 @@ class TwoStageFeed:
             pool = await self.behaviour.popular_pool(run, ids)
             self._pool = (key, now + self.limits.pool_ttl_s, pool)
         return self._pool[2]
+
+
+def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float) -> list[Ranked]:
+    """The order the viewer sees (domain/shaping.py)."""
+    if not ranked:
+        return []
+    order = shaping.shape(
+        np.array([r.score for r in ranked]), _embeddings([r.candidate for r in ranked]),
+        [r.candidate.uploader_id for r in ranked],
+        np.array([np.nan if r.candidate.added_at is None else r.candidate.added_at
+                  for r in ranked]),
+        np.array([r.interest for r in ranked]), now, params)
+    return [ranked[i] for i in order]
+
+
+def _embeddings(candidates: Sequence[FeedCandidate]) -> np.ndarray:
+    """(n, d) unit content embeddings; zero rows where unknown."""
+    width = next((c.embedding.shape[0] for c in candidates if c.embedding is not None), 0)
+    out = np.zeros((len(candidates), width), dtype=np.float32)
+    for n, c in enumerate(candidates):
+        if c.embedding is not None and c.embedding.shape[0] == width:
+            out[n] = c.embedding
+    return out
 
 
 def _widen(found: list[FeedCandidate], seen: set[uuid.UUID], limit: int) -> bool:

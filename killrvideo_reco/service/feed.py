@@ -1,9 +1,10 @@
 """The "For You" feed: where a viewer's page of recommendations is computed.
 
 two-stage (once a training run is live): candidates from the viewer's behaviour vector
-(ANN over the run's behaviour slot), their content preference vector (ANN over
-content_features) and the popular pool, merged, watched/hidden dropped, ranked by the
-run's fitted weights (service/candidates.py), then paged.
+(ANN over the run's behaviour slot), their interests or content preference vector (ANN
+over content_features) and the popular pool, merged, watched/hidden dropped, ranked by the
+run's fitted weights (service/candidates.py), shaped for diversity, freshness and the
+creator cap (domain/shaping.py), then paged.
 content only (before the first training): preference vector -> ANN over content_features
 -> drop watched/hidden and below-floor -> page; the horizon doubles while the page is short.
 cold start: trending, then latest, with the same exclusions.
@@ -12,15 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import numpy as np
+
+from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.explanations import based_on_for_items
 from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, RecentVideo
-from killrvideo_reco.service.candidates import CandidateLimits, TwoStageFeed
+from killrvideo_reco.domain.shaping import ShapingParams
+from killrvideo_reco.service.candidates import CandidateLimits, Ranked, TwoStageFeed, shaped
 from killrvideo_reco.service.fallback import FallbackPool
 from killrvideo_reco.service.ports import (NO_RUN, ActiveRun, BehaviourRepository,
                                            VideoRepository, ViewerRepository)
@@ -39,7 +45,11 @@ class FeedService:
         self.two_stage = behaviour and TwoStageFeed(behaviour, viewers, CandidateLimits(
             settings.feed_behaviour_candidates, settings.feed_content_candidates,
             settings.feed_popular_candidates, settings.feed_similarity_floor,
-            settings.feed_cache_ttl_s))
+            settings.feed_cache_ttl_s, settings.feed_interest_similarity))
+        self.shaping = ShapingParams(
+            settings.feed_diversity_lambda, settings.feed_creator_cap,
+            settings.feed_shaping_block, settings.feed_shaping_window,
+            settings.feed_freshness_days, settings.feed_freshness_boost)
         self.fallback = FallbackPool(videos, viewers, settings.trending_window_days,
                                      settings.feed_max_ann_limit, settings.feed_cache_ttl_s)
         self._catalogue_model = CachedValue(videos.catalogue_model, settings.feed_cache_ttl_s)
@@ -58,17 +68,13 @@ class FeedService:
             size = self.settings.feed_popular_candidates
             popular = ranking.merge_unique((await self.fallback.trending())[:size],
                                            run.popular[:size])
+            interests = prefs.interests if verdict.vector is not None else ()
             ranked = await self.two_stage.ranked_unseen(user_id, run, behaviour_query,
-                                                        verdict.vector, popular)
+                                                        verdict.vector, popular, interests)
             if ranked:
+                ordered = shaped(ranked, self.shaping, time.time())
                 start, end = ranking.page_bounds(page, page_size)
-                window = [r.candidate for r in ranked[start:end]]
-                ids = [c.video_id for c in window]
-                summaries, vectors = await asyncio.gather(self.videos.summaries(ids),
-                                                          self.videos.vectors(ids))
-                shown = [Candidate(summaries[c.video_id], max(c.behaviour, c.content))
-                         for c in window if c.video_id in summaries]
-                items = self._explained(shown, vectors, prefs.recent_positive)
+                items = await self._two_stage_items(ordered[start:end], prefs)
                 return FeedPage(items, len(ranked), page, page_size, "personalized")
         elif verdict.vector is not None:
             fresh = await self.nearest_unseen(user_id, verdict.vector, page * page_size)
@@ -96,6 +102,27 @@ class FeedService:
             log.debug("user %s: %d of %d needed within %d candidates; widening to %d",
                       user_id, len(fresh), needed, limit, grown)
             limit = grown
+
+    async def _two_stage_items(self, window: list[Ranked], prefs) -> list[FeedItem]:
+        """Summaries for the page alone; each item explained by the recent likes of the
+        interest it belongs to (all recent likes when it belongs to none)."""
+        summaries = await self.videos.summaries([r.candidate.video_id for r in window])
+        shown = [r for r in window if r.candidate.video_id in summaries]
+        recent = prefs.recent_positive
+        groups = (interest_clusters.label(prefs.interests,
+                                          np.stack([v.unit_vector for v in recent]), -1.0)
+                  if recent and len(prefs.interests) >= 2 else None)
+        items = []
+        for r in shown:
+            c = r.candidate
+            cited = recent
+            if groups is not None and r.interest >= 0:
+                cited = [v for v, g in zip(recent, groups) if g == r.interest] or recent
+            why = (based_on_for_items([c.embedding], cited)[0]
+                   if cited and c.embedding is not None else [])
+            items.append(FeedItem(summaries[c.video_id], max(c.behaviour, c.content),
+                                  tuple(why)))
+        return items
 
     async def _explain(self, page: list[Candidate],
                        recent: Sequence[RecentVideo]) -> list[FeedItem]:

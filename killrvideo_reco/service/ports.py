@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import (BehaviourRun, Candidate, FeedCandidate, HistoryRow,
                                            NewVideo, PopularPool, RecentVideo, StoredProfile,
                                            TasteChange,
@@ -43,7 +44,8 @@ class ViewerRepository(Protocol):
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,
                             recent_positive: Sequence[RecentVideo], version: int,
-                            behaviour: BehaviourWrite | None = None) -> None: ...
+                            behaviour: BehaviourWrite | None = None,
+                            interests: Sequence[Interest] = ()) -> None: ...
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None: ...
     async def count_view(self, video_id: uuid.UUID, day: date) -> None: ...
     async def views_on(self, day: date) -> list[tuple[uuid.UUID, int]]: ...
@@ -52,7 +54,8 @@ class ViewerRepository(Protocol):
 
 class BehaviourRepository(Protocol):
     async def nearest(self, run: BehaviourRun, space: str, behaviour_query: np.ndarray | None,
-                      content_query: np.ndarray | None, limit: int) -> list[FeedCandidate]: ...
+                      content_query: np.ndarray | None, limit: int,
+                      ann_query: np.ndarray | None = None) -> list[FeedCandidate]: ...
     async def popular_pool(self, run: BehaviourRun,
                            video_ids: Sequence[uuid.UUID]) -> PopularPool: ...
     async def write_video(self, slot: str, run_id: str, video_id: uuid.UUID,

@@ -28,7 +28,10 @@ def profile_params(settings: Settings) -> ProfileParams:
         completion_cap=settings.profile_completion_cap,
         channel_saturation=settings.profile_channel_saturation,
         min_positive_videos=settings.profile_min_positive_videos,
-        default_duration_s=settings.profile_default_duration_s)
+        default_duration_s=settings.profile_default_duration_s,
+        negative_share=settings.profile_negative_share,
+        interest_count=settings.feed_interests,
+        interest_similarity=settings.feed_interest_similarity)
 
 
 @dataclass

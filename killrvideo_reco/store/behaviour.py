@@ -29,6 +29,19 @@ def _cos(value) -> float:
     return 0.0 if value is None else 2.0 * float(value) - 1.0
 
 
+def _unit(vector) -> np.ndarray | None:
+    if vector is None:
+        return None
+    v = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 1e-12 else None
+
+
+def _epoch(when: datetime | None) -> float | None:
+    # The driver returns naive UTC datetimes.
+    return None if when is None else when.replace(tzinfo=timezone.utc).timestamp()
+
+
 def _uuids(blob: bytes | None) -> tuple[uuid.UUID, ...]:
     return tuple(uuid.UUID(bytes=blob[i:i + 16]) for i in range(0, len(blob or b""), 16))
 
@@ -41,18 +54,19 @@ class BehaviourStore:
         self._pool: dict[str, object] = {}
         self._set_video: dict[str, object] = {}
         for slot in SLOTS:
-            # Ids and features only: the page's summaries are read for the page alone.
-            head = f"SELECT videoid, popularity_{slot} AS popularity, behaviour_{slot}_run AS run"
+            # Ids, features and what shaping needs; summaries are read for the page alone.
+            head = (f"SELECT videoid, popularity_{slot} AS popularity, behaviour_{slot}_run AS run"
+                    ", userid, added_date")
             b_col = f", similarity_cosine(behaviour_{slot}, ?) AS b"
             c_col = ", similarity_cosine(content_features, ?) AS c"
             for with_other in (True, False):
                 # ANN in one space; the other space's cosine only when it has a query.
                 self._ann[(slot, "behaviour", with_other)] = prepare(
-                    f"{head}{b_col}{c_col if with_other else ''} FROM {ks}.videos "
-                    f"ORDER BY behaviour_{slot} ANN OF ? LIMIT ?")
+                    f"{head}{b_col}{c_col if with_other else ''}, content_features "
+                    f"FROM {ks}.videos ORDER BY behaviour_{slot} ANN OF ? LIMIT ?")
                 self._ann[(slot, "content", with_other)] = prepare(
-                    f"{head}{b_col if with_other else ''}{c_col} FROM {ks}.videos "
-                    f"ORDER BY content_features ANN OF ? LIMIT ?")
+                    f"{head}{b_col if with_other else ''}{c_col}, content_features "
+                    f"FROM {ks}.videos ORDER BY content_features ANN OF ? LIMIT ?")
             self._pool[slot] = prepare(
                 f"{head}, behaviour_{slot} AS vector, content_features FROM {ks}.videos "
                 "WHERE videoid IN ?")
@@ -76,16 +90,21 @@ class BehaviourStore:
     # --- candidates ---------------------------------------------------------------
 
     async def nearest(self, run: BehaviourRun, space: str, behaviour_query: np.ndarray | None,
-                      content_query: np.ndarray | None, limit: int) -> list[FeedCandidate]:
-        """ANN candidates in `space` ('behaviour' or 'content'), with both features."""
+                      content_query: np.ndarray | None, limit: int,
+                      ann_query: np.ndarray | None = None) -> list[FeedCandidate]:
+        """ANN candidates in `space` ('behaviour' or 'content'), with both features.
+        `ann_query` (default: the space's own query) is the vector searched for, e.g. one
+        interest's medoid; the features stay cosines to the viewer's two queries."""
         own, other = ((behaviour_query, content_query) if space == "behaviour"
                       else (content_query, behaviour_query))
+        ann = own if ann_query is None else ann_query
         with_other = other is not None
-        params = (own, other, own, limit) if with_other else (own, own, limit)
+        params = (own, other, ann, limit) if with_other else (own, ann, limit)
         if space == "content" and with_other:
-            params = (other, own, own, limit)  # b column comes first in the SELECT
+            params = (other, own, ann, limit)  # b column comes first in the SELECT
         rows = await execute(self.session, self._ann[(run.slot, space, with_other)], params)
-        return [self._candidate(row, run, space) for row in rows]
+        source = space if ann_query is None else "interest"
+        return [self._candidate(row, run, source) for row in rows]
 
     async def popular_pool(self, run: BehaviourRun,
                            video_ids: Sequence[uuid.UUID]) -> PopularPool:
@@ -110,7 +129,9 @@ class BehaviourStore:
             content = np.stack([np.asarray(rows[v].content_features, dtype=np.float32)
                                 for v in ids])
             content /= np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)
-        return PopularPool(ids, behaviour, content, popularity)
+        return PopularPool(ids, behaviour, content, popularity,
+                           tuple(rows[v].userid for v in ids),
+                           tuple(_epoch(rows[v].added_date) for v in ids))
 
     @staticmethod
     def _candidate(row, run: BehaviourRun, source: str) -> FeedCandidate:
@@ -118,7 +139,8 @@ class BehaviourStore:
         b, c = getattr(row, "b", None), getattr(row, "c", None)
         return FeedCandidate(row.videoid, _cos(b) if live else 0.0, _cos(c),
                              float(row.popularity or 0.0) if live else 0.0,
-                             frozenset((source,)))
+                             frozenset((source,)), _unit(row.content_features), row.userid,
+                             _epoch(row.added_date))
 
     # --- writes by the training job ---------------------------------------------------
 

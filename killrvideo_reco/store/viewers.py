@@ -13,6 +13,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
 from cassandra.query import BatchStatement, BatchType
 
 from killrvideo_reco.domain.explanations import decode_recent, encode_recent
+from killrvideo_reco.domain.interests import Interest, decode_interests, encode_interests
 from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfile, TasteChange,
                                            TasteRecord)
 from killrvideo_reco.domain.taste_profile import TasteState
@@ -66,17 +67,17 @@ class ViewerStore:
             "seconds_watched = ?, duration_s = ?, hidden_at = ?, event_ids = event_ids + ? "
             "WHERE userid = ? AND videoid = ?")
         profile_columns = ("userid, preference_vector, model_id, item_count, last_updated, "
-                           "recent_positive")
+                           "recent_positive, interests")
         self._write_prefs = prepare(
             f"INSERT INTO {ks}.user_preferences ({profile_columns}) "
-            "VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
+            "VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
         self._write_prefs_with = {slot: prepare(
             f"INSERT INTO {ks}.user_preferences ({profile_columns}, behaviour_{slot}, "
-            f"behaviour_{slot}_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
+            f"behaviour_{slot}_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
             for slot in ("a", "b")}
         self._prefs = prepare(
-            f"SELECT preference_vector, model_id, item_count, recent_positive, behaviour_a, "
-            f"behaviour_a_run, behaviour_b, behaviour_b_run "
+            f"SELECT preference_vector, model_id, item_count, recent_positive, interests, "
+            f"behaviour_a, behaviour_a_run, behaviour_b, behaviour_b_run "
             f"FROM {ks}.user_preferences WHERE userid = ?")
         self._write_behaviour = {slot: prepare(
             f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET behaviour_{slot} = ?, "
@@ -141,11 +142,13 @@ class ViewerStore:
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,
                             recent_positive: Sequence[RecentVideo], version: int,
-                            behaviour: tuple[str, str, np.ndarray | None] | None = None) -> None:
+                            behaviour: tuple[str, str, np.ndarray | None] | None = None,
+                            interests: Sequence[Interest] = ()) -> None:
         # The version (microseconds) doubles as the write timestamp: out-of-order
         # writers cannot replace a newer profile with an older one.
         values = (user_id, vector, model_id, item_count, datetime.now(timezone.utc),
-                  encode_recent(recent_positive) if recent_positive else None)
+                  encode_recent(recent_positive) if recent_positive else None,
+                  encode_interests(interests) if interests else None)
         if behaviour is None:
             await execute(self.session, self._write_prefs, (*values, version), WRITE_EXECUTION)
             return
@@ -159,11 +162,12 @@ class ViewerStore:
             return None
         row = rows[0]
         recent = tuple(decode_recent(row.recent_positive)) if row.recent_positive else ()
+        interests = decode_interests(row.interests)[0] if row.interests else ()
         behaviour = {slot: (run, vector) for slot, run, vector in (
             ("a", row.behaviour_a_run, row.behaviour_a), ("b", row.behaviour_b_run, row.behaviour_b))
             if run is not None and vector is not None}
         return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
-                             behaviour)
+                             behaviour, interests)
 
     def write_behaviour_many(self, slot: str, run_id: str,
                              vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],

@@ -120,14 +120,15 @@ class FakeViewerStore:
         return True
 
     async def write_profile(self, user_id, vector, model_id, item_count,
-                            recent_positive: Sequence[RecentVideo], version, behaviour=None):
+                            recent_positive: Sequence[RecentVideo], version, behaviour=None,
+                            interests=()):
         current = self.profiles.get(user_id)
         if current is None or current[0] < version:  # USING TIMESTAMP: newest wins
             slots = dict(current[1].behaviour) if current else {}
             if behaviour is not None:
                 slots[behaviour[0]] = (behaviour[1], behaviour[2])
             self.profiles[user_id] = (version, StoredProfile(
-                vector, model_id, item_count, tuple(recent_positive), slots))
+                vector, model_id, item_count, tuple(recent_positive), slots, tuple(interests)))
 
     async def profile(self, user_id):
         found = self.profiles.get(user_id)
@@ -159,17 +160,27 @@ class FakeBehaviourStore:
     def _candidate(self, run, video_id, bq, cq, source):
         from killrvideo_reco.domain.models import FeedCandidate
 
-        content = self.videos.videos[video_id].content_features
-        c = float(content @ cq / np.linalg.norm(content)) if cq is not None else 0.0
+        video = self.videos.videos[video_id]
+        unit = (video.content_features / np.linalg.norm(video.content_features)).astype(
+            np.float32)
+        c = float(unit @ cq) if cq is not None else 0.0
         b = float(self.index[video_id] @ bq) if bq is not None else 0.0
         return FeedCandidate(video_id, b, c, self.popularity.get(video_id, 0.0),
-                             frozenset((source,)))
+                             frozenset((source,)), unit, video.uploader_id,
+                             video.added_date.timestamp())
 
-    async def nearest(self, run, space, behaviour_query, content_query, limit):
-        self.limits.append((space, limit))
-        found = [self._candidate(run, v, behaviour_query, content_query, space)
+    async def nearest(self, run, space, behaviour_query, content_query, limit, ann_query=None):
+        self.limits.append((space if ann_query is None else "interest", limit))
+        found = [self._candidate(run, v, behaviour_query, content_query,
+                                 space if ann_query is None else "interest")
                  for v in self.index]
-        key = (lambda c: -c.behaviour) if space == "behaviour" else (lambda c: -c.content)
+        if space == "behaviour":
+            def key(c):
+                return -c.behaviour
+        else:
+            query = content_query if ann_query is None else ann_query
+            def key(c):
+                return -float(c.embedding @ query)
         return sorted(found, key=lambda c: (key(c), c.video_id.bytes))[:limit]
 
     async def popular_pool(self, run, video_ids):
@@ -179,4 +190,6 @@ class FakeBehaviourStore:
         content = np.stack([self.videos.videos[v].content_features for v in ids])
         content = content / np.linalg.norm(content, axis=1, keepdims=True)
         return PopularPool(ids, np.stack([self.index[v] for v in ids]), content,
-                           np.array([self.popularity.get(v, 0.0) for v in ids]))
+                           np.array([self.popularity.get(v, 0.0) for v in ids]),
+                           tuple(self.videos.videos[v].uploader_id for v in ids),
+                           tuple(self.videos.videos[v].added_date.timestamp() for v in ids))

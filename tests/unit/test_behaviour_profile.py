@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from killrvideo_reco.domain.interests import encode_interests
 from killrvideo_reco.domain.taste_profile import (Interaction, ProfileParams, TasteState,
                                                   apply_change, build_state, empty_state)
 
@@ -82,17 +83,22 @@ def test_one_view_gives_a_behaviour_vector_and_hides_do_not():
                                np.exp(-params.decay_rate * 86400.0), rtol=1e-6)
 
 
-def test_state_round_trips_and_version_1_blobs_still_decode():
+def test_state_round_trips_and_older_blobs_still_decode():
     params = ProfileParams()
     state = build_state([watch(v, 500, n) for n, v in enumerate(VIDEOS)], params, D, RUN)
-    assert TasteState.from_bytes(state.to_bytes()) == state
+    again = TasteState.from_bytes(state.to_bytes())
+    assert again == state and state.interests
+    assert all(a.same_as(b) for a, b in zip(again.interests, state.interests))
     plain = build_state([watch(v, 500, n, with_behaviour=False) for n, v in enumerate(VIDEOS)],
                         params, D)
     blob = plain.to_bytes()
+    interests = len(encode_interests(plain.interests))
     block = 2 + 4 + 4  # empty behaviour block: run_len, count, dimension
-    version_1 = blob[:4] + struct.pack("<H", 1) + blob[6:-block]
+    version_2 = TasteState.from_bytes(blob[:4] + struct.pack("<H", 2) + blob[6:-interests])
+    assert version_2 == plain and version_2.interests == ()
+    version_1 = blob[:4] + struct.pack("<H", 1) + blob[6:-(block + interests)]
     decoded = TasteState.from_bytes(version_1)
-    assert decoded == plain and decoded.behaviour_run == ""
+    assert decoded == plain and decoded.behaviour_run == "" and decoded.interests == ()
 
 
 def test_empty_state_has_no_behaviour():

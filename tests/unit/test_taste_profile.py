@@ -146,8 +146,14 @@ def test_bounce_is_negative_and_does_not_count_as_positive():
 
 
 def test_hidden_video_is_negative_taste():
-    likes = [watch(axis(0)), watch(axis(1)), watch(axis(2))]
-    assert_direction(compute_profile(likes + [hide(axis(3))], P, D), [0.5, 0.5, 0.5, -0.5])
+    likes = [watch(axis(0), 600.0), watch(axis(1), 600.0), watch(axis(2), 600.0)]
+    assert_direction(compute_profile(likes + [hide(axis(3))], P, D), [1.0, 1.0, 1.0, -0.5])
+
+
+def test_negative_push_is_capped_at_a_share_of_the_likes():
+    likes = [watch(axis(0)), watch(axis(1)), watch(axis(2))]  # |P| = 0.5 * sqrt(3)
+    push = P.negative_share * 0.5 * np.sqrt(3.0)                # < the hide's 0.5
+    assert_direction(compute_profile(likes + [hide(axis(3))], P, D), [0.5, 0.5, 0.5, -push])
 
 
 def test_watched_and_hidden_video_counts_both_ways():
@@ -194,12 +200,25 @@ def test_all_bounce_history_is_cold_start():
     assert compute_profile([], P, D) is None
 
 
-def test_negative_mass_must_be_beaten():
+def test_negatives_never_switch_the_profile_off():
     likes = [watch(axis(0), 60.0), watch(axis(1), 60.0), watch(axis(2), 60.0)]  # mass 0.3
-    assert compute_profile(likes + [hide(axis(3))], P, D) is None                # 0.3 < 0.5
-    bounces = [watch(axis(3), 5.0, vid=uuid.uuid4())]                            # exactly 0.3
-    assert compute_profile(likes + bounces, P, D) is None                        # a tie loses
-    assert compute_profile(likes, P, D) is not None
+    negatives = [hide(axis(3)), watch(axis(3), 5.0), hide(axis(0)), hide(axis(1))]
+    profile = compute_profile(likes + negatives, P, D)
+    assert profile is not None
+    # At most negative_share of |P| is pushed: the angle to the likes stays below asin(0.5).
+    assert float(profile @ unit([1, 1, 1, 0])) >= np.sqrt(1 - P.negative_share ** 2) - 1e-6
+
+
+def test_returning_viewer_who_hides_keeps_a_personal_profile():
+    # The case: 100 watches two years old, 3 hides today.
+    year = 365 * 86400.0
+    likes = [watch(axis(k % 2), 600.0, at=T0 - 2 * year) for k in range(100)]
+    hides = [hide(axis(2 + k % 2), at=T0) for k in range(3)]
+    before = compute_profile(likes, P, D)
+    after = compute_profile(likes + hides, P, D)
+    assert after is not None
+    assert float(after @ unit([1, 1, 0, 0])) >= np.sqrt(1 - P.negative_share ** 2) - 1e-6
+    assert float(after @ axis(2)) < float(before @ axis(2)) == 0.0  # pushed away
 
 
 def test_cancelling_likes_give_no_profile():
@@ -214,8 +233,9 @@ def test_profile_never_turns_against_the_likes():
     assert_direction(compute_profile(likes, P, D), [1.0, 0.0, 0.0, 0.0])
     one_hide = build_state(likes + [hide(axis(0))], P, D)
     assert one_hide.positive_count() == 3 and one_hide.negative_mass == 0.5
-    assert one_hide.preference_vector(P) is None
-    assert compute_profile(likes + [hide(axis(0)), hide(axis(0))], P, D) is None
+    assert_direction(one_hide.preference_vector(P), [1.0, 0.0, 0.0, 0.0])
+    assert_direction(compute_profile(likes + [hide(axis(0)), hide(axis(0))], P, D),
+                     [1.0, 0.0, 0.0, 0.0])
 
 
 def test_zero_and_non_finite_embeddings_are_skipped():
@@ -348,7 +368,7 @@ def test_serialization_format_header():
     s = _rich_state()
     data = s.to_bytes()
     magic, version, fp, dim = struct.unpack_from("<4sHII", data)
-    assert (magic, version, fp, dim) == (b"KVTS", 2, P.fingerprint(), D)
+    assert (magic, version, fp, dim) == (b"KVTS", 3, P.fingerprint(), D)
     ref, floor, neg_mass = struct.unpack_from("<ddd", data, 14)
     assert ref == s.reference_time and floor == -math.inf and neg_mass == s.negative_mass
 

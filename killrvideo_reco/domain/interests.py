@@ -1,0 +1,148 @@
+"""A viewer's interests (after PinnerSage, Pinterest, KDD 2020): clusters of their recent
+positive videos in the content space, each represented by its medoid (a video the viewer
+really liked, so its embedding is a query that stays inside the catalogue's manifold) and
+an importance: the recency-weighted count of its members.
+
+Clustering runs on the batch rebuild and when a new positive lands too far from every
+medoid; otherwise a view only adds to its nearest interest's importance, O(k * dimension).
+"""
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+_ENTRY = struct.Struct("<16sddI")  # medoid_id importance as_of count
+_HEADER = struct.Struct("<HI")     # entries dimension
+
+
+@dataclass(frozen=True, eq=False)
+class Interest:
+    medoid_id: uuid.UUID
+    medoid: np.ndarray   # unit float32 content embedding of the medoid video
+    importance: float    # sum of decay(age) over members, decayed to as_of
+    as_of: float
+    count: int
+
+    def same_as(self, other: "Interest") -> bool:
+        return ((self.medoid_id, self.importance, self.as_of, self.count)
+                == (other.medoid_id, other.importance, other.as_of, other.count)
+                and np.array_equal(self.medoid, other.medoid))
+
+
+Decay = Callable[[float], float]  # age in seconds -> weight in (0, 1]
+
+
+def cluster(members: Sequence, ref: float, decay: Decay, count: int,
+            similarity: float) -> tuple[Interest, ...]:
+    """Up to `count` interests from positives (objects with video_id, at, embedding),
+    by average-linkage clustering on cosine distance, cut where members of one cluster
+    are on average less similar than `similarity`. Most important first."""
+    if not members or count <= 0:
+        return ()
+    vectors = np.stack([np.asarray(m.embedding, dtype=np.float64) for m in members])
+    weights = np.array([decay(ref - m.at) for m in members])
+    if len(members) == 1:
+        labels = np.zeros(1, dtype=int)
+    else:
+        from scipy.cluster.hierarchy import fcluster, linkage
+        from scipy.spatial.distance import squareform
+
+        distance = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0)
+        np.fill_diagonal(distance, 0.0)
+        tree = linkage(squareform(distance, checks=False), method="average")
+        labels = fcluster(tree, t=1.0 - similarity, criterion="distance")
+    interests = []
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        inner = (vectors[idx] @ vectors[idx].T).sum(axis=1)
+        # The medoid: most similar to the rest; ties go to the newer, then the lower id.
+        best = idx[min(range(idx.size), key=lambda j: (
+            -round(float(inner[j]), 9), -members[idx[j]].at, members[idx[j]].video_id.bytes))]
+        interests.append(Interest(members[best].video_id,
+                                  vectors[best].astype(np.float32), float(weights[idx].sum()),
+                                  ref, int(idx.size)))
+    interests.sort(key=lambda i: (-i.importance, i.medoid_id.bytes))
+    return tuple(interests[:count])
+
+
+def nearest(interests: Sequence[Interest], vectors: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest interest by cosine (rows need not be unit)."""
+    medoids = np.stack([i.medoid for i in interests]).astype(np.float64)
+    return np.argmax(np.asarray(vectors, dtype=np.float64) @ medoids.T, axis=1)
+
+
+def assign(interests: tuple[Interest, ...], unit: np.ndarray, at: float, ref: float,
+           decay: Decay, similarity: float, sign: int) -> tuple[Interest, ...] | None:
+    """Add (sign=1) or remove (sign=-1) one positive from its nearest interest.
+    None when it must be reclustered: no interest yet, or an added video is too far
+    from every medoid (a new taste)."""
+    if not interests:
+        return None if sign > 0 else ()
+    shifted = [replace(i, importance=i.importance * decay(ref - i.as_of), as_of=ref)
+               for i in interests]
+    sims = np.stack([i.medoid for i in shifted]).astype(np.float64) @ unit
+    best = int(np.argmax(sims))
+    if sign > 0 and sims[best] < similarity:
+        return None
+    target = shifted[best]
+    count = target.count + sign
+    importance = max(0.0, target.importance + sign * decay(ref - at))
+    if count <= 0:
+        del shifted[best]
+    else:
+        shifted[best] = replace(target, importance=importance, count=count)
+    shifted.sort(key=lambda i: (-i.importance, i.medoid_id.bytes))
+    return tuple(shifted)
+
+
+def shares(interests: Sequence[Interest], ref: float, decay: Decay) -> list[float]:
+    """Each interest's share of the viewer's current (decayed) importance."""
+    now = [i.importance * decay(ref - i.as_of) for i in interests]
+    total = sum(now)
+    return [w / total if total > 0 else 1.0 / len(now) for w in now]
+
+
+def encode_interests(interests: Sequence[Interest]) -> bytes:
+    dimension = interests[0].medoid.shape[0] if interests else 0
+    parts = [_HEADER.pack(len(interests), dimension)]
+    for i in interests:
+        parts += [_ENTRY.pack(i.medoid_id.bytes, i.importance, i.as_of, i.count),
+                  np.asarray(i.medoid, dtype="<f4").tobytes()]
+    return b"".join(parts)
+
+
+def decode_interests(buf) -> tuple[tuple[Interest, ...], int]:
+    """(interests, bytes used)."""
+    buf = memoryview(buf)
+    if len(buf) < _HEADER.size:
+        raise ValueError("truncated interests block")
+    n, dimension = _HEADER.unpack(buf[:_HEADER.size])
+    pos, out = _HEADER.size, []
+    for _ in range(n):
+        end = pos + _ENTRY.size + 4 * dimension
+        if len(buf) < end:
+            raise ValueError("truncated interests block")
+        vid, importance, as_of, count = _ENTRY.unpack(buf[pos:pos + _ENTRY.size])
+        medoid = np.frombuffer(buf[pos + _ENTRY.size:end], dtype="<f4").astype(np.float32)
+        medoid.setflags(write=False)
+        out.append(Interest(uuid.UUID(bytes=bytes(vid)), medoid, importance, as_of, count))
+        pos = end
+    return tuple(out), pos
+
+
+def label(interests: Sequence[Interest], vectors: np.ndarray, similarity: float) -> np.ndarray:
+    """Each row's interest index: its nearest medoid if at least `similarity` close, else
+    -1. A viewer with one interest has nothing to tell apart: all -1."""
+    n = len(vectors)
+    if len(interests) < 2 or n == 0:
+        return np.full(n, -1, dtype=np.int64)
+    medoids = np.stack([i.medoid for i in interests]).astype(np.float64)
+    rows = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(rows, axis=1)
+    sims = (rows @ medoids.T) / np.maximum(norms, 1e-12)[:, None]
+    best = np.argmax(sims, axis=1)
+    return np.where(sims[np.arange(n), best] >= similarity, best, -1)

@@ -31,7 +31,7 @@ class CandidateLimits:
     popular: int
     content_floor: float
     pool_ttl_s: float = 30.0
-    interest_similarity: float = 0.35
+    interest_similarity: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,96 @@
+"""Interests: clusters of a viewer's recent likes, kept up to date at each view."""
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+
+from killrvideo_reco.domain import interests
+from killrvideo_reco.domain.taste_profile import (Interaction, ProfileParams, apply_change,
+                                                  build_state, empty_state)
+
+D = 16
+T0 = 1_700_000_000.0
+DAY = 86400.0
+P = ProfileParams()
+rng = np.random.default_rng(5)
+TOPICS = [rng.normal(size=D) for _ in range(3)]
+
+
+def near(topic: int, spread: float = 0.25) -> np.ndarray:
+    v = TOPICS[topic] / np.linalg.norm(TOPICS[topic]) + spread * rng.normal(size=D) / np.sqrt(D)
+    return v / np.linalg.norm(v)
+
+
+def like(topic: int, at: float) -> Interaction:
+    return Interaction(uuid.uuid4(), near(topic), uuid.uuid4(), at, "watch", 600.0, 600.0)
+
+
+def topic_of(interest: interests.Interest) -> int:
+    return int(np.argmax([interest.medoid @ t / np.linalg.norm(t) for t in TOPICS]))
+
+
+def test_two_topics_give_two_interests_weighted_by_recency():
+    history = [like(0, T0 - 300 * DAY + n) for n in range(6)] + [like(1, T0 + n)
+                                                                 for n in range(4)]
+    found = build_state(history, P, D).interests
+    assert len(found) == 2 and {topic_of(i) for i in found} == {0, 1}
+    # Fewer but recent likes outweigh more but older ones.
+    assert topic_of(found[0]) == 1 and found[0].importance > found[1].importance
+    assert sum(i.count for i in found) == len(history)
+    medoids = {i.medoid_id for i in found}
+    assert medoids <= {h.video_id for h in history}  # a medoid is a video the viewer liked
+
+
+def test_one_topic_gives_one_interest_and_at_most_k_are_kept():
+    assert len(build_state([like(0, T0 + n) for n in range(8)], P, D).interests) == 1
+    many = [like(n % 3, T0 + n) for n in range(12)]
+    assert len(build_state(many, ProfileParams(interest_count=2), D).interests) == 2
+
+
+def test_a_view_near_an_interest_is_assigned_without_reclustering():
+    state = build_state([like(0, T0 + n) for n in range(4)] + [like(1, T0 + 10 + n)
+                                                               for n in range(4)], P, D)
+    before = {i.medoid_id: i for i in state.interests}
+    after = apply_change(state, None, like(0, T0 + 100), P)
+    assert {i.medoid_id for i in after.interests} == set(before)  # same medoids
+    grown = next(i for i in after.interests if topic_of(i) == 0)
+    assert grown.count == before[grown.medoid_id].count + 1
+
+
+def test_a_view_far_from_every_interest_reclusters_into_a_new_one():
+    state = build_state([like(0, T0 + n) for n in range(4)], P, D)
+    assert len(state.interests) == 1
+    for n in range(3):
+        state = apply_change(state, None, like(2, T0 + 10 + n), P)
+    assert {topic_of(i) for i in state.interests} == {0, 2}
+
+
+def test_first_like_online_starts_an_interest_and_removal_shrinks_it():
+    first = like(0, T0)
+    state = apply_change(empty_state(D, P), None, first, P)
+    assert len(state.interests) == 1 and state.interests[0].medoid_id == first.video_id
+    second = like(0, T0 + 1)
+    state = apply_change(state, None, second, P)
+    assert state.interests[0].count == 2
+    state = apply_change(state, second, None, P)
+    assert state.interests[0].count == 1
+
+
+def test_interests_round_trip_through_the_state_blob():
+    state = build_state([like(n % 2, T0 + n) for n in range(6)], P, D)
+    blob = interests.encode_interests(state.interests)
+    decoded, used = interests.decode_interests(blob)
+    assert used == len(blob) and len(decoded) == len(state.interests)
+    assert all(a.same_as(b) for a, b in zip(decoded, state.interests))
+
+
+def test_label_names_the_nearest_interest_only_when_close_enough():
+    state = build_state([like(0, T0 + n) for n in range(4)] + [like(1, T0 + 10 + n)
+                                                               for n in range(4)], P, D)
+    rows = np.stack([near(0), near(1), -TOPICS[0] / np.linalg.norm(TOPICS[0])])
+    labels = interests.label(state.interests, rows, 0.35)
+    assert [topic_of(state.interests[n]) for n in labels[:2]] == [0, 1]
+    assert labels[2] == -1
+    one = build_state([like(0, T0 + n) for n in range(4)], P, D)
+    assert interests.label(one.interests, rows, 0.35).tolist() == [-1, -1, -1]

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
-from killrvideo_reco.evaluation import data, loader, metrics, offline
+from killrvideo_reco.evaluation import data, loader, metrics, offline, shaping_study
 from killrvideo_reco.evaluation.embedding import embed_movies
 from killrvideo_reco.evaluation.methods import Catalogue, Recommenders
 from killrvideo_reco.jobs.profiles import rebuild_profiles
@@ -60,6 +60,7 @@ class RunResult:
     training: dict = field(default_factory=dict)
     sensitivity: list[dict] = field(default_factory=list)
     cold: dict = field(default_factory=dict)
+    shaping: list[dict] = field(default_factory=list)
 
 
 async def _per_user(users, fn) -> dict[int, object]:
@@ -138,7 +139,7 @@ async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
                      {u: r["sum"] for u, r in i2i_out.items()}, variant=True),
         MethodResult("mean", "Unweighted mean content vector + ANN", mean_out, variant=True),
     ]
-    sensitivity_rows, cold = [], {}
+    sensitivity_rows, cold, shaping_rows = [], {}, []
     if config.offline_checks:
         base = training_config(settings)
         movie_ids = [m.movie_id for m in movies]
@@ -146,7 +147,9 @@ async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
             offline.sensitivity, dataset, users, movie_ids, vectors, base,
             offline.default_grid(base))
         cold = await asyncio.to_thread(offline.cold_videos, users, movie_ids, vectors, base)
-        lap("in-memory checks (sensitivity, cold videos)")
+        shaping_rows = await asyncio.to_thread(shaping_study.study, dataset, users, movie_ids,
+                                               vectors, base)
+        lap("in-memory checks (sensitivity, cold videos, shaping)")
 
     relevant = {u.user_id: set(u.relevant) for u in users}
     for result in results:
@@ -169,4 +172,5 @@ async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
         "short_feed_lists": sum(1 for items, _ in feed_out.values() if len(items) < config.k),
     }
     sources = Counter(source for _, source in feed_out.values())
-    return RunResult(config, results, timings, stats, sources, training, sensitivity_rows, cold)
+    return RunResult(config, results, timings, stats, sources, training, sensitivity_rows, cold,
+                     shaping_rows)

@@ -94,6 +94,28 @@ def sensitivity_table(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+def shaping_table(result: RunResult) -> str:
+    from killrvideo_reco.evaluation.shaping_study import MAX_DROP, default_lambda
+
+    rows = result.shaping
+    if not rows:
+        return "(skipped: --no-variants)"
+    lines = ["| Split | Variant | NDCG@10 | vs unshaped | ILD | Coverage | "
+             "Top 10 spans >= 2 interests |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        base = next(b for b in rows if b["split"] == r["split"] and b["lambda"] is None
+                    and b["variant"].startswith("two-stage"))
+        lines.append(
+            f"| {r['split']} | {r['variant']} | {r['ndcg']:.4f} | "
+            f"{r['ndcg'] / max(base['ndcg'], 1e-9) - 1:+.1%} | {r['ild']:.3f} | "
+            f"{r['coverage']:.1%} | {r['two_interests_in_top10']:.0%} of "
+            f"{r['multi_interest_viewers']} |")
+    edge = default_lambda(rows)
+    lines.append(f"\nLowest lambda within {MAX_DROP:.0%} NDCG@10 of the unshaped ranking on "
+                 f"every split: {edge}.")
+    return "\n".join(lines)
+
+
 def cold_table(result: RunResult) -> str:
     c = result.cold
     if not c:
@@ -132,7 +154,8 @@ def write(result: RunResult, docs_dir: Path, command: str,
         command=command, elapsed=f"{elapsed_s / 60:.1f} min ({elapsed_s:.0f} s)",
         main_table=table(result, variants=False), variant_table=table(result, variants=True),
         verdict=verdict(result), training=training_section(result),
-        sensitivity=sensitivity_table(result), cold=cold_table(result), chart="![quality chart](quality.png)" if png else
+        sensitivity=sensitivity_table(result), cold=cold_table(result),
+        shaping=shaping_table(result), chart="![quality chart](quality.png)" if png else
         "(chart not drawn: matplotlib missing, `pip install -e '.[eval]'`)",
         summary=summary, license=license_bullets, timings=timings,
         sources=", ".join(f"{k}: {v}" for k, v in sorted(result.feed_sources.items())),

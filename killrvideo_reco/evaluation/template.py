@@ -32,6 +32,18 @@ fitted weights, so it isolates the model from the ANN index.
 
 {sensitivity}
 
+### Feed shaping: with and without (in memory, exact scoring)
+
+The two-stage ranking as trained, then with interests (one content query per interest
+instead of the averaged vector, and every interest with candidates given a slot in the
+top 10), then with MMR re-ranking at several lambdas (FEED_DIVERSITY_LAMBDA). MovieLens
+has no creators or upload dates, so the creator cap and the freshness boost are inert
+here; the For You row of the main table is the shaped feed with its defaults, through
+Cassandra. "Top 10 spans >= 2 interests": among viewers whose recent likes form >= 2
+interests, the share whose top 10 holds items labelled with >= 2 of them.
+
+{shaping}
+
 ### New videos (cold start of an item)
 
 {cold}

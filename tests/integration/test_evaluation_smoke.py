@@ -68,6 +68,7 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
     assert result.stats["users_evaluated"] == 5 and result.feed_sources == {"personalized": 5}
     assert result.stats["feed_returned_watched"] == 0
     assert result.training["runId"] and result.sensitivity and result.cold["users"] >= 0
+    assert {r["variant"] for r in result.shaping} >= {"two-stage, unshaped", "+ interests"}
     horror_feed = methods["foryou"].lists[HORROR_FAN]
     assert len(horror_feed) == 10
     assert sum(genre_of[m] == "Horror" for m in horror_feed) >= 8, horror_feed
@@ -78,3 +79,4 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
     text = md.read_text()
     assert "| For You: two-stage feed (FeedService) |" in text and "ml-latest-small" in text
     assert "Sensitivity" in text and "Ranking weights fitted" in text
+    assert "Feed shaping: with and without" in text and "Lowest lambda within" in text

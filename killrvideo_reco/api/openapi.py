@@ -11,6 +11,7 @@ from killrvideo_reco.settings import Settings
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 WHY = {
+    400: "The body could not be read: it is not UTF-8 encoded JSON.",
     401: "No, malformed, expired or badly signed bearer token (WWW-Authenticate says which).",
     403: "The token lacks the role this operation needs.",
     404: "No such resource.",

@@ -14,6 +14,7 @@ from killrvideo_reco.store.errors import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+FASTAPI_BODY_ERROR = "There was an error parsing the body"  # e.g. a body that is not UTF-8
 STATUS_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                  405: "Method Not Allowed", 409: "Conflict", 415: "Unsupported Media Type",
                  422: "Unprocessable Content", 500: "Internal Server Error",
@@ -66,6 +67,8 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int = 2) -> None:
     async def on_http(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 400 and detail == FASTAPI_BODY_ERROR:
+            detail = "The body could not be parsed: send UTF-8 encoded JSON."
         if exc.status_code == 405:
             # Starlette names only the first route that matched the path; list them all.
             allowed = allowed_methods(request)

@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      PlainSerializer, StrictFloat, StrictInt, WithJsonSchema)
 from pydantic.alias_generators import to_camel
 
 from killrvideo_reco.domain.models import FeedItem, FeedPage, VideoSummary
@@ -36,8 +37,19 @@ def _bounded(value: float) -> float:
     return value
 
 
-VectorItem = Annotated[float, AfterValidator(_bounded), WithJsonSchema(
+VectorItem = Annotated[StrictFloat, AfterValidator(_bounded), WithJsonSchema(
     {"type": "number", "minimum": -VECTOR_BOUND, "maximum": VECTOR_BOUND})]
+
+
+def _rfc3339_only(value):
+    # Pydantic would read a bare number as Unix time; the contract says an RFC 3339 string.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("must be an RFC 3339 date-time string, e.g. 2025-10-15T09:00:00Z")
+    return value
+
+
+# Numbers in the body are JSON numbers: "5" (a string) is refused, not converted.
+TimestampIn = Annotated[datetime, BeforeValidator(_rfc3339_only)]
 
 
 class ApiModel(BaseModel):
@@ -120,8 +132,8 @@ class NewVideoIn(ApiModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     thumbnail_url: str | None = Field(None, max_length=2000)
     category: str | None = Field(None, max_length=100)
-    duration_s: int | None = Field(None, gt=0, le=7 * 24 * 3600,
-                                   description="Length in seconds, used for completion.")
+    duration_s: StrictInt | None = Field(None, gt=0, le=7 * 24 * 3600,
+                                         description="Length in seconds, used for completion.")
     content_features: list[VectorItem] | None = Field(
         None, description="Optional embedding of exactly VECTOR_DIMENSION finite numbers, not "
                           "all zero; computed from title, description and tags if absent.")
@@ -137,9 +149,9 @@ class ViewIn(ApiModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
     event_id: str = Field(min_length=1, max_length=128,
                           description="Client-chosen id; a retried event is counted once.")
-    seconds_watched: float = Field(ge=0, le=7 * 24 * 3600)
-    duration_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
-    watched_at: datetime | None = Field(None, description="Default: now.")
+    seconds_watched: StrictFloat = Field(ge=0, le=7 * 24 * 3600)
+    duration_s: StrictFloat | None = Field(None, gt=0, le=7 * 24 * 3600)
+    watched_at: TimestampIn | None = Field(None, description="RFC 3339; default: now.")
 
 
 class ViewOut(ApiModel):

@@ -116,3 +116,15 @@ def test_openapi_documents_problems_and_vector_length(api, cassandra):
     features = document["components"]["schemas"]["NewVideoIn"]["properties"]["contentFeatures"]
     array = next(b for b in features["anyOf"] if b.get("type") == "array")
     assert array["minItems"] == array["maxItems"] == settings.vector_dimension
+
+
+def test_body_contract_is_enforced(api, cassandra, videos):
+    settings, _ = cassandra
+    url, headers = f"/api/v1/videos/{videos[1]}/views", auth(cassandra[0], uuid.uuid4())
+    for body in ({"eventId": "n-1", "secondsWatched": "30"},  # a string, not a number
+                 {"eventId": "n-2", "secondsWatched": 30, "watchedAt": 0}):  # not RFC 3339
+        assert api.post(url, json=body, headers=headers).status_code == 422, body
+    undecodable = api.post(url, content=b"\xff", headers={**headers,
+                                                          "Content-Type": "application/json"})
+    assert undecodable.status_code == 400
+    assert "UTF-8" in undecodable.json()["detail"]

@@ -30,7 +30,7 @@ def _video_out(video: VideoDetails) -> VideoOut:
 
 @router.post("", response_model=VideoOut, response_model_by_alias=True,
              status_code=status.HTTP_201_CREATED, summary="Add a video (creator role)",
-             responses=problems(*AUTHENTICATED, 422))
+             responses=problems(*AUTHENTICATED, 400, 422))
 async def add_video(body: NewVideoIn, creator: Creator, resources: Resources,
                     settings: CurrentSettings) -> VideoOut:
     try:
@@ -58,7 +58,7 @@ async def get_video(video_id: VideoIdPath, viewer: Viewer, resources: Resources,
 
 @router.post("/{videoId}/views", response_model=ViewOut, response_model_by_alias=True,
              summary="Record a playback event; updates history, counts and the taste profile",
-             responses=problems(*AUTHENTICATED, 404, 409, 422))
+             responses=problems(*AUTHENTICATED, 400, 404, 409, 422))
 async def record_view(video_id: VideoIdPath, body: ViewIn, viewer: Viewer,
                       resources: Resources, settings: CurrentSettings) -> ViewOut:
     try:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
-                      PlainSerializer, StrictFloat, StrictInt, WithJsonSchema)
+                      PlainSerializer, StrictFloat, WithJsonSchema)
 from pydantic.alias_generators import to_camel
 
 from killrvideo_reco.domain.models import FeedItem, FeedPage, VideoSummary
@@ -48,8 +48,18 @@ def _rfc3339_only(value):
     return value
 
 
-# Numbers in the body are JSON numbers: "5" (a string) is refused, not converted.
+def _json_number(value):
+    # JSON Schema's integer includes 5.0, but neither "5" nor true.
+    if isinstance(value, (str, bool)):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+# Values in the body are what the schema says: "5" (a string) is refused, not converted.
 TimestampIn = Annotated[datetime, BeforeValidator(_rfc3339_only)]
+# Constraints inside, the check outside: the schema then says exclusiveMinimum, not "gt".
+DurationS = Annotated[Annotated[int, Field(gt=0, le=7 * 24 * 3600)],
+                      BeforeValidator(_json_number)]
 
 
 class ApiModel(BaseModel):
@@ -132,8 +142,8 @@ class NewVideoIn(ApiModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     thumbnail_url: str | None = Field(None, max_length=2000)
     category: str | None = Field(None, max_length=100)
-    duration_s: StrictInt | None = Field(None, gt=0, le=7 * 24 * 3600,
-                                         description="Length in seconds, used for completion.")
+    duration_s: DurationS | None = Field(None, description="Length in seconds, used for "
+                                                           "completion.")
     content_features: list[VectorItem] | None = Field(
         None, description="Optional embedding of exactly VECTOR_DIMENSION finite numbers, not "
                           "all zero; computed from title, description and tags if absent.")

@@ -131,13 +131,17 @@ class Settings(BaseSettings):
         return value
 
     def check_safe_to_serve(self) -> None:
-        """Refuse to serve with the public development secret outside development mode."""
-        if (self.jwt_algorithm.startswith("HS") and self.jwt_secret == DEV_JWT_SECRET
-                and not self.dev_mode):
-            raise UnsafeSettings(
-                "JWT_SECRET is the public development secret: anyone could mint tokens. "
-                "Set JWT_SECRET to a long random value (or use JWT_PUBLIC_KEY), or set "
-                "DEV_MODE=1 on a development machine.")
+        """Refuse to serve with the public development secret (or a guessable short one)
+        outside development mode."""
+        if self.dev_mode or not self.jwt_algorithm.startswith("HS"):
+            return
+        fix = ("Set JWT_SECRET to a random value of at least 32 bytes (e.g. `openssl rand "
+               "-hex 32`), or use JWT_PUBLIC_KEY, or set DEV_MODE=1 on a development machine.")
+        if self.jwt_secret == DEV_JWT_SECRET:
+            raise UnsafeSettings("JWT_SECRET is the public development secret: anyone could "
+                                 f"mint tokens. {fix}")
+        if len(self.jwt_secret.encode()) < 32:
+            raise UnsafeSettings(f"JWT_SECRET is shorter than 32 bytes. {fix}")
 
     @property
     def contact_points(self) -> list[str]:

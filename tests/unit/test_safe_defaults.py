@@ -17,6 +17,12 @@ def test_app_starts_in_dev_mode_or_with_a_real_secret():
     assert create_app(Settings(embedding_provider="hashing", jwt_secret="s" * 40)).title
 
 
+@pytest.mark.parametrize("secret", ["", "short-secret"])
+def test_app_refuses_a_short_secret(secret):
+    with pytest.raises(UnsafeSettings, match="shorter than 32 bytes"):
+        Settings(jwt_secret=secret).check_safe_to_serve()
+
+
 def test_asymmetric_keys_do_not_need_the_secret():
     Settings(jwt_algorithm="RS256", jwt_public_key="pem").check_safe_to_serve()
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from killrvideo_reco import metrics
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
+from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
 
 MAX_ANN_LIMIT = 1000
@@ -69,7 +69,7 @@ class TwoStageFeed:
             checked.update(new)
             pending = {space: min(limit * 2, MAX_ANN_LIMIT) for space, limit in pending.items()
                        if _widen(found[space], seen, limit)}
-            metrics.ANN_WIDENINGS.labels("two_stage").inc(len(pending))
+            ANN_WIDENINGS.labels("two_stage").inc(len(pending))
         merged: dict[uuid.UUID, FeedCandidate] = {}
         for group in found.values():
             for c in group:
@@ -78,7 +78,7 @@ class TwoStageFeed:
                 known = merged.get(c.video_id)
                 merged[c.video_id] = c if known is None else replace(
                     known, sources=known.sources | c.sources)
-        metrics.count_candidates("two_stage", found, len(merged))
+        count_candidates("two_stage", found, len(merged))
         if not merged:
             return []
         candidates = list(merged.values())

@@ -16,10 +16,10 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from killrvideo_reco import metrics
 from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.explanations import based_on_for_items
+from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates  # here: merges cleanly
 from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, RecentVideo
 from killrvideo_reco.service.candidates import CandidateLimits, TwoStageFeed
 from killrvideo_reco.service.fallback import FallbackPool
@@ -90,14 +90,14 @@ class FeedService:
             above = [c for c in candidates if c.score >= floor]
             seen = await self.viewers.seen_among(user_id, [c.summary.video_id for c in above])
             fresh = ranking.recommendable(above, seen, floor)
-            metrics.count_candidates("content_only", {"content": candidates}, len(fresh))
+            count_candidates("content_only", {"content": candidates}, len(fresh))
             grown = ranking.next_ann_limit(limit, cap)
             if (len(fresh) >= needed or grown is None
                     or ranking.horizon_exhausted(candidates, limit, floor)):
                 return fresh
             log.debug("user %s: %d of %d needed within %d candidates; widening to %d",
                       user_id, len(fresh), needed, limit, grown)
-            metrics.ANN_WIDENINGS.labels("content_only").inc()
+            ANN_WIDENINGS.labels("content_only").inc()
             limit = grown
 
     async def _explain(self, page: list[Candidate],

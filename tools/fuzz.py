@@ -3,7 +3,7 @@ served by uvicorn and a real Cassandra, on a fresh keyspace that is dropped afte
 
 The node is the one `make test` uses (CASSANDRA_CONTACT_POINTS, or the local node, started
 here if needed and stopped again at the end). The run is bounded by FUZZ_MAX_EXAMPLES
-cases per operation and phase (default 40: about 1,000 cases in all) and stopped after
+cases per operation and phase (default 80: about 1,000 cases in all) and stopped after
 FUZZ_TIMEOUT seconds (default 900). The server's log goes to .cache/fuzz/server.log.
 Exit status: schemathesis's (0 only when no check failed)."""
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main() -> int:
             sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
             "--checks", "all", "--header", f"Authorization: Bearer {token}",
             "--phases", "examples,coverage,fuzzing,stateful",
-            "--max-examples", os.environ.get("FUZZ_MAX_EXAMPLES", "40"),
+            "--max-examples", os.environ.get("FUZZ_MAX_EXAMPLES", "80"),
             "--seed", os.environ.get("FUZZ_SEED", "13"), "--workers", "1",
             "--request-timeout", "15", "--suppress-health-check", "too_slow,data_too_large",
             "--report", "junit", "--report-dir", str(reports)]

@@ -46,6 +46,10 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # The 500 problem is written outside this middleware: keep the id set for it.
+            token = None
+            raise
         finally:
             elapsed = time.perf_counter() - started
             labels = (scope["method"], _route_template(scope), str(status))
@@ -54,4 +58,5 @@ class RequestContext:
             log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000,
                      extra={"method": scope["method"], "path": scope["path"], "status": status,
                             "durationMs": round(elapsed * 1000, 1)})
-            request_id.reset(token)
+            if token is not None:
+                request_id.reset(token)

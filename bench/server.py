@@ -31,6 +31,8 @@ class Server:
                         "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         self.env = {**os.environ, "CASSANDRA_KEYSPACE": keyspace, "EMBEDDING_PROVIDER": "hashing",
                     "VECTOR_DIMENSION": "384", "LOG_LEVEL": "warning",
+                    # A local benchmark: the development JWT secret is fine here.
+                    "DEV_MODE": os.environ.get("DEV_MODE", "1"),
                     "PYTHONPATH": str(REPO), **(extra_env or {})}
         self.process: subprocess.Popen | None = None
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-uvicorn-{self.port}.log"

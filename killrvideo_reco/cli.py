@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import uuid
 
-from killrvideo_reco.settings import get_settings
+from killrvideo_reco.logs import configure_logging
+from killrvideo_reco.settings import UnsafeSettings, get_settings
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -50,8 +50,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
+    try:
+        settings.check_safe_to_serve()
+    except UnsafeSettings as error:
+        print(f"serve: refusing to start: {error}", file=sys.stderr)
+        return 2
+    # Logging is already set up by main(); the app logs one access line per request
+    # itself, with its request id, so uvicorn's own access log is off.
     uvicorn.run("killrvideo_reco.api.app:create_app", factory=True, host=settings.host,
-                port=settings.port, log_level=settings.log_level.lower())
+                port=settings.port, log_level=settings.log_level.lower(), log_config=None,
+                access_log=False)
     return 0
 
 
@@ -97,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("train", help="learn the behaviour space and switch the feed to it"
                         ).set_defaults(run=cmd_train)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=get_settings().log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("cassandra").setLevel(logging.ERROR)
+    configure_logging(get_settings().log_level, get_settings().log_format)
     return args.run(args)
 
 

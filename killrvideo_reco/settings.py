@@ -13,6 +13,14 @@ ConsistencyName = Literal[
 ]
 
 
+# Public (it is in the source): serving with it is refused unless DEV_MODE is on.
+DEV_JWT_SECRET = "dev-only-change-me-killrvideo-reco-secret"
+
+
+class UnsafeSettings(RuntimeError):
+    """Settings that must not reach production; the message says what to change."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
@@ -69,8 +77,8 @@ class Settings(BaseSettings):
     # --- auth ---
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = Field(
         "HS256", description="The only algorithm accepted.")
-    jwt_secret: str = Field("dev-only-change-me-killrvideo-reco-secret",
-                            description="HS* shared secret. Change it outside development.")
+    jwt_secret: str = Field(DEV_JWT_SECRET, description="HS* shared secret. The service "
+                            "refuses to serve with the default unless DEV_MODE=1.")
     jwt_public_key: str = Field("", description="PEM public key (RS256/ES256).")
     jwt_issuer: str = Field("", description="Required `iss` when set.")
     jwt_audience: str = Field("", description="Required `aud` when set.")
@@ -135,12 +143,29 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, description="HTTP port.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: human-readable lines; json: one JSON object per line.")
+    dev_mode: bool = Field(
+        False, description="Development mode: allows serving with the built-in JWT secret.")
 
     @field_validator("cassandra_replication")
     @classmethod
     def _replication_shape(cls, value: str) -> str:
         replication_map(value)  # raises ValueError on a bad spec
         return value
+
+    def check_safe_to_serve(self) -> None:
+        """Refuse to serve with the public development secret (or a guessable short one)
+        outside development mode."""
+        if self.dev_mode or not self.jwt_algorithm.startswith("HS"):
+            return
+        fix = ("Set JWT_SECRET to a random value of at least 32 bytes (e.g. `openssl rand "
+               "-hex 32`), or use JWT_PUBLIC_KEY, or set DEV_MODE=1 on a development machine.")
+        if self.jwt_secret == DEV_JWT_SECRET:
+            raise UnsafeSettings("JWT_SECRET is the public development secret: anyone could "
+                                 f"mint tokens. {fix}")
+        if len(self.jwt_secret.encode()) < 32:
+            raise UnsafeSettings(f"JWT_SECRET is shorter than 32 bytes. {fix}")
 
     @property
     def contact_points(self) -> list[str]:

@@ -69,7 +69,8 @@ def settings_for(host: str, port: int, keyspace: str, **overrides) -> Settings:
     return Settings(cassandra_contact_points=host, cassandra_port=port,
                     cassandra_keyspace=keyspace, cassandra_request_timeout_s=10.0,
                     cassandra_write_consistency="ONE", cassandra_read_consistency="ONE",
-                    embedding_provider="hashing", feed_cache_ttl_s=0.0, **overrides)
+                    embedding_provider="hashing", feed_cache_ttl_s=0.0, dev_mode=True,
+                    **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from killrvideo_reco.api.middleware import RequestContext
+from killrvideo_reco.api.openapi import install_openapi
 from killrvideo_reco.api.problems import install_problem_handlers
 from killrvideo_reco.api.resources import ResourceHolder
-from killrvideo_reco.api.routes import admin, health, recommendations, videos
+from killrvideo_reco.api.routes import admin, health, me, recommendations, videos
 from killrvideo_reco.service.job_registry import JobRegistry
 from killrvideo_reco.settings import Settings, get_settings
 
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    settings.check_safe_to_serve()  # raises UnsafeSettings: refuse to start, say why
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -33,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="KillrVideo Reco", version="0.1.0", lifespan=lifespan,
                   description="Personalised 'For You' recommendations on Cassandra 5 vector search.")
     install_problem_handlers(app)
-    for module in (health, recommendations, videos, admin):
+    app.add_middleware(RequestContext)
+    for module in (health, recommendations, videos, me, admin):
         app.include_router(module.router)
+    install_openapi(app, settings)
     return app

@@ -7,11 +7,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from killrvideo_reco.logs import request_id
 from killrvideo_reco.store.errors import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+FASTAPI_BODY_ERROR = "There was an error parsing the body"  # e.g. a body that is not UTF-8
 STATUS_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                  405: "Method Not Allowed", 409: "Conflict", 415: "Unsupported Media Type",
                  422: "Unprocessable Content", 500: "Internal Server Error",
@@ -31,7 +34,7 @@ class Problem(Exception):
 def problem_response(request: Request, status: int, title: str, detail: str,
                      headers: dict[str, str] | None = None, **extra) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": request.url.path, **extra}
+            "instance": request.url.path, "requestId": request_id.get(), **extra}
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
@@ -47,6 +50,14 @@ def _field_errors(error: RequestValidationError) -> list[dict]:
     return out
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (HEAD and OPTIONS are not served)."""
+    routes = request.app.router.routes
+    return [method for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                   for route in routes)]
+
+
 def install_problem_handlers(app: FastAPI, retry_after_s: int = 2) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem):
@@ -55,9 +66,16 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int = 2) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 400 and detail == FASTAPI_BODY_ERROR:
+            detail = "The body could not be parsed: send UTF-8 encoded JSON."
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; list them all.
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not supported here; use {' or '.join(allowed)}."
         return problem_response(request, exc.status_code,
-                                STATUS_TITLES.get(exc.status_code, "Error"), detail,
-                                getattr(exc, "headers", None))
+                                STATUS_TITLES.get(exc.status_code, "Error"), detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError):
@@ -79,5 +97,7 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int = 2) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s", request.url.path)
+        rid = request_id.get()
         return problem_response(request, 500, "Internal Server Error",
-                                "An unexpected error occurred; it has been logged.")
+                                "An unexpected error occurred; it has been logged with "
+                                f"request id {rid}.", {"X-Request-ID": rid or ""})

@@ -1,18 +1,87 @@
 """HTTP request/response bodies (camelCase on the wire, as the spec shows)."""
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import datetime
-from typing import Literal
+from datetime import datetime, timezone
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      PlainSerializer, StrictFloat, WithJsonSchema)
 from pydantic.alias_generators import to_camel
 
 from killrvideo_reco.domain.models import FeedItem, FeedPage, VideoSummary
 
 
+def _rfc3339(moment: datetime) -> str:
+    # The driver hands back naive UTC: never let a time without a zone reach the wire.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# An RFC 3339 timestamp in UTC with a "Z", e.g. 2025-10-15T09:00:00Z.
+UtcDateTime = Annotated[
+    datetime, PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-10-15T09:00:00Z"]})]
+
+
+# Embeddings are small numbers; this bound keeps cosine arithmetic far from float32 overflow.
+VECTOR_BOUND = 1e6
+
+
+def _bounded(value: float) -> float:
+    # NaN and infinities pass here: the vector check names them more helpfully.
+    if math.isfinite(value) and abs(value) > VECTOR_BOUND:
+        raise ValueError(f"each number must be between -{VECTOR_BOUND:g} and {VECTOR_BOUND:g}")
+    return value
+
+
+VectorItem = Annotated[StrictFloat, AfterValidator(_bounded), WithJsonSchema(
+    {"type": "number", "minimum": -VECTOR_BOUND, "maximum": VECTOR_BOUND})]
+
+
+def _rfc3339_only(value):
+    # Pydantic would read a bare number as Unix time; the contract says an RFC 3339 string.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("must be an RFC 3339 date-time string, e.g. 2025-10-15T09:00:00Z")
+    return value
+
+
+def _json_number(value):
+    # JSON Schema's integer includes 5.0, but neither "5" nor true.
+    if isinstance(value, (str, bool)):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+# Values in the body are what the schema says: "5" (a string) is refused, not converted.
+TimestampIn = Annotated[datetime, BeforeValidator(_rfc3339_only)]
+# Constraints inside, the check outside: the schema then says exclusiveMinimum, not "gt".
+DurationS = Annotated[Annotated[int, Field(gt=0, le=7 * 24 * 3600)],
+                      BeforeValidator(_json_number)]
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details, the body of every error (application/problem+json)."""
+    model_config = ConfigDict(extra="allow", title="Problem")
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    requestId: str | None = Field(None, description="Also in the X-Request-ID header and "
+                                                    "in the service's log lines.")
+    errors: list[FieldError] | None = Field(None, description="Validation errors, per field.")
 
 
 class BasedOnOut(ApiModel):
@@ -26,7 +95,7 @@ class VideoSummaryOut(ApiModel):
     thumbnail_url: str | None
     description: str | None
     tags: list[str]
-    added_date: datetime | None
+    added_date: UtcDateTime | None
     user_id: uuid.UUID | None
 
     @classmethod
@@ -73,10 +142,11 @@ class NewVideoIn(ApiModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     thumbnail_url: str | None = Field(None, max_length=2000)
     category: str | None = Field(None, max_length=100)
-    duration_s: int | None = Field(None, gt=0, le=7 * 24 * 3600,
-                                   description="Length in seconds, used for completion.")
-    content_features: list[float] | None = Field(
-        None, description="Optional embedding; computed from title, description and tags if absent.")
+    duration_s: DurationS | None = Field(None, description="Length in seconds, used for "
+                                                           "completion.")
+    content_features: list[VectorItem] | None = Field(
+        None, description="Optional embedding of exactly VECTOR_DIMENSION finite numbers, not "
+                          "all zero; computed from title, description and tags if absent.")
 
 
 class VideoOut(VideoSummaryOut):
@@ -89,9 +159,9 @@ class ViewIn(ApiModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
     event_id: str = Field(min_length=1, max_length=128,
                           description="Client-chosen id; a retried event is counted once.")
-    seconds_watched: float = Field(ge=0, le=7 * 24 * 3600)
-    duration_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
-    watched_at: datetime | None = Field(None, description="Default: now.")
+    seconds_watched: StrictFloat = Field(ge=0, le=7 * 24 * 3600)
+    duration_s: StrictFloat | None = Field(None, gt=0, le=7 * 24 * 3600)
+    watched_at: TimestampIn | None = Field(None, description="RFC 3339; default: now.")
 
 
 class ViewOut(ApiModel):
@@ -110,8 +180,8 @@ class JobOut(ApiModel):
     job_id: uuid.UUID
     kind: str
     status: Literal["running", "succeeded", "failed"]
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDateTime
+    finished_at: UtcDateTime | None
     progress: dict
     result: dict | None
     error: str | None
@@ -121,3 +191,30 @@ class JobOut(ApiModel):
         return cls(job_id=job.job_id, kind=job.kind, status=job.status, started_at=job.started_at,
                    finished_at=job.finished_at, progress=job.progress, result=job.result,
                    error=job.error)
+
+
+class HistoryItemOut(ApiModel):
+    video_id: uuid.UUID
+    title: str | None = Field(description="None when the video has since been deleted.")
+    first_watched: UtcDateTime | None
+    last_watched: UtcDateTime | None
+    play_count: int = Field(description="0 for a video only hidden, never played.")
+    seconds_watched: float
+    duration_s: float | None
+    hidden_at: UtcDateTime | None = Field(description="When you said 'not interested'.")
+
+
+class HistoryPageOut(ApiModel):
+    items: list[HistoryItemOut]
+    total: int = Field(description="Videos in your history (watched or hidden).")
+    page: int
+    page_size: int
+
+    @classmethod
+    def of(cls, page) -> "HistoryPageOut":
+        return cls(items=[HistoryItemOut(
+            video_id=e.row.video_id, title=e.title, first_watched=e.row.first_watched,
+            last_watched=e.row.last_watched, play_count=e.row.play_count,
+            seconds_watched=e.row.seconds_watched, duration_s=e.row.duration_s,
+            hidden_at=e.row.hidden_at) for e in page.entries],
+            total=page.total, page=page.page, page_size=page.page_size)

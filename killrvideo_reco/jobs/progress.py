@@ -1,9 +1,14 @@
-"""Progress reporting for long jobs: a bar on a terminal, periodic log lines otherwise."""
+"""Progress reporting for long jobs: a tqdm bar on a terminal, periodic log lines otherwise
+(files, CI logs, the HTTP job registry's buffer), and a snapshot for job status."""
 from __future__ import annotations
 
 import sys
 import time
 from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+LOG_EVERY_S = 5.0  # when the output is not a terminal
 
 
 @dataclass
@@ -16,15 +21,28 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
     stream: object = field(default=sys.stderr)
     _last_print: float = 0.0
+    _bar: tqdm | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if getattr(self.stream, "isatty", lambda: False)():
+            self._bar = tqdm(total=self.total, initial=self.done, desc=self.label,
+                             file=self.stream, unit="step", dynamic_ncols=True)
 
     def advance(self, steps: int = 0, items: int = 0) -> None:
         self.done += steps
         self.items += items
+        finished = self.done >= self.total
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"{self.items} {self.item_name}, "
+                                      f"{self.rate:.0f} {self.item_name}/s", refresh=False)
+            self._bar.update(steps)
+            if finished:
+                self._bar.close()
+            return
         now = time.monotonic()
-        interactive = getattr(self.stream, "isatty", lambda: False)()
-        if now - self._last_print >= (0.2 if interactive else 5.0) or self.done >= self.total:
+        if now - self._last_print >= LOG_EVERY_S or finished:
             self._last_print = now
-            self._print(interactive)
+            self._log_line()
 
     @property
     def rate(self) -> float:
@@ -40,13 +58,9 @@ class Progress:
                 "elapsedSeconds": round(elapsed, 1),
                 "etaSeconds": None if eta is None else round(eta, 1)}
 
-    def _print(self, interactive: bool) -> None:
+    def _log_line(self) -> None:
         snap = self.snapshot()
-        width = 30
-        filled = int(width * snap["done"] / self.total) if self.total else width
         eta = "?" if snap["etaSeconds"] is None else f"{snap['etaSeconds']:.0f}s"
-        line = (f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {snap['done']}/{self.total} "
-                f"| {self.items} {self.item_name} | {snap['ratePerSecond']:.0f} {self.item_name}/s "
-                f"| ETA {eta}")
-        end = "\r" if interactive and self.done < self.total else "\n"
-        print(line, end=end, file=self.stream, flush=True)
+        print(f"{self.label}: {snap['done']}/{self.total} | {self.items} {self.item_name} | "
+              f"{snap['ratePerSecond']:.0f} {self.item_name}/s | ETA {eta}",
+              file=self.stream, flush=True)

@@ -19,6 +19,7 @@ from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import shaping
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
+from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
 
 MAX_ANN_LIMIT = 1000
@@ -82,6 +83,7 @@ class TwoStageFeed:
             checked.update(new)
             pending = {space: min(limit * 2, MAX_ANN_LIMIT) for space, limit in pending.items()
                        if _widen(found[space], seen, limit)}
+            ANN_WIDENINGS.labels("two_stage").inc(len(pending))
         merged: dict[uuid.UUID, FeedCandidate] = {}
         for group in found.values():
             for c in group:
@@ -90,6 +92,7 @@ class TwoStageFeed:
                 known = merged.get(c.video_id)
                 merged[c.video_id] = c if known is None else replace(
                     known, sources=known.sources | c.sources)
+        count_candidates("two_stage", found, len(merged))
         if not merged:
             return []
         candidates = list(merged.values())

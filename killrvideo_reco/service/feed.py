@@ -24,6 +24,7 @@ from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.explanations import based_on_for_items
+from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates  # here: merges cleanly
 from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, RecentVideo
 from killrvideo_reco.domain.shaping import ShapingParams
 from killrvideo_reco.service.candidates import CandidateLimits, Ranked, TwoStageFeed, shaped
@@ -95,12 +96,14 @@ class FeedService:
             above = [c for c in candidates if c.score >= floor]
             seen = await self.viewers.seen_among(user_id, [c.summary.video_id for c in above])
             fresh = ranking.recommendable(above, seen, floor)
+            count_candidates("content_only", {"content": candidates}, len(fresh))
             grown = ranking.next_ann_limit(limit, cap)
             if (len(fresh) >= needed or grown is None
                     or ranking.horizon_exhausted(candidates, limit, floor)):
                 return fresh
             log.debug("user %s: %d of %d needed within %d candidates; widening to %d",
                       user_id, len(fresh), needed, limit, grown)
+            ANN_WIDENINGS.labels("content_only").inc()
             limit = grown
 
     async def _two_stage_items(self, window: list[Ranked], prefs) -> list[FeedItem]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal, Protocol
 
+from killrvideo_reco import metrics
 
 log = logging.getLogger(__name__)
 JobStatus = Literal["running", "succeeded", "failed"]
@@ -58,6 +59,7 @@ class JobRegistry:
 
         def on_progress(progress: ProgressReport) -> None:
             job.progress = progress.snapshot()
+            metrics.job_progress(kind, job.progress)
 
         async def run() -> None:
             try:
@@ -68,6 +70,7 @@ class JobRegistry:
                 job.status, job.error = "failed", f"{type(error).__name__}: {error}"
             finally:
                 job.finished_at = datetime.now(timezone.utc)
+                metrics.JOBS.labels(kind, job.status).inc()
 
         task = asyncio.create_task(run())
         self._tasks.add(task)

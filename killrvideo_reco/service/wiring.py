@@ -9,6 +9,7 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.feed import FeedService
+from killrvideo_reco.service.privacy import PrivacyService
 from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository, ViewerRepository
 from killrvideo_reco.service.runs import LiveRun
 from killrvideo_reco.settings import Settings
@@ -43,6 +44,7 @@ class Services:
     feed: FeedService
     activity: ActivityService
     catalogue: CatalogueService
+    privacy: PrivacyService
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
@@ -53,7 +55,8 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         videos, viewers, behaviour, runs, FeedService(videos, viewers, settings, behaviour, runs),
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
                         runs),
-        CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs))
+        CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs),
+        PrivacyService(videos, viewers))
 
 
 @dataclass

@@ -6,6 +6,8 @@ from typing import Any
 
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, ResponseFuture, Session
 
+from killrvideo_reco import metrics
+
 
 async def execute(session: Session, statement: Any, parameters: Any = None,
                   profile: str | object = EXEC_PROFILE_DEFAULT) -> list:
@@ -27,6 +29,7 @@ async def execute(session: Session, statement: Any, parameters: Any = None,
         response.clear_callbacks()
 
     def on_error(exc: BaseException) -> None:
+        metrics.CASSANDRA_ERRORS.labels(type(exc).__name__).inc()
         loop.call_soon_threadsafe(_settle, result, None, exc)
         response.clear_callbacks()
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
+from killrvideo_reco import metrics
 from killrvideo_reco.store.errors import TRANSIENT_ERRORS
 
 CONCURRENCY = 16  # the vector index rejects writes under many concurrent writers
@@ -23,6 +24,8 @@ def execute_many(session: Session, statement, values: Sequence[tuple], on_done=N
                                                    concurrency=CONCURRENCY,
                                                    raise_on_first_error=False)
             failed = [(row, r) for row, (ok, r) in zip(todo, results) if not ok]
+            for _, error in failed:
+                metrics.CASSANDRA_ERRORS.labels(type(error).__name__).inc()
             if not failed:
                 break
             if attempt == attempts - 1 or not isinstance(failed[0][1], TRANSIENT_ERRORS):

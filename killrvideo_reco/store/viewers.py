@@ -91,6 +91,10 @@ class ViewerStore:
         self._history_in_range = prepare(
             f"SELECT userid, {HISTORY_COLUMNS} FROM {ks}.viewer_history "
             "WHERE token(userid) > ? AND token(userid) <= ?")
+        self._forget_history = prepare(
+            f"DELETE FROM {ks}.viewer_history USING TIMESTAMP ? WHERE userid = ?")
+        self._forget_profile = prepare(
+            f"DELETE FROM {ks}.user_preferences USING TIMESTAMP ? WHERE userid = ?")
         self._users_in_range = prepare(
             f"SELECT DISTINCT userid FROM {ks}.viewer_history "
             "WHERE token(userid) > ? AND token(userid) <= ?")
@@ -196,6 +200,15 @@ class ViewerStore:
         """Viewers whose partition token is in (start, end]: batch jobs scan the ring."""
         rows = await execute(self.session, self._users_in_range, (start, end))
         return [row.userid for row in rows]
+
+    async def forget(self, user_id: uuid.UUID, at_us: int) -> None:
+        """Delete every per-viewer row, both or neither (logged batch): the history
+        partition (history, hides, event ids, taste state) and the read model. Writes
+        stamped after `at_us` (a view committed later) survive, as a new history."""
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch.add(self._forget_history, (at_us, user_id))
+        batch.add(self._forget_profile, (at_us, user_id))
+        await execute(self.session, batch, None, WRITE_EXECUTION)
 
     def import_watches(self, user_id_rows: Sequence[tuple[uuid.UUID, HistoryRow]],
                        on_done=None, attempts: int = 5) -> int:

@@ -103,6 +103,10 @@ def test_profiles_job_over_http(api, cassandra, world):
     assert body["result"]["users"] >= 3
     assert body["progress"]["done"] == body["progress"]["total"]
     assert api.get(f"/api/v1/admin/jobs/{uuid.uuid4()}", headers=moderator).status_code == 404
+    # The same progress reaches /metrics.
+    scrape = api.get("/metrics").text
+    assert 'killrvideo_job_progress_ratio{kind="profiles"} 1.0' in scrape
+    assert 'killrvideo_jobs_total{kind="profiles",status="succeeded"}' in scrape
 
 
 def test_model_change_means_cold_start_until_reembed(api, cassandra, world):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 
 from killrvideo_reco.api.deps import CurrentSettings, Moderator, Resources
+from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import JobOut
@@ -19,7 +20,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/admin/jobs", tags=["admin"])
 
 @router.post("/profiles", response_model=JobOut, response_model_by_alias=True,
              status_code=status.HTTP_202_ACCEPTED,
-             summary="Rebuild every viewer's taste profile in the background (moderator)")
+             summary="Rebuild every viewer's taste profile in the background (moderator)",
+             responses=problems(*AUTHENTICATED, 409))
 async def start_profiles_job(request: Request, response: Response, moderator: Moderator,
                              resources: Resources) -> JobOut:
     async def work(on_progress):
@@ -41,7 +43,8 @@ def _start(request: Request, response: Response, kind: str, work) -> JobOut:
 
 @router.post("/train", response_model=JobOut, response_model_by_alias=True,
              status_code=status.HTTP_202_ACCEPTED,
-             summary="Train the behaviour space and switch the feed to it (moderator)")
+             summary="Train the behaviour space and switch the feed to it (moderator)",
+             responses=problems(*AUTHENTICATED, 409))
 async def start_training_job(request: Request, response: Response, moderator: Moderator,
                              resources: Resources, settings: CurrentSettings) -> JobOut:
     async def work(on_progress):
@@ -51,8 +54,11 @@ async def start_training_job(request: Request, response: Response, moderator: Mo
     return _start(request, response, "train", work)
 
 
-@router.get("/{jobId}", response_model=JobOut, response_model_by_alias=True,
-            summary="Status and progress of a background job (moderator)")
+# The uuid convertor keeps /profiles and /train from matching here: other methods on them
+# get 405, not a 422 about a malformed job id.
+@router.get("/{jobId:uuid}", response_model=JobOut, response_model_by_alias=True,
+            summary="Status and progress of a background job (moderator)",
+            responses=problems(401, 403, 404, 422))
 async def job_status(request: Request, moderator: Moderator,
                      job_id: Annotated[uuid.UUID, Path(alias="jobId")]) -> JobOut:
     job = request.app.state.jobs.get(job_id)

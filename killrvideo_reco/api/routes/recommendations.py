@@ -5,17 +5,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from killrvideo_reco import metrics
 from killrvideo_reco.api.deps import CurrentSettings, Resources, Viewer, within_deadline
+from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut
-from killrvideo_reco.service.activity import UnknownVideo
+from killrvideo_reco.service.activity import ContendedProfile, UnknownVideo
 
 router = APIRouter(prefix=f"{API_PREFIX}/recommendations", tags=["recommendations"])
 
 
 @router.get("/foryou", response_model=FeedPageOut, response_model_by_alias=True,
-            summary="Personalised recommendations for the authenticated viewer")
+            summary="Personalised recommendations for the authenticated viewer",
+            responses=problems(*AUTHENTICATED, 422))
 async def for_you(
     viewer: Viewer, resources: Resources, settings: CurrentSettings,
     page: Annotated[int, Query(ge=1, le=1000, description="1-based page number")] = 1,
@@ -25,6 +28,7 @@ async def for_you(
     if page_size > settings.feed_max_page_size:
         raise Problem(422, f"pageSize must be at most {settings.feed_max_page_size}")
     feed = await within_deadline(resources.feed.for_you(viewer.user_id, page, page_size), settings)
+    metrics.FEED_RESPONSES.labels(feed.source).inc()
     return FeedPageOut.of(feed)
 
 
@@ -34,6 +38,8 @@ async def _set_hidden(viewer, resources, settings, video_id: uuid.UUID, hidden: 
             resources.activity.set_hidden(viewer.user_id, video_id, hidden), settings)
     except UnknownVideo as error:
         raise Problem(404, f"No video {video_id}.") from error
+    except ContendedProfile as error:
+        raise Problem(409, str(error), headers={"Retry-After": "1"}) from error
     return HiddenOut(video_id=video_id, hidden=hidden, changed=changed)
 
 
@@ -41,14 +47,16 @@ VideoIdPath = Annotated[uuid.UUID, Path(alias="videoId", description="The video'
 
 
 @router.post("/hidden/{videoId}", response_model=HiddenOut, response_model_by_alias=True,
-             summary="Not interested: never recommend this video, and learn from it")
+             summary="Not interested: never recommend this video, and learn from it",
+             responses=problems(*AUTHENTICATED, 404, 409, 422))
 async def hide(viewer: Viewer, resources: Resources, settings: CurrentSettings,
                video_id: VideoIdPath) -> HiddenOut:
     return await _set_hidden(viewer, resources, settings, video_id, True)
 
 
 @router.delete("/hidden/{videoId}", response_model=HiddenOut, response_model_by_alias=True,
-               summary="Undo 'not interested'")
+               summary="Undo 'not interested'",
+               responses=problems(*AUTHENTICATED, 404, 409, 422))
 async def unhide(viewer: Viewer, resources: Resources, settings: CurrentSettings,
                  video_id: VideoIdPath) -> HiddenOut:
     return await _set_hidden(viewer, resources, settings, video_id, False)

@@ -5,7 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
+from killrvideo_reco import metrics
 from killrvideo_reco.api.deps import Creator, CurrentSettings, Resources, Viewer, within_deadline
+from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import NewVideoIn, VideoOut, ViewIn, ViewOut
@@ -27,7 +29,8 @@ def _video_out(video: VideoDetails) -> VideoOut:
 
 
 @router.post("", response_model=VideoOut, response_model_by_alias=True,
-             status_code=status.HTTP_201_CREATED, summary="Add a video (creator role)")
+             status_code=status.HTTP_201_CREATED, summary="Add a video (creator role)",
+             responses=problems(*AUTHENTICATED, 400, 422))
 async def add_video(body: NewVideoIn, creator: Creator, resources: Resources,
                     settings: CurrentSettings) -> VideoOut:
     try:
@@ -44,7 +47,7 @@ async def add_video(body: NewVideoIn, creator: Creator, resources: Resources,
 
 
 @router.get("/{videoId}", response_model=VideoOut, response_model_by_alias=True,
-            summary="One video")
+            summary="One video", responses=problems(*AUTHENTICATED, 404, 422))
 async def get_video(video_id: VideoIdPath, viewer: Viewer, resources: Resources,
                     settings: CurrentSettings) -> VideoOut:
     row = await within_deadline(resources.catalogue.get_video(video_id), settings)
@@ -54,7 +57,8 @@ async def get_video(video_id: VideoIdPath, viewer: Viewer, resources: Resources,
 
 
 @router.post("/{videoId}/views", response_model=ViewOut, response_model_by_alias=True,
-             summary="Record a playback event; updates history, counts and the taste profile")
+             summary="Record a playback event; updates history, counts and the taste profile",
+             responses=problems(*AUTHENTICATED, 400, 404, 409, 422))
 async def record_view(video_id: VideoIdPath, body: ViewIn, viewer: Viewer,
                       resources: Resources, settings: CurrentSettings) -> ViewOut:
     try:
@@ -65,5 +69,6 @@ async def record_view(video_id: VideoIdPath, body: ViewIn, viewer: Viewer,
         raise Problem(404, f"No video {video_id}.") from error
     except ContendedProfile as error:
         raise Problem(409, str(error), headers={"Retry-After": "1"}) from error
+    metrics.VIEW_EVENTS.labels("duplicate" if outcome.duplicate else "recorded").inc()
     return ViewOut(recorded=not outcome.duplicate, play_count=outcome.play_count,
                    seconds_watched=outcome.seconds_watched)

@@ -1,0 +1,59 @@
+"""Every Prometheus metric the service exposes on GET /metrics, defined in one place.
+docs/operations.md says what each one means. Metrics live in the process-wide default
+registry, so the HTTP app and the jobs it runs report into the same scrape."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sized
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "killrvideo_http_requests_total", "HTTP requests answered, by route template and status.",
+    ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "killrvideo_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template and status.",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+FEED_RESPONSES = Counter(
+    "killrvideo_feed_responses_total", "For You pages served, by source.", ["source"])
+CANDIDATES_FETCHED = Counter(
+    "killrvideo_feed_candidates_fetched_total",
+    "Feed candidates read from Cassandra (ANN rows and the popular pool), by source.",
+    ["source"])
+CANDIDATES_KEPT = Counter(
+    "killrvideo_feed_candidates_kept_total",
+    "Feed candidates left after dropping watched, hidden and below-floor videos, by path.",
+    ["path"])
+ANN_WIDENINGS = Counter(
+    "killrvideo_feed_ann_widenings_total",
+    "ANN searches repeated with a larger LIMIT because too few candidates were unseen.",
+    ["path"])
+CASSANDRA_ERRORS = Counter(
+    "killrvideo_cassandra_errors_total", "Failed CQL requests, by driver error type.", ["error"])
+VIEW_EVENTS = Counter(
+    "killrvideo_view_events_total",
+    "Playback events received: recorded, or duplicate (an event id already counted).",
+    ["outcome"])
+JOBS = Counter(
+    "killrvideo_jobs_total", "Background jobs finished over HTTP, by kind and status.",
+    ["kind", "status"])
+JOB_PROGRESS = Gauge(
+    "killrvideo_job_progress_ratio", "Share of the latest job of each kind done (0..1).",
+    ["kind"])
+JOB_ITEMS = Gauge(
+    "killrvideo_job_items_processed", "Items (users, rows) the latest job of each kind has "
+    "processed.", ["kind"])
+
+
+def count_candidates(path: str, fetched: Mapping[str, Sized], kept: int) -> None:
+    """One feed computation: candidates fetched per source, and how many survived."""
+    for source, rows in fetched.items():
+        CANDIDATES_FETCHED.labels(source).inc(len(rows))
+    CANDIDATES_KEPT.labels(path).inc(kept)
+
+
+def job_progress(kind: str, snapshot: Mapping) -> None:
+    total = snapshot.get("total") or 0
+    JOB_PROGRESS.labels(kind).set(snapshot.get("done", 0) / total if total else 1.0)
+    JOB_ITEMS.labels(kind).set(snapshot.get("items", 0))

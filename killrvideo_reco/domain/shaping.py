@@ -62,40 +62,50 @@ def shape(scores: np.ndarray, vectors: np.ndarray, creators: Sequence[object | N
     interest_of = np.asarray(interest_of, dtype=np.int64)
     # MMR candidates: the best `window` by relevance (after the freshness boost).
     pool = np.lexsort((np.arange(n), -rel))[:min(params.window, n)]
-    unit = _unit(np.asarray(vectors, dtype=np.float64)[pool]) if lam < 1.0 else None
+    unit = _unit(np.asarray(vectors, dtype=np.float32)[pool]) if lam < 1.0 else None
     gram = unit @ unit.T if unit is not None else None
+    # Masks kept up to date incrementally: the loop runs once per position.
+    free = np.ones(pool.size, dtype=bool)
+    capped_in_pool = np.zeros(pool.size, dtype=bool)
+    pool_creator = creator[pool]
+    weighted_rel = lam * rel[pool]
+    max_sim = np.zeros(pool.size, dtype=np.float32)
     taken = np.zeros(n, dtype=bool)
-    max_sim = np.zeros(pool.size)
     order: list[int] = []
     per_creator: Counter = Counter()
+    capped: set[int] = set()
     covered: set[int] = set()
     tail = iter(np.lexsort((np.arange(n), -rel)).tolist())
     deferred: list[int] = []
     for position in range(n):
         if position % params.block == 0:
             per_creator.clear()
+            capped.clear()
+            capped_in_pool[:] = False
             covered.clear()
-        capped = {c for c, k in per_creator.items() if k >= params.creator_cap} \
-            if params.creator_cap > 0 else set()
         if position < pool.size:
-            allowed = ~taken[pool]
-            if capped:
-                allowed = _narrow(allowed, ~np.isin(creator[pool], list(capped)))
+            allowed = _narrow(free, ~capped_in_pool) if capped else free
             if position < params.block:
                 allowed = _narrow(allowed, _coverage(pool, allowed, interest_of, covered,
                                                      params.block - position))
-            value = lam * rel[pool] - (1.0 - lam) * max_sim
+            value = weighted_rel - (1.0 - lam) * max_sim if gram is not None \
+                else weighted_rel.copy()
             value[~allowed] = -np.inf
             pick = int(np.argmax(value))  # ties: the better-ranked (pool is in rank order)
             chosen = int(pool[pick])
+            free[pick] = False
             if gram is not None:
-                max_sim = np.maximum(max_sim, gram[pick])
+                np.maximum(max_sim, gram[pick], out=max_sim)
         else:
             chosen = _next_in_rank(tail, deferred, taken, creator, capped)
         taken[chosen] = True
         order.append(chosen)
-        if creator[chosen] >= 0:
-            per_creator[creator[chosen]] += 1
+        c = int(creator[chosen])
+        if c >= 0 and params.creator_cap > 0:
+            per_creator[c] += 1
+            if per_creator[c] == params.creator_cap:
+                capped.add(c)
+                capped_in_pool |= pool_creator == c
         covered.add(int(interest_of[chosen]))
     return order
 

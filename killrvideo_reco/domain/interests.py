@@ -146,3 +146,12 @@ def label(interests: Sequence[Interest], vectors: np.ndarray, similarity: float)
     sims = (rows @ medoids.T) / np.maximum(norms, 1e-12)[:, None]
     best = np.argmax(sims, axis=1)
     return np.where(sims[np.arange(n), best] >= similarity, best, -1)
+
+
+def allocate(interests: Sequence[Interest], budget: int, floor: int = 10) -> list[int]:
+    """ANN rows per interest: the budget shared in proportion to importance (PinnerSage's
+    allocation), at least `floor` each, so a minor taste is still searched."""
+    total = sum(max(i.importance, 0.0) for i in interests)
+    return [max(floor, round(budget * (max(i.importance, 0.0) / total if total > 0
+                                       else 1.0 / len(interests))))
+            for i in interests]

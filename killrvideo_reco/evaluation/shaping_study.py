@@ -88,10 +88,12 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
         if len(found) >= 2:
             multi += 1
         for name, with_interests, lam in variants:
-            queries = ([i.medoid.astype(np.float64) for i in found]
-                       if with_interests and len(found) >= 2 else [pref])
-            idx = _candidates(seen, b, [unit @ v for v in queries if v is not None],
-                              model.popularity, sizes)
+            by_interest = with_interests and len(found) >= 2
+            queries = [i.medoid.astype(np.float64) for i in found] if by_interest else [pref]
+            rows_per_query = (interest_clusters.allocate(found, sizes.content) if by_interest
+                              else [sizes.content])
+            idx = _candidates(seen, b, [(unit @ v, n) for v, n in zip(queries, rows_per_query)
+                                        if v is not None], model.popularity, sizes)
             order = idx[np.lexsort((idx, -score[idx]))]
             labels = (interest_clusters.label(found, unit[order], params.interest_similarity)
                       if with_interests else np.full(order.size, -1))
@@ -115,11 +117,13 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
     return out
 
 
-def _candidates(seen: np.ndarray, b: np.ndarray, content_scores: Sequence[np.ndarray],
-                pop: np.ndarray, sizes) -> np.ndarray:
-    """The feed's sources: behaviour top, content top per query, popular top; unseen."""
+def _candidates(seen: np.ndarray, b: np.ndarray,
+                content_scores: Sequence[tuple[np.ndarray, int]], pop: np.ndarray,
+                sizes) -> np.ndarray:
+    """The feed's sources: behaviour top, content top per query (scores, rows), popular
+    top; unseen."""
     picked: set[int] = set()
-    for scores, size in ([(b, sizes.behaviour)] + [(c, sizes.content) for c in content_scores]
+    for scores, size in ([(b, sizes.behaviour)] + list(content_scores)
                          + [(pop, sizes.popular)]):
         masked = np.asarray(scores, dtype=np.float64).copy()
         masked[seen] = -np.inf

@@ -69,6 +69,9 @@ class TwoStageFeed:
         checked: set[uuid.UUID] = set()
         pending = {source: (self.limits.behaviour if space == "behaviour"
                             else self.limits.content) for source, (space, _) in searches.items()}
+        if len(interests) >= 2 and content_query is not None:
+            pending.update({f"interest {n}": rows for n, rows in enumerate(
+                interest_clusters.allocate(interests, self.limits.content))})
         while pending:
             results = await asyncio.gather(popular or _nothing(), *(
                 self._nearest(run, *searches[source], behaviour_query, content_query, limit)

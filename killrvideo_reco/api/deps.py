@@ -5,7 +5,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.resources import AppResources
@@ -60,6 +60,10 @@ Creator = Annotated[Principal, Depends(require("creator"))]
 Moderator = Annotated[Principal, Depends(require("moderator"))]
 Resources = Annotated[AppResources, Depends(resources)]
 CurrentSettings = Annotated[Settings, Depends(settings)]
+# The paging parameters every paged endpoint takes.
+PageNumber = Annotated[int, Query(ge=1, le=1000, description="1-based page number")]
+PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100,
+                                description="Items per page (max 100)")]
 
 
 async def within_deadline(work: Awaitable[T], settings: Settings) -> T:

@@ -69,12 +69,6 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
     return tuple(interests[:count])
 
 
-def nearest(interests: Sequence[Interest], vectors: np.ndarray) -> np.ndarray:
-    """Index of each row's nearest interest by cosine (rows need not be unit)."""
-    medoids = np.stack([i.medoid for i in interests]).astype(np.float64)
-    return np.argmax(np.asarray(vectors, dtype=np.float64) @ medoids.T, axis=1)
-
-
 def assign(interests: tuple[Interest, ...], unit: np.ndarray, at: float, ref: float,
            decay: Decay, similarity: float, sign: int) -> tuple[Interest, ...] | None:
     """Add (sign=1) or remove (sign=-1) one positive from its nearest interest.
@@ -97,13 +91,6 @@ def assign(interests: tuple[Interest, ...], unit: np.ndarray, at: float, ref: fl
         shifted[best] = replace(target, importance=importance, count=count)
     shifted.sort(key=lambda i: (-i.importance, i.medoid_id.bytes))
     return tuple(shifted)
-
-
-def shares(interests: Sequence[Interest], ref: float, decay: Decay) -> list[float]:
-    """Each interest's share of the viewer's current (decayed) importance."""
-    now = [i.importance * decay(ref - i.as_of) for i in interests]
-    total = sum(now)
-    return [w / total if total > 0 else 1.0 / len(now) for w in now]
 
 
 def encode_interests(interests: Sequence[Interest]) -> bytes:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from killrvideo_reco.domain.vectors import unit_rows
+
 SECONDS_PER_DAY = 86400.0
 
 
@@ -62,7 +64,7 @@ def shape(scores: np.ndarray, vectors: np.ndarray, creators: Sequence[object | N
     interest_of = np.asarray(interest_of, dtype=np.int64)
     # MMR candidates: the best `window` by relevance (after the freshness boost).
     pool = np.lexsort((np.arange(n), -rel))[:min(params.window, n)]
-    unit = _unit(np.asarray(vectors, dtype=np.float32)[pool]) if lam < 1.0 else None
+    unit = unit_rows(np.asarray(vectors, dtype=np.float32)[pool]) if lam < 1.0 else None
     gram = unit @ unit.T if unit is not None else None
     # Masks kept up to date incrementally: the loop runs once per position.
     free = np.ones(pool.size, dtype=bool)
@@ -151,8 +153,3 @@ def _codes(creators: Sequence[object | None]) -> np.ndarray:
     codes: dict[object, int] = {}
     return np.array([-1 if c is None else codes.setdefault(c, len(codes)) for c in creators],
                     dtype=np.int64)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 1e-12)

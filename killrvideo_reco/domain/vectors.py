@@ -27,3 +27,9 @@ def checked_vector(values: Sequence[float] | np.ndarray, dimension: int) -> np.n
     if np.any(np.abs(vector) > np.finfo(np.float32).max):
         raise InvalidVector("content_features has values too large for float32")
     return vector.astype(np.float32)
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length; rows with no direction stay zero."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 1e-12)

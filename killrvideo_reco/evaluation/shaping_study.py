@@ -6,7 +6,6 @@ items of >= 2 of them. MovieLens has no creators or upload dates, so the creator
 and the freshness boost are off here (they are unit-tested)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -19,6 +18,7 @@ from killrvideo_reco.evaluation import data, metrics
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.evaluation.offline import history_of, random_split
 from killrvideo_reco.training.model import TrainingConfig, train
+from killrvideo_reco.training.ranker import top_unseen
 
 K = 10
 LAMBDAS = (0.9, 0.8, 0.7, 0.6, 0.5)
@@ -92,8 +92,9 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
             queries = [i.medoid.astype(np.float64) for i in found] if by_interest else [pref]
             rows_per_query = (interest_clusters.allocate(found, sizes.content) if by_interest
                               else [sizes.content])
-            idx = _candidates(seen, b, [(unit @ v, n) for v, n in zip(queries, rows_per_query)
-                                        if v is not None], model.popularity, sizes)
+            idx = top_unseen(seen, [(b, sizes.behaviour)] + [
+                (unit @ v, n) for v, n in zip(queries, rows_per_query) if v is not None]
+                + [(model.popularity, sizes.popular)])
             order = idx[np.lexsort((idx, -score[idx]))]
             labels = (interest_clusters.label(found, unit[order], params.interest_similarity)
                       if with_interests else np.full(order.size, -1))
@@ -115,18 +116,3 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
                     "coverage": m["coverage"], "multi_interest_viewers": multi,
                     "two_interests_in_top10": covered[name] / multi if multi else 0.0})
     return out
-
-
-def _candidates(seen: np.ndarray, b: np.ndarray,
-                content_scores: Sequence[tuple[np.ndarray, int]], pop: np.ndarray,
-                sizes) -> np.ndarray:
-    """The feed's sources: behaviour top, content top per query (scores, rows), popular
-    top; unseen."""
-    picked: set[int] = set()
-    for scores, size in ([(b, sizes.behaviour)] + list(content_scores)
-                         + [(pop, sizes.popular)]):
-        masked = np.asarray(scores, dtype=np.float64).copy()
-        masked[seen] = -np.inf
-        top = np.argpartition(-masked, min(size, masked.size - 1))[:size]
-        picked.update(int(i) for i in top if np.isfinite(masked[i]))
-    return np.array(sorted(picked), dtype=np.int64)

@@ -52,29 +52,26 @@ class TwoStageFeed:
                             behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
                             popular_ids: Sequence[uuid.UUID],
                             interests: Sequence[Interest] = ()) -> list[Ranked]:
-        # source -> (space, vector searched for, None = the space's own query)
-        searches: dict[str, tuple[str, np.ndarray | None]] = {}
+        # source -> (space, vector searched for or None for the space's own query, rows)
+        searches: dict[str, tuple[str, np.ndarray | None, int]] = {}
         if behaviour_query is not None:
-            searches["behaviour"] = ("behaviour", None)
+            searches["behaviour"] = ("behaviour", None, self.limits.behaviour)
         if content_query is not None and len(interests) >= 2:
-            searches.update({f"interest {n}": ("content", i.medoid)
+            rows = interest_clusters.allocate(interests, self.limits.content)
+            searches.update({f"interest {n}": ("content", i.medoid, rows[n])
                              for n, i in enumerate(interests)})
         elif content_query is not None:
-            searches["content"] = ("content", None)
+            searches["content"] = ("content", None, self.limits.content)
         popular = (self._popular(run, behaviour_query, content_query,
                                  tuple(popular_ids[:self.limits.popular]))
                    if popular_ids and self.limits.popular else _nothing())
         found: dict[str, list[FeedCandidate]] = {}
         seen: set[uuid.UUID] = set()
         checked: set[uuid.UUID] = set()
-        pending = {source: (self.limits.behaviour if space == "behaviour"
-                            else self.limits.content) for source, (space, _) in searches.items()}
-        if len(interests) >= 2 and content_query is not None:
-            pending.update({f"interest {n}": rows for n, rows in enumerate(
-                interest_clusters.allocate(interests, self.limits.content))})
+        pending = {source: limit for source, (_, _, limit) in searches.items()}
         while pending:
             results = await asyncio.gather(popular or _nothing(), *(
-                self._nearest(run, *searches[source], behaviour_query, content_query, limit)
+                self._nearest(run, *searches[source][:2], behaviour_query, content_query, limit)
                 for source, limit in pending.items()))
             popular = None
             if results[0]:

@@ -24,9 +24,9 @@ from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.explanations import based_on_for_items
-from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates  # here: merges cleanly
 from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, RecentVideo
 from killrvideo_reco.domain.shaping import ShapingParams
+from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.candidates import CandidateLimits, Ranked, TwoStageFeed, shaped
 from killrvideo_reco.service.fallback import FallbackPool
 from killrvideo_reco.service.ports import (NO_RUN, ActiveRun, BehaviourRepository,
@@ -115,17 +115,20 @@ class FeedService:
         groups = (interest_clusters.label(prefs.interests,
                                           np.stack([v.unit_vector for v in recent]), -1.0)
                   if recent and len(prefs.interests) >= 2 else None)
-        items = []
-        for r in shown:
-            c = r.candidate
+        why: list[list[BasedOn]] = [[] for _ in shown]
+        # One explanation pass per interest (and one for items of none).
+        for interest in {r.interest for r in shown}:
+            members = [n for n, r in enumerate(shown) if r.interest == interest]
             cited = recent
-            if groups is not None and r.interest >= 0:
-                cited = [v for v, g in zip(recent, groups) if g == r.interest] or recent
-            why = (based_on_for_items([c.embedding], cited)[0]
-                   if cited and c.embedding is not None else [])
-            items.append(FeedItem(summaries[c.video_id], max(c.behaviour, c.content),
-                                  tuple(why)))
-        return items
+            if groups is not None and interest >= 0:
+                cited = [v for v, g in zip(recent, groups) if g == interest] or recent
+            if cited:
+                for n, found in zip(members, based_on_for_items(
+                        [shown[n].candidate.embedding for n in members], cited)):
+                    why[n] = found
+        return [FeedItem(summaries[r.candidate.video_id],
+                         max(r.candidate.behaviour, r.candidate.content), tuple(reasons))
+                for r, reasons in zip(shown, why)]
 
     async def _explain(self, page: list[Candidate],
                        recent: Sequence[RecentVideo]) -> list[FeedItem]:

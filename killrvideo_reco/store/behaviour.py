@@ -15,6 +15,7 @@ from cassandra.cluster import Session
 
 from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
+from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.bulk import execute_many
@@ -32,9 +33,8 @@ def _cos(value) -> float:
 def _unit(vector) -> np.ndarray | None:
     if vector is None:
         return None
-    v = np.asarray(vector, dtype=np.float32)
-    norm = float(np.linalg.norm(v))
-    return v / norm if norm > 1e-12 else None
+    v = unit_rows(np.asarray(vector, dtype=np.float32)[None, :])[0]
+    return v if v.any() else None
 
 
 def _epoch(when: datetime | None) -> float | None:
@@ -50,22 +50,22 @@ class BehaviourStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
         ks, prepare = keyspace, session.prepare
-        self._ann: dict[tuple[str, str, bool], object] = {}
+        self._ann: dict[tuple[str, str, bool], object] = {}  # (slot, space, with b)
         self._pool: dict[str, object] = {}
         self._set_video: dict[str, object] = {}
         for slot in SLOTS:
             # Ids, features and what shaping needs; summaries are read for the page alone.
             head = (f"SELECT videoid, popularity_{slot} AS popularity, behaviour_{slot}_run AS run"
                     ", userid, added_date")
+            # The content cosine is computed in the app from the returned embedding, so
+            # Cassandra computes only the behaviour cosine (whose vector is not returned).
             b_col = f", similarity_cosine(behaviour_{slot}, ?) AS b"
-            c_col = ", similarity_cosine(content_features, ?) AS c"
-            for with_other in (True, False):
-                # ANN in one space; the other space's cosine only when it has a query.
-                self._ann[(slot, "behaviour", with_other)] = prepare(
-                    f"{head}{b_col}{c_col if with_other else ''}, content_features "
-                    f"FROM {ks}.videos ORDER BY behaviour_{slot} ANN OF ? LIMIT ?")
-                self._ann[(slot, "content", with_other)] = prepare(
-                    f"{head}{b_col if with_other else ''}{c_col}, content_features "
+            self._ann[(slot, "behaviour", True)] = prepare(
+                f"{head}{b_col}, content_features "
+                f"FROM {ks}.videos ORDER BY behaviour_{slot} ANN OF ? LIMIT ?")
+            for with_behaviour in (True, False):
+                self._ann[(slot, "content", with_behaviour)] = prepare(
+                    f"{head}{b_col if with_behaviour else ''}, content_features "
                     f"FROM {ks}.videos ORDER BY content_features ANN OF ? LIMIT ?")
             self._pool[slot] = prepare(
                 f"{head}, behaviour_{slot} AS vector, content_features FROM {ks}.videos "
@@ -95,16 +95,13 @@ class BehaviourStore:
         """ANN candidates in `space` ('behaviour' or 'content'), with both features.
         `ann_query` (default: the space's own query) is the vector searched for, e.g. one
         interest's medoid; the features stay cosines to the viewer's two queries."""
-        own, other = ((behaviour_query, content_query) if space == "behaviour"
-                      else (content_query, behaviour_query))
+        own = behaviour_query if space == "behaviour" else content_query
         ann = own if ann_query is None else ann_query
-        with_other = other is not None
-        params = (own, other, ann, limit) if with_other else (own, ann, limit)
-        if space == "content" and with_other:
-            params = (other, own, ann, limit)  # b column comes first in the SELECT
-        rows = await execute(self.session, self._ann[(run.slot, space, with_other)], params)
+        with_behaviour = behaviour_query is not None
+        params = (behaviour_query, ann, limit) if with_behaviour else (ann, limit)
+        rows = await execute(self.session, self._ann[(run.slot, space, with_behaviour)], params)
         source = space if ann_query is None else "interest"
-        return [self._candidate(row, run, source) for row in rows]
+        return [self._candidate(row, run, source, content_query) for row in rows]
 
     async def popular_pool(self, run: BehaviourRun,
                            video_ids: Sequence[uuid.UUID]) -> PopularPool:
@@ -126,20 +123,22 @@ class BehaviourStore:
                 behaviour[n] = row.vector
                 popularity[n] = row.popularity or 0.0
         if ids:
-            content = np.stack([np.asarray(rows[v].content_features, dtype=np.float32)
-                                for v in ids])
-            content /= np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)
+            content = unit_rows(np.stack([np.asarray(rows[v].content_features,
+                                                     dtype=np.float32) for v in ids]))
         return PopularPool(ids, behaviour, content, popularity,
                            tuple(rows[v].userid for v in ids),
                            tuple(_epoch(rows[v].added_date) for v in ids))
 
     @staticmethod
-    def _candidate(row, run: BehaviourRun, source: str) -> FeedCandidate:
+    def _candidate(row, run: BehaviourRun, source: str,
+                   content_query: np.ndarray | None) -> FeedCandidate:
         live = row.run == run.run_id  # another run's vector in this slot: no feature
-        b, c = getattr(row, "b", None), getattr(row, "c", None)
-        return FeedCandidate(row.videoid, _cos(b) if live else 0.0, _cos(c),
+        embedding = _unit(row.content_features)
+        c = (float(embedding @ content_query)
+             if embedding is not None and content_query is not None else 0.0)
+        return FeedCandidate(row.videoid, _cos(getattr(row, "b", None)) if live else 0.0, c,
                              float(row.popularity or 0.0) if live else 0.0,
-                             frozenset((source,)), _unit(row.content_features), row.userid,
+                             frozenset((source,)), embedding, row.userid,
                              _epoch(row.added_date))
 
     # --- writes by the training job ---------------------------------------------------

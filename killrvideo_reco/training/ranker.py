@@ -9,6 +9,7 @@ feature says about what the viewer watched next.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,17 +67,24 @@ def candidate_features(case: ViewerCase, item_vectors: np.ndarray, bound: float,
     if case.behaviour is not None and np.linalg.norm(case.behaviour) > 1e-12:
         b = item_vectors @ case.behaviour / (np.linalg.norm(case.behaviour) * bound)
     c = content @ case.content if case.content is not None else np.zeros(n)
-    picked = set()
-    for scores, size, on in ((b, sizes.behaviour, case.behaviour is not None),
-                             (c, sizes.content, case.content is not None),
-                             (pop, sizes.popular, True)):
-        if on and size:
-            masked = scores.copy()
-            masked[case.seen] = -np.inf
-            top = np.argpartition(-masked, min(size, n - 1))[:size]
-            picked.update(int(i) for i in top if np.isfinite(masked[i]))
-    idx = np.array(sorted(picked), dtype=np.int64)
+    idx = top_unseen(case.seen, [(scores, size) for scores, size, on in (
+        (b, sizes.behaviour, case.behaviour is not None),
+        (c, sizes.content, case.content is not None), (pop, sizes.popular, True)) if on])
     return idx, np.stack([b[idx], c[idx], pop[idx]], axis=1)
+
+
+def top_unseen(seen: np.ndarray, sources: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Sorted item indexes: the union of each source's `size` best unseen items, as the
+    feed's candidate sources each return their top rows."""
+    picked: set[int] = set()
+    for scores, size in sources:
+        if not size:
+            continue
+        masked = np.asarray(scores, dtype=np.float64).copy()
+        masked[seen] = -np.inf
+        top = np.argpartition(-masked, min(size, masked.size - 1))[:size]
+        picked.update(int(i) for i in top if np.isfinite(masked[i]))
+    return np.array(sorted(picked), dtype=np.int64)
 
 
 def fit_weights(cases: list[ViewerCase], item_vectors: np.ndarray, bound: float,

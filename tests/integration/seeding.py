@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -63,3 +64,14 @@ def set_profile(settings, session, user_id, vector, model=MODEL):
         f"INSERT INTO {settings.cassandra_keyspace}.user_preferences (userid, preference_vector, "
         "model_id, item_count, last_updated) VALUES (?, ?, ?, 5, toTimestamp(now()))"),
         (user_id, np.asarray(vector, dtype=np.float32), model))
+
+
+def wait_for_job(api, job_id: str, headers: dict, timeout_s: float, poll_s: float) -> dict:
+    """Poll GET /admin/jobs/{id} until the job stops running (or the time is up)."""
+    deadline, body = time.monotonic() + timeout_s, {}
+    while time.monotonic() < deadline:
+        body = api.get(f"/api/v1/admin/jobs/{job_id}", headers=headers).json()
+        if body["status"] != "running":
+            break
+        time.sleep(poll_s)
+    return body

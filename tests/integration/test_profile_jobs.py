@@ -1,6 +1,5 @@
 """Batch profile rebuild (CLI and HTTP job), model changes and re-embedding."""
 import asyncio
-import time
 import uuid
 
 import numpy as np
@@ -10,7 +9,7 @@ from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.profiles import Checkpoint, rebuild_profiles, token_splits
 from killrvideo_reco.jobs.reembed import reembed
 from killrvideo_reco.service.wiring import build_resources
-from tests.integration.seeding import auth
+from tests.integration.seeding import auth, wait_for_job
 
 pytestmark = pytest.mark.integration
 TOPICS = {"db": "Cassandra partition keys and data modeling for tables",
@@ -93,12 +92,7 @@ def test_profiles_job_over_http(api, cassandra, world):
     assert started.status_code == 202
     job_id = started.json()["jobId"]
     assert started.headers["location"].endswith(job_id)
-    deadline, body = time.monotonic() + 60, {}
-    while time.monotonic() < deadline:
-        body = api.get(f"/api/v1/admin/jobs/{job_id}", headers=moderator).json()
-        if body["status"] != "running":
-            break
-        time.sleep(0.2)
+    body = wait_for_job(api, job_id, moderator, 60, 0.2)
     assert body["status"] == "succeeded", body
     assert body["result"]["users"] >= 3
     assert body["progress"]["done"] == body["progress"]["total"]

@@ -3,7 +3,6 @@ against a real Cassandra."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import numpy as np
@@ -13,7 +12,7 @@ from killrvideo_reco.domain.behaviour import index_vectors, query_vector
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
 from killrvideo_reco.service.wiring import build_resources
-from tests.integration.seeding import auth
+from tests.integration.seeding import auth, wait_for_job
 
 pytestmark = pytest.mark.integration
 FEED = "/api/v1/recommendations/foryou"
@@ -184,12 +183,7 @@ def test_training_job_over_http(world, api):
     job_id = started.json()["jobId"]
     again = api.post("/api/v1/admin/jobs/train", headers=moderator)
     assert again.status_code in (202, 409), "a second start is refused while one runs"
-    deadline, body = time.monotonic() + 120, {}
-    while time.monotonic() < deadline:
-        body = api.get(f"/api/v1/admin/jobs/{job_id}", headers=moderator).json()
-        if body["status"] != "running":
-            break
-        time.sleep(0.3)
+    body = wait_for_job(api, job_id, moderator, 120, 0.3)
     assert body["status"] == "succeeded", body
     assert body["result"]["runId"] == asyncio.run(resources.behaviour.active_run()).run_id
     assert before is None or body["result"]["runId"] != before.run_id

@@ -1,11 +1,11 @@
 """The signed-in viewer's own data: see it, erase it."""
 from __future__ import annotations
 
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
-from killrvideo_reco.api.deps import CurrentSettings, Resources, Viewer, within_deadline
+from killrvideo_reco.api.deps import (CurrentSettings, PageNumber, PageSize, Resources,
+                                      Viewer, within_deadline)
 from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import HistoryPageOut
@@ -18,9 +18,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/me", tags=["privacy"])
             responses=problems(*AUTHENTICATED, 422))
 async def my_history(
     viewer: Viewer, resources: Resources, settings: CurrentSettings,
-    page: Annotated[int, Query(ge=1, le=1000, description="1-based page number")] = 1,
-    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100,
-                                    description="Items per page (max 100)")] = 10,
+    page: PageNumber = 1,
+    page_size: PageSize = 10,
 ) -> HistoryPageOut:
     found = await within_deadline(
         resources.privacy.history_page(viewer.user_id, page, page_size), settings)

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from killrvideo_reco import metrics
-from killrvideo_reco.api.deps import CurrentSettings, Resources, Viewer, within_deadline
+from killrvideo_reco.api.deps import (CurrentSettings, PageNumber, PageSize, Resources,
+                                      Viewer, within_deadline)
 from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
@@ -21,9 +22,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/recommendations", tags=["recommendation
             responses=problems(*AUTHENTICATED, 422))
 async def for_you(
     viewer: Viewer, resources: Resources, settings: CurrentSettings,
-    page: Annotated[int, Query(ge=1, le=1000, description="1-based page number")] = 1,
-    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100,
-                                    description="Items per page (max 100)")] = 10,
+    page: PageNumber = 1,
+    page_size: PageSize = 10,
 ) -> FeedPageOut:
     if page_size > settings.feed_max_page_size:
         raise Problem(422, f"pageSize must be at most {settings.feed_max_page_size}")

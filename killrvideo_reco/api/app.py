@@ -11,7 +11,6 @@ from killrvideo_reco.api.openapi import install_openapi
 from killrvideo_reco.api.problems import install_problem_handlers
 from killrvideo_reco.api.resources import ResourceHolder
 from killrvideo_reco.api.routes import admin, health, me, recommendations, videos
-from killrvideo_reco.service.job_registry import JobRegistry
 from killrvideo_reco.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -25,12 +24,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         holder = ResourceHolder(settings)
         app.state.holder = holder
-        app.state.jobs = JobRegistry()
         await holder.start()
         try:
             yield
         finally:
-            await app.state.jobs.cancel_all()
             await holder.close()
 
     app = FastAPI(title="KillrVideo Reco", version="0.1.0", lifespan=lifespan,

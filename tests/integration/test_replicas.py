@@ -120,7 +120,8 @@ def test_sigterm_drains_requests_and_jobs_resume_after_a_restart(world, replicas
         assert not request.is_alive(), "the in-flight request hung"
         assert "error" not in answer, answer
         assert answer["response"].status_code == 200, answer["response"].text
-        assert c.wait_exit(30) == 0, c.log_tail()
+        # uvicorn re-raises the signal once its shutdown is done: -SIGTERM is a clean exit.
+        assert c.wait_exit(30) in (0, -signal.SIGTERM), c.log_tail()
     finally:
         c.stop()
     stopped = b.job(job_id, moderator)

@@ -11,6 +11,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -22,6 +23,7 @@ from killrvideo_reco.domain.models import (BehaviourRun, HistoryRow, TasteChange
 from killrvideo_reco.domain.taste_profile import (
     Interaction, ProfileParams, TasteState, apply_change, build_state, empty_state)
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
+from killrvideo_reco.service.ttl_cache import KeyedTtlCache
 from killrvideo_reco.store.errors import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,12 @@ class ViewOutcome:
 
 class ActivityService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
-                 params: ProfileParams, dimension: int, runs: ActiveRun | None = None):
+                 params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
+                 facts_cache: KeyedTtlCache[uuid.UUID, VideoFacts] | None = None):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
+        # Popular videos are viewed many times a second: their facts are read once per TTL.
+        self.facts_cache = facts_cache or KeyedTtlCache(0.0, 0)
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                           seconds: float, duration_s: float | None,
@@ -67,8 +72,7 @@ class ActivityService:
             new = history_rules.watch_interaction(new_row, *args)
             state = await self._current_state(user_id, taste, facts.embedding_model, run)
             if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id,
-                                  run):
-                await self.viewers.count_view(video_id, at.date())
+                                  run, lambda: self.viewers.count_view(video_id, at.date())):
                 return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
@@ -124,9 +128,12 @@ class ActivityService:
         return taste, row
 
     async def _facts(self, video_id: uuid.UUID) -> VideoFacts:
-        facts = await self.videos.facts(video_id)
-        if facts is None or facts.content_features is None:
-            raise UnknownVideo(f"no video {video_id}")
+        facts = self.facts_cache.get(video_id)
+        if facts is None:
+            facts = await self.videos.facts(video_id)
+            if facts is None or facts.content_features is None:
+                raise UnknownVideo(f"no video {video_id}")
+            self.facts_cache.put(video_id, facts)
         return facts
 
     async def _current_state(self, user_id: uuid.UUID, taste: TasteRecord,
@@ -168,18 +175,25 @@ class ActivityService:
 
     async def _commit(self, user_id, taste: TasteRecord, state: TasteState, old, new,
                       facts: VideoFacts, new_row: HistoryRow, event_id: str | None,
-                      run: BehaviourRun | None) -> bool:
+                      run: BehaviourRun | None,
+                      then: Callable[[], Awaitable[None]] | None = None) -> bool:
+        """The conditional write; once it applied, the read model and `then()` (the view
+        counters) are written concurrently. `then` runs only when the write applied."""
         try:
             new_state = apply_change(state, old, new, self.params)
+            version = history_rules.next_version(taste.version, _now_us())
+            applied = await self.viewers.commit(TasteChange(
+                user_id, taste.version, version, new_state, facts.embedding_model, new_row,
+                event_id))
         except ValueError:
             # The row was read after a concurrent commit the state does not hold yet:
             # that commit also moved taste_version, so re-reading is the right answer.
+            applied = False
+        if not applied:
             return False
-        version = history_rules.next_version(taste.version, _now_us())
-        if not await self.viewers.commit(TasteChange(user_id, taste.version, version, new_state,
-                                                     facts.embedding_model, new_row, event_id)):
-            return False
-        await self._write_read_model(user_id, new_state, facts.embedding_model, version, run)
+        await asyncio.gather(
+            self._write_read_model(user_id, new_state, facts.embedding_model, version, run),
+            *([then()] if then is not None else []))
         return True
 
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,

@@ -86,6 +86,8 @@ class ViewerStore:
             f"UPDATE {ks}.video_views_by_day SET views = views + 1 WHERE day = ? AND videoid = ?")
         self._count_total = prepare(
             f"UPDATE {ks}.video_view_counts SET views = views + 1 WHERE videoid = ?")
+        self._total_views = prepare(
+            f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid IN ?")
         self._views_on = prepare(
             f"SELECT videoid, views FROM {ks}.video_views_by_day WHERE day = ?")
         self._history_in_range = prepare(
@@ -181,9 +183,18 @@ class ViewerStore:
         execute_many(self.session, self._write_behaviour[slot], values)
 
     async def count_view(self, video_id: uuid.UUID, day: date) -> None:
-        await asyncio.gather(
-            execute(self.session, self._count_day, (day, video_id), WRITE_EXECUTION),
-            execute(self.session, self._count_total, (video_id,), WRITE_EXECUTION))
+        # One round trip for both counters (a counter batch is not atomic, nor must it be).
+        batch = BatchStatement(batch_type=BatchType.COUNTER)
+        batch.add(self._count_day, (day, video_id))
+        batch.add(self._count_total, (video_id,))
+        await execute(self.session, batch, None, WRITE_EXECUTION)
+
+    async def total_views(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """All-time views of these videos (videos never viewed are absent)."""
+        chunks = [list(video_ids[i:i + IN_CHUNK]) for i in range(0, len(video_ids), IN_CHUNK)]
+        results = await asyncio.gather(
+            *(execute(self.session, self._total_views, (chunk,)) for chunk in chunks))
+        return {row.videoid: row.views for rows in results for row in rows}
 
     async def views_on(self, day: date) -> list[tuple[uuid.UUID, int]]:
         return [(row.videoid, row.views)

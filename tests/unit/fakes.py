@@ -137,6 +137,13 @@ class FakeViewerStore:
     async def count_view(self, video_id, day):
         self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
 
+    async def total_views(self, video_ids):
+        totals: dict = {}
+        for (_, video), n in self.views.items():
+            if video in video_ids:
+                totals[video] = totals.get(video, 0) + n
+        return totals
+
     async def views_on(self, day):
         return [(v, n) for (d, v), n in self.views.items() if d == day]
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from bench import ingest_load, machine, report, seed
 from bench.server import Server
+from killrvideo_reco.jobs.profiles import rebuild_profiles
 from killrvideo_reco.service.wiring import build_resources
 from killrvideo_reco.embeddings.factory import build_provider
 
@@ -49,8 +50,6 @@ def parse_args(argv):
     ap.add_argument("--videos", type=int, default=5_000, help="videos the events pick from")
     ap.add_argument("--check-profiles", type=int, default=50,
                     help="viewers whose online profile is compared with a rebuild")
-    ap.add_argument("--fresh-viewers", action="store_true",
-                    help="new viewers with empty histories (the floor: tiny taste states)")
     ap.add_argument("--no-write-docs", dest="write_docs", action="store_false")
     return ap.parse_args(argv)
 
@@ -124,12 +123,15 @@ def run(args) -> dict:
     try:
         session = resources.database.session
         users = [u for u, _ in seed.load_user_vectors(session, SPEC.keyspace)]
-        if args.fresh_viewers:
-            users = [uuid.uuid4() for _ in users]
         videos = [r.videoid for r in session.execute(
             f"SELECT videoid FROM {SPEC.keyspace}.videos LIMIT {int(args.videos)}")]
         if not users or not videos:
             raise SystemExit(f"{SPEC.keyspace} is not seeded: run make bench first")
+        # States from an older format or other weights are rebuilt on their first event;
+        # rebuild them all first so that the cells measure the steady state.
+        summary = asyncio.run(rebuild_profiles(resources.videos, resources.viewers,
+                                               resources.activity))
+        log(f"profiles rebuilt first: {summary}")
         log(f"{len(users)} viewers, {len(videos)} videos; reading counts before")
         before = asyncio.run(_counts(resources, users, set(videos)))
         ctx = multiprocessing.get_context("spawn")

@@ -1,6 +1,10 @@
 """The taste state's binary format (little-endian): a header, the negative sum, the
 channel sums, the recent positives, then (version 2) the behaviour block and (version 3)
-the interests. Older blobs still decode, without what they lack."""
+the interests. Older blobs still decode, without what they lack.
+
+Version 4 stores losslessly in float16 what is exactly a float16 vector: a channel of one
+video (its sum is mass x the video's rounded unit embedding) and the recent embeddings.
+That is most of a state: a viewer of 50 creators' videos drops from 193 KB to ~60 KB."""
 from __future__ import annotations
 
 import struct
@@ -12,11 +16,14 @@ from .interests import decode_interests, encode_interests
 from .taste_behaviour import decode_behaviour, encode_behaviour
 from .taste_weights import ChannelSum, RecentPositive, readonly
 
-_MAGIC, _VERSION = b"KVTS", 3  # 3 added interests, 2 the behaviour block; all decode
+_MAGIC, _VERSION = b"KVTS", 4  # 4 float16 forms, 3 interests, 2 behaviour; all decode
 # magic version fingerprint dimension reference_time recent_floor negative_mass
 # negative_count n_channels n_recent
 _HEADER = struct.Struct("<4sHIIdddIII")
 _CHANNEL = struct.Struct("<HdId")        # key_len mass count as_of
+_FORM = struct.Struct("<B")              # v4: how the vector that follows is stored
+_FULL, _SCALED_F16 = 0, 1                # float64 sum | mass x float16 unit vector
+_RECENT_F32, _RECENT_F16 = 0, 1
 _RECENT = struct.Struct("<16sdI")        # video_id at title_len
 
 
@@ -29,15 +36,29 @@ def encode(s) -> bytes:
              np.asarray(s.negative_sum, dtype="<f8").tobytes()]
     for key in sorted(s.channels):  # sorted: equal states give equal bytes
         ch, k = s.channels[key], key.encode()
-        parts += [_CHANNEL.pack(len(k), ch.mass, ch.count, ch.as_of), k,
-                  np.asarray(ch.vector_sum, dtype="<f8").tobytes()]
+        parts += [_CHANNEL.pack(len(k), ch.mass, ch.count, ch.as_of), k, *_channel_vector(ch)]
+    recent_f16 = all(_exact_f16(r.embedding) for r in s.recent_positive)
+    parts.append(_FORM.pack(_RECENT_F16 if recent_f16 else _RECENT_F32))
     for r in s.recent_positive:
         t = r.title.encode()
         parts += [_RECENT.pack(r.video_id.bytes, r.at, len(t)), t,
-                  np.asarray(r.embedding, dtype="<f4").tobytes()]
+                  np.asarray(r.embedding, dtype="<f2" if recent_f16 else "<f4").tobytes()]
     parts.append(encode_behaviour(s.behaviour_run, s.behaviour_sum, s.behaviour_count))
     parts.append(encode_interests(s.interests))
     return b"".join(parts)
+
+
+def _exact_f16(vector: np.ndarray) -> bool:
+    return bool(np.array_equal(vector.astype(np.float16).astype(vector.dtype), vector))
+
+
+def _channel_vector(ch) -> list[bytes]:
+    """A one-video channel's sum is mass x a float16 vector, bit for bit: 2 bytes a value."""
+    if ch.count == 1 and ch.mass > 0:
+        unit = (ch.vector_sum / ch.mass).astype(np.float16)
+        if np.array_equal(ch.mass * unit.astype(np.float64), ch.vector_sum):
+            return [_FORM.pack(_SCALED_F16), unit.astype("<f2").tobytes()]
+    return [_FORM.pack(_FULL), np.asarray(ch.vector_sum, dtype="<f8").tobytes()]
 
 
 def decode(data: bytes) -> tuple:
@@ -60,19 +81,29 @@ def decode(data: bytes) -> tuple:
      n_recent) = _HEADER.unpack(take(_HEADER.size))
     if magic != _MAGIC:
         raise ValueError("not a taste state")
-    if version not in (1, 2, _VERSION):
+    if version not in (1, 2, 3, _VERSION):
         raise ValueError(f"unsupported taste state version {version}")
     neg_sum = floats(n, "<f8")
     channels = {}
     for _ in range(n_ch):
         klen, mass, count, as_of = _CHANNEL.unpack(take(_CHANNEL.size))
         key = bytes(take(klen)).decode()
-        channels[key] = ChannelSum(floats(n, "<f8"), mass, count, as_of)
+        form = _FORM.unpack(take(_FORM.size))[0] if version >= 4 else _FULL
+        if form == _SCALED_F16:
+            vector = readonly(mass * floats(n, "<f2").astype(np.float64))
+        elif form == _FULL:
+            vector = floats(n, "<f8")
+        else:
+            raise ValueError(f"unknown channel form {form}")
+        channels[key] = ChannelSum(vector, mass, count, as_of)
+    recent_form = _FORM.unpack(take(_FORM.size))[0] if version >= 4 else _RECENT_F32
     recent = []
     for _ in range(n_recent):
         vid, at, tlen = _RECENT.unpack(take(_RECENT.size))
         title = bytes(take(tlen)).decode()
-        recent.append(RecentPositive(uuid.UUID(bytes=vid), title, at, floats(n, "<f4")))
+        embedding = (floats(n, "<f2").astype(np.float32) if recent_form == _RECENT_F16
+                     else floats(n, "<f4"))
+        recent.append(RecentPositive(uuid.UUID(bytes=vid), title, at, readonly(embedding)))
     run, b_sum, b_count = ("", readonly(np.zeros(0)), 0)
     if version >= 2:
         run, b_sum, b_count, used = decode_behaviour(buf[pos:])

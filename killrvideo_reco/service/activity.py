@@ -12,6 +12,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -54,6 +55,7 @@ class ActivityService:
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
         # Popular videos are viewed many times a second: their facts are read once per TTL.
         self.facts_cache = facts_cache or KeyedTtlCache(0.0, 0)
+        self._writers = ViewerLocks()
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                           seconds: float, duration_s: float | None,
@@ -62,6 +64,12 @@ class ActivityService:
         run = await self.runs.get()
         args = _interaction_args(facts, run)
         at = at or datetime.now(timezone.utc)
+        async with self._writers.hold(user_id):
+            return await self._record_view(user_id, video_id, event_id, seconds, duration_s,
+                                           at, facts, run, args)
+
+    async def _record_view(self, user_id, video_id, event_id, seconds, duration_s, at,
+                           facts, run, args) -> ViewOutcome:
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
             if row is not None and event_id in row.event_ids:
@@ -82,6 +90,10 @@ class ActivityService:
         facts = await self._facts(video_id)
         run = await self.runs.get()
         args = _interaction_args(facts, run)
+        async with self._writers.hold(user_id):
+            return await self._set_hidden(user_id, video_id, hidden, facts, run, args)
+
+    async def _set_hidden(self, user_id, video_id, hidden, facts, run, args) -> bool:
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
             if (row is not None and row.hidden_at is not None) == hidden:
@@ -203,6 +215,32 @@ class ActivityService:
         await self.viewers.write_profile(
             user_id, state.preference_vector(self.params), model_id, state.positive_count(),
             recent_videos(state), version, behaviour, state.interests)
+
+
+class ViewerLocks:
+    """One asyncio lock per viewer with events in flight in this process: a burst of
+    events for one viewer queues here instead of racing through Paxos and retrying.
+    Other replicas still race; the conditional write keeps that correct."""
+
+    def __init__(self):
+        self._locks: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, user_id: uuid.UUID):
+        lock, users = self._locks.get(user_id) or (asyncio.Lock(), 0)
+        self._locks[user_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[user_id]
+            if users == 1:
+                del self._locks[user_id]
+            else:
+                self._locks[user_id] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 def _interaction_args(facts: VideoFacts, run: BehaviourRun | None) -> tuple:

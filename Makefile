@@ -76,8 +76,9 @@ train: schema ## learn the behaviour space from viewing history and switch the f
 reembed: cassandra-up ## re-embed the catalogue with the configured provider, then rebuild profiles
 	$(CLI) reembed
 
-bench: schema ## benchmarks: feed latency (writes docs/benchmarks.md), embeddings, profile rebuild
+bench: schema ## benchmarks: feed latency, view ingest (docs/benchmarks.md), embeddings, profile rebuild
 	$(PY) -m bench.run_all
+	$(PY) -m bench.ingest_bench
 	$(PY) bench/embeddings_bench.py
 	$(PY) -m bench.profile_rebuild_bench
 	$(PY) -m bench.train_bench

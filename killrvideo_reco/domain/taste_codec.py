@@ -34,31 +34,37 @@ def encode(s) -> bytes:
                           s.negative_mass, s.negative_count, len(s.channels),
                           len(s.recent_positive)),
              np.asarray(s.negative_sum, dtype="<f8").tobytes()]
-    for key in sorted(s.channels):  # sorted: equal states give equal bytes
+    keys = sorted(s.channels)  # sorted: equal states give equal bytes
+    for key, vector in zip(keys, _channel_vectors([s.channels[k] for k in keys])):
         ch, k = s.channels[key], key.encode()
-        parts += [_CHANNEL.pack(len(k), ch.mass, ch.count, ch.as_of), k, *_channel_vector(ch)]
-    recent_f16 = all(_exact_f16(r.embedding) for r in s.recent_positive)
+        parts += [_CHANNEL.pack(len(k), ch.mass, ch.count, ch.as_of), k, vector]
+    recent = (np.stack([r.embedding for r in s.recent_positive]).astype(np.float32)
+              if s.recent_positive else np.zeros((0, n), np.float32))
+    recent_f16 = bool(np.array_equal(recent.astype(np.float16).astype(np.float32), recent))
     parts.append(_FORM.pack(_RECENT_F16 if recent_f16 else _RECENT_F32))
-    for r in s.recent_positive:
+    for r, row in zip(s.recent_positive, recent.astype("<f2" if recent_f16 else "<f4")):
         t = r.title.encode()
-        parts += [_RECENT.pack(r.video_id.bytes, r.at, len(t)), t,
-                  np.asarray(r.embedding, dtype="<f2" if recent_f16 else "<f4").tobytes()]
+        parts += [_RECENT.pack(r.video_id.bytes, r.at, len(t)), t, row.tobytes()]
     parts.append(encode_behaviour(s.behaviour_run, s.behaviour_sum, s.behaviour_count))
     parts.append(encode_interests(s.interests))
     return b"".join(parts)
 
 
-def _exact_f16(vector: np.ndarray) -> bool:
-    return bool(np.array_equal(vector.astype(np.float16).astype(vector.dtype), vector))
-
-
-def _channel_vector(ch) -> list[bytes]:
-    """A one-video channel's sum is mass x a float16 vector, bit for bit: 2 bytes a value."""
-    if ch.count == 1 and ch.mass > 0:
-        unit = (ch.vector_sum / ch.mass).astype(np.float16)
-        if np.array_equal(ch.mass * unit.astype(np.float64), ch.vector_sum):
-            return [_FORM.pack(_SCALED_F16), unit.astype("<f2").tobytes()]
-    return [_FORM.pack(_FULL), np.asarray(ch.vector_sum, dtype="<f8").tobytes()]
+def _channel_vectors(channels) -> list[bytes]:
+    """Each channel's form byte and vector. A one-video channel's sum is mass x a float16
+    vector, bit for bit, so it takes 2 bytes a value; checked, never assumed."""
+    out = [_FORM.pack(_FULL) + np.asarray(ch.vector_sum, dtype="<f8").tobytes()
+           for ch in channels]
+    singles = [i for i, ch in enumerate(channels) if ch.count == 1 and ch.mass > 0]
+    if singles:
+        sums = np.stack([channels[i].vector_sum for i in singles])
+        masses = np.array([channels[i].mass for i in singles])[:, None]
+        units = (sums / masses).astype(np.float16)
+        exact = np.all(masses * units.astype(np.float64) == sums, axis=1)
+        for i, unit, ok in zip(singles, units.astype("<f2"), exact):
+            if ok:
+                out[i] = _FORM.pack(_SCALED_F16) + unit.tobytes()
+    return out
 
 
 def decode(data: bytes) -> tuple:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import zlib
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 
@@ -24,8 +25,17 @@ from killrvideo_reco.store.rows import as_utc
 
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
 IN_CHUNK = 100
+# Partitions per day of video_views_by_day_bucket (cql/0006). Changing it strands the
+# counters already written: it is part of the schema, not a setting.
+VIEW_BUCKETS = 16
 HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
                    "duration_s, hidden_at, event_ids")
+
+
+def view_bucket(video_id: uuid.UUID) -> int:
+    """Which of a day's VIEW_BUCKETS partitions counts this video (stable across
+    processes and releases: crc32, not Python's salted hash)."""
+    return zlib.crc32(video_id.bytes) % VIEW_BUCKETS
 
 
 def _execution(for_update: bool):
@@ -83,13 +93,15 @@ class ViewerStore:
             f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET behaviour_{slot} = ?, "
             f"behaviour_{slot}_run = ? WHERE userid = ?") for slot in ("a", "b")}
         self._count_day = prepare(
-            f"UPDATE {ks}.video_views_by_day SET views = views + 1 WHERE day = ? AND videoid = ?")
+            f"UPDATE {ks}.video_views_by_day_bucket SET views = views + 1 "
+            "WHERE day = ? AND bucket = ? AND videoid = ?")
         self._count_total = prepare(
             f"UPDATE {ks}.video_view_counts SET views = views + 1 WHERE videoid = ?")
         self._total_views = prepare(
             f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid IN ?")
         self._views_on = prepare(
-            f"SELECT videoid, views FROM {ks}.video_views_by_day WHERE day = ?")
+            f"SELECT videoid, views FROM {ks}.video_views_by_day_bucket "
+            "WHERE day = ? AND bucket = ?")
         self._history_in_range = prepare(
             f"SELECT userid, {HISTORY_COLUMNS} FROM {ks}.viewer_history "
             "WHERE token(userid) > ? AND token(userid) <= ?")
@@ -185,7 +197,7 @@ class ViewerStore:
     async def count_view(self, video_id: uuid.UUID, day: date) -> None:
         # One round trip for both counters (a counter batch is not atomic, nor must it be).
         batch = BatchStatement(batch_type=BatchType.COUNTER)
-        batch.add(self._count_day, (day, video_id))
+        batch.add(self._count_day, (day, view_bucket(video_id), video_id))
         batch.add(self._count_total, (video_id,))
         await execute(self.session, batch, None, WRITE_EXECUTION)
 
@@ -197,8 +209,9 @@ class ViewerStore:
         return {row.videoid: row.views for rows in results for row in rows}
 
     async def views_on(self, day: date) -> list[tuple[uuid.UUID, int]]:
-        return [(row.videoid, row.views)
-                for row in await execute(self.session, self._views_on, (day,))]
+        buckets = await asyncio.gather(*(execute(self.session, self._views_on, (day, bucket))
+                                         for bucket in range(VIEW_BUCKETS)))
+        return [(row.videoid, row.views) for rows in buckets for row in rows]
 
     async def history_in_token_range(self, start: int, end: int
                                      ) -> list[tuple[uuid.UUID, HistoryRow]]:

@@ -384,7 +384,8 @@ def test_one_video_channels_and_recent_likes_are_stored_in_float16_without_loss(
     assert again == state
     np.testing.assert_array_equal(again.preference_vector(P), state.preference_vector(P))
     # float64 sums plus float32 recent vectors took 50*8*384 + 20*4*384 bytes and more.
-    assert len(state.to_bytes()) < 0.4 * (50 * 8 * dim + 20 * 4 * dim)
+    # One-video channels among the recent likes point at them: ~26% of the old size.
+    assert len(state.to_bytes()) < 0.3 * (50 * 8 * dim + 20 * 4 * dim)
     grown = apply_change(state, None, watch(rng.normal(size=dim), at=T0 + 60,
                                             uploader=creators[0]), P)
     assert grown.channels[str(creators[0])].count == 2  # a full float64 sum again

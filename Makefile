@@ -9,7 +9,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test fuzz token profiles train reembed bench eval clean
+        unit-test fuzz token profiles train reembed bench bench-pgvector eval clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -76,11 +76,17 @@ train: schema ## learn the behaviour space from viewing history and switch the f
 reembed: cassandra-up ## re-embed the catalogue with the configured provider, then rebuild profiles
 	$(CLI) reembed
 
-bench: schema ## benchmarks: feed latency (writes docs/benchmarks.md), embeddings, profile rebuild
+bench: schema ## benchmarks: feed latency (writes docs/benchmarks.md), embeddings, profile rebuild, pgvector peer
 	$(PY) -m bench.run_all
 	$(PY) bench/embeddings_bench.py
 	$(PY) -m bench.profile_rebuild_bench
 	$(PY) -m bench.train_bench
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.pgvector_peer
+
+bench-pgvector: schema ## only the PostgreSQL + pgvector peer side by side with ours (docs/benchmarks.md)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.pgvector_peer
 
 eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png
 	$(PY) -m pip install --quiet -e '.[eval]'

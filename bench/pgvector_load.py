@@ -3,6 +3,7 @@ pgserver PostgreSQL (cached in .bench/pgvector), plus synthetic long-history vie
 written to both systems (Cassandra: keyspace bench_pg_long, dropped after the run)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import uuid
@@ -55,6 +56,10 @@ class Viewer:
 
     def __post_init__(self):
         self.history_set = set(self.history)
+
+    @functools.cached_property
+    def profile_literal(self) -> str:
+        return retrieval.vector_literal(self.profile)
 
 
 # ---------------------------------------------------------------- from Cassandra

@@ -58,12 +58,26 @@ def exact_top_k(unit_vectors: np.ndarray, profile: np.ndarray, watched_rows: Seq
                 k: int) -> list[int]:
     """Row indices of the k videos with the highest cosine to `profile`, best first,
     among all videos except `watched_rows` (the whole history, no cap). Ties: lower row."""
-    scores = unit_vectors @ unit_rows(profile)
-    scores = scores.astype(np.float64)
+    return _top_k((unit_vectors @ unit_rows(profile)).astype(np.float64), watched_rows, k)
+
+
+def exact_top_k_many(unit_vectors: np.ndarray, profiles: np.ndarray,
+                     watched_rows: Sequence[Sequence[int]], k: int, chunk: int = 64
+                     ) -> list[list[int]]:
+    """exact_top_k for many viewers: one matrix product per `chunk` viewers instead of
+    reading the whole catalogue once per viewer."""
+    out = []
+    for start in range(0, len(profiles), chunk):
+        scores = unit_vectors @ unit_rows(profiles[start:start + chunk]).T
+        for j in range(scores.shape[1]):
+            out.append(_top_k(scores[:, j].astype(np.float64), watched_rows[start + j], k))
+    return out
+
+
+def _top_k(scores: np.ndarray, watched_rows: Sequence[int], k: int) -> list[int]:
     if len(watched_rows):
         scores[np.asarray(list(watched_rows), dtype=np.int64)] = -np.inf
-    allowed = int(np.isfinite(scores).sum())
-    k = min(k, allowed)
+    k = min(k, int(np.isfinite(scores).sum()))
     if k <= 0:
         return []
     # Every row scoring at least the k-th best, so that ties are cut by row, not by
@@ -79,6 +93,19 @@ def recall_at_k(returned: Sequence, exact: Sequence, k: int) -> float:
     if k <= 0:
         raise ValueError("k must be positive")
     return len(set(list(returned)[:k]) & set(list(exact)[:k])) / k
+
+
+def similarity_ratio(answer_rows: Sequence[int], exact_rows: Sequence[int],
+                     unit_vectors: np.ndarray, profile: np.ndarray, k: int) -> float:
+    """Sum of the answer's cosines over the exact top k's (missing rows add 0): how
+    near the misses are. 1.0 for the exact answer or one as good."""
+    p = unit_rows(profile)
+    exact = float(np.sum(unit_vectors[list(exact_rows)[:k]] @ p)) if len(exact_rows) else 0.0
+    if exact <= 0:
+        return float("nan")
+    if not len(answer_rows):
+        return 0.0
+    return float(np.sum(unit_vectors[list(answer_rows)[:k]] @ p)) / exact
 
 
 def watched_count(returned: Sequence, history: set, k: int) -> int:

@@ -53,6 +53,16 @@ def test_exact_top_k_is_the_brute_force_order_minus_the_whole_history():
     assert not set(got) & set(watched)
 
 
+def test_exact_top_k_many_agrees_with_one_viewer_at_a_time():
+    rng = np.random.default_rng(2)
+    vectors = retrieval.unit_rows(rng.normal(size=(300, 8)))
+    profiles = rng.normal(size=(5, 8))
+    watched = [list(rng.choice(300, size=n, replace=False)) for n in (0, 10, 50, 299, 300)]
+    many = retrieval.exact_top_k_many(vectors, profiles, watched, 10, chunk=2)
+    assert many == [retrieval.exact_top_k(vectors, p, w, 10) for p, w in zip(profiles, watched)]
+    assert len(many[3]) == 1 and many[4] == []
+
+
 def test_exact_top_k_breaks_ties_by_row_and_returns_what_is_left():
     vectors = np.tile(np.array([[1.0, 0.0]], dtype=np.float32), (6, 1))
     assert retrieval.exact_top_k(vectors, np.array([1.0, 0.0]), [0, 2], 3) == [1, 3, 4]
@@ -69,6 +79,19 @@ def test_recall_counts_missing_rows_as_misses():
     assert retrieval.recall_at_k(exact + ids(30)[20:], exact, 10) == 1.0  # only the first k
     with pytest.raises(ValueError):
         retrieval.recall_at_k(exact, exact, 0)
+
+
+def test_similarity_ratio_is_one_for_the_exact_answer_and_less_for_worse_or_short_ones():
+    rng = np.random.default_rng(5)
+    vectors = retrieval.unit_rows(rng.normal(size=(200, 8)))
+    profile = rng.normal(size=8)
+    exact = retrieval.exact_top_k(vectors, profile, [], 10)
+    assert retrieval.similarity_ratio(exact, exact, vectors, profile, 10) == pytest.approx(1.0)
+    worse = retrieval.exact_top_k(vectors, profile, exact, 10)
+    assert 0 < retrieval.similarity_ratio(worse, exact, vectors, profile, 10) < 1
+    short = retrieval.similarity_ratio(exact[:5], exact, vectors, profile, 10)
+    assert 0 < short < 0.75
+    assert retrieval.similarity_ratio([], exact, vectors, profile, 10) == 0.0
 
 
 def test_watched_count_looks_at_the_first_k_only():

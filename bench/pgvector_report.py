@@ -69,7 +69,9 @@ def render(results: dict) -> str:
         "The profile vector is given to both (the PR would read it from a table first). "
         f"Latency cells: {a['warmup']:g} s warm-up, then up to {a['max_requests']} requests or "
         f"{a['seconds']:g} s. CPU ms/request is the database server's CPU (Cassandra's JVM; "
-        "PostgreSQL's postmaster and its backends) and the client's, divided by the requests.",
+        "PostgreSQL's postmaster and its backends) and the client's, divided by the requests; "
+        "*machine busy* is the share of both cores in use during the cell, by anything (the "
+        "machine and the Cassandra node are shared).",
         "",
     ]
     for keyspace, scale in results["scales"].items():
@@ -106,8 +108,9 @@ def _scale(keyspace: str, s: dict, a: dict) -> list[str]:
     lines += ["", f"**Latency under load** (hnsw.ef_search {a['ef_search'][0]}):", "",
               "| System | Concurrency | Requests (bound hit) | Failed | Throughput (req/s) "
               "| p50 ms | p95 ms | p99 ms | CPU ms/request: database / client "
-              "| Database CPU when idle (ms/s) | Rows per answer (min) | Load avg (1 min) |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+              "| Database CPU when idle (ms/s) | Rows per answer (min) | Machine busy "
+              "| Load avg (1 min) |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"]
     for c, pair in s["cells"].items():
         for name, cell in (("pgvector (the PR)", pair["pgvector"]),
                            ("Cassandra (ours)", pair["cassandra"])):
@@ -117,6 +120,7 @@ def _scale(keyspace: str, s: dict, a: dict) -> list[str]:
                 f"| {ms(cell['p99'])} | {_cpu(cell['db_cpu_ms'])} / {_cpu(cell['client_cpu_ms'])} "
                 f"| {_cpu(cell['db_idle_cpu_ms_per_s'])} "
                 f"| {cell['rows_mean']:.1f} ({cell['rows_min']}) "
+                f"| {cell['machine_busy_pct']:.0f}% "
                 f"| {cell['load_before']:.2f} → {cell['load_after']:.2f} |")
     errors = [e for pair in s["cells"].values() for cell in pair.values() for e in cell["errors"]]
     if errors:

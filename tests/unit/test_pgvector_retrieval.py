@@ -148,3 +148,17 @@ def test_long_history_is_distinct_and_mostly_near_the_favourites():
     assert np.isin(nearest, watched).mean() > 0.6
     with pytest.raises(ValueError):
         retrieval.long_history(rng, vectors, 2001)
+
+
+def test_the_pgvector_block_is_added_once_and_then_replaced(tmp_path):
+    from bench.pgvector_report import BEGIN, END, HEADING, update_doc
+
+    doc = tmp_path / "benchmarks.md"
+    feed = "<!-- feed:begin -->\nfeed\n<!-- feed:end -->"
+    doc.write_text(f"# Benchmarks\n\n## Feed latency\n\n{feed}\n")
+    update_doc(doc, "first")
+    update_doc(doc, "second")
+    text = doc.read_text()
+    assert text.count(HEADING) == 1 and text.count(BEGIN) == 1 and text.count(END) == 1
+    assert f"{BEGIN}\nsecond\n{END}" in text and "first" not in text
+    assert feed in text

@@ -65,7 +65,8 @@ def render(results: dict) -> str:
         "",
         "Same data (the bench keyspace's videos, viewers, preference vectors and histories, "
         "read from Cassandra and copied into PostgreSQL), same viewers in the same seeded "
-        "order, same closed-loop generator (`bench/loadgen.py`), client in one Python process. "
+        "order, same closed-loop generator (`bench/loadgen.py`), client in one Python process "
+        "(its loaded data frozen out of the garbage collector, `gc.freeze()`). "
         "The profile vector is given to both (the PR would read it from a table first). "
         f"Latency cells: {a['warmup']:g} s warm-up, then up to {a['max_requests']} requests or "
         f"{a['seconds']:g} s. CPU ms/request is the database server's CPU (Cassandra's JVM; "

@@ -16,7 +16,6 @@ import time
 import uuid
 
 import numpy as np
-import psutil
 
 from bench import machine, report, retrieval
 from bench.loadgen import CellResult, _closed_loop
@@ -81,6 +80,8 @@ class OurRetrieval:
 
 def tree_cpu_s(pid: int | None) -> float | None:
     """CPU seconds of a process and its live children (PostgreSQL: one per connection)."""
+    import psutil  # the bench extra's (pgserver's dependency); unit tests import this module
+
     if not pid:
         return None
     try:
@@ -99,6 +100,8 @@ def tree_cpu_s(pid: int | None) -> float | None:
 
 
 def heap_flags(pid: int | None) -> str:
+    import psutil
+
     try:
         return " ".join(a for a in psutil.Process(pid).cmdline()
                         if a.startswith(("-Xmx", "-Xms"))) or "?"
@@ -108,6 +111,8 @@ def heap_flags(pid: int | None) -> str:
 
 def cassandra_pid() -> int | None:
     """The local node's pid (its pid file may live in another checkout of the repo)."""
+    import psutil
+
     pid = machine.cassandra_pid()
     if pid:
         return pid

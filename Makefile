@@ -40,6 +40,18 @@ cassandra-down: ## stop the local node cleanly (data is kept in .cassandra/data)
 cassandra-status: ## is the local node up?
 	$(PYTHON) tools/cassandra/node.py status
 
+cluster-up: venv ## start a local 3-node Cassandra 5.0 cluster on 127.0.0.1-3 (port 19042)
+	$(PY) tools/cassandra/cluster.py up
+
+cluster-down: ## stop the local cluster cleanly (data kept in .cassandra-cluster)
+	$(PYTHON) tools/cassandra/cluster.py down
+
+cluster-status: ## which cluster nodes answer?
+	$(PYTHON) tools/cassandra/cluster.py status
+
+test-cluster: venv ## node loss under load: 2 service processes, 3 nodes, kill -9 one mid-load
+	KILLRVIDEO_CLUSTER_TESTS=1 $(PY) -m pytest tests/cluster -s
+
 schema: cassandra-up ## apply the versioned CQL schema in cql/ (idempotent)
 	$(CLI) schema
 

@@ -6,6 +6,7 @@ Every query names one slot; the caller passes the live run's slot, and rows whos
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.bulk import execute_many
 
 ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run
@@ -42,7 +43,7 @@ def _uuids(blob: bytes | None) -> tuple[uuid.UUID, ...]:
 class BehaviourStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
-        ks, prepare = keyspace, session.prepare
+        ks, prepare = keyspace, partial(prepare_statement, session)
         self._ann: dict[tuple[str, str, bool], object] = {}  # (slot, space, with b)
         self._pool: dict[str, object] = {}
         self._set_video: dict[str, object] = {}

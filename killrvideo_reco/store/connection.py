@@ -42,6 +42,14 @@ def cached_row_factory(columns, rows):
     return [row_class(*row) for row in rows]
 
 
+def prepare(session: Session, cql: str):
+    """Prepare once; reads are marked idempotent, so when a node dies with a read in
+    flight the driver retries it on another replica instead of failing the request."""
+    statement = session.prepare(cql)
+    statement.is_idempotent = cql.lstrip().upper().startswith("SELECT")
+    return statement
+
+
 def build_cluster(settings: Settings) -> Cluster:
     install_numpy_vector_codec()
     hosts = settings.contact_points or [LOCAL_DEV_HOST]

@@ -4,6 +4,7 @@ objects, never blobs."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfil
                                            TasteRecord)
 from killrvideo_reco.domain.taste_profile import TasteState
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.rows import as_utc
 
@@ -56,7 +57,7 @@ class ViewerStore:
     def __init__(self, session: Session, keyspace: str):
         self.session, self.keyspace = session, keyspace
         ks = keyspace
-        prepare = session.prepare
+        prepare = partial(prepare_statement, session)
         self._import_watch = prepare(
             f"INSERT INTO {ks}.viewer_history (userid, videoid, first_watched, last_watched, "
             "play_count, seconds_watched, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)")

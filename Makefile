@@ -9,7 +9,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test fuzz token profiles train reembed bench eval clean
+        unit-test fuzz token profiles train reembed bench bench-pgvector eval clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ venv: $(VENV)/.installed ## create the virtualenv and install the project from t
 lock: venv ## refresh requirements.lock (exact versions + hashes) from pyproject.toml
 	$(PY) -m pip install --quiet pip-tools
 	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-	    --extra test --extra eval --extra fuzz --no-emit-index-url --no-emit-options \
+	    --extra test --extra eval --extra fuzz --extra bench --no-emit-index-url --no-emit-options \
 	    $(LOCK_ARGS) --output-file requirements.lock pyproject.toml
 	$(PY) tools/lock_model.py >> requirements.lock
 
@@ -39,6 +39,18 @@ cassandra-down: ## stop the local node cleanly (data is kept in .cassandra/data)
 
 cassandra-status: ## is the local node up?
 	$(PYTHON) tools/cassandra/node.py status
+
+cluster-up: venv ## start a local 3-node Cassandra 5.0 cluster on 127.0.0.1-3 (port 19042)
+	$(PY) tools/cassandra/cluster.py up
+
+cluster-down: ## stop the local cluster cleanly (data kept in .cassandra-cluster)
+	$(PYTHON) tools/cassandra/cluster.py down
+
+cluster-status: ## which cluster nodes answer?
+	$(PYTHON) tools/cassandra/cluster.py status
+
+test-cluster: venv ## node loss under load: 2 service processes, 3 nodes, kill -9 one mid-load
+	KILLRVIDEO_CLUSTER_TESTS=1 $(PY) -m pytest tests/cluster -s
 
 schema: cassandra-up ## apply the versioned CQL schema in cql/ (idempotent)
 	$(CLI) schema
@@ -76,11 +88,18 @@ train: schema ## learn the behaviour space from viewing history and switch the f
 reembed: cassandra-up ## re-embed the catalogue with the configured provider, then rebuild profiles
 	$(CLI) reembed
 
-bench: schema ## benchmarks: feed latency (writes docs/benchmarks.md), embeddings, profile rebuild
+bench: schema ## benchmarks: feed latency, view ingest, pgvector peer (docs/benchmarks.md), embeddings, profile rebuild
 	$(PY) -m bench.run_all
+	$(PY) -m bench.ingest_bench
 	$(PY) bench/embeddings_bench.py
 	$(PY) -m bench.profile_rebuild_bench
 	$(PY) -m bench.train_bench
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.pgvector_peer
+
+bench-pgvector: schema ## only the PostgreSQL + pgvector peer side by side with ours (docs/benchmarks.md)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.pgvector_peer
 
 eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png
 	$(PY) -m pip install --quiet -e '.[eval]'

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 BEGIN, END = "<!-- feed:begin -->", "<!-- feed:end -->"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 SKELETON = f"""# Benchmarks
 
@@ -45,15 +46,16 @@ def ms(value: float) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
-def update_doc(path: Path, block: str) -> None:
-    """Replace what is between the feed markers (creating the file or section if missing)."""
+def update_doc(path: Path, block: str, begin: str = BEGIN, end: str = END,
+               heading: str = "Feed latency") -> None:
+    """Replace what is between the markers (creating the file or section if missing)."""
     text = path.read_text() if path.exists() else SKELETON
-    if BEGIN not in text or END not in text:
-        text = text.rstrip("\n") + f"\n\n## Feed latency\n\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    if begin not in text or end not in text:
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{head}{BEGIN}\n{block.strip()}\n{END}{tail}")
+    path.write_text(f"{head}{begin}\n{block.strip()}\n{end}{tail}")
 
 
 # ---------------------------------------------------------------- cProfile digest

@@ -12,25 +12,30 @@ import numpy as np
 from killrvideo_reco.domain.models import BasedOn, RecentVideo
 from killrvideo_reco.domain.taste_profile import TasteState
 
-_FORMAT_VERSION = 1
+# Version 1 holds float32 vectors, 2 float16 ones (the rounded unit embeddings of the
+# taste state, so nothing is lost and the read model written at every view halves).
+_F32_VERSION, _F16_VERSION = 1, 2
 _HEADER = struct.Struct("<BHH")   # version, entries, dimension
 _TITLE_LEN = struct.Struct("<H")
 
 
 def encode_recent(entries: Sequence[RecentVideo]) -> bytes:
     dimension = entries[0].unit_vector.shape[0] if entries else 0
-    parts = [_HEADER.pack(_FORMAT_VERSION, len(entries), dimension)]
-    for entry in entries:
+    vectors = [np.asarray(e.unit_vector, dtype=np.float32) for e in entries]
+    f16 = all(np.array_equal(v.astype(np.float16).astype(np.float32), v) for v in vectors)
+    parts = [_HEADER.pack(_F16_VERSION if f16 else _F32_VERSION, len(entries), dimension)]
+    for entry, vector in zip(entries, vectors):
         title = entry.title.encode("utf-8")[:1000]
         parts += [entry.video_id.bytes, _TITLE_LEN.pack(len(title)), title,
-                  np.asarray(entry.unit_vector, dtype="<f4").tobytes()]
+                  vector.astype("<f2" if f16 else "<f4").tobytes()]
     return b"".join(parts)
 
 
 def decode_recent(blob: bytes) -> list[RecentVideo]:
     version, count, dimension = _HEADER.unpack_from(blob, 0)
-    if version != _FORMAT_VERSION:
+    if version not in (_F32_VERSION, _F16_VERSION):
         return []  # written by a newer release; explanations are optional
+    dtype = "<f2" if version == _F16_VERSION else "<f4"
     offset, entries = _HEADER.size, []
     for _ in range(count):
         video_id = uuid.UUID(bytes=bytes(blob[offset:offset + 16]))
@@ -38,8 +43,8 @@ def decode_recent(blob: bytes) -> list[RecentVideo]:
         offset += 16 + _TITLE_LEN.size
         title = bytes(blob[offset:offset + title_len]).decode("utf-8", "replace")
         offset += title_len
-        vector = np.frombuffer(blob, dtype="<f4", count=dimension, offset=offset).astype(np.float32)
-        offset += 4 * dimension
+        vector = np.frombuffer(blob, dtype=dtype, count=dimension, offset=offset).astype(np.float32)
+        offset += np.dtype(dtype).itemsize * dimension
         entries.append(RecentVideo(video_id, title, vector))
     return entries
 

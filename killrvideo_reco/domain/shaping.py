@@ -53,8 +53,12 @@ def relevance(scores: np.ndarray, added_at: np.ndarray, now: float,
 
 def shape(scores: np.ndarray, vectors: np.ndarray, creators: Sequence[object | None],
           added_at: np.ndarray, interest_of: np.ndarray, now: float,
-          params: ShapingParams) -> list[int]:
-    """The shaped order, as indexes into the candidates (which come ranked best first)."""
+          params: ShapingParams, positions: int | None = None) -> list[int]:
+    """The shaped order, as indexes into the candidates (which come ranked best first).
+
+    Every rule is greedy, position by position, so the first k positions never depend on
+    later ones: `positions` stops after the first k (a page needs page x size of them),
+    and the result is exactly the prefix of the full order."""
     n = len(scores)
     if n == 0:
         return []
@@ -65,7 +69,6 @@ def shape(scores: np.ndarray, vectors: np.ndarray, creators: Sequence[object | N
     # MMR candidates: the best `window` by relevance (after the freshness boost).
     pool = np.lexsort((np.arange(n), -rel))[:min(params.window, n)]
     unit = unit_rows(np.asarray(vectors, dtype=np.float32)[pool]) if lam < 1.0 else None
-    gram = unit @ unit.T if unit is not None else None
     # Masks kept up to date incrementally: the loop runs once per position.
     free = np.ones(pool.size, dtype=bool)
     capped_in_pool = np.zeros(pool.size, dtype=bool)
@@ -79,7 +82,7 @@ def shape(scores: np.ndarray, vectors: np.ndarray, creators: Sequence[object | N
     covered: set[int] = set()
     tail = iter(np.lexsort((np.arange(n), -rel)).tolist())
     deferred: list[int] = []
-    for position in range(n):
+    for position in range(n if positions is None else min(n, positions)):
         if position % params.block == 0:
             per_creator.clear()
             capped.clear()
@@ -90,14 +93,14 @@ def shape(scores: np.ndarray, vectors: np.ndarray, creators: Sequence[object | N
             if position < params.block:
                 allowed = _narrow(allowed, _coverage(pool, allowed, interest_of, covered,
                                                      params.block - position))
-            value = weighted_rel - (1.0 - lam) * max_sim if gram is not None \
+            value = weighted_rel - (1.0 - lam) * max_sim if unit is not None \
                 else weighted_rel.copy()
             value[~allowed] = -np.inf
             pick = int(np.argmax(value))  # ties: the better-ranked (pool is in rank order)
             chosen = int(pool[pick])
             free[pick] = False
-            if gram is not None:
-                np.maximum(max_sim, gram[pick], out=max_sim)
+            if unit is not None:  # one row of the Gram matrix, only for what is picked
+                np.maximum(max_sim, unit @ unit[pick], out=max_sim)
         else:
             chosen = _next_in_rank(tail, deferred, taken, creator, capped)
         taken[chosen] = True

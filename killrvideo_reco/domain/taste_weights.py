@@ -15,6 +15,10 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 SECONDS_PER_DAY = 86400.0
+# Unit embeddings are rounded to float16 on the way in (both online and in batch), so a
+# one-video channel and the recent list are stored in 2 bytes per dimension without loss.
+# Part of the fingerprint: states summed from unrounded vectors are rebuilt once.
+UNIT_ROUNDING = 16
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,8 @@ class ProfileParams:
         rebuild, so changing them does not invalidate stored states.
         """
         packed = struct.pack(
-            "<6d", self.half_life_days, self.bounce_threshold, self.bounce_weight,
-            self.hidden_weight, self.completion_cap, self.default_duration_s)
+            "<6dI", self.half_life_days, self.bounce_threshold, self.bounce_weight,
+            self.hidden_weight, self.completion_cap, self.default_duration_s, UNIT_ROUNDING)
         return zlib.crc32(packed) or 1  # 0 means "not bound yet" in TasteState
 
 
@@ -126,7 +130,9 @@ def unit_embedding(i: Interaction, dimension: int) -> np.ndarray | None:
     """The embedding scaled to unit length, or None if it carries no direction.
 
     Normalising makes the weight alone decide a video's pull. A missing (all-zero) or
-    non-finite embedding is skipped rather than failing the whole profile.
+    non-finite embedding is skipped rather than failing the whole profile. Rounded to
+    float16 (see UNIT_ROUNDING): at most 5e-4 relative per component, far below what
+    ranking notices, and it makes the stored state 3x smaller.
     """
     e = np.asarray(i.embedding, dtype=np.float64)
     if e.shape != (dimension,):
@@ -136,7 +142,7 @@ def unit_embedding(i: Interaction, dimension: int) -> np.ndarray | None:
     n = float(np.linalg.norm(e))
     if n <= 1e-12:
         return None
-    return e / n
+    return (e / n).astype(np.float16).astype(np.float64)
 
 
 def channel_key(i: Interaction) -> str:

@@ -11,6 +11,8 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -22,6 +24,7 @@ from killrvideo_reco.domain.models import (BehaviourRun, HistoryRow, TasteChange
 from killrvideo_reco.domain.taste_profile import (
     Interaction, ProfileParams, TasteState, apply_change, build_state, empty_state)
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
+from killrvideo_reco.service.ttl_cache import KeyedTtlCache
 from killrvideo_reco.store.errors import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
@@ -46,9 +49,13 @@ class ViewOutcome:
 
 class ActivityService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
-                 params: ProfileParams, dimension: int, runs: ActiveRun | None = None):
+                 params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
+                 facts_cache: KeyedTtlCache[uuid.UUID, VideoFacts] | None = None):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
+        # Popular videos are viewed many times a second: their facts are read once per TTL.
+        self.facts_cache = facts_cache or KeyedTtlCache(0.0, 0)
+        self._writers = ViewerLocks()
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                           seconds: float, duration_s: float | None,
@@ -57,6 +64,12 @@ class ActivityService:
         run = await self.runs.get()
         args = _interaction_args(facts, run)
         at = at or datetime.now(timezone.utc)
+        async with self._writers.hold(user_id):
+            return await self._record_view(user_id, video_id, event_id, seconds, duration_s,
+                                           at, facts, run, args)
+
+    async def _record_view(self, user_id, video_id, event_id, seconds, duration_s, at,
+                           facts, run, args) -> ViewOutcome:
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
             if row is not None and event_id in row.event_ids:
@@ -67,8 +80,7 @@ class ActivityService:
             new = history_rules.watch_interaction(new_row, *args)
             state = await self._current_state(user_id, taste, facts.embedding_model, run)
             if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id,
-                                  run):
-                await self.viewers.count_view(video_id, at.date())
+                                  run, lambda: self.viewers.count_view(video_id, at.date())):
                 return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
@@ -78,6 +90,10 @@ class ActivityService:
         facts = await self._facts(video_id)
         run = await self.runs.get()
         args = _interaction_args(facts, run)
+        async with self._writers.hold(user_id):
+            return await self._set_hidden(user_id, video_id, hidden, facts, run, args)
+
+    async def _set_hidden(self, user_id, video_id, hidden, facts, run, args) -> bool:
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
             if (row is not None and row.hidden_at is not None) == hidden:
@@ -124,9 +140,12 @@ class ActivityService:
         return taste, row
 
     async def _facts(self, video_id: uuid.UUID) -> VideoFacts:
-        facts = await self.videos.facts(video_id)
-        if facts is None or facts.content_features is None:
-            raise UnknownVideo(f"no video {video_id}")
+        facts = self.facts_cache.get(video_id)
+        if facts is None:
+            facts = await self.videos.facts(video_id)
+            if facts is None or facts.content_features is None:
+                raise UnknownVideo(f"no video {video_id}")
+            self.facts_cache.put(video_id, facts)
         return facts
 
     async def _current_state(self, user_id: uuid.UUID, taste: TasteRecord,
@@ -168,18 +187,25 @@ class ActivityService:
 
     async def _commit(self, user_id, taste: TasteRecord, state: TasteState, old, new,
                       facts: VideoFacts, new_row: HistoryRow, event_id: str | None,
-                      run: BehaviourRun | None) -> bool:
+                      run: BehaviourRun | None,
+                      then: Callable[[], Awaitable[None]] | None = None) -> bool:
+        """The conditional write; once it applied, the read model and `then()` (the view
+        counters) are written concurrently. `then` runs only when the write applied."""
         try:
             new_state = apply_change(state, old, new, self.params)
+            version = history_rules.next_version(taste.version, _now_us())
+            applied = await self.viewers.commit(TasteChange(
+                user_id, taste.version, version, new_state, facts.embedding_model, new_row,
+                event_id))
         except ValueError:
             # The row was read after a concurrent commit the state does not hold yet:
             # that commit also moved taste_version, so re-reading is the right answer.
+            applied = False
+        if not applied:
             return False
-        version = history_rules.next_version(taste.version, _now_us())
-        if not await self.viewers.commit(TasteChange(user_id, taste.version, version, new_state,
-                                                     facts.embedding_model, new_row, event_id)):
-            return False
-        await self._write_read_model(user_id, new_state, facts.embedding_model, version, run)
+        await asyncio.gather(
+            self._write_read_model(user_id, new_state, facts.embedding_model, version, run),
+            *([then()] if then is not None else []))
         return True
 
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
@@ -189,6 +215,32 @@ class ActivityService:
         await self.viewers.write_profile(
             user_id, state.preference_vector(self.params), model_id, state.positive_count(),
             recent_videos(state), version, behaviour, state.interests)
+
+
+class ViewerLocks:
+    """One asyncio lock per viewer with events in flight in this process: a burst of
+    events for one viewer queues here instead of racing through Paxos and retrying.
+    Other replicas still race; the conditional write keeps that correct."""
+
+    def __init__(self):
+        self._locks: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, user_id: uuid.UUID):
+        lock, users = self._locks.get(user_id) or (asyncio.Lock(), 0)
+        self._locks[user_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[user_id]
+            if users == 1:
+                del self._locks[user_id]
+            else:
+                self._locks[user_id] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 def _interaction_args(facts: VideoFacts, run: BehaviourRun | None) -> tuple:

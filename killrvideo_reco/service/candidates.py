@@ -135,8 +135,9 @@ class TwoStageFeed:
         return self._pool[2]
 
 
-def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float) -> list[Ranked]:
-    """The order the viewer sees (domain/shaping.py)."""
+def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float,
+           positions: int | None = None) -> list[Ranked]:
+    """The order the viewer sees (domain/shaping.py), its first `positions` if given."""
     if not ranked:
         return []
     order = shaping.shape(
@@ -144,7 +145,7 @@ def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float) -> l
         [r.candidate.uploader_id for r in ranked],
         np.array([np.nan if r.candidate.added_at is None else r.candidate.added_at
                   for r in ranked]),
-        np.array([r.interest for r in ranked]), now, params)
+        np.array([r.interest for r in ranked]), now, params, positions)
     return [ranked[i] for i in order]
 
 

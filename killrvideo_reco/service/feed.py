@@ -73,8 +73,9 @@ class FeedService:
             ranked = await self.two_stage.ranked_unseen(user_id, run, behaviour_query,
                                                         verdict.vector, popular, interests)
             if ranked:
-                ordered = shaped(ranked, self.shaping, time.time())
                 start, end = ranking.page_bounds(page, page_size)
+                # Shaping is greedy: the positions up to this page's end are final already.
+                ordered = shaped(ranked, self.shaping, time.time(), end)
                 items = await self._two_stage_items(ordered[start:end], prefs)
                 return FeedPage(items, len(ranked), page, page_size, "personalized")
         elif verdict.vector is not None:

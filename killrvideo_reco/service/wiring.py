@@ -12,6 +12,7 @@ from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.service.privacy import PrivacyService
 from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository, ViewerRepository
 from killrvideo_reco.service.runs import LiveRun
+from killrvideo_reco.service.ttl_cache import KeyedTtlCache
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.store.connection import Database
@@ -55,7 +56,8 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
     return Services(
         videos, viewers, behaviour, runs, FeedService(videos, viewers, settings, behaviour, runs),
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
-                        runs),
+                        runs, KeyedTtlCache(settings.feed_cache_ttl_s,
+                                            settings.view_facts_cache_size)),
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs),
         PrivacyService(videos, viewers))
 

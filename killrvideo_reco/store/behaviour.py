@@ -6,6 +6,7 @@ Every query names one slot; the caller passes the live run's slot, and rows whos
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.bulk import execute_many
 
 ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run
@@ -28,13 +29,6 @@ SLOTS = ("a", "b")
 def _cos(value) -> float:
     # similarity_cosine returns (1 + cos) / 2, or null where the row has no vector.
     return 0.0 if value is None else 2.0 * float(value) - 1.0
-
-
-def _unit(vector) -> np.ndarray | None:
-    if vector is None:
-        return None
-    v = unit_rows(np.asarray(vector, dtype=np.float32)[None, :])[0]
-    return v if v.any() else None
 
 
 def _epoch(when: datetime | None) -> float | None:
@@ -49,7 +43,7 @@ def _uuids(blob: bytes | None) -> tuple[uuid.UUID, ...]:
 class BehaviourStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
-        ks, prepare = keyspace, session.prepare
+        ks, prepare = keyspace, partial(prepare_statement, session)
         self._ann: dict[tuple[str, str, bool], object] = {}  # (slot, space, with b)
         self._pool: dict[str, object] = {}
         self._set_video: dict[str, object] = {}
@@ -101,7 +95,7 @@ class BehaviourStore:
         params = (behaviour_query, ann, limit) if with_behaviour else (ann, limit)
         rows = await execute(self.session, self._ann[(run.slot, space, with_behaviour)], params)
         source = space if ann_query is None else "interest"
-        return [self._candidate(row, run, source, content_query) for row in rows]
+        return self._candidates(rows, run, source, content_query)
 
     async def popular_pool(self, run: BehaviourRun,
                            video_ids: Sequence[uuid.UUID]) -> PopularPool:
@@ -130,16 +124,32 @@ class BehaviourStore:
                            tuple(_epoch(rows[v].added_date) for v in ids))
 
     @staticmethod
-    def _candidate(row, run: BehaviourRun, source: str,
-                   content_query: np.ndarray | None) -> FeedCandidate:
-        live = row.run == run.run_id  # another run's vector in this slot: no feature
-        embedding = _unit(row.content_features)
-        c = (float(embedding @ content_query)
-             if embedding is not None and content_query is not None else 0.0)
-        return FeedCandidate(row.videoid, _cos(getattr(row, "b", None)) if live else 0.0, c,
-                             float(row.popularity or 0.0) if live else 0.0,
-                             frozenset((source,)), embedding, row.userid,
-                             _epoch(row.added_date))
+    def _candidates(rows, run: BehaviourRun, source: str,
+                    content_query: np.ndarray | None) -> list[FeedCandidate]:
+        """One FeedCandidate per row; the rows' embeddings are normalised and scored
+        against the content query as one matrix, not row by row."""
+        rows = list(rows)
+        present = [n for n, row in enumerate(rows) if row.content_features is not None]
+        embeddings: list[np.ndarray | None] = [None] * len(rows)
+        content = np.zeros(len(rows))
+        if present:
+            units = unit_rows(np.stack([np.asarray(rows[n].content_features, dtype=np.float32)
+                                        for n in present]))
+            usable = units.any(axis=1)
+            cosines = units @ content_query if content_query is not None else None
+            for k, n in enumerate(present):
+                if usable[k]:
+                    embeddings[n] = units[k]
+                    if cosines is not None:
+                        content[n] = float(cosines[k])
+        out = []
+        for n, row in enumerate(rows):
+            live = row.run == run.run_id  # another run's vector in this slot: no feature
+            out.append(FeedCandidate(
+                row.videoid, _cos(getattr(row, "b", None)) if live else 0.0, float(content[n]),
+                float(row.popularity or 0.0) if live else 0.0, frozenset((source,)),
+                embeddings[n], row.userid, _epoch(row.added_date)))
+        return out
 
     # --- writes by the training job ---------------------------------------------------
 

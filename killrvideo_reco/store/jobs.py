@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import partial
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 
 from killrvideo_reco.domain.jobs import Job, JobLease, JobStatus, utc_now
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.rows import as_utc
 
 JOB_COLUMNS = ("job_id, kind, status, started_at, finished_at, progress, result, error, owner, "
@@ -32,7 +33,7 @@ def _load(text: str | None) -> dict | None:
 class JobStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
-        ks, prepare = keyspace, session.prepare
+        ks, prepare = keyspace, partial(prepare_statement, session)
         self._get = prepare(f"SELECT {JOB_COLUMNS} FROM {ks}.jobs WHERE job_id = ?")
         self._create = prepare(
             f"INSERT INTO {ks}.jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")

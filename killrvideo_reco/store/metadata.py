@@ -4,16 +4,16 @@ from __future__ import annotations
 from cassandra.cluster import Session
 
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare
 
 
 class MetadataStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
-        self._get = session.prepare(f"SELECT value FROM {keyspace}.service_metadata WHERE name = ?")
-        self._set = session.prepare(
+        self._get = prepare(session, f"SELECT value FROM {keyspace}.service_metadata WHERE name = ?")
+        self._set = prepare(session, 
             f"INSERT INTO {keyspace}.service_metadata (name, value) VALUES (?, ?)")
-        self._schema_version = session.prepare(
+        self._schema_version = prepare(session, 
             f"SELECT max(version) AS version FROM {keyspace}.schema_migrations")
 
     async def get(self, name: str) -> str | None:

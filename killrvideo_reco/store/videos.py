@@ -3,6 +3,7 @@ Every statement is prepared once, when the store is built."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -13,7 +14,7 @@ from cassandra.query import UNSET_VALUE
 from killrvideo_reco.domain.models import (Candidate, NewVideo, VideoDetails, VideoFacts,
                                            VideoSummary)
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.rows import as_utc
 
 SUMMARY_COLUMNS = "videoid, name, thumbnail_url, description, tags, added_date, userid"
@@ -63,7 +64,7 @@ class VideoStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
         ks = keyspace
-        prepare = session.prepare
+        prepare = partial(prepare_statement, session)
         self._insert = prepare(
             f"INSERT INTO {ks}.videos (videoid, userid, name, description, tags, thumbnail_url, "
             "added_date, category, duration_s, content_features, embedding_model) "

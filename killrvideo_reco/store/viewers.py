@@ -4,7 +4,9 @@ objects, never blobs."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import uuid
+import zlib
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 
@@ -18,14 +20,23 @@ from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfil
                                            TasteRecord)
 from killrvideo_reco.domain.taste_profile import TasteState
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.rows import as_utc
 
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
 IN_CHUNK = 100
+# Partitions per day of video_views_by_day_bucket (cql/0006). Changing it strands the
+# counters already written: it is part of the schema, not a setting.
+VIEW_BUCKETS = 16
 HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
                    "duration_s, hidden_at, event_ids")
+
+
+def view_bucket(video_id: uuid.UUID) -> int:
+    """Which of a day's VIEW_BUCKETS partitions counts this video (stable across
+    processes and releases: crc32, not Python's salted hash)."""
+    return zlib.crc32(video_id.bytes) % VIEW_BUCKETS
 
 
 def _execution(for_update: bool):
@@ -46,7 +57,7 @@ class ViewerStore:
     def __init__(self, session: Session, keyspace: str):
         self.session, self.keyspace = session, keyspace
         ks = keyspace
-        prepare = session.prepare
+        prepare = partial(prepare_statement, session)
         self._import_watch = prepare(
             f"INSERT INTO {ks}.viewer_history (userid, videoid, first_watched, last_watched, "
             "play_count, seconds_watched, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -83,11 +94,15 @@ class ViewerStore:
             f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET behaviour_{slot} = ?, "
             f"behaviour_{slot}_run = ? WHERE userid = ?") for slot in ("a", "b")}
         self._count_day = prepare(
-            f"UPDATE {ks}.video_views_by_day SET views = views + 1 WHERE day = ? AND videoid = ?")
+            f"UPDATE {ks}.video_views_by_day_bucket SET views = views + 1 "
+            "WHERE day = ? AND bucket = ? AND videoid = ?")
         self._count_total = prepare(
             f"UPDATE {ks}.video_view_counts SET views = views + 1 WHERE videoid = ?")
+        self._total_views = prepare(
+            f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid IN ?")
         self._views_on = prepare(
-            f"SELECT videoid, views FROM {ks}.video_views_by_day WHERE day = ?")
+            f"SELECT videoid, views FROM {ks}.video_views_by_day_bucket "
+            "WHERE day = ? AND bucket = ?")
         self._history_in_range = prepare(
             f"SELECT userid, {HISTORY_COLUMNS} FROM {ks}.viewer_history "
             "WHERE token(userid) > ? AND token(userid) <= ?")
@@ -181,13 +196,23 @@ class ViewerStore:
         execute_many(self.session, self._write_behaviour[slot], values)
 
     async def count_view(self, video_id: uuid.UUID, day: date) -> None:
-        await asyncio.gather(
-            execute(self.session, self._count_day, (day, video_id), WRITE_EXECUTION),
-            execute(self.session, self._count_total, (video_id,), WRITE_EXECUTION))
+        # One round trip for both counters (a counter batch is not atomic, nor must it be).
+        batch = BatchStatement(batch_type=BatchType.COUNTER)
+        batch.add(self._count_day, (day, view_bucket(video_id), video_id))
+        batch.add(self._count_total, (video_id,))
+        await execute(self.session, batch, None, WRITE_EXECUTION)
+
+    async def total_views(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """All-time views of these videos (videos never viewed are absent)."""
+        chunks = [list(video_ids[i:i + IN_CHUNK]) for i in range(0, len(video_ids), IN_CHUNK)]
+        results = await asyncio.gather(
+            *(execute(self.session, self._total_views, (chunk,)) for chunk in chunks))
+        return {row.videoid: row.views for rows in results for row in rows}
 
     async def views_on(self, day: date) -> list[tuple[uuid.UUID, int]]:
-        return [(row.videoid, row.views)
-                for row in await execute(self.session, self._views_on, (day,))]
+        buckets = await asyncio.gather(*(execute(self.session, self._views_on, (day, bucket))
+                                         for bucket in range(VIEW_BUCKETS)))
+        return [(row.videoid, row.views) for rows in buckets for row in rows]
 
     async def history_in_token_range(self, start: int, end: int
                                      ) -> list[tuple[uuid.UUID, HistoryRow]]:

@@ -22,7 +22,7 @@ def test_schema_applies_every_file_and_records_it(cassandra):
     tables = {row.table_name for row in session.execute(
         "SELECT table_name FROM system_schema.tables WHERE keyspace_name=%s",
         (settings.cassandra_keyspace,))}
-    assert {"videos", "viewer_history", "user_preferences", "video_views_by_day",
+    assert {"videos", "viewer_history", "user_preferences", "video_views_by_day_bucket",
             "video_view_counts", "latest_videos", "schema_migrations"} <= tables
 
 

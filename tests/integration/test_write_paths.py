@@ -159,3 +159,24 @@ def test_concurrent_events_for_one_viewer_lose_nothing(cassandra):
     online_vector = online.state.preference_vector(params)
     assert online_vector is not None
     np.testing.assert_allclose(online_vector, np.asarray(prefs.preference_vector), atol=1e-5)
+
+
+def test_a_days_views_spread_over_buckets_and_trending_reads_them_all(cassandra):
+    from datetime import date
+
+    from killrvideo_reco.store.viewers import VIEW_BUCKETS, ViewerStore, view_bucket
+
+    settings, session = cassandra
+    viewers = ViewerStore(session, settings.cassandra_keyspace)
+    day, videos = date(2026, 1, 2), [uuid.uuid4() for _ in range(64)]
+
+    async def count():
+        await asyncio.gather(*(viewers.count_view(v, day) for v in videos for _ in range(2)))
+        return await viewers.views_on(day)
+
+    assert sorted(asyncio.run(count())) == sorted((v, 2) for v in videos)
+    partitions = {(row.day.date(), row.bucket) for row in session.execute(
+        f"SELECT DISTINCT day, bucket FROM {settings.cassandra_keyspace}.video_views_by_day_bucket")
+        if row.day.date() == day}
+    assert partitions == {(day, view_bucket(v)) for v in videos}
+    assert len(partitions) > VIEW_BUCKETS // 2, "64 videos land in most of the 16 buckets"

@@ -2,6 +2,7 @@
 nearest-neighbour search, seen lookups), so services are unit-tested without Cassandra."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -82,6 +83,7 @@ class FakeViewerStore:
         self.profiles: dict[uuid.UUID, tuple[int, StoredProfile]] = {}
         self.views: dict[tuple[date, uuid.UUID], int] = {}
         self.commits = 0
+        self.refused = 0  # conditional writes that lost a race
         # Called just before a commit is checked: lets a test slip in a concurrent writer.
         self.before_commit = None
 
@@ -96,13 +98,16 @@ class FakeViewerStore:
         return list(self.rows.get(user_id, {}).values())
 
     async def taste_state(self, user_id, for_update=False):
-        return self.tastes.get(user_id, TasteRecord())
+        record = self.tastes.get(user_id, TasteRecord())
+        await asyncio.sleep(0)  # a real read yields before it answers: writers interleave
+        return record
 
     async def commit(self, change: TasteChange) -> bool:
         if self.before_commit:
             hook, self.before_commit = self.before_commit, None
             await hook()
         if self.tastes.get(change.user_id, TasteRecord()).version != change.expected_version:
+            self.refused += 1
             return False
         self.commits += 1
         self.tastes[change.user_id] = TasteRecord(change.new_version, change.state,
@@ -136,6 +141,13 @@ class FakeViewerStore:
 
     async def count_view(self, video_id, day):
         self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
+
+    async def total_views(self, video_ids):
+        totals: dict = {}
+        for (_, video), n in self.views.items():
+            if video in video_ids:
+                totals[video] = totals.get(video, 0) + n
+        return totals
 
     async def views_on(self, day):
         return [(v, n) for (d, v), n in self.views.items() if d == day]

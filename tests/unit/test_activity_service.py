@@ -49,8 +49,11 @@ def test_a_concurrent_commit_makes_the_view_retry_and_both_land():
     videos, viewers, activity, ids, params = world()
     user = uuid.uuid4()
 
+    # Another replica (its own in-process locks) commits between our read and our write.
+    other_replica = ActivityService(videos, viewers, params, activity.dimension, activity.runs)
+
     async def concurrent_writer():
-        await activity.record_view(user, ids[1], "other-client", 500, 600)
+        await other_replica.record_view(user, ids[1], "other-client", 500, 600)
 
     viewers.before_commit = concurrent_writer
     asyncio.run(activity.record_view(user, ids[0], "this-client", 500, 600))
@@ -98,3 +101,18 @@ def test_online_profile_equals_batch_rebuild_over_many_events():
     online, batch = asyncio.run(run())
     assert online is not None
     np.testing.assert_allclose(online, batch, atol=1e-6)
+
+
+def test_a_burst_for_one_viewer_queues_in_process_instead_of_retrying():
+    videos, viewers, activity, ids, _ = world()
+    user = uuid.uuid4()
+
+    async def burst():
+        return await asyncio.gather(*(activity.record_view(user, ids[n % len(ids)], f"e{n}",
+                                                           300, 600) for n in range(20)))
+
+    outcomes = asyncio.run(burst())
+    assert not any(o.duplicate for o in outcomes)
+    assert (viewers.commits, viewers.refused) == (20, 0), "none lost a race: they queued"
+    assert sum(r.play_count for r in asyncio.run(viewers.history(user))) == 20
+    assert len(activity._writers) == 0, "locks are dropped once no event is in flight"

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from killrvideo_reco.domain.interests import encode_interests
+from killrvideo_reco.domain.taste_behaviour import encode_behaviour
 from killrvideo_reco.domain.taste_profile import (Interaction, ProfileParams, TasteState,
                                                   apply_change, build_state, empty_state)
 
@@ -83,21 +84,41 @@ def test_one_view_gives_a_behaviour_vector_and_hides_do_not():
                                np.exp(-params.decay_rate * 86400.0), rtol=1e-6)
 
 
+def _legacy_blob(s: TasteState, version: int) -> bytes:
+    """The version 1-3 layout, written out by hand: float64 channel sums, float32 recent
+    embeddings; version 2 added the behaviour block, version 3 the interests."""
+    parts = [struct.pack("<4sHIIdddIII", b"KVTS", version, s.fingerprint, s.dimension,
+                         s.reference_time, s.recent_floor, s.negative_mass, s.negative_count,
+                         len(s.channels), len(s.recent_positive)),
+             s.negative_sum.astype("<f8").tobytes()]
+    for key in sorted(s.channels):
+        ch, k = s.channels[key], key.encode()
+        parts += [struct.pack("<HdId", len(k), ch.mass, ch.count, ch.as_of), k,
+                  ch.vector_sum.astype("<f8").tobytes()]
+    for r in s.recent_positive:
+        t = r.title.encode()
+        parts += [struct.pack("<16sdI", r.video_id.bytes, r.at, len(t)), t,
+                  r.embedding.astype("<f4").tobytes()]
+    if version >= 2:
+        parts.append(encode_behaviour(s.behaviour_run, s.behaviour_sum, s.behaviour_count))
+    if version >= 3:
+        parts.append(encode_interests(s.interests))
+    return b"".join(parts)
+
+
 def test_state_round_trips_and_older_blobs_still_decode():
     params = ProfileParams()
     state = build_state([watch(v, 500, n) for n, v in enumerate(VIDEOS)], params, D, RUN)
     again = TasteState.from_bytes(state.to_bytes())
     assert again == state and state.interests
     assert all(a.same_as(b) for a, b in zip(again.interests, state.interests))
+    version_3 = TasteState.from_bytes(_legacy_blob(state, 3))
+    assert version_3 == state and len(version_3.interests) == len(state.interests)
     plain = build_state([watch(v, 500, n, with_behaviour=False) for n, v in enumerate(VIDEOS)],
                         params, D)
-    blob = plain.to_bytes()
-    interests = len(encode_interests(plain.interests))
-    block = 2 + 4 + 4  # empty behaviour block: run_len, count, dimension
-    version_2 = TasteState.from_bytes(blob[:4] + struct.pack("<H", 2) + blob[6:-interests])
+    version_2 = TasteState.from_bytes(_legacy_blob(plain, 2))
     assert version_2 == plain and version_2.interests == ()
-    version_1 = blob[:4] + struct.pack("<H", 1) + blob[6:-(block + interests)]
-    decoded = TasteState.from_bytes(version_1)
+    decoded = TasteState.from_bytes(_legacy_blob(plain, 1))
     assert decoded == plain and decoded.behaviour_run == "" and decoded.interests == ()
 
 

@@ -22,6 +22,14 @@ def test_recent_blob_round_trips():
         np.testing.assert_array_equal(got.unit_vector, want.unit_vector)
 
 
+def test_recent_blob_is_float16_when_that_loses_nothing():
+    rounded = [RecentVideo(uuid.uuid4(), "a", unit([1, 2, 3]).astype(np.float16).astype(np.float32))]
+    exact = [RecentVideo(uuid.uuid4(), "a", unit([1, 2, 3]))]
+    assert len(encode_recent(rounded)) == len(encode_recent(exact)) - 3 * 2
+    np.testing.assert_array_equal(decode_recent(encode_recent(rounded))[0].unit_vector,
+                                  rounded[0].unit_vector)
+
+
 def test_based_on_picks_closest_recent_videos_best_first():
     x, y, z = (RecentVideo(uuid.uuid4(), name, unit(v))
                for name, v in (("x", [1, 0, 0]), ("y", [0, 1, 0]), ("z", [0.7, 0.7, 0])))

@@ -73,8 +73,9 @@ def test_every_interest_gets_a_slot_in_the_first_block():
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 60), st.integers(0, 3), st.floats(0.0, 1.0), st.integers(1, 12),
-       st.integers(0, 2**31 - 1))
-def test_shaped_order_is_a_permutation_and_pages_are_its_slices(n, cap, lam, block, seed):
+       st.integers(0, 2**31 - 1), st.integers(0, 70))
+def test_shaped_order_is_a_permutation_and_pages_are_its_slices(n, cap, lam, block, seed,
+                                                               positions):
     rng = np.random.default_rng(seed)
     scores = np.sort(rng.normal(size=n))[::-1]
     vectors = rng.normal(size=(n, 6))
@@ -86,3 +87,6 @@ def test_shaped_order_is_a_permutation_and_pages_are_its_slices(n, cap, lam, blo
     assert sorted(order) == list(range(n))
     # Deterministic: the same candidates give the same order, so any page is a slice of it.
     assert shape(scores, vectors, creators, added, interest, NOW, params) == order
+    # A page computes only the positions up to its end: exactly the prefix of the order.
+    assert shape(scores, vectors, creators, added, interest, NOW, params,
+                 positions) == order[:positions]

@@ -107,7 +107,9 @@ def _expected_sums(history, p: ProfileParams):
     pos: dict[str, list[tuple[float, np.ndarray]]] = {}
     neg_mass = 0.0
     for i in history:
-        e = i.embedding / np.linalg.norm(i.embedding)
+        # The reference is independent of the code, except for the documented float16
+        # rounding of unit embeddings (UNIT_ROUNDING), which it applies too.
+        e = (i.embedding / np.linalg.norm(i.embedding)).astype(np.float16).astype(np.float64)
         age_half_lives = (ref - i.at) / DAY / p.half_life_days
         dec = 0.5 ** age_half_lives
         if i.kind == "hide":

@@ -1,0 +1,213 @@
+"""A local three-node Cassandra 5.0 cluster on 127.0.0.1-3, from the same Maven jars as
+the single development node (tools/cassandra/node.py), as ccm lays one out.
+
+Usage: python tools/cassandra/cluster.py up|down|status|kill N|start N
+
+Each node has its own directory (.cassandra-cluster/nodeN/{conf,data,logs}), address
+127.0.0.N and JMX port; all share the CQL port 19042 and the storage port 17000, which
+differ from the development node's (9042/7000), so both can run at once. One token per
+node, evenly spaced, so the ring is balanced from the start. Heaps are bounded
+(CASSANDRA_CLUSTER_HEAP_MAX, default 768m) so three nodes fit beside the dev node.
+`kill N` is kill -9, for failure tests; `start N` brings that node back.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("cassandra_node", HERE / "node.py")
+node = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(node)
+
+HOME = Path(os.environ.get("CASSANDRA_CLUSTER_DIR", node.REPO / ".cassandra-cluster")).resolve()
+NODES = 3
+NATIVE_PORT, STORAGE_PORT = 19042, 17000
+DATACENTER = "datacenter1"  # SimpleSnitch's datacenter: NetworkTopologyStrategy names it
+CONTACT_POINTS = ",".join(f"127.0.0.{n}" for n in range(1, NODES + 1))
+REPLICATION = f"NetworkTopologyStrategy:{DATACENTER}={NODES}"
+
+
+def log(message: str) -> None:
+    print(f"[cassandra-cluster] {message}", file=sys.stderr, flush=True)
+
+
+def host(n: int) -> str:
+    return f"127.0.0.{n}"
+
+
+def directory(n: int) -> Path:
+    return HOME / f"node{n}"
+
+
+def jmx_port(n: int) -> int:
+    return 17100 + n
+
+
+def token(n: int) -> int:
+    return -(2 ** 63) + (n - 1) * (2 ** 64 // NODES)
+
+
+def pid_of(n: int) -> int | None:
+    path = directory(n) / "cassandra.pid"
+    try:
+        pid = int(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if node.alive(pid) else None
+
+
+def answering(n: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host(n), NATIVE_PORT), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def write_config(n: int) -> Path:
+    conf, data, logs = (directory(n) / d for d in ("conf", "data", "logs"))
+    conf.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    text = (HERE / "cassandra.yaml.template").read_text()
+    for key, value in {"@LISTEN@": host(n), "@NATIVE_PORT@": str(NATIVE_PORT),
+                       "@STORAGE_PORT@": str(STORAGE_PORT), "@DATA@": str(data)}.items():
+        text = text.replace(key, value)
+    text = (text.replace("cluster_name: killrvideo-reco-dev", "cluster_name: killrvideo-reco-cluster")
+                .replace("initial_token: 0", f"initial_token: {token(n)}")
+                .replace(f'- seeds: "{host(n)}"', f'- seeds: "{host(1)}:{STORAGE_PORT}"'))
+    # A new, empty cluster has nothing to stream: join at once instead of bootstrapping.
+    text += "\nauto_bootstrap: false\n"
+    path = conf / "cassandra.yaml"
+    path.write_text(text)
+    (conf / "logback.xml").write_text((HERE / "logback.xml").read_text())
+    return path
+
+
+def java_command(n: int, yaml_path: Path) -> list[str]:
+    heap = os.environ.get("CASSANDRA_CLUSTER_HEAP_MAX", "768m")
+    data, logs, conf = (directory(n) / d for d in ("data", "logs", "conf"))
+    return [
+        node.shutil.which("java") or "java", f"-Xms{heap}", f"-Xmx{heap}", "-Xmn128m",
+        "-XX:+UseG1GC", "-XX:+HeapDumpOnOutOfMemoryError", f"-XX:HeapDumpPath={logs}",
+        "-XX:ActiveProcessorCount=2", *node.JDK17_FLAGS,
+        f"-Dcassandra.config=file://{yaml_path}", f"-Dcassandra.storagedir={data}",
+        f"-Dcassandra.logdir={logs}", f"-Dlogback.configurationFile=file://{conf / 'logback.xml'}",
+        "-Dcassandra-foreground=yes", "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+        "-Dcassandra.ring_delay_ms=3000", f"-Dcassandra.jmx.local.port={jmx_port(n)}",
+        "-cp", f"{node.LIB}/*", "org.apache.cassandra.service.CassandraDaemon",
+    ]
+
+
+def start(n: int, timeout: float | None = None) -> int:
+    if pid_of(n) is not None or answering(n):
+        log(f"node{n} already running on {host(n)}:{NATIVE_PORT}")
+        return 0
+    node.HOME.mkdir(parents=True, exist_ok=True)
+    node.resolve_jars()
+    yaml_path = write_config(n)
+    timeout = timeout or float(os.environ.get("CASSANDRA_START_TIMEOUT_S", "240"))
+    logs = directory(n) / "logs"
+    with open(logs / "stdout.log", "ab") as stdout:
+        process = subprocess.Popen(java_command(n, yaml_path), stdout=stdout,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=directory(n))
+    (directory(n) / "cassandra.pid").write_text(str(process.pid))
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            log(f"node{n} exited with code {process.returncode}:\n{tail(n)}")
+            return 1
+        if answering(n):
+            log(f"node{n} ready on {host(n)}:{NATIVE_PORT} in {time.monotonic() - started:.0f}s "
+                f"(pid {process.pid})")
+            return 0
+        time.sleep(1)
+    log(f"node{n} did not answer within {timeout:.0f}s; killing it\n{tail(n)}")
+    kill(n)
+    return 1
+
+
+def tail(n: int, lines: int = 30) -> str:
+    path = directory(n) / "logs" / "system.log"
+    if not path.exists():
+        path = directory(n) / "logs" / "stdout.log"
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def kill(n: int) -> int:
+    """kill -9: no drain, no flush; the commit log is replayed at the next start."""
+    pid = pid_of(n)
+    if pid is None:
+        log(f"node{n} not running")
+        return 0
+    os.kill(pid, signal.SIGKILL)
+    node.wait_for_exit(pid, 20)
+    log(f"node{n} killed (pid {pid})")
+    return 0
+
+
+def stop(n: int) -> int:
+    pid = pid_of(n)
+    if pid is None:
+        return 0
+    command = [node.shutil.which("java") or "java", *node.JDK17_FLAGS,
+               f"-Dcassandra.logdir={directory(n) / 'logs'}", "-cp", f"{node.LIB}/*",
+               "org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1", "-p", str(jmx_port(n)),
+               "drain"]
+    try:
+        subprocess.run(command, capture_output=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        log(f"node{n}: drain timed out; stopping anyway")
+    os.kill(pid, signal.SIGTERM)
+    if not node.wait_for_exit(pid, 30):
+        os.kill(pid, signal.SIGKILL)
+        node.wait_for_exit(pid, 10)
+    log(f"node{n} stopped")
+    return 0
+
+
+def up() -> int:
+    for n in range(1, NODES + 1):  # one after another: a node joins a ring that is up
+        if start(n) != 0:
+            return 1
+    log(f"cluster up: contact points {CONTACT_POINTS}, port {NATIVE_PORT}, "
+        f"replication {REPLICATION}")
+    return 0
+
+
+def down() -> int:
+    for n in range(NODES, 0, -1):
+        stop(n)
+    return 0
+
+
+def status() -> int:
+    states = [(n, pid_of(n), answering(n)) for n in range(1, NODES + 1)]
+    for n, pid, ok in states:
+        log(f"node{n} {host(n)}:{NATIVE_PORT} pid={pid or '-'} cql={'up' if ok else 'down'}")
+    return 0 if all(ok for *_, ok in states) else 3
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[1] in ("up", "down", "status"):
+        return {"up": up, "down": down, "status": status}[argv[1]]()
+    if len(argv) == 3 and argv[1] in ("kill", "start") and argv[2] in {"1", "2", "3"}:
+        return {"kill": kill, "start": start}[argv[1]](int(argv[2]))
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -27,6 +27,7 @@ from bench.server import Server
 from killrvideo_reco.auth import mint
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.connection import connect
+from killrvideo_reco.store.schema import apply_migrations
 
 FEED = "/api/v1/recommendations/foryou?pageSize=10"
 SPEC = seed.Spec("bench_overload", videos=2000, users=300, history=20)
@@ -173,6 +174,7 @@ def main(argv=None) -> int:
     cluster, session = connect(settings)
     try:
         seed.ensure(SPEC, session, compact=False)
+        apply_migrations(session, settings)  # a cached keyspace may predate newer files
     finally:
         cluster.shutdown()
     limit = {"MAX_IN_FLIGHT_REQUESTS": str(10**6 if args.no_limit else args.in_flight),

@@ -145,13 +145,15 @@ class Settings(BaseSettings):
     # --- serving ---
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, description="HTTP port.")
+    # One process serves on one core: a few requests in flight cover Cassandra's round
+    # trips; more only queue inside the event loop and slow every answer (docs/operations.md).
     max_in_flight_requests: int = Field(
-        32, ge=1, description="Requests served at once; more wait in the queue.")
+        16, ge=1, description="Requests served at once; more wait in the queue.")
     max_queued_requests: int = Field(
-        64, ge=0, description="Requests waiting for a slot; beyond them the answer is an "
+        32, ge=0, description="Requests waiting for a slot; beyond them the answer is an "
                               "immediate 503 with Retry-After.")
     queue_wait_s: float = Field(
-        0.05, ge=0, le=5, description="Longest wait in the queue before a 503 with Retry-After.")
+        0.02, ge=0, le=5, description="Longest wait in the queue before a 503 with Retry-After.")
     shutdown_grace_s: float = Field(
         10.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish "
                                 "(uvicorn's graceful timeout), and running jobs to record "

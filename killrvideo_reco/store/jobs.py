@@ -13,7 +13,7 @@ from functools import partial
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 
-from killrvideo_reco.domain.jobs import Job, JobLease, JobStatus, utc_now
+from killrvideo_reco.domain.jobs import Job, JobLease, utc_now
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.rows import as_utc

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import uuid
 
 import numpy as np
@@ -75,7 +76,7 @@ def test_a_job_started_on_one_replica_is_followed_on_the_other(world, replicas):
 
 
 def test_a_killed_replicas_job_is_interrupted_and_resumed_elsewhere(world, replicas):
-    settings, _, moderator = world
+    _, _, moderator = world
     a, b = replicas
     job_id = a.start_job("profiles", moderator).json()["jobId"]
     b.wait_job(job_id, moderator, running_with_cursor(16), timeout_s=30)
@@ -99,7 +100,8 @@ def test_sigterm_drains_requests_and_jobs_resume_after_a_restart(world, replicas
     settings, videos, moderator = world
     _, b = replicas
     viewer = auth(settings, uuid.uuid4())
-    slow = {**SLOW, "SLOW_VIDEO_READ_S": "2"}
+    # The job must outlast the request's 2 s drain: 256 ranges x 0.25 s / 8 = 8 s at least.
+    slow = {**SLOW, "SLOW_TOKEN_RANGE_S": "0.25", "SLOW_VIDEO_READ_S": "2"}
     (c,) = started(Replica(settings, **slow))
     try:
         job_id = c.start_job("profiles", moderator).json()["jobId"]
@@ -144,8 +146,6 @@ def test_sigterm_drains_requests_and_jobs_resume_after_a_restart(world, replicas
 
 def _wait_in_flight(replica: Replica, timeout_s: float = 5.0) -> None:
     """Until the slow video read is being served (it shows in the in-flight gauge)."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if "killrvideo_http_requests_in_flight 1.0" in replica.http.get("/metrics").text:

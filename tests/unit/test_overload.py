@@ -78,3 +78,21 @@ def test_requests_beyond_the_limit_get_a_quick_503_problem_with_retry_after():
     assert 'killrvideo_http_overload_rejections_total{reason="queue_full"}' in scrape
     assert 'killrvideo_http_overload_rejections_total{reason="queue_timeout"}' in scrape
     assert [r.status_code for r in served] == [200, 200] and after.status_code == 200
+
+
+def test_serve_drains_for_shutdown_grace_s(monkeypatch):
+    import uvicorn
+
+    from killrvideo_reco import cli
+    from killrvideo_reco.settings import get_settings
+
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setenv("SHUTDOWN_GRACE_S", "7.5")
+    monkeypatch.setenv("DEV_MODE", "1")
+    get_settings.cache_clear()
+    try:
+        assert cli.cmd_serve(None) == 0
+    finally:
+        get_settings.cache_clear()
+    assert seen["timeout_graceful_shutdown"] == 7.5

@@ -148,9 +148,9 @@ class Settings(BaseSettings):
     # One process serves on one core: a few requests in flight cover Cassandra's round
     # trips; more only queue inside the event loop and slow every answer (docs/operations.md).
     max_in_flight_requests: int = Field(
-        16, ge=1, description="Requests served at once; more wait in the queue.")
+        8, ge=1, description="Requests served at once; more wait in the queue.")
     max_queued_requests: int = Field(
-        32, ge=0, description="Requests waiting for a slot; beyond them the answer is an "
+        16, ge=0, description="Requests waiting for a slot; beyond them the answer is an "
                               "immediate 503 with Retry-After.")
     queue_wait_s: float = Field(
         0.02, ge=0, le=5, description="Longest wait in the queue before a 503 with Retry-After.")

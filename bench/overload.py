@@ -60,16 +60,29 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str, token: str) -> tuple[int, dict[str, str]]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                          f"Authorization: {token}\r\n\r\n".encode())
-        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Authorization: {token}\r\n\r\n").encode()
+        reused = self.writer is not None
+        try:
+            raw = await self._send(request)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if not reused:
+                raise
+            # The server closed it while idle (keep-alive timeout): what browsers do, resend.
+            self.close()
+            raw = await self._send(request)
+        head = raw.decode("latin-1").split("\r\n")
         headers = dict(line.lower().split(": ", 1) for line in head[1:] if ": " in line)
         await self.reader.readexactly(int(headers.get("content-length", "0")))
         if headers.get("connection") == "close":
             self.close()
         return int(head[0].split()[1]), headers
+
+    async def _send(self, request: bytes) -> bytes:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(request)
+        return await self.reader.readuntil(b"\r\n\r\n")
 
     def close(self) -> None:
         if self.writer is not None:

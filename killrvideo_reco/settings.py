@@ -150,10 +150,10 @@ class Settings(BaseSettings):
     max_in_flight_requests: int = Field(
         8, ge=1, description="Requests served at once; more wait in the queue.")
     max_queued_requests: int = Field(
-        16, ge=0, description="Requests waiting for a slot; beyond them the answer is an "
+        8, ge=0, description="Requests waiting for a slot; beyond them the answer is an "
                               "immediate 503 with Retry-After.")
     queue_wait_s: float = Field(
-        0.02, ge=0, le=5, description="Longest wait in the queue before a 503 with Retry-After.")
+        0.01, ge=0, le=5, description="Longest wait in the queue before a 503 with Retry-After.")
     shutdown_grace_s: float = Field(
         10.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish "
                                 "(uvicorn's graceful timeout), and running jobs to record "

@@ -73,6 +73,8 @@ class ActivityService:
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
             if row is not None and event_id in row.event_ids:
+                if event_id in row.uncounted_ids:  # recorded, but its counters failed
+                    await self._count(user_id, video_id, event_id, at, owed=True)
                 return ViewOutcome(True, row.play_count, row.seconds_watched)
             new_row = history_rules.after_view(row, video_id, at, seconds, duration_s,
                                                facts.duration_s)
@@ -80,7 +82,7 @@ class ActivityService:
             new = history_rules.watch_interaction(new_row, *args)
             state = await self._current_state(user_id, taste, facts.embedding_model, run)
             if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id,
-                                  run, lambda: self.viewers.count_view(video_id, at.date())):
+                                  run, lambda: self._count(user_id, video_id, event_id, at)):
                 return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
@@ -130,6 +132,22 @@ class ActivityService:
                 continue
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+
+    async def _count(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
+                     at: datetime, owed: bool = False) -> None:
+        """The view counters of a recorded event. If they fail, the event is marked as
+        owed, so the client's retry (same event id) counts it instead of losing it."""
+        try:
+            await self.viewers.count_view(video_id, at.date())
+        except TRANSIENT_ERRORS:
+            if not owed:
+                try:
+                    await self.viewers.mark_uncounted(user_id, video_id, event_id, True)
+                except TRANSIENT_ERRORS:
+                    log.warning("user %s: view %s counted nowhere", user_id, event_id)
+            raise
+        if owed:
+            await self.viewers.mark_uncounted(user_id, video_id, event_id, False)
 
     async def _read_for_update(self, user_id: uuid.UUID, video_id: uuid.UUID):
         """The state first, then the row, one after the other: any change committed

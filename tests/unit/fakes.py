@@ -142,6 +142,11 @@ class FakeViewerStore:
     async def count_view(self, video_id, day):
         self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
 
+    async def mark_uncounted(self, user_id, video_id, event_id, uncounted):
+        row = self.rows[user_id][video_id]
+        ids = row.uncounted_ids | {event_id} if uncounted else row.uncounted_ids - {event_id}
+        self.rows[user_id][video_id] = replace(row, uncounted_ids=frozenset(ids))
+
     async def total_views(self, video_ids):
         totals: dict = {}
         for (_, video), n in self.views.items():

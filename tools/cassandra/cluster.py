@@ -84,8 +84,12 @@ def write_config(n: int) -> Path:
     text = (text.replace("cluster_name: killrvideo-reco-dev", "cluster_name: killrvideo-reco-cluster")
                 .replace("initial_token: 0", f"initial_token: {token(n)}")
                 .replace(f'- seeds: "{host(n)}"', f'- seeds: "{host(1)}:{STORAGE_PORT}"'))
+    # A read routed to a dead node fails after the read timeout, then the driver retries it
+    # elsewhere: keep that short, and convict a dead node sooner than the default (8).
+    text = (text.replace("read_request_timeout: 5000ms", "read_request_timeout: 2000ms")
+                .replace("range_request_timeout: 10000ms", "range_request_timeout: 2000ms"))
     # A new, empty cluster has nothing to stream: join at once instead of bootstrapping.
-    text += "\nauto_bootstrap: false\n"
+    text += "\nauto_bootstrap: false\nphi_convict_threshold: 5\n"
     path = conf / "cassandra.yaml"
     path.write_text(text)
     (conf / "logback.xml").write_text((HERE / "logback.xml").read_text())

@@ -52,19 +52,19 @@ def prepare(session: Session, cql: str):
 
 class ReadRetryPolicy(RetryPolicy):
     """The driver's default, plus: an idempotent read that timed out or found too few
-    replicas is retried twice on the next coordinator. Right after a node dies, reads
+    replicas is retried up to 4 times on the next coordinator. Right after a node dies, reads
     routed to it time out until the failure detector convicts it; ANN queries are range
     reads, which Cassandra's own speculative retry does not cover."""
 
     def on_read_timeout(self, query, consistency, required_responses, received_responses,
                         data_retrieved, retry_num):
-        if retry_num < 2 and getattr(query, "is_idempotent", False):
+        if retry_num < 4 and getattr(query, "is_idempotent", False):
             return self.RETRY_NEXT_HOST, None
         return super().on_read_timeout(query, consistency, required_responses,
                                        received_responses, data_retrieved, retry_num)
 
     def on_unavailable(self, query, consistency, required_replicas, alive_replicas, retry_num):
-        if retry_num < 2 and getattr(query, "is_idempotent", False):
+        if retry_num < 4 and getattr(query, "is_idempotent", False):
             return self.RETRY_NEXT_HOST, None
         return super().on_unavailable(query, consistency, required_replicas, alive_replicas,
                                       retry_num)

@@ -76,8 +76,8 @@ class ViewerStore:
             "WHERE userid = ? IF taste_version = ?")
         self._write_row = prepare(
             f"UPDATE {ks}.viewer_history SET first_watched = ?, last_watched = ?, play_count = ?, "
-            "seconds_watched = ?, duration_s = ?, hidden_at = ?, event_ids = event_ids + ? "
-            "WHERE userid = ? AND videoid = ?")
+            "seconds_watched = ?, duration_s = ?, hidden_at = ?, event_ids = event_ids + ?, "
+            "uncounted_ids = uncounted_ids + ? WHERE userid = ? AND videoid = ?")
         profile_columns = ("userid, preference_vector, model_id, item_count, last_updated, "
                            "recent_positive, interests")
         self._write_prefs = prepare(
@@ -158,6 +158,8 @@ class ViewerStore:
                 row.first_watched, row.last_watched, row.play_count or None,
                 row.seconds_watched if row.play_count else None, row.duration_s,
                 row.hidden_at, {change.event_id} if change.event_id else set(),
+                # A view's counters are owed until the service has incremented them.
+                {change.event_id} if change.event_id else set(),
                 change.user_id, row.video_id))
         rows = await execute(self.session, batch, None, WRITE_EXECUTION)
         return bool(rows and rows[0].applied)
@@ -208,7 +210,8 @@ class ViewerStore:
 
     async def mark_uncounted(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                              uncounted: bool) -> None:
-        """Note (or clear) that this recorded event's view counters are still owed."""
+        """Note (or clear) that this recorded event's view counters are still owed
+        (commit() notes it with the event; the service clears it once counted)."""
         await execute(self.session, self._uncounted["+" if uncounted else "-"],
                       ({event_id}, user_id, video_id), WRITE_EXECUTION)
 

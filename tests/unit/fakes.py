@@ -115,9 +115,10 @@ class FakeViewerStore:
         if change.row is not None:
             rows = self.rows.setdefault(change.user_id, {})
             old = rows.get(change.row.video_id)
-            events = (old.event_ids if old else frozenset()) | (
-                {change.event_id} if change.event_id else set())
-            row = replace(change.row, event_ids=frozenset(events))
+            new = {change.event_id} if change.event_id else set()
+            events = (old.event_ids if old else frozenset()) | new
+            owed = (old.uncounted_ids if old else frozenset()) | new
+            row = replace(change.row, event_ids=frozenset(events), uncounted_ids=frozenset(owed))
             if row.play_count == 0 and row.hidden_at is None:
                 rows.pop(row.video_id, None)  # an un-hidden, never-watched row goes away
             else:

@@ -118,6 +118,14 @@ def test_a_burst_for_one_viewer_queues_in_process_instead_of_retrying():
     assert len(activity._writers) == 0, "locks are dropped once no event is in flight"
 
 
+def test_a_counted_view_owes_nothing():
+    videos, viewers, activity, ids, _ = world()
+    user = uuid.uuid4()
+    asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
+    row = asyncio.run(viewers.history_row(user, ids[0]))
+    assert row.event_ids == {"evt-1"} and row.uncounted_ids == frozenset()
+
+
 def test_a_view_whose_counters_failed_is_counted_when_the_client_retries_it():
     from cassandra import WriteTimeout
 

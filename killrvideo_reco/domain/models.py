@@ -172,8 +172,6 @@ class HistoryRow:
     duration_s: float | None = None
     hidden_at: datetime | None = None
     event_ids: frozenset[str] = field(default_factory=frozenset)
-    # Events recorded here whose view counters still have to be incremented.
-    uncounted_ids: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)

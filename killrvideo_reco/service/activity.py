@@ -73,8 +73,6 @@ class ActivityService:
         for attempt in range(MAX_ATTEMPTS):
             taste, row = await self._read_for_update(user_id, video_id)
             if row is not None and event_id in row.event_ids:
-                if event_id in row.uncounted_ids:  # recorded, but not yet counted
-                    await self._count(user_id, video_id, event_id, at)
                 return ViewOutcome(True, row.play_count, row.seconds_watched)
             new_row = history_rules.after_view(row, video_id, at, seconds, duration_s,
                                                facts.duration_s)
@@ -82,7 +80,7 @@ class ActivityService:
             new = history_rules.watch_interaction(new_row, *args)
             state = await self._current_state(user_id, taste, facts.embedding_model, run)
             if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id,
-                                  run, lambda: self._count(user_id, video_id, event_id, at)):
+                                  run, lambda: self.viewers.count_view(video_id, at.date())):
                 return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
@@ -132,18 +130,6 @@ class ActivityService:
                 continue
             await _backoff(attempt)
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
-
-    async def _count(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
-                     at: datetime) -> None:
-        """The view counters of a recorded event. The event was committed as owed
-        (`uncounted_ids`), so if this fails, or the commit's answer was lost, the client's
-        retry with the same event id counts it then: nothing lost, nothing twice."""
-        await self.viewers.count_view(video_id, at.date())
-        try:
-            await self.viewers.mark_uncounted(user_id, video_id, event_id, False)
-        except TRANSIENT_ERRORS:
-            # Counted: answer 2xx so the client does not resend; the note may linger.
-            log.warning("user %s: view %s counted, but still noted as owed", user_id, event_id)
 
     async def _read_for_update(self, user_id: uuid.UUID, video_id: uuid.UUID):
         """The state first, then the row, one after the other: any change committed

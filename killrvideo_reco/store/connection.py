@@ -102,6 +102,9 @@ def build_cluster(settings: Settings) -> Cluster:
         # v4, not v5: v5 checksums every frame, in pure Python on the driver's side (5% of
         # the view path's CPU) and again on the node; loopback and TCP already check.
         protocol_version=4,
+        # After each DDL statement, wait (up to a minute) until every node has the new
+        # schema: a multi-node `make schema` must not leave a node that cannot serve it.
+        max_schema_agreement_wait=60,
         # Notice a dead node within seconds, and retry at most every 10 s (the driver's
         # default backs off to 10 minutes), so the service recovers soon after an outage.
         idle_heartbeat_interval=5,

@@ -30,7 +30,7 @@ IN_CHUNK = 100
 # counters already written: it is part of the schema, not a setting.
 VIEW_BUCKETS = 16
 HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
-                   "duration_s, hidden_at, event_ids, uncounted_ids")
+                   "duration_s, hidden_at, event_ids")
 
 
 def view_bucket(video_id: uuid.UUID) -> int:
@@ -50,8 +50,7 @@ def history_from_row(row) -> HistoryRow:
         video_id=row.videoid, first_watched=as_utc(row.first_watched),
         last_watched=as_utc(row.last_watched), play_count=row.play_count or 0,
         seconds_watched=row.seconds_watched or 0.0, duration_s=row.duration_s,
-        hidden_at=as_utc(row.hidden_at), event_ids=frozenset(row.event_ids or ()),
-        uncounted_ids=frozenset(row.uncounted_ids or ()))
+        hidden_at=as_utc(row.hidden_at), event_ids=frozenset(row.event_ids or ()))
 
 
 class ViewerStore:
@@ -76,8 +75,8 @@ class ViewerStore:
             "WHERE userid = ? IF taste_version = ?")
         self._write_row = prepare(
             f"UPDATE {ks}.viewer_history SET first_watched = ?, last_watched = ?, play_count = ?, "
-            "seconds_watched = ?, duration_s = ?, hidden_at = ?, event_ids = event_ids + ?, "
-            "uncounted_ids = uncounted_ids + ? WHERE userid = ? AND videoid = ?")
+            "seconds_watched = ?, duration_s = ?, hidden_at = ?, event_ids = event_ids + ? "
+            "WHERE userid = ? AND videoid = ?")
         profile_columns = ("userid, preference_vector, model_id, item_count, last_updated, "
                            "recent_positive, interests")
         self._write_prefs = prepare(
@@ -99,9 +98,6 @@ class ViewerStore:
             "WHERE day = ? AND bucket = ? AND videoid = ?")
         self._count_total = prepare(
             f"UPDATE {ks}.video_view_counts SET views = views + 1 WHERE videoid = ?")
-        self._uncounted = {sign: prepare(
-            f"UPDATE {ks}.viewer_history SET uncounted_ids = uncounted_ids {sign} ? "
-            "WHERE userid = ? AND videoid = ?") for sign in "+-"}
         self._total_views = prepare(
             f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid IN ?")
         self._views_on = prepare(
@@ -158,8 +154,6 @@ class ViewerStore:
                 row.first_watched, row.last_watched, row.play_count or None,
                 row.seconds_watched if row.play_count else None, row.duration_s,
                 row.hidden_at, {change.event_id} if change.event_id else set(),
-                # A view's counters are owed until the service has incremented them.
-                {change.event_id} if change.event_id else set(),
                 change.user_id, row.video_id))
         rows = await execute(self.session, batch, None, WRITE_EXECUTION)
         return bool(rows and rows[0].applied)
@@ -207,13 +201,6 @@ class ViewerStore:
         batch.add(self._count_day, (day, view_bucket(video_id), video_id))
         batch.add(self._count_total, (video_id,))
         await execute(self.session, batch, None, WRITE_EXECUTION)
-
-    async def mark_uncounted(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
-                             uncounted: bool) -> None:
-        """Note (or clear) that this recorded event's view counters are still owed
-        (commit() notes it with the event; the service clears it once counted)."""
-        await execute(self.session, self._uncounted["+" if uncounted else "-"],
-                      ({event_id}, user_id, video_id), WRITE_EXECUTION)
 
     async def total_views(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         """All-time views of these videos (videos never viewed are absent)."""

@@ -97,9 +97,10 @@ def verify(settings, session, ledger: Ledger) -> dict:
         f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid IN %s",
         consistency_level=quorum), (ValueSequence(list(per_video)),))}
     counter_mismatch = sum(abs(counts.get(v, 0) - n) for v, n in per_video.items())
+    counted_twice = sum(max(0, counts.get(v, 0) - n) for v, n in per_video.items())
     return {"acked": len(ledger.acked), "unacked": len(ledger.unacked),
             "missing_event_ids": missing, "play_count_mismatch": plays,
-            "counter_mismatch": counter_mismatch,
+            "counter_mismatch": counter_mismatch, "counted_twice": counted_twice,
             "profile_max_diff": profile_difference(settings, {u for u, _ in per_pair})}
 
 

@@ -115,10 +115,9 @@ class FakeViewerStore:
         if change.row is not None:
             rows = self.rows.setdefault(change.user_id, {})
             old = rows.get(change.row.video_id)
-            new = {change.event_id} if change.event_id else set()
-            events = (old.event_ids if old else frozenset()) | new
-            owed = (old.uncounted_ids if old else frozenset()) | new
-            row = replace(change.row, event_ids=frozenset(events), uncounted_ids=frozenset(owed))
+            events = (old.event_ids if old else frozenset()) | (
+                {change.event_id} if change.event_id else set())
+            row = replace(change.row, event_ids=frozenset(events))
             if row.play_count == 0 and row.hidden_at is None:
                 rows.pop(row.video_id, None)  # an un-hidden, never-watched row goes away
             else:
@@ -142,11 +141,6 @@ class FakeViewerStore:
 
     async def count_view(self, video_id, day):
         self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
-
-    async def mark_uncounted(self, user_id, video_id, event_id, uncounted):
-        row = self.rows[user_id][video_id]
-        ids = row.uncounted_ids | {event_id} if uncounted else row.uncounted_ids - {event_id}
-        self.rows[user_id][video_id] = replace(row, uncounted_ids=frozenset(ids))
 
     async def total_views(self, video_ids):
         totals: dict = {}

@@ -118,38 +118,27 @@ def test_a_burst_for_one_viewer_queues_in_process_instead_of_retrying():
     assert len(activity._writers) == 0, "locks are dropped once no event is in flight"
 
 
-def test_a_counted_view_owes_nothing():
-    videos, viewers, activity, ids, _ = world()
-    user = uuid.uuid4()
-    asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
-    row = asyncio.run(viewers.history_row(user, ids[0]))
-    assert row.event_ids == {"evt-1"} and row.uncounted_ids == frozenset()
-
-
-def test_a_view_whose_counters_failed_is_counted_when_the_client_retries_it():
+def test_a_view_whose_counter_write_failed_is_not_counted_again_on_retry():
+    # Cassandra counters are not idempotent. A counter write that timed out was, in the
+    # node-loss test, always applied by the coordinator's own replica (it leads counter
+    # writes), so the retry must not count it again (docs/operations.md, "Node loss").
     from cassandra import WriteTimeout
 
     videos, viewers, activity, ids, _ = world()
     user = uuid.uuid4()
     count_view = viewers.count_view
 
-    async def node_dies(video_id, day):
-        viewers.count_view = count_view  # only the first attempt fails
-        raise WriteTimeout("counter leader gone", write_type=0)
+    async def applied_then_timed_out(video_id, day):
+        viewers.count_view = count_view
+        await count_view(video_id, day)
+        raise WriteTimeout("replication timed out", write_type=0)
 
-    viewers.count_view = node_dies
+    viewers.count_view = applied_then_timed_out
     try:
         asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
         raise AssertionError("the failure must reach the client, who retries")
     except WriteTimeout:
         pass
-    row = asyncio.run(viewers.history_row(user, ids[0]))
-    assert row.event_ids == {"evt-1"} and row.uncounted_ids == {"evt-1"}
-    assert sum(viewers.views.values()) == 0
-
     retry = asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
     assert retry.duplicate and retry.play_count == 1
-    assert sum(viewers.views.values()) == 1, "counted once, on the retry"
-    assert asyncio.run(viewers.history_row(user, ids[0])).uncounted_ids == frozenset()
-    again = asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
-    assert again.duplicate and sum(viewers.views.values()) == 1
+    assert sum(viewers.views.values()) == 1, "counted once"

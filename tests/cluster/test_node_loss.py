@@ -1,8 +1,9 @@
 """Node loss under load (`make test-cluster`): two service processes share the 3-node
 cluster (RF=3); mid-load one Cassandra node is killed with SIGKILL, later restarted.
 
-Expected: no feed request fails; every acknowledged view is in its history row and counted
-exactly once (histories and counters read at LOCAL_QUORUM after recovery); every online
+Expected: no feed request fails; every acknowledged view is in its history row exactly
+once (read at LOCAL_QUORUM after recovery); the view counters are off by at most the
+events that had to be retried (Cassandra counters are not idempotent); every online
 profile equals a rebuild from history."""
 from __future__ import annotations
 
@@ -72,7 +73,11 @@ def test_a_node_killed_mid_load_loses_nothing(cluster_tool, cluster_settings, ca
     assert figures["acked"] > 200
     assert figures["missing_event_ids"] == 0
     assert figures["play_count_mismatch"] == 0
-    assert figures["counter_mismatch"] == 0
+    # Counter increments are not idempotent: one that times out while a node dies may or
+    # may not have been applied, and its event is then retried as a duplicate and not
+    # counted again. So counters may be off, but only by events whose first try failed;
+    # the histories above must be exact (docs/operations.md, "Node loss").
+    assert figures["counter_mismatch"] <= ledger.view_retries
     assert figures["profile_max_diff"] < 1e-4
 
 

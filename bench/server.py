@@ -33,6 +33,9 @@ class Server:
                     "VECTOR_DIMENSION": "384", "LOG_LEVEL": "warning",
                     # A local benchmark: the development JWT secret is fine here.
                     "DEV_MODE": os.environ.get("DEV_MODE", "1"),
+                    # The latency cells drive closed loops of up to 32 clients: no shedding
+                    # there (bench/overload.py measures it, with its own limits).
+                    "MAX_IN_FLIGHT_REQUESTS": "1000",
                     "PYTHONPATH": str(REPO), **(extra_env or {})}
         self.process: subprocess.Popen | None = None
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-uvicorn-{self.port}.log"

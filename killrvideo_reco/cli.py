@@ -56,10 +56,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"serve: refusing to start: {error}", file=sys.stderr)
         return 2
     # Logging is already set up by main(); the app logs one access line per request
-    # itself, with its request id, so uvicorn's own access log is off.
+    # itself, with its request id, so uvicorn's own access log is off. On SIGTERM uvicorn
+    # stops accepting, lets in-flight requests finish for up to SHUTDOWN_GRACE_S, then runs
+    # the lifespan's shutdown, where running jobs record where they stopped.
     uvicorn.run("killrvideo_reco.api.app:create_app", factory=True, host=settings.host,
                 port=settings.port, log_level=settings.log_level.lower(), log_config=None,
-                access_log=False)
+                access_log=False, timeout_graceful_shutdown=settings.shutdown_grace_s)
     return 0
 
 

@@ -15,6 +15,13 @@ HTTP_LATENCY = Histogram(
     "Time to answer an HTTP request, by route template and status.",
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+HTTP_IN_FLIGHT = Gauge(
+    "killrvideo_http_requests_in_flight",
+    "Requests being served now (health checks and /metrics not counted).")
+OVERLOAD_REJECTIONS = Counter(
+    "killrvideo_http_overload_rejections_total",
+    "Requests answered 503 by the concurrency limit: `queue_full` at once, `queue_timeout` "
+    "after QUEUE_WAIT_S in the queue.", ["reason"])
 FEED_RESPONSES = Counter(
     "killrvideo_feed_responses_total", "For You pages served, by source.", ["source"])
 CANDIDATES_FETCHED = Counter(
@@ -36,7 +43,8 @@ VIEW_EVENTS = Counter(
     "Playback events received: recorded, or duplicate (an event id already counted).",
     ["outcome"])
 JOBS = Counter(
-    "killrvideo_jobs_total", "Background jobs finished over HTTP, by kind and status.",
+    "killrvideo_jobs_total", "Background jobs this process ran that ended, by kind and "
+    "status (succeeded, failed, interrupted).",
     ["kind", "status"])
 JOB_PROGRESS = Gauge(
     "killrvideo_job_progress_ratio", "Share of the latest job of each kind done (0..1).",

@@ -145,6 +145,29 @@ class Settings(BaseSettings):
     # --- serving ---
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, description="HTTP port.")
+    # One process serves on one core: a few requests in flight cover Cassandra's round
+    # trips; more only queue inside the event loop and slow every answer (docs/operations.md).
+    max_in_flight_requests: int = Field(
+        8, ge=1, description="Requests served at once; more wait in the queue.")
+    max_queued_requests: int = Field(
+        16, ge=0, description="Requests waiting for a slot; beyond them the answer is an "
+                              "immediate 503 with Retry-After.")
+    queue_wait_s: float = Field(
+        0.02, ge=0, le=5, description="Longest wait in the queue before a 503 with Retry-After.")
+    shutdown_grace_s: float = Field(
+        10.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish "
+                                "(uvicorn's graceful timeout), and running jobs to record "
+                                "their state.")
+
+    # --- background jobs (POST /api/v1/admin/jobs/...) ---
+    job_lease_ttl_s: int = Field(
+        30, ge=2, description="A job's lease on its kind lapses this long after its process "
+                              "stops renewing it; the job is then reported interrupted.")
+    job_progress_interval_s: float = Field(
+        1.0, gt=0, description="A running job saves its progress at most this often.")
+    job_resume_max_age_s: float = Field(
+        86400.0, ge=0, description="An interrupted job's cursor older than this is not "
+                                   "resumed: the next job of its kind starts from scratch.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["text", "json"] = Field(
         "text", description="text: human-readable lines; json: one JSON object per line.")

@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from killrvideo_reco.api.middleware import RequestContext
+from killrvideo_reco.api.overload import ConcurrencyLimit
 from killrvideo_reco.api.openapi import install_openapi
 from killrvideo_reco.api.problems import install_problem_handlers
 from killrvideo_reco.api.resources import ResourceHolder
 from killrvideo_reco.api.routes import admin, health, me, recommendations, videos
-from killrvideo_reco.service.job_registry import JobRegistry
 from killrvideo_reco.logs import configure_logging
 from killrvideo_reco.settings import Settings, get_settings
 
@@ -28,17 +28,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         holder = ResourceHolder(settings)
         app.state.holder = holder
-        app.state.jobs = JobRegistry()
         await holder.start()
         try:
             yield
         finally:
-            await app.state.jobs.cancel_all()
             await holder.close()
 
     app = FastAPI(title="KillrVideo Reco", version="0.1.0", lifespan=lifespan,
                   description="Personalised 'For You' recommendations on Cassandra 5 vector search.")
     install_problem_handlers(app)
+    # The last added is the outermost: RequestContext wraps the limit, so a shed request
+    # still gets its request id, access line and request metric.
+    app.add_middleware(ConcurrencyLimit, max_in_flight=settings.max_in_flight_requests,
+                       max_queued=settings.max_queued_requests,
+                       queue_wait_s=settings.queue_wait_s)
     app.add_middleware(RequestContext)
     for module in (health, recommendations, videos, me, admin):
         app.include_router(module.router)

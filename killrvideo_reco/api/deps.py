@@ -10,6 +10,7 @@ from fastapi import Depends, Query, Request
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.resources import AppResources
 from killrvideo_reco.auth import AuthError, Principal, verify
+from killrvideo_reco.service.job_registry import JobRegistry
 from killrvideo_reco.settings import Settings
 
 T = TypeVar("T")
@@ -26,6 +27,11 @@ async def resources(request: Request) -> AppResources:
         raise Problem(503, "The service is still connecting to Cassandra; retry shortly.",
                       headers={"Retry-After": "2"})
     return found
+
+
+async def jobs(request: Request) -> JobRegistry:
+    await resources(request)  # the registry exists once Cassandra answered
+    return request.app.state.holder.jobs
 
 
 async def principal(request: Request) -> Principal:
@@ -59,6 +65,7 @@ Viewer = Annotated[Principal, Depends(require("viewer"))]
 Creator = Annotated[Principal, Depends(require("creator"))]
 Moderator = Annotated[Principal, Depends(require("moderator"))]
 Resources = Annotated[AppResources, Depends(resources)]
+Jobs = Annotated[JobRegistry, Depends(jobs)]
 CurrentSettings = Annotated[Settings, Depends(settings)]
 # The paging parameters every paged endpoint takes.
 PageNumber = Annotated[int, Query(ge=1, le=1000, description="1-based page number")]

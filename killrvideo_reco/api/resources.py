@@ -7,19 +7,26 @@ import asyncio
 import logging
 
 from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.service.job_registry import JobPolicy, JobRegistry
 from killrvideo_reco.service.wiring import AppResources, build_resources
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+def job_policy(settings: Settings) -> JobPolicy:
+    return JobPolicy(settings.job_lease_ttl_s, settings.job_progress_interval_s,
+                     settings.job_resume_max_age_s, settings.shutdown_grace_s)
+
+
 class ResourceHolder:
-    """Owns the resources and the background (re)connect task."""
+    """Owns the resources, this process's jobs and the background (re)connect task."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.embedder = build_provider(settings)
         self.resources: AppResources | None = None
+        self.jobs: JobRegistry | None = None
         self.last_error: str | None = None
         self._task: asyncio.Task | None = None
 
@@ -30,6 +37,7 @@ class ResourceHolder:
     async def _try_connect(self) -> bool:
         try:
             self.resources = await asyncio.to_thread(build_resources, self.settings, self.embedder)
+            self.jobs = JobRegistry(self.resources.jobs, job_policy(self.settings))
             self.last_error = None
             return True
         except Exception as error:  # noqa: BLE001 - reported by /readyz and retried
@@ -45,5 +53,7 @@ class ResourceHolder:
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
+        if self.jobs:  # first: running jobs record where they stopped
+            await self.jobs.shutdown()
         if self.resources:
             await asyncio.to_thread(self.resources.close)

@@ -179,18 +179,31 @@ class HiddenOut(ApiModel):
 class JobOut(ApiModel):
     job_id: uuid.UUID
     kind: str
-    status: Literal["running", "succeeded", "failed"]
+    status: Literal["running", "succeeded", "failed", "interrupted"] = Field(
+        description="`interrupted`: its process shut down or died; the next job of this "
+                    "kind resumes it (`resumedFrom`) or starts again (`restartedFrom`).")
     started_at: UtcDateTime
     finished_at: UtcDateTime | None
     progress: dict
     result: dict | None
     error: str | None
+    owner: str = Field(description="host:pid of the service process that runs (ran) it.")
+    heartbeat_at: UtcDateTime | None = Field(description="When its progress was last saved.")
+    resume_cursor: dict | None = Field(
+        description="Where a later job of this kind can resume (profiles: the finished "
+                    "token ranges); kept by an interrupted job, cleared on success.")
+    resumed_from: uuid.UUID | None = Field(
+        description="The interrupted job whose finished work this one skips.")
+    restarted_from: uuid.UUID | None = Field(
+        description="An interrupted job this one reruns from scratch: its kind cannot "
+                    "resume, or its cursor was older than JOB_RESUME_MAX_AGE_S.")
 
     @classmethod
     def of(cls, job) -> "JobOut":
         return cls(job_id=job.job_id, kind=job.kind, status=job.status, started_at=job.started_at,
                    finished_at=job.finished_at, progress=job.progress, result=job.result,
-                   error=job.error)
+                   error=job.error, owner=job.owner, heartbeat_at=job.heartbeat_at,
+                   resume_cursor=job.cursor, resumed_from=job.resumed_from, restarted_from=job.restarted_from)
 
 
 class HistoryItemOut(ApiModel):

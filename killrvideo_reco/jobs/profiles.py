@@ -33,21 +33,26 @@ def token_splits(count: int) -> list[tuple[int, int]]:
 
 
 class Checkpoint:
-    """Finished split indexes, on disk, for one job configuration."""
+    """Finished split indexes for one job configuration: on disk (`make profiles`), or as
+    the cursor of an interrupted HTTP job (`saved`). One saved for another configuration
+    (split count or catalogue model) is ignored: the run starts from scratch."""
 
-    def __init__(self, path: Path | None, key: str):
+    def __init__(self, path: Path | None, key: str, saved: dict | None = None):
         self.path, self.key = path, key
         self.done: set[int] = set()
-        if path and path.exists():
+        if saved is None and path and path.exists():
             saved = json.loads(path.read_text())
-            if saved.get("key") == key:
-                self.done = set(saved.get("done", []))
+        if saved and saved.get("key") == key:
+            self.done = set(saved.get("done", []))
+
+    def cursor(self) -> dict:
+        return {"key": self.key, "done": sorted(self.done)}
 
     def mark(self, index: int) -> None:
         self.done.add(index)
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps({"key": self.key, "done": sorted(self.done)}))
+            self.path.write_text(json.dumps(self.cursor()))
 
     def clear(self) -> None:
         if self.path:
@@ -58,16 +63,20 @@ async def rebuild_profiles(videos: VideoRepository, viewers: ViewerRepository,
                            activity: ActivityService, parallelism: int = 8,
                            splits: int = DEFAULT_SPLITS, checkpoint_path: Path | None = None,
                            on_progress: Callable[[Progress], None] | None = None,
-                           progress_stream=None, facts_cache: dict | None = None) -> dict:
+                           progress_stream=None, facts_cache: dict | None = None,
+                           resume_from: dict | None = None) -> dict:
     """Rebuild every viewer found in viewer_history. `facts_cache` (video id -> facts)
-    may be pre-filled by a caller that already read the catalogue."""
+    may be pre-filled by a caller that already read the catalogue. `resume_from` is an
+    interrupted job's cursor (progress.cursor): its finished ranges are skipped."""
     model_id = await videos.catalogue_model()
-    checkpoint = Checkpoint(checkpoint_path, f"{splits}:{model_id}")
+    checkpoint = Checkpoint(checkpoint_path, f"{splits}:{model_id}", resume_from)
+    resumed = len(checkpoint.done)
     ranges = token_splits(splits)
     todo = [i for i in range(len(ranges)) if i not in checkpoint.done]
     if checkpoint.done:
         log.info("resuming: %d of %d token ranges already done", len(checkpoint.done), len(ranges))
     progress = Progress("profiles", len(ranges), done=len(checkpoint.done), item_name="users",
+                        cursor=checkpoint.cursor(),
                         **({"stream": progress_stream} if progress_stream else {}))
     facts_cache = {} if facts_cache is None else facts_cache
     counts = {"users": 0, "with_profile": 0}
@@ -90,6 +99,7 @@ async def rebuild_profiles(videos: VideoRepository, viewers: ViewerRepository,
             await asyncio.gather(*(rebuild_one(user_id) for user_id in users))
             counts["users"] += len(users)
             checkpoint.mark(index)
+            progress.cursor = checkpoint.cursor()
             progress.advance(steps=1, items=len(users))
             if on_progress:
                 on_progress(progress)
@@ -101,7 +111,7 @@ async def rebuild_profiles(videos: VideoRepository, viewers: ViewerRepository,
     summary = {"users": counts["users"], "withProfile": counts["with_profile"],
                "seconds": round(elapsed, 2),
                "usersPerSecond": round(counts["users"] / elapsed, 1) if elapsed else 0.0,
-               "modelId": model_id}
+               "modelId": model_id, "resumedRanges": resumed}
     log.info("rebuilt %(users)d profiles (%(withProfile)d personalised) in %(seconds).1fs: "
              "%(usersPerSecond).0f users/s", summary)
     return summary

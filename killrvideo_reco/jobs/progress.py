@@ -20,6 +20,8 @@ class Progress:
     item_name: str = "items"
     started: float = field(default_factory=time.monotonic)
     stream: object = field(default=sys.stderr)
+    # Where a job stopped here could resume (JSON-able; None: the job cannot resume).
+    cursor: dict | None = None
     _last_print: float = 0.0
     _bar: tqdm | None = field(default=None, repr=False)
 

@@ -16,6 +16,7 @@ from killrvideo_reco.service.ttl_cache import KeyedTtlCache
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.store.connection import Database
+from killrvideo_reco.store.jobs import JobStore
 from killrvideo_reco.store.metadata import MetadataStore
 from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
@@ -65,6 +66,7 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
 class AppResources(Services):
     database: Database
     metadata: MetadataStore
+    jobs: JobStore
 
     def close(self) -> None:
         self.database.close()
@@ -77,8 +79,9 @@ def build_resources(settings: Settings, embedder: EmbeddingProvider) -> AppResou
         videos, viewers = VideoStore(session, keyspace), ViewerStore(session, keyspace)
         metadata = MetadataStore(session, keyspace)
         behaviour = BehaviourStore(session, keyspace)
+        jobs = JobStore(session, keyspace)
     except Exception:
         database.close()
         raise
     services = build_services(videos, viewers, settings, embedder, behaviour)
-    return AppResources(**vars(services), database=database, metadata=metadata)
+    return AppResources(**vars(services), database=database, metadata=metadata, jobs=jobs)

@@ -1,0 +1,98 @@
+"""Load shedding: the gate's bounded queue, and the middleware's 503 problem documents."""
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from killrvideo_reco.api.app import create_app
+from killrvideo_reco.api.overload import Gate
+from killrvideo_reco.settings import Settings
+
+
+def test_the_gate_queues_a_few_hands_slots_over_in_order_and_refuses_the_rest():
+    async def scenario():
+        gate = Gate(limit=2, queue_limit=2)
+        assert [await gate.enter(1.0), await gate.enter(1.0)] == [None, None]
+        first = asyncio.create_task(gate.enter(1.0))
+        second = asyncio.create_task(gate.enter(1.0))
+        await asyncio.sleep(0)
+        assert gate.queued == 2
+        assert await gate.enter(1.0) == "queue_full"
+        gate.leave()  # the slot goes to the oldest waiter, not to a newcomer
+        assert await first is None and not second.done()
+        gate.leave()
+        assert await second is None
+        assert gate.active == 2 and gate.queued == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_queued_request_that_waits_too_long_is_refused():
+    async def scenario():
+        gate = Gate(limit=1, queue_limit=5)
+        assert await gate.enter(0.01) is None
+        started = asyncio.get_running_loop().time()
+        assert await gate.enter(0.05) == "queue_timeout"
+        assert asyncio.get_running_loop().time() - started < 0.5
+        gate.leave()
+        assert gate.active == 0 and await gate.enter(0.0) is None
+
+    asyncio.run(scenario())
+
+
+def test_requests_beyond_the_limit_get_a_quick_503_problem_with_retry_after():
+    settings = Settings(embedding_provider="hashing", dev_mode=True, max_in_flight_requests=2,
+                        max_queued_requests=1, queue_wait_s=0.05)
+    app = create_app(settings)
+    release = asyncio.Event()
+
+    async def slow():
+        await release.wait()
+        return {"ok": True}
+
+    app.add_api_route("/slow", slow)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)  # no lifespan: no database needed
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            busy = [asyncio.create_task(client.get("/slow")) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            shed = await asyncio.gather(*(client.get("/slow") for _ in range(5)))
+            health = await client.get("/healthz")
+            scrape = (await client.get("/metrics")).text
+            release.set()
+            served = await asyncio.gather(*busy)
+            after = await client.get("/slow")
+        return shed, health, scrape, served, after
+
+    shed, health, scrape, served, after = asyncio.run(scenario())
+    for response in shed:
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["requestId"] == response.headers["x-request-id"]
+        assert "capacity" in response.json()["detail"]
+    assert health.status_code == 200, "health checks are never shed"
+    assert "killrvideo_http_requests_in_flight 2.0" in scrape
+    assert 'killrvideo_http_overload_rejections_total{reason="queue_full"}' in scrape
+    assert 'killrvideo_http_overload_rejections_total{reason="queue_timeout"}' in scrape
+    assert [r.status_code for r in served] == [200, 200] and after.status_code == 200
+
+
+def test_serve_drains_for_shutdown_grace_s(monkeypatch):
+    import uvicorn
+
+    from killrvideo_reco import cli
+    from killrvideo_reco.settings import get_settings
+
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setenv("SHUTDOWN_GRACE_S", "7.5")
+    monkeypatch.setenv("DEV_MODE", "1")
+    get_settings.cache_clear()
+    try:
+        assert cli.cmd_serve(None) == 0
+    finally:
+        get_settings.cache_clear()
+    assert seen["timeout_graceful_shutdown"] == 7.5

@@ -142,3 +142,19 @@ def test_a_view_whose_counter_write_failed_is_not_counted_again_on_retry():
     retry = asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
     assert retry.duplicate and retry.play_count == 1
     assert sum(viewers.views.values()) == 1, "counted once"
+
+
+def test_an_unreadable_taste_state_is_rebuilt_from_history():
+    from killrvideo_reco.domain.models import TasteRecord
+
+    videos, viewers, activity, ids, params = world()
+    user = uuid.uuid4()
+    for n in range(4):
+        asyncio.run(activity.record_view(user, ids[n], f"e{n}", 500, 600))
+    before = viewers.tastes[user].state.preference_vector(params)
+    record = viewers.tastes[user]
+    viewers.tastes[user] = TasteRecord(record.version, None, record.model_id)  # damaged
+    asyncio.run(activity.record_view(user, ids[4], "e4", 500, 600))
+    after = viewers.tastes[user].state
+    assert after.positive_count() == 5, "the four earlier likes came back from history"
+    assert before is not None

@@ -59,8 +59,7 @@ def cluster_settings(cluster_tool):
         # A node restarted by an earlier run may still be catching up with the schema.
         cluster.control_connection.wait_for_schema_agreement(wait_time=120)
         schema.apply_migrations(session, settings)
-        assert cluster.control_connection.wait_for_schema_agreement(wait_time=120), \
-            "the nodes did not agree on the schema"
+        assert schema.wait_for_every_node(session), "the nodes did not agree on the schema"
         yield settings, session
         session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}", timeout=120)
     finally:

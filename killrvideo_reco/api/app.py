@@ -12,6 +12,7 @@ from killrvideo_reco.api.openapi import install_openapi
 from killrvideo_reco.api.problems import install_problem_handlers
 from killrvideo_reco.api.resources import ResourceHolder
 from killrvideo_reco.api.routes import admin, health, me, recommendations, videos
+from killrvideo_reco.logs import configure_logging
 from killrvideo_reco.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_safe_to_serve()  # raises UnsafeSettings: refuse to start, say why
+    if not logging.getLogger().handlers:  # a bare `uvicorn --factory`, not `cli serve`
+        configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

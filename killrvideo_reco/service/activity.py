@@ -152,7 +152,10 @@ class ActivityService:
                              model_id: str | None, run: BehaviourRun | None) -> TasteState:
         run_id = run.run_id if run else ""
         if taste.state is None:
-            return replace(empty_state(self.dimension, self.params), behaviour_run=run_id)
+            if taste.version is None:  # a new viewer
+                return replace(empty_state(self.dimension, self.params), behaviour_run=run_id)
+            # A state the store could not read: the history is the record, rebuild from it.
+            return await self._state_from_history(user_id, model_id, None, run)
         state = taste.state
         if (state.dimension != self.dimension or not state.matches(self.params)
                 or taste.model_id != model_id or state.behaviour_run != run_id):

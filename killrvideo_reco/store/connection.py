@@ -10,7 +10,7 @@ from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import (DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy,
-                                TokenAwarePolicy)
+                                RetryPolicy, TokenAwarePolicy)
 from cassandra.query import named_tuple_factory
 
 from killrvideo_reco.settings import Settings
@@ -50,6 +50,26 @@ def prepare(session: Session, cql: str):
     return statement
 
 
+class ReadRetryPolicy(RetryPolicy):
+    """The driver's default, plus: an idempotent read that timed out or found too few
+    replicas is retried up to 4 times on the next coordinator. Right after a node dies, reads
+    routed to it time out until the failure detector convicts it; ANN queries are range
+    reads, which Cassandra's own speculative retry does not cover."""
+
+    def on_read_timeout(self, query, consistency, required_responses, received_responses,
+                        data_retrieved, retry_num):
+        if retry_num < 4 and getattr(query, "is_idempotent", False):
+            return self.RETRY_NEXT_HOST, None
+        return super().on_read_timeout(query, consistency, required_responses,
+                                       received_responses, data_retrieved, retry_num)
+
+    def on_unavailable(self, query, consistency, required_replicas, alive_replicas, retry_num):
+        if retry_num < 4 and getattr(query, "is_idempotent", False):
+            return self.RETRY_NEXT_HOST, None
+        return super().on_unavailable(query, consistency, required_replicas, alive_replicas,
+                                      retry_num)
+
+
 def build_cluster(settings: Settings) -> Cluster:
     install_numpy_vector_codec()
     hosts = settings.contact_points or [LOCAL_DEV_HOST]
@@ -59,6 +79,7 @@ def build_cluster(settings: Settings) -> Cluster:
         consistency_level=consistency(settings.cassandra_read_consistency),
         request_timeout=settings.cassandra_request_timeout_s,
         row_factory=cached_row_factory,
+        retry_policy=ReadRetryPolicy(),
     )
     write_profile = ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(
@@ -67,6 +88,7 @@ def build_cluster(settings: Settings) -> Cluster:
         serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
         request_timeout=settings.cassandra_request_timeout_s,
         row_factory=cached_row_factory,
+        retry_policy=ReadRetryPolicy(),  # the for-update reads run here too
     )
     auth = None
     if settings.cassandra_username:
@@ -80,6 +102,9 @@ def build_cluster(settings: Settings) -> Cluster:
         # v4, not v5: v5 checksums every frame, in pure Python on the driver's side (5% of
         # the view path's CPU) and again on the node; loopback and TCP already check.
         protocol_version=4,
+        # After each DDL statement, wait (up to a minute) until every node has the new
+        # schema: a multi-node `make schema` must not leave a node that cannot serve it.
+        max_schema_agreement_wait=60,
         # Notice a dead node within seconds, and retry at most every 10 s (the driver's
         # default backs off to 10 minutes), so the service recovers soon after an outage.
         idle_heartbeat_interval=5,

@@ -92,6 +92,30 @@ def ensure_keyspace(session: Session, settings: Settings) -> None:
     session.execute(f"CREATE TABLE IF NOT EXISTS {keyspace}.schema_migrations ("
                     "version int PRIMARY KEY, name text, checksum text, applied_at timestamp)",
                     timeout=DDL_TIMEOUT_S)
+    wait_for_every_node(session)
+
+
+def wait_for_every_node(session: Session, timeout_s: float = 120.0) -> bool:
+    """Until every live node reports the same schema version (its own system.local), so
+    no node answers a new table with INCOMPATIBLE_SCHEMA. The driver's own check reads
+    the peers' gossiped versions, which can agree before a node has applied the change."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        versions = set()
+        for host in [h for h in session.cluster.metadata.all_hosts() if h.is_up]:
+            try:
+                row = session.execute("SELECT schema_version FROM system.local",
+                                      host=host, timeout=10).one()
+                versions.add(row.schema_version)
+            except Exception:  # noqa: BLE001 - a node that cannot answer has not agreed
+                versions.add(None)
+        if len(versions) <= 1 and None not in versions:
+            return True
+        if time.monotonic() > deadline:
+            log.warning("nodes still disagree on the schema after %.0fs: %s", timeout_s,
+                        versions)
+            return False
+        time.sleep(0.5)
 
 
 def applied_versions(session: Session, keyspace: str) -> dict[int, str]:
@@ -172,6 +196,7 @@ def apply_migrations(session: Session, settings: Settings,
         log.info("applying %s", label)
         for statement in migration.statements(settings):
             session.execute(statement, timeout=DDL_TIMEOUT_S)
+        wait_for_every_node(session)
         session.execute(
             f"INSERT INTO {keyspace}.schema_migrations (version, name, checksum, applied_at) "
             "VALUES (%s, %s, %s, %s)",

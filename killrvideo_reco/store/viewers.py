@@ -4,6 +4,7 @@ objects, never blobs."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import partial
 import uuid
 import zlib
@@ -24,6 +25,7 @@ from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.rows import as_utc
 
+log = logging.getLogger(__name__)
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
 IN_CHUNK = 100
 # Partitions per day of video_views_by_day_bucket (cql/0006). Changing it strands the
@@ -137,7 +139,13 @@ class ViewerStore:
         if not rows or rows[0].taste_version is None:
             return TasteRecord()
         row = rows[0]
-        state = TasteState.from_bytes(row.taste_state) if row.taste_state else None
+        try:
+            state = TasteState.from_bytes(row.taste_state) if row.taste_state else None
+        except ValueError as error:
+            # Never fail a view over a damaged blob: the service rebuilds it from history.
+            log.warning("user %s: unreadable taste state (%s); rebuilding it from history",
+                        user_id, error)
+            state = None
         return TasteRecord(row.taste_version, state, row.taste_model)
 
     async def commit(self, change: TasteChange) -> bool:

@@ -116,3 +116,45 @@ def test_a_burst_for_one_viewer_queues_in_process_instead_of_retrying():
     assert (viewers.commits, viewers.refused) == (20, 0), "none lost a race: they queued"
     assert sum(r.play_count for r in asyncio.run(viewers.history(user))) == 20
     assert len(activity._writers) == 0, "locks are dropped once no event is in flight"
+
+
+def test_a_view_whose_counter_write_failed_is_not_counted_again_on_retry():
+    # Cassandra counters are not idempotent. A counter write that timed out was, in the
+    # node-loss test, always applied by the coordinator's own replica (it leads counter
+    # writes), so the retry must not count it again (docs/operations.md, "Node loss").
+    from cassandra import WriteTimeout
+
+    videos, viewers, activity, ids, _ = world()
+    user = uuid.uuid4()
+    count_view = viewers.count_view
+
+    async def applied_then_timed_out(video_id, day):
+        viewers.count_view = count_view
+        await count_view(video_id, day)
+        raise WriteTimeout("replication timed out", write_type=0)
+
+    viewers.count_view = applied_then_timed_out
+    try:
+        asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
+        raise AssertionError("the failure must reach the client, who retries")
+    except WriteTimeout:
+        pass
+    retry = asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
+    assert retry.duplicate and retry.play_count == 1
+    assert sum(viewers.views.values()) == 1, "counted once"
+
+
+def test_an_unreadable_taste_state_is_rebuilt_from_history():
+    from killrvideo_reco.domain.models import TasteRecord
+
+    videos, viewers, activity, ids, params = world()
+    user = uuid.uuid4()
+    for n in range(4):
+        asyncio.run(activity.record_view(user, ids[n], f"e{n}", 500, 600))
+    before = viewers.tastes[user].state.preference_vector(params)
+    record = viewers.tastes[user]
+    viewers.tastes[user] = TasteRecord(record.version, None, record.model_id)  # damaged
+    asyncio.run(activity.record_view(user, ids[4], "e4", 500, 600))
+    after = viewers.tastes[user].state
+    assert after.positive_count() == 5, "the four earlier likes came back from history"
+    assert before is not None

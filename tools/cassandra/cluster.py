@@ -29,7 +29,7 @@ _spec.loader.exec_module(node)
 HOME = Path(os.environ.get("CASSANDRA_CLUSTER_DIR", node.REPO / ".cassandra-cluster")).resolve()
 NODES = 3
 NATIVE_PORT, STORAGE_PORT = 19042, 17000
-DATACENTER = "datacenter1"  # SimpleSnitch's datacenter: NetworkTopologyStrategy names it
+DATACENTER = "datacenter1"  # in cassandra-rackdc.properties; NetworkTopologyStrategy names it
 CONTACT_POINTS = ",".join(f"127.0.0.{n}" for n in range(1, NODES + 1))
 REPLICATION = f"NetworkTopologyStrategy:{DATACENTER}={NODES}"
 
@@ -84,8 +84,19 @@ def write_config(n: int) -> Path:
     text = (text.replace("cluster_name: killrvideo-reco-dev", "cluster_name: killrvideo-reco-cluster")
                 .replace("initial_token: 0", f"initial_token: {token(n)}")
                 .replace(f'- seeds: "{host(n)}"', f'- seeds: "{host(1)}:{STORAGE_PORT}"'))
+    # A read routed to a dead node fails after the read timeout, then the driver retries it
+    # elsewhere: keep that short, and convict a dead node sooner than the default (8).
+    text = (text.replace("read_request_timeout: 5000ms", "read_request_timeout: 2000ms")
+                .replace("range_request_timeout: 10000ms", "range_request_timeout: 2000ms"))
+    # A coordinator reads and leads counter writes on itself when it is a replica (GPFS
+    # sorts the local node first; SimpleSnitch does not), so with RF=3 a node that just
+    # died is only in the path of requests it coordinated, which the driver retries.
+    text = (text.replace("endpoint_snitch: SimpleSnitch",
+                         "endpoint_snitch: GossipingPropertyFileSnitch")
+                .replace("dynamic_snitch: false", "dynamic_snitch: true"))
+    (conf / "cassandra-rackdc.properties").write_text(f"dc={DATACENTER}\nrack=rack1\n")
     # A new, empty cluster has nothing to stream: join at once instead of bootstrapping.
-    text += "\nauto_bootstrap: false\n"
+    text += "\nauto_bootstrap: false\nphi_convict_threshold: 5\n"
     path = conf / "cassandra.yaml"
     path.write_text(text)
     (conf / "logback.xml").write_text((HERE / "logback.xml").read_text())
@@ -103,6 +114,7 @@ def java_command(n: int, yaml_path: Path) -> list[str]:
         f"-Dcassandra.logdir={logs}", f"-Dlogback.configurationFile=file://{conf / 'logback.xml'}",
         "-Dcassandra-foreground=yes", "-Dcassandra.skip_wait_for_gossip_to_settle=0",
         "-Dcassandra.ring_delay_ms=3000", f"-Dcassandra.jmx.local.port={jmx_port(n)}",
+        f"-Dcassandra-rackdc.properties=file://{conf / 'cassandra-rackdc.properties'}",
         "-cp", f"{node.LIB}/*", "org.apache.cassandra.service.CassandraDaemon",
     ]
 

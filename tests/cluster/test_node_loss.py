@@ -1,0 +1,134 @@
+"""Node loss under load (`make test-cluster`): two service processes share the 3-node
+cluster (RF=3); mid-load one Cassandra node is killed with SIGKILL, later restarted.
+
+Expected: no feed request fails; every acknowledged view is in its history row exactly
+once (read at LOCAL_QUORUM after recovery); the view counters are off by at most the
+events that had to be retried (Cassandra counters are not idempotent); every online
+profile equals a rebuild from history."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import Counter
+
+import numpy as np
+from cassandra import ConsistencyLevel
+from cassandra.query import SimpleStatement, ValueSequence
+
+from bench.server import Server
+from killrvideo_reco.auth import mint
+from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.service.wiring import build_resources, profile_params
+from tests.cluster.load import Ledger, run_load
+
+VIEWERS, WORKERS, MAX_EVENTS = 40, 12, 4000
+STEADY_S, DOWN_S, AFTER_S = 15.0, 25.0, 15.0
+VICTIM = 3
+
+
+def test_a_node_killed_mid_load_loses_nothing(cluster_tool, cluster_settings, catalogue):
+    settings, session = cluster_settings
+    env = {"CASSANDRA_CONTACT_POINTS": settings.cassandra_contact_points,
+           "CASSANDRA_PORT": str(settings.cassandra_port),
+           "CASSANDRA_LOCAL_DC": settings.cassandra_local_dc,
+           "CASSANDRA_REPLICATION": settings.cassandra_replication,
+           "CASSANDRA_REQUEST_TIMEOUT_S": "8", "REQUEST_DEADLINE_S": "20"}
+    viewers = [uuid.uuid4() for _ in range(VIEWERS)]
+    tokens = {v: f"Bearer {mint(settings, v, ['viewer'])}" for v in viewers}
+    ledger, timeline = Ledger(), {}
+    with Server(settings.cassandra_keyspace, extra_env=env) as a, \
+            Server(settings.cassandra_keyspace, extra_env=env) as b:
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            load = asyncio.create_task(run_load([a.base_url, b.base_url], tokens, catalogue,
+                                                ledger, stop, WORKERS, MAX_EVENTS))
+            started = time.monotonic()
+            await asyncio.sleep(STEADY_S)
+            ledger.phase = "node down"
+            await asyncio.to_thread(cluster_tool.kill, VICTIM)
+            timeline["killed_at_s"] = time.monotonic() - started
+            await asyncio.sleep(DOWN_S)
+            ledger.phase = "restarting"
+            restarted = time.monotonic()
+            assert await asyncio.to_thread(cluster_tool.start, VICTIM) == 0
+            timeline["restart_s"] = time.monotonic() - restarted
+            ledger.phase = "recovered"
+            await asyncio.sleep(AFTER_S)
+            stop.set()
+            await asyncio.wait_for(load, 120)
+            timeline["total_s"] = time.monotonic() - started
+
+        asyncio.run(asyncio.wait_for(scenario(), 400))
+
+    session.cluster.control_connection.wait_for_schema_agreement(wait_time=120)
+    figures = verify(settings, session, ledger)
+    figures.update(timeline, feed_ok=ledger.feed_ok, feed_failed=len(ledger.feed_failed),
+                   view_retries=ledger.view_retries, latency_ms=ledger.summary())
+    print("\nnode-loss figures:", json.dumps(figures, indent=1, default=str))
+    assert ledger.feed_ok.get("node down", 0) > 0, "load ran while the node was down"
+    assert not ledger.feed_failed, ledger.feed_failed[:5]
+    assert not ledger.unacked
+    assert figures["acked"] > 200
+    assert figures["missing_event_ids"] == 0
+    assert figures["play_count_mismatch"] == 0
+    # Counter increments are not idempotent: one that times out while a node dies may or
+    # may not have been applied, and its event is then retried as a duplicate and not
+    # counted again. So counters may be off, but only by events whose first try failed;
+    # the histories above must be exact (docs/operations.md, "Node loss").
+    assert figures["counter_mismatch"] <= ledger.view_retries
+    assert figures["profile_max_diff"] < 1e-4
+
+
+def verify(settings, session, ledger: Ledger) -> dict:
+    ks = settings.cassandra_keyspace
+    per_pair = Counter((u, v) for u, v, _ in ledger.acked)
+    per_video = Counter(v for _, v, _ in ledger.acked)
+    quorum = ConsistencyLevel.LOCAL_QUORUM
+    rows = {}
+    for user in {u for u, _ in per_pair}:
+        for row in session.execute(SimpleStatement(
+                f"SELECT videoid, play_count, event_ids FROM {ks}.viewer_history WHERE userid = %s",
+                consistency_level=quorum), (user,)):
+            rows[(user, row.videoid)] = row
+    def play_count(pair) -> int:
+        return (rows[pair].play_count or 0) if pair in rows else 0
+
+    missing = sum(1 for u, v, e in ledger.acked
+                  if (u, v) not in rows or e not in (rows[(u, v)].event_ids or ()))
+    plays = sum(abs(play_count(pair) - n) for pair, n in per_pair.items())
+    counts = {row.videoid: row.views for row in session.execute(SimpleStatement(
+        f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid IN %s",
+        consistency_level=quorum), (ValueSequence(list(per_video)),))}
+    counter_mismatch = sum(abs(counts.get(v, 0) - n) for v, n in per_video.items())
+    counted_twice = sum(max(0, counts.get(v, 0) - n) for v, n in per_video.items())
+    return {"acked": len(ledger.acked), "unacked": len(ledger.unacked),
+            "missing_event_ids": missing, "play_count_mismatch": plays,
+            "counter_mismatch": counter_mismatch, "counted_twice": counted_twice,
+            "profile_max_diff": profile_difference(settings, {u for u, _ in per_pair})}
+
+
+def profile_difference(settings, users) -> float:
+    """Largest |online - rebuilt| over the viewers' preference vectors."""
+    resources = build_resources(settings, build_provider(settings))
+    params = profile_params(settings)
+
+    async def run() -> float:
+        worst = 0.0
+        for user in users:
+            online = (await resources.viewers.taste_state(user, for_update=True)).state
+            model = await resources.videos.catalogue_model()
+            await resources.activity.rebuild(user, model)
+            rebuilt = (await resources.viewers.taste_state(user, for_update=True)).state
+            a, b = online.preference_vector(params), rebuilt.preference_vector(params)
+            if (a is None) != (b is None):
+                return float("inf")
+            if a is not None:
+                worst = max(worst, float(np.max(np.abs(a - b))))
+        return worst
+
+    try:
+        return asyncio.run(run())
+    finally:
+        resources.close()

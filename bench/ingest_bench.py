@@ -190,7 +190,7 @@ def render(results: dict, args) -> str:
     m = results["machine"]
     lines = [f"Measured {results['date']} with `.venv/bin/python -m bench.ingest_bench "
              f"--seconds {args.seconds:g} --concurrency {args.concurrency}` (part of "
-             f"`make bench`) on {m.get('cpu', '?')}, {m.get('cores', '?')} cores, "
+             f"`make bench`) on {m.get('cpu', '?')}, {m.get('ram', '?')} RAM, "
              f"Cassandra {m.get('cassandra', '?')}; service, Cassandra and load generator on "
              "the same machine. Keyspace bench_10k: 1,000 viewers with 50-video histories.", "",
              "| cell | events | events/s | p50 ms | p99 ms | non-2xx | CPU ms/event "

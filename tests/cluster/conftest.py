@@ -33,6 +33,9 @@ def _cluster_tool():
 def cluster_tool():
     tool = _cluster_tool()
     started_here = not all(tool.answering(n) for n in range(1, tool.NODES + 1))
+    if not started_here and any(tool.pid_of(n) is None for n in range(1, tool.NODES + 1)):
+        pytest.fail(f"a cluster this checkout did not start answers on port {tool.NATIVE_PORT}; "
+                    "stop it first (its node cannot be killed from here)", pytrace=False)
     if started_here and tool.up() != 0:
         pytest.fail("could not start the 3-node cluster (see the log above)", pytrace=False)
     try:

@@ -47,7 +47,9 @@ def test_a_node_killed_mid_load_loses_nothing(cluster_tool, cluster_settings, ca
             started = time.monotonic()
             await asyncio.sleep(STEADY_S)
             ledger.phase = "node down"
-            await asyncio.to_thread(cluster_tool.kill, VICTIM)
+            assert await asyncio.to_thread(cluster_tool.kill, VICTIM) == 0, \
+                "the node to kill is not this cluster's"
+            assert not cluster_tool.answering(VICTIM, timeout=2.0)
             timeline["killed_at_s"] = time.monotonic() - started
             await asyncio.sleep(DOWN_S)
             ledger.phase = "restarting"

@@ -162,8 +162,9 @@ def kill(n: int) -> int:
     """kill -9: no drain, no flush; the commit log is replayed at the next start."""
     pid = pid_of(n)
     if pid is None:
-        log(f"node{n} not running")
-        return 0
+        log(f"node{n}: no process of ours to kill" + (" (something else answers on its "
+            "address: another cluster?)" if answering(n) else ""))
+        return 1
     os.kill(pid, signal.SIGKILL)
     node.wait_for_exit(pid, 20)
     log(f"node{n} killed (pid {pid})")

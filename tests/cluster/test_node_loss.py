@@ -15,12 +15,13 @@ from collections import Counter
 
 import numpy as np
 from cassandra import ConsistencyLevel
-from cassandra.query import SimpleStatement, ValueSequence
+from cassandra.query import SimpleStatement
 
 from bench.server import Server
 from killrvideo_reco.auth import mint
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.service.wiring import build_resources, profile_params
+from killrvideo_reco.store.errors import TRANSIENT_ERRORS
 from tests.cluster.load import Ledger, run_load
 
 VIEWERS, WORKERS, MAX_EVENTS = 40, 12, 4000
@@ -56,13 +57,15 @@ def test_a_node_killed_mid_load_loses_nothing(cluster_tool, cluster_settings, ca
             restarted = time.monotonic()
             assert await asyncio.to_thread(cluster_tool.start, VICTIM) == 0
             timeline["restart_s"] = time.monotonic() - restarted
+            assert await asyncio.to_thread(cluster_tool.settled), "node 3 did not rejoin"
+            timeline["rejoined_s"] = time.monotonic() - restarted
             ledger.phase = "recovered"
             await asyncio.sleep(AFTER_S)
             stop.set()
             await asyncio.wait_for(load, 120)
             timeline["total_s"] = time.monotonic() - started
 
-        asyncio.run(asyncio.wait_for(scenario(), 400))
+        asyncio.run(asyncio.wait_for(scenario(), 600))
 
     session.cluster.control_connection.wait_for_schema_agreement(wait_time=120)
     figures = verify(settings, session, ledger)
@@ -83,16 +86,36 @@ def test_a_node_killed_mid_load_loses_nothing(cluster_tool, cluster_settings, ca
     assert figures["profile_max_diff"] < 1e-4
 
 
+# Right after the restart the nodes replay hints and compact on two shared cores, and a
+# read can outlast the nodes' 2 s timeout; what is checked here is the data, not latency.
+ATTEMPTS = 8
+
+
+def patiently(call, what: str):
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return call()
+        except TRANSIENT_ERRORS as error:
+            if attempt == ATTEMPTS:
+                raise
+            print(f"\n{what}: {type(error).__name__}, try {attempt + 1} of {ATTEMPTS}")
+            time.sleep(min(2.0 * attempt, 10.0))
+
+
 def verify(settings, session, ledger: Ledger) -> dict:
     ks = settings.cassandra_keyspace
     per_pair = Counter((u, v) for u, v, _ in ledger.acked)
     per_video = Counter(v for _, v, _ in ledger.acked)
-    quorum = ConsistencyLevel.LOCAL_QUORUM
+
+    def at_quorum(cql: str, key):
+        statement = SimpleStatement(cql, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+        return patiently(lambda: list(session.execute(statement, (key,), timeout=30)),
+                         f"reading {key}")
+
     rows = {}
     for user in {u for u, _ in per_pair}:
-        for row in session.execute(SimpleStatement(
-                f"SELECT videoid, play_count, event_ids FROM {ks}.viewer_history WHERE userid = %s",
-                consistency_level=quorum), (user,)):
+        for row in at_quorum(f"SELECT videoid, play_count, event_ids FROM {ks}.viewer_history "
+                             "WHERE userid = %s", user):
             rows[(user, row.videoid)] = row
     def play_count(pair) -> int:
         return (rows[pair].play_count or 0) if pair in rows else 0
@@ -100,9 +123,8 @@ def verify(settings, session, ledger: Ledger) -> dict:
     missing = sum(1 for u, v, e in ledger.acked
                   if (u, v) not in rows or e not in (rows[(u, v)].event_ids or ()))
     plays = sum(abs(play_count(pair) - n) for pair, n in per_pair.items())
-    counts = {row.videoid: row.views for row in session.execute(SimpleStatement(
-        f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid IN %s",
-        consistency_level=quorum), (ValueSequence(list(per_video)),))}
+    counts = {row.videoid: row.views for video in per_video for row in at_quorum(
+        f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid = %s", video)}
     counter_mismatch = sum(abs(counts.get(v, 0) - n) for v, n in per_video.items())
     counted_twice = sum(max(0, counts.get(v, 0) - n) for v, n in per_video.items())
     return {"acked": len(ledger.acked), "unacked": len(ledger.unacked),
@@ -116,21 +138,29 @@ def profile_difference(settings, users) -> float:
     resources = build_resources(settings, build_provider(settings))
     params = profile_params(settings)
 
-    async def run() -> float:
-        worst = 0.0
-        for user in users:
-            online = (await resources.viewers.taste_state(user, for_update=True)).state
-            model = await resources.videos.catalogue_model()
-            await resources.activity.rebuild(user, model)
-            rebuilt = (await resources.viewers.taste_state(user, for_update=True)).state
-            a, b = online.preference_vector(params), rebuilt.preference_vector(params)
-            if (a is None) != (b is None):
-                return float("inf")
-            if a is not None:
-                worst = max(worst, float(np.max(np.abs(a - b))))
-        return worst
+    async def again(step):  # each step reads, or rebuilds from history: safe to repeat
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await step()
+            except TRANSIENT_ERRORS:
+                if attempt == ATTEMPTS:
+                    raise
+                await asyncio.sleep(min(2.0 * attempt, 10.0))
+
+    async def difference(user) -> float:
+        online = (await again(lambda: resources.viewers.taste_state(user, for_update=True))).state
+        model = await again(resources.videos.catalogue_model)
+        await again(lambda: resources.activity.rebuild(user, model))
+        rebuilt = (await again(lambda: resources.viewers.taste_state(user, for_update=True))).state
+        a, b = online.preference_vector(params), rebuilt.preference_vector(params)
+        if (a is None) != (b is None):
+            return float("inf")
+        return 0.0 if a is None else float(np.max(np.abs(a - b)))
+
+    async def worst() -> float:
+        return max([await difference(user) for user in users], default=0.0)
 
     try:
-        return asyncio.run(run())
+        return asyncio.run(worst())
     finally:
         resources.close()

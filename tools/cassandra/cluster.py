@@ -1,14 +1,15 @@
 """A local three-node Cassandra 5.0 cluster on 127.0.0.1-3, from the same Maven jars as
 the single development node (tools/cassandra/node.py), as ccm lays one out.
 
-Usage: python tools/cassandra/cluster.py up|down|status|kill N|start N
+Usage: python tools/cassandra/cluster.py up|down|status|settle|kill N|start N
 
 Each node has its own directory (.cassandra-cluster/nodeN/{conf,data,logs}), address
 127.0.0.N and JMX port; all share the CQL port 19042 and the storage port 17000, which
 differ from the development node's (9042/7000), so both can run at once. One token per
 node, evenly spaced, so the ring is balanced from the start. Heaps are bounded
 (CASSANDRA_CLUSTER_HEAP_MAX, default 768m) so three nodes fit beside the dev node.
-`kill N` is kill -9, for failure tests; `start N` brings that node back.
+`kill N` is kill -9, for failure tests; `start N` brings that node back; `settle` waits
+until every node sees every other one up, on one schema.
 """
 from __future__ import annotations
 
@@ -167,6 +168,10 @@ def kill(n: int) -> int:
         return 1
     os.kill(pid, signal.SIGKILL)
     node.wait_for_exit(pid, 20)
+    # The JVM's main thread turns zombie before its other threads have closed the sockets.
+    deadline = time.monotonic() + 20
+    while answering(n) and time.monotonic() < deadline:
+        time.sleep(0.1)
     log(f"node{n} killed (pid {pid})")
     return 0
 
@@ -191,10 +196,61 @@ def stop(n: int) -> int:
     return 0
 
 
+def gossip_views() -> dict[str, dict[str, tuple]]:
+    """Each node's gossip view: {node: {peer: (generation, status, rpc_ready, schema)}}.
+    A node that does not answer is left out. Needs the driver (the venv's python)."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import WhiteListRoundRobinPolicy
+
+    views = {}
+    for n in range(1, NODES + 1):
+        if not answering(n):
+            continue
+        only_n = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([host(n)]))
+        cluster = Cluster([host(n)], port=NATIVE_PORT, protocol_version=4, connect_timeout=5,
+                          execution_profiles={EXEC_PROFILE_DEFAULT: only_n})
+        try:
+            rows = cluster.connect().execute("SELECT address, generation, status_with_port, "
+                                             "rpc_ready, \"schema\" FROM system_views.gossip_info",
+                                             timeout=10)
+            views[host(n)] = {r.address: (r.generation, (r.status_with_port or "").split(",")[0],
+                                          r.rpc_ready, r.schema) for r in rows}
+        except Exception as error:  # noqa: BLE001 - a node still starting has no view yet
+            views[host(n)] = {"error": (str(error),)}
+        finally:
+            cluster.shutdown()
+    return views
+
+
+def settled(timeout: float = 180.0) -> bool:
+    """Until every node answers and sees every node NORMAL, serving CQL, at the generation
+    that node last started with, on one schema. A node answering CQL is not enough: right
+    after it starts, its peers may not yet route to it, and DDL then sees too few nodes."""
+    started = time.monotonic()
+    while True:
+        views = gossip_views()
+        own = {peer: view.get(peer, (None,))[0] for peer, view in views.items()}
+        agreed = (len(views) == NODES and all(
+            set(view) == set(own)
+            and all(v[0] == own[p] and v[1] == "NORMAL" and v[2] == "true" for p, v in view.items())
+            and len({v[3] for v in view.values()}) == 1
+            for view in views.values()))
+        if agreed:
+            log(f"ring settled in {time.monotonic() - started:.0f}s: every node sees "
+                f"{NODES} nodes up, one schema")
+            return True
+        if time.monotonic() - started > timeout:
+            log(f"ring not settled after {timeout:.0f}s: {views}")
+            return False
+        time.sleep(2)
+
+
 def up() -> int:
     for n in range(1, NODES + 1):  # one after another: a node joins a ring that is up
         if start(n) != 0:
             return 1
+    if not settled():
+        return 1
     log(f"cluster up: contact points {CONTACT_POINTS}, port {NATIVE_PORT}, "
         f"replication {REPLICATION}")
     return 0
@@ -214,8 +270,9 @@ def status() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[1] in ("up", "down", "status"):
-        return {"up": up, "down": down, "status": status}[argv[1]]()
+    if len(argv) == 2 and argv[1] in ("up", "down", "status", "settle"):
+        return {"up": up, "down": down, "status": status,
+                "settle": lambda: 0 if settled() else 1}[argv[1]]()
     if len(argv) == 3 and argv[1] in ("kill", "start") and argv[2] in {"1", "2", "3"}:
         return {"kill": kill, "start": start}[argv[1]](int(argv[2]))
     print(__doc__)

@@ -7,16 +7,11 @@ import asyncio
 import logging
 
 from killrvideo_reco.embeddings.factory import build_provider
-from killrvideo_reco.service.job_registry import JobPolicy, JobRegistry
-from killrvideo_reco.service.wiring import AppResources, build_resources
+from killrvideo_reco.service.job_registry import JobRegistry
+from killrvideo_reco.service.wiring import AppResources, build_resources, job_policy
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def job_policy(settings: Settings) -> JobPolicy:
-    return JobPolicy(settings.job_lease_ttl_s, settings.job_progress_interval_s,
-                     settings.job_resume_max_age_s, settings.shutdown_grace_s)
 
 
 class ResourceHolder:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -118,23 +119,37 @@ async def rebuild_profiles(videos: VideoRepository, viewers: ViewerRepository,
 
 
 def checkpoint_file(keyspace: str) -> Path:
-    # One file per keyspace: a checkpoint never carries over to another keyspace.
+    """`make reembed`'s rebuild (not a leased job) resumes from this file. One per keyspace:
+    a checkpoint never carries over to another keyspace."""
     return Path(".cache") / f"profiles-{keyspace}.checkpoint.json"
 
 
 def rebuild_all_profiles(settings, parallelism: int = 8) -> int:
-    """`make profiles`: rebuild every profile, resuming an interrupted run."""
+    """`make profiles`: rebuild every profile as a leased job (jobs/leased.py); an
+    interrupted run, from here or over HTTP, is continued from its saved cursor."""
     from killrvideo_reco.embeddings.factory import build_provider
+    from killrvideo_reco.jobs.leased import report_end, run_leased
     from killrvideo_reco.service.wiring import build_resources
 
     resources = build_resources(settings, build_provider(settings))
+
+    async def work(on_progress, cursor):
+        return await rebuild_profiles(resources.videos, resources.viewers, resources.activity,
+                                      parallelism=parallelism, on_progress=on_progress,
+                                      resume_from=cursor)
     try:
-        summary = asyncio.run(rebuild_profiles(
-            resources.videos, resources.viewers, resources.activity, parallelism=parallelism,
-            checkpoint_path=checkpoint_file(settings.cassandra_keyspace)))
+        job = asyncio.run(run_leased(resources, settings, "profiles", work, resumable=True))
+    except KeyboardInterrupt:
+        print("profiles: interrupted; the next run continues where this one stopped",
+              file=sys.stderr)
+        return 130
     finally:
         resources.close()
-    print(f"profiles: {summary['users']} viewers rebuilt ({summary['withProfile']} personalised) "
-          f"in {summary['seconds']}s = {summary['usersPerSecond']} users/s "
-          f"(model {summary['modelId']})")
-    return 0
+    if job is not None and job.status == "succeeded":
+        summary = job.result
+        print(f"profiles: {summary['users']} viewers rebuilt ({summary['withProfile']} "
+              f"personalised) in {summary['seconds']}s = {summary['usersPerSecond']} users/s "
+              f"(model {summary['modelId']}, job {job.job_id}"
+              + (f", {summary['resumedRanges']} ranges done before" if job.resumed_from else "")
+              + ")")
+    return report_end("profiles", job)

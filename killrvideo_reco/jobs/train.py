@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import resource
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -111,15 +112,26 @@ async def run_training(resources: Services, settings: Settings,
 
 
 def train_from_cli(settings: Settings) -> int:
-    """`make train`: one run, printed summary."""
+    """`make train`: one run as a leased job (jobs/leased.py), printed summary. Not
+    resumable: a run holds its history in memory, so an interrupted one starts again."""
     from killrvideo_reco.embeddings.factory import build_provider
+    from killrvideo_reco.jobs.leased import report_end, run_leased
     from killrvideo_reco.service.wiring import build_resources
 
     resources = build_resources(settings, build_provider(settings))
+
+    async def work(on_progress, cursor):
+        return await run_training(resources, settings, on_progress=on_progress)
     try:
-        summary = asyncio.run(run_training(resources, settings))
+        job = asyncio.run(run_leased(resources, settings, "train", work, resumable=False))
+    except KeyboardInterrupt:
+        print("train: interrupted; the live run is unchanged", file=sys.stderr)
+        return 130
     finally:
         resources.close()
+    if job is None or job.status != "succeeded":
+        return report_end("train", job)
+    summary = job.result
     q = summary["quality"]
     print(f"train: run {summary['runId']} is live (slot {summary['slot']}, {summary['model']}, "
           f"{summary['dimension']} factors) after {summary['seconds']}s, process peak RSS "

@@ -205,6 +205,17 @@ class JobRegistry:
                 log.warning("job %s: could not save progress or renew its lease (%s)",
                             run.job.job_id, error)
 
+    async def wait(self, job_id: uuid.UUID) -> Job:
+        """Until a job this process runs has ended; its final record."""
+        run = self._running.get(job_id)
+        if run is not None and run.task is not None:
+            await asyncio.shield(run.task)  # a cancelled waiter leaves the job to shutdown()
+            return run.job
+        job = await self.get(job_id)
+        if job is None:
+            raise KeyError(job_id)
+        return job
+
     async def shutdown(self) -> None:
         """Stop this process's jobs: each records `interrupted` with its cursor and frees
         its lease, within JobPolicy.shutdown_wait_s."""

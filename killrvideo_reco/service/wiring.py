@@ -9,6 +9,7 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.feed import FeedService
+from killrvideo_reco.service.job_registry import JobPolicy
 from killrvideo_reco.service.privacy import PrivacyService
 from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository, ViewerRepository
 from killrvideo_reco.service.runs import LiveRun
@@ -20,6 +21,11 @@ from killrvideo_reco.store.jobs import JobStore
 from killrvideo_reco.store.metadata import MetadataStore
 from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
+
+
+def job_policy(settings: Settings) -> JobPolicy:
+    return JobPolicy(settings.job_lease_ttl_s, settings.job_progress_interval_s,
+                     settings.job_resume_max_age_s, settings.shutdown_grace_s)
 
 
 def profile_params(settings: Settings) -> ProfileParams:

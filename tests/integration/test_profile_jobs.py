@@ -5,8 +5,10 @@ import uuid
 import numpy as np
 import pytest
 
+from killrvideo_reco.domain.jobs import Job, JobLease, utc_now
 from killrvideo_reco.embeddings.factory import build_provider
-from killrvideo_reco.jobs.profiles import Checkpoint, rebuild_profiles, token_splits
+from killrvideo_reco.jobs.profiles import (Checkpoint, rebuild_all_profiles, rebuild_profiles,
+                                           token_splits)
 from killrvideo_reco.jobs.reembed import reembed
 from killrvideo_reco.service.wiring import build_resources
 from tests.integration.seeding import auth, wait_for_job
@@ -82,6 +84,35 @@ def test_interrupted_rebuild_resumes_from_checkpoint(world, tmp_path):
                                            checkpoint_path=path))
     assert summary["users"] == 0, "finished ranges are not scanned again"
     assert not path.exists(), "a completed run removes its checkpoint"
+
+
+def test_make_profiles_is_a_leased_job_that_continues_an_interrupted_one(world, capsys):
+    settings, resources, _, _ = world
+    jobs = resources.jobs
+    elsewhere = JobLease("profiles", uuid.uuid4(), "replica-b:4242")
+    assert asyncio.run(jobs.claim_lease(elsewhere, 30)) is None
+    try:
+        assert rebuild_all_profiles(settings, parallelism=2) == 1
+        assert str(elsewhere.job_id) in capsys.readouterr().err, "it names the running job"
+    finally:
+        assert asyncio.run(jobs.release_lease(elsewhere))
+
+    model = asyncio.run(resources.videos.catalogue_model())
+    stopped = Job(uuid.uuid4(), "profiles", status="interrupted", owner="cli:gone:1",
+                  heartbeat_at=utc_now(), cursor={"key": f"256:{model}", "done": list(range(10))})
+
+    async def record_interrupted():
+        await jobs.create(stopped)
+        await jobs.set_latest("profiles", stopped.job_id)
+    asyncio.run(record_interrupted())
+
+    assert rebuild_all_profiles(settings, parallelism=2) == 0
+    assert "10 ranges done before" in capsys.readouterr().out
+    job = asyncio.run(jobs.get(asyncio.run(jobs.latest("profiles"))))
+    assert job.job_id != stopped.job_id and job.owner.startswith("cli:")
+    assert job.status == "succeeded" and job.resumed_from == stopped.job_id
+    assert job.result["resumedRanges"] == 10 and job.result["users"] >= 1
+    assert asyncio.run(jobs.lease("profiles")) is None, "the lease is freed at the end"
 
 
 def test_profiles_job_over_http(api, cassandra, world):

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench import report
 from bench.pgvector_long import BARE, CAPPED, FULL, OURS
 from bench.report import ms
 
-HEADING = "## Side by side: PostgreSQL + pgvector"
+HEADING = "Side by side: PostgreSQL + pgvector"
 BEGIN, END = "<!-- pgvector:begin -->", "<!-- pgvector:end -->"
 
 
 def update_doc(path: Path, block: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN not in text or END not in text:
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{head}{BEGIN}\n{block.strip()}\n{END}{tail}")
+    report.update_doc(path, block, BEGIN, END, heading=HEADING)
 
 
 def _load(values) -> str:

@@ -159,7 +159,7 @@ class Settings(BaseSettings):
                                 "(uvicorn's graceful timeout), and running jobs to record "
                                 "their state.")
 
-    # --- background jobs (POST /api/v1/admin/jobs/...) ---
+    # --- background jobs (POST /api/v1/admin/jobs/..., make profiles, make train) ---
     job_lease_ttl_s: int = Field(
         30, ge=2, description="A job's lease on its kind lapses this long after its process "
                               "stops renewing it; the job is then reported interrupted.")

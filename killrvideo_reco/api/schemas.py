@@ -187,7 +187,8 @@ class JobOut(ApiModel):
     progress: dict
     result: dict | None
     error: str | None
-    owner: str = Field(description="host:pid of the service process that runs (ran) it.")
+    owner: str = Field(description="host:pid of the process that runs (ran) it; `cli:host:pid` "
+                                   "for `make profiles` or `make train`.")
     heartbeat_at: UtcDateTime | None = Field(description="When its progress was last saved.")
     resume_cursor: dict | None = Field(
         description="Where a later job of this kind can resume (profiles: the finished "
@@ -203,7 +204,8 @@ class JobOut(ApiModel):
         return cls(job_id=job.job_id, kind=job.kind, status=job.status, started_at=job.started_at,
                    finished_at=job.finished_at, progress=job.progress, result=job.result,
                    error=job.error, owner=job.owner, heartbeat_at=job.heartbeat_at,
-                   resume_cursor=job.cursor, resumed_from=job.resumed_from, restarted_from=job.restarted_from)
+                   resume_cursor=job.cursor, resumed_from=job.resumed_from,
+                   restarted_from=job.restarted_from)
 
 
 class HistoryItemOut(ApiModel):

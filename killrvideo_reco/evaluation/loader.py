@@ -9,7 +9,6 @@ index rejects writes under many concurrent writers.
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
@@ -20,11 +19,10 @@ import numpy as np
 from killrvideo_reco.domain.models import HistoryRow, NewVideo
 from killrvideo_reco.evaluation.data import DURATION_S, Movie, UserSplit, genres_text, watch_for_rating
 from killrvideo_reco.jobs.progress import Progress
-from killrvideo_reco.store.errors import TRANSIENT_ERRORS
+from killrvideo_reco.store.errors import retrying
 from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.viewers import ViewerStore
 
-log = logging.getLogger(__name__)
 WRITE_CONCURRENCY = 16
 READ_CONCURRENCY = 32
 NAMESPACE = uuid.UUID("3b0f6a52-6d1c-4a8e-9a0e-6d6f7669656c")
@@ -40,19 +38,6 @@ def user_uuid(user_id: int) -> uuid.UUID:
 
 def utc(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, tz=timezone.utc)
-
-
-async def retrying(make: Callable[[], Awaitable], attempts: int = 5):
-    """Await make() again after a timeout: a shared dev node under load times out now
-    and then, and every job here (inserts, rebuilds, reads) is safe to repeat."""
-    for attempt in range(attempts):
-        try:
-            return await make()
-        except TRANSIENT_ERRORS as error:
-            if attempt == attempts - 1:
-                raise
-            log.warning("retrying after %s", type(error).__name__)
-            await asyncio.sleep(0.5 * 2 ** attempt)
 
 
 async def bounded(jobs: Iterable[Callable[[], Awaitable]], limit: int,

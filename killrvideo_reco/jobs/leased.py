@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 from killrvideo_reco.domain.jobs import Job
 from killrvideo_reco.service.job_registry import (JobAlreadyRunning, JobRegistry, Work,
@@ -39,11 +40,25 @@ async def run_leased(resources: AppResources, settings: Settings, kind: str, wor
         raise
 
 
-def report_end(kind: str, job: Job | None) -> int:
-    """The exit code for a leased run; prints why it did not succeed."""
+def run_from_cli(settings: Settings, kind: str, work_for: Callable[[AppResources], Work],
+                 resumable: bool, after_interrupt: str) -> tuple[int, Job | None]:
+    """A command's whole run: connect, run `work_for(resources)` as a leased job, close.
+    Returns the exit code and the ended job (None if it did not run or was interrupted);
+    the caller prints a succeeded job's result."""
+    from killrvideo_reco.embeddings.factory import build_provider
+    from killrvideo_reco.service.wiring import build_resources
+
+    resources = build_resources(settings, build_provider(settings))
+    try:
+        job = asyncio.run(run_leased(resources, settings, kind, work_for(resources), resumable))
+    except KeyboardInterrupt:
+        print(f"{kind}: interrupted; {after_interrupt}", file=sys.stderr)
+        return 130, None
+    finally:
+        resources.close()
     if job is None:
-        return 1
-    if job.status == "succeeded":
-        return 0
-    print(f"{kind}: job {job.job_id} {job.status}: {job.error}", file=sys.stderr)
-    return 1
+        return 1, None
+    if job.status != "succeeded":
+        print(f"{kind}: job {job.job_id} {job.status}: {job.error}", file=sys.stderr)
+        return 1, job
+    return 0, job

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,29 +126,22 @@ def checkpoint_file(keyspace: str) -> Path:
 def rebuild_all_profiles(settings, parallelism: int = 8) -> int:
     """`make profiles`: rebuild every profile as a leased job (jobs/leased.py); an
     interrupted run, from here or over HTTP, is continued from its saved cursor."""
-    from killrvideo_reco.embeddings.factory import build_provider
-    from killrvideo_reco.jobs.leased import report_end, run_leased
-    from killrvideo_reco.service.wiring import build_resources
+    from killrvideo_reco.jobs.leased import run_from_cli
 
-    resources = build_resources(settings, build_provider(settings))
+    def work_for(resources):
+        async def work(on_progress, cursor):
+            return await rebuild_profiles(resources.videos, resources.viewers,
+                                          resources.activity, parallelism=parallelism,
+                                          on_progress=on_progress, resume_from=cursor)
+        return work
 
-    async def work(on_progress, cursor):
-        return await rebuild_profiles(resources.videos, resources.viewers, resources.activity,
-                                      parallelism=parallelism, on_progress=on_progress,
-                                      resume_from=cursor)
-    try:
-        job = asyncio.run(run_leased(resources, settings, "profiles", work, resumable=True))
-    except KeyboardInterrupt:
-        print("profiles: interrupted; the next run continues where this one stopped",
-              file=sys.stderr)
-        return 130
-    finally:
-        resources.close()
-    if job is not None and job.status == "succeeded":
+    code, job = run_from_cli(settings, "profiles", work_for, resumable=True,
+                             after_interrupt="the next run continues where this one stopped")
+    if code == 0:
         summary = job.result
         print(f"profiles: {summary['users']} viewers rebuilt ({summary['withProfile']} "
               f"personalised) in {summary['seconds']}s = {summary['usersPerSecond']} users/s "
               f"(model {summary['modelId']}, job {job.job_id}"
               + (f", {summary['resumedRanges']} ranges done before" if job.resumed_from else "")
               + ")")
-    return report_end("profiles", job)
+    return code

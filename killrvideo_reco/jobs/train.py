@@ -15,7 +15,6 @@ import json
 import logging
 import time
 import resource
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -114,23 +113,17 @@ async def run_training(resources: Services, settings: Settings,
 def train_from_cli(settings: Settings) -> int:
     """`make train`: one run as a leased job (jobs/leased.py), printed summary. Not
     resumable: a run holds its history in memory, so an interrupted one starts again."""
-    from killrvideo_reco.embeddings.factory import build_provider
-    from killrvideo_reco.jobs.leased import report_end, run_leased
-    from killrvideo_reco.service.wiring import build_resources
+    from killrvideo_reco.jobs.leased import run_from_cli
 
-    resources = build_resources(settings, build_provider(settings))
+    def work_for(resources):
+        async def work(on_progress, cursor):
+            return await run_training(resources, settings, on_progress=on_progress)
+        return work
 
-    async def work(on_progress, cursor):
-        return await run_training(resources, settings, on_progress=on_progress)
-    try:
-        job = asyncio.run(run_leased(resources, settings, "train", work, resumable=False))
-    except KeyboardInterrupt:
-        print("train: interrupted; the live run is unchanged", file=sys.stderr)
-        return 130
-    finally:
-        resources.close()
-    if job is None or job.status != "succeeded":
-        return report_end("train", job)
+    code, job = run_from_cli(settings, "train", work_for, resumable=False,
+                             after_interrupt="the live run is unchanged")
+    if code != 0:
+        return code
     summary = job.result
     q = summary["quality"]
     print(f"train: run {summary['runId']} is live (slot {summary['slot']}, {summary['model']}, "

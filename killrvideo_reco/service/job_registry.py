@@ -1,4 +1,5 @@
-"""Background jobs started over HTTP, shared by every replica through Cassandra.
+"""Background jobs (over HTTP, or `make profiles` / `make train`), shared by every
+process through Cassandra.
 
 A job first claims its kind's lease (one job of a kind at a time, cluster-wide), then runs
 here while a keeper task saves its progress at most every JOB_PROGRESS_INTERVAL_S and

@@ -58,16 +58,18 @@ class ReadRetryPolicy(RetryPolicy):
 
     def on_read_timeout(self, query, consistency, required_responses, received_responses,
                         data_retrieved, retry_num):
-        if retry_num < 4 and getattr(query, "is_idempotent", False):
-            return self.RETRY_NEXT_HOST, None
-        return super().on_read_timeout(query, consistency, required_responses,
-                                       received_responses, data_retrieved, retry_num)
+        return self._next_host(retry_num, query) or super().on_read_timeout(
+            query, consistency, required_responses, received_responses, data_retrieved,
+            retry_num)
 
     def on_unavailable(self, query, consistency, required_replicas, alive_replicas, retry_num):
+        return self._next_host(retry_num, query) or super().on_unavailable(
+            query, consistency, required_replicas, alive_replicas, retry_num)
+
+    def _next_host(self, retry_num: int, query):
         if retry_num < 4 and getattr(query, "is_idempotent", False):
             return self.RETRY_NEXT_HOST, None
-        return super().on_unavailable(query, consistency, required_replicas, alive_replicas,
-                                      retry_num)
+        return None
 
 
 def build_cluster(settings: Settings) -> Cluster:

@@ -1,20 +1,22 @@
 """CQL for service-wide facts: named values in service_metadata and the schema version."""
 from __future__ import annotations
 
+from functools import partial
+
 from cassandra.cluster import Session
 
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare
+from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 
 
 class MetadataStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
-        self._get = prepare(session, f"SELECT value FROM {keyspace}.service_metadata WHERE name = ?")
-        self._set = prepare(session, 
-            f"INSERT INTO {keyspace}.service_metadata (name, value) VALUES (?, ?)")
-        self._schema_version = prepare(session, 
-            f"SELECT max(version) AS version FROM {keyspace}.schema_migrations")
+        ks, prepare = keyspace, partial(prepare_statement, session)
+        self._get = prepare(f"SELECT value FROM {ks}.service_metadata WHERE name = ?")
+        self._set = prepare(f"INSERT INTO {ks}.service_metadata (name, value) VALUES (?, ?)")
+        self._schema_version = prepare(
+            f"SELECT max(version) AS version FROM {ks}.schema_migrations")
 
     async def get(self, name: str) -> str | None:
         rows = await execute(self.session, self._get, (name,))

@@ -21,7 +21,8 @@ from bench.server import Server
 from killrvideo_reco.auth import mint
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.service.wiring import build_resources, profile_params
-from killrvideo_reco.store.errors import TRANSIENT_ERRORS
+from killrvideo_reco.store.aio import execute
+from killrvideo_reco.store.errors import retrying
 from tests.cluster.load import Ledger, run_load
 
 VIEWERS, WORKERS, MAX_EVENTS = 40, 12, 4000
@@ -91,40 +92,18 @@ def test_a_node_killed_mid_load_loses_nothing(cluster_tool, cluster_settings, ca
 ATTEMPTS = 8
 
 
-def patiently(call, what: str):
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return call()
-        except TRANSIENT_ERRORS as error:
-            if attempt == ATTEMPTS:
-                raise
-            print(f"\n{what}: {type(error).__name__}, try {attempt + 1} of {ATTEMPTS}")
-            time.sleep(min(2.0 * attempt, 10.0))
-
-
 def verify(settings, session, ledger: Ledger) -> dict:
-    ks = settings.cassandra_keyspace
     per_pair = Counter((u, v) for u, v, _ in ledger.acked)
     per_video = Counter(v for _, v, _ in ledger.acked)
+    rows, counts = asyncio.run(read_back(settings.cassandra_keyspace, session,
+                                         {u for u, _ in per_pair}, list(per_video)))
 
-    def at_quorum(cql: str, key):
-        statement = SimpleStatement(cql, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
-        return patiently(lambda: list(session.execute(statement, (key,), timeout=30)),
-                         f"reading {key}")
-
-    rows = {}
-    for user in {u for u, _ in per_pair}:
-        for row in at_quorum(f"SELECT videoid, play_count, event_ids FROM {ks}.viewer_history "
-                             "WHERE userid = %s", user):
-            rows[(user, row.videoid)] = row
     def play_count(pair) -> int:
         return (rows[pair].play_count or 0) if pair in rows else 0
 
     missing = sum(1 for u, v, e in ledger.acked
                   if (u, v) not in rows or e not in (rows[(u, v)].event_ids or ()))
     plays = sum(abs(play_count(pair) - n) for pair, n in per_pair.items())
-    counts = {row.videoid: row.views for video in per_video for row in at_quorum(
-        f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid = %s", video)}
     counter_mismatch = sum(abs(counts.get(v, 0) - n) for v, n in per_video.items())
     counted_twice = sum(max(0, counts.get(v, 0) - n) for v, n in per_video.items())
     return {"acked": len(ledger.acked), "unacked": len(ledger.unacked),
@@ -133,25 +112,38 @@ def verify(settings, session, ledger: Ledger) -> dict:
             "profile_max_diff": profile_difference(settings, {u for u, _ in per_pair})}
 
 
+async def read_back(ks: str, session, users, videos) -> tuple[dict, dict]:
+    """History rows and view counters at LOCAL_QUORUM, one partition at a time."""
+    def at_quorum(cql: str, key):
+        statement = SimpleStatement(cql, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+        return retrying(lambda: execute(session, statement, (key,)), ATTEMPTS)
+
+    rows = {}
+    for user in users:
+        for row in await at_quorum(f"SELECT videoid, play_count, event_ids FROM "
+                                   f"{ks}.viewer_history WHERE userid = %s", user):
+            rows[(user, row.videoid)] = row
+    counts = {}
+    for video in videos:
+        for row in await at_quorum(f"SELECT videoid, views FROM {ks}.video_view_counts "
+                                   "WHERE videoid = %s", video):
+            counts[row.videoid] = row.views
+    return rows, counts
+
+
 def profile_difference(settings, users) -> float:
     """Largest |online - rebuilt| over the viewers' preference vectors."""
     resources = build_resources(settings, build_provider(settings))
     params = profile_params(settings)
 
-    async def again(step):  # each step reads, or rebuilds from history: safe to repeat
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return await step()
-            except TRANSIENT_ERRORS:
-                if attempt == ATTEMPTS:
-                    raise
-                await asyncio.sleep(min(2.0 * attempt, 10.0))
-
     async def difference(user) -> float:
-        online = (await again(lambda: resources.viewers.taste_state(user, for_update=True))).state
-        model = await again(resources.videos.catalogue_model)
-        await again(lambda: resources.activity.rebuild(user, model))
-        rebuilt = (await again(lambda: resources.viewers.taste_state(user, for_update=True))).state
+        # Each step reads, or rebuilds from history: safe to repeat.
+        online = (await retrying(lambda: resources.viewers.taste_state(user, for_update=True),
+                                 ATTEMPTS)).state
+        model = await retrying(resources.videos.catalogue_model, ATTEMPTS)
+        await retrying(lambda: resources.activity.rebuild(user, model), ATTEMPTS)
+        rebuilt = (await retrying(lambda: resources.viewers.taste_state(user, for_update=True),
+                                  ATTEMPTS)).state
         a, b = online.preference_vector(params), rebuilt.preference_vector(params)
         if (a is None) != (b is None):
             return float("inf")

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("cassandra_node", HERE / "node.py")
@@ -196,16 +197,21 @@ def stop(n: int) -> int:
     return 0
 
 
-def gossip_views() -> dict[str, dict[str, tuple]]:
-    """Each node's gossip view: {node: {peer: (generation, status, rpc_ready, schema)}}.
-    A node that does not answer is left out. Needs the driver (the venv's python)."""
+class PeerState(NamedTuple):
+    generation: int
+    status: str
+    rpc_ready: str
+    schema: str
+
+
+def gossip_views() -> dict[str, dict[str, PeerState] | None]:
+    """Each answering node's gossip view of every node, or None if it cannot tell yet.
+    Needs the driver (the venv's python)."""
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import WhiteListRoundRobinPolicy
 
     views = {}
-    for n in range(1, NODES + 1):
-        if not answering(n):
-            continue
+    for n in [n for n in range(1, NODES + 1) if answering(n)]:
         only_n = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([host(n)]))
         cluster = Cluster([host(n)], port=NATIVE_PORT, protocol_version=4, connect_timeout=5,
                           execution_profiles={EXEC_PROFILE_DEFAULT: only_n})
@@ -213,29 +219,35 @@ def gossip_views() -> dict[str, dict[str, tuple]]:
             rows = cluster.connect().execute("SELECT address, generation, status_with_port, "
                                              "rpc_ready, \"schema\" FROM system_views.gossip_info",
                                              timeout=10)
-            views[host(n)] = {r.address: (r.generation, (r.status_with_port or "").split(",")[0],
-                                          r.rpc_ready, r.schema) for r in rows}
+            views[host(n)] = {r.address: PeerState(r.generation,
+                                                   (r.status_with_port or "").split(",")[0],
+                                                   r.rpc_ready, r.schema) for r in rows}
         except Exception as error:  # noqa: BLE001 - a node still starting has no view yet
-            views[host(n)] = {"error": (str(error),)}
+            log(f"node{n}: no gossip view yet ({error})")
+            views[host(n)] = None
         finally:
             cluster.shutdown()
     return views
 
 
+def agreed(views: dict[str, dict[str, PeerState] | None]) -> bool:
+    """Every node answers, sees each node as that node sees itself, and all are NORMAL,
+    serving CQL, on one schema."""
+    if len(views) != NODES or None in views.values():
+        return False
+    own = {node: view.get(node) for node, view in views.items()}
+    return (all(view == own for view in views.values())
+            and all(s.status == "NORMAL" and s.rpc_ready == "true" for s in own.values())
+            and len({s.schema for s in own.values()}) == 1)
+
+
 def settled(timeout: float = 180.0) -> bool:
-    """Until every node answers and sees every node NORMAL, serving CQL, at the generation
-    that node last started with, on one schema. A node answering CQL is not enough: right
-    after it starts, its peers may not yet route to it, and DDL then sees too few nodes."""
+    """Until the nodes agree (`agreed`). A node answering CQL is not enough: right after
+    it starts, its peers may not yet route to it, and DDL then sees too few nodes."""
     started = time.monotonic()
     while True:
         views = gossip_views()
-        own = {peer: view.get(peer, (None,))[0] for peer, view in views.items()}
-        agreed = (len(views) == NODES and all(
-            set(view) == set(own)
-            and all(v[0] == own[p] and v[1] == "NORMAL" and v[2] == "true" for p, v in view.items())
-            and len({v[3] for v in view.values()}) == 1
-            for view in views.values()))
-        if agreed:
+        if agreed(views):
             log(f"ring settled in {time.monotonic() - started:.0f}s: every node sees "
                 f"{NODES} nodes up, one schema")
             return True

@@ -27,7 +27,7 @@ venv: $(VENV)/.installed ## create the virtualenv and install the project from t
 lock: venv ## refresh requirements.lock (exact versions + hashes) from pyproject.toml
 	$(PY) -m pip install --quiet pip-tools
 	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-	    --extra test --extra eval --extra fuzz --extra bench --no-emit-index-url --no-emit-options \
+	    --extra test --extra eval --extra fuzz --extra bench --extra lint --no-emit-index-url --no-emit-options \
 	    $(LOCK_ARGS) --output-file requirements.lock pyproject.toml
 	$(PY) tools/lock_model.py >> requirements.lock
 

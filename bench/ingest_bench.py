@@ -28,7 +28,7 @@ import numpy as np
 from bench import ingest_load, machine, report, seed
 from bench.server import Server
 from killrvideo_reco.jobs.profiles import rebuild_profiles
-from killrvideo_reco.service.wiring import build_resources
+from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.embeddings.factory import build_provider
 
 BEGIN, END = "<!-- ingest:begin -->", "<!-- ingest:end -->"

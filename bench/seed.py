@@ -307,7 +307,7 @@ def ensure_trained(spec: Spec, log=print) -> dict:
     history (the feed is measured as it serves after training). Skipped when one exists."""
     from killrvideo_reco.embeddings.factory import build_provider
     from killrvideo_reco.jobs.train import run_training
-    from killrvideo_reco.service.wiring import build_resources
+    from killrvideo_reco.bootstrap import build_resources
 
     settings = bench_settings(spec.keyspace)
     resources = build_resources(settings, build_provider(settings))

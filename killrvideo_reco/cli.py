@@ -10,19 +10,15 @@ from killrvideo_reco.settings import UnsafeSettings, get_settings
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from killrvideo_reco.store import schema
-    from killrvideo_reco.store.connection import Database
+    from killrvideo_reco.bootstrap import SchemaError, expected_schema_version, migrate
 
     settings = get_settings()
-    database = Database(settings)
     try:
-        applied = schema.apply_migrations(database.session, settings)
-    except schema.SchemaError as error:
+        applied = migrate(settings)
+    except SchemaError as error:
         print(f"schema: {error}", file=sys.stderr)
         return 1
-    finally:
-        database.close()
-    version = schema.expected_version()
+    version = expected_schema_version()
     if applied:
         print(f"schema: applied {', '.join(applied)}; keyspace {settings.cassandra_keyspace} "
               f"is at version {version}")

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from killrvideo_reco.logs import request_id
-from killrvideo_reco.store.errors import UNAVAILABLE_ERRORS
+from killrvideo_reco.domain.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -91,7 +91,8 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int = 2) -> None:
             "The database did not answer in time; retry shortly.",
             {"Retry-After": str(retry_after_s)})
 
-    for error_class in UNAVAILABLE_ERRORS:
+    # A store that is busy or away, or a deadline of our own that ran out.
+    for error_class in (StoreUnavailable, TimeoutError, ConnectionError):
         app.add_exception_handler(error_class, on_database_error)
 
     @app.exception_handler(Exception)

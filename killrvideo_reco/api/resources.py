@@ -8,7 +8,7 @@ import logging
 
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.service.job_registry import JobRegistry
-from killrvideo_reco.service.wiring import AppResources, build_resources, job_policy
+from killrvideo_reco.bootstrap import AppResources, build_resources, job_policy
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,9 @@ from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.evaluation import report
 from killrvideo_reco.evaluation.pipeline import RunConfig, evaluate
 from killrvideo_reco.settings import Settings
+from killrvideo_reco.bootstrap import build_stores
 from killrvideo_reco.store import schema
 from killrvideo_reco.store.connection import Database
-from killrvideo_reco.store.videos import VideoStore
-from killrvideo_reco.store.viewers import ViewerStore
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "ml-latest-small"
@@ -61,9 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     database = Database(settings)
     try:
         schema.reset_keyspace(database.session, settings)
-        ks = settings.cassandra_keyspace
-        result = asyncio.run(evaluate(settings, VideoStore(database.session, ks),
-                                      ViewerStore(database.session, ks), provider, config))
+        stores = build_stores(database.session, settings.cassandra_keyspace)
+        result = asyncio.run(evaluate(settings, stores, provider, config))
     finally:
         database.close()
     elapsed = time.monotonic() - started

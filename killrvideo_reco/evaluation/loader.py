@@ -19,9 +19,8 @@ import numpy as np
 from killrvideo_reco.domain.models import HistoryRow, NewVideo
 from killrvideo_reco.evaluation.data import DURATION_S, Movie, UserSplit, genres_text, watch_for_rating
 from killrvideo_reco.jobs.progress import Progress
-from killrvideo_reco.store.errors import retrying
-from killrvideo_reco.store.videos import VideoStore
-from killrvideo_reco.store.viewers import ViewerStore
+from killrvideo_reco.retries import retry_transient
+from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
 
 WRITE_CONCURRENCY = 16
 READ_CONCURRENCY = 32
@@ -47,7 +46,7 @@ async def bounded(jobs: Iterable[Callable[[], Awaitable]], limit: int,
 
     async def one(make):
         async with semaphore:
-            result = await retrying(make)
+            result = await retry_transient(make)
         if progress:
             progress.advance(steps=1, items=1)
         return result
@@ -55,7 +54,7 @@ async def bounded(jobs: Iterable[Callable[[], Awaitable]], limit: int,
     return await asyncio.gather(*(one(j) for j in jobs))
 
 
-async def load_catalogue(videos: VideoStore, movies: list[Movie], vectors: np.ndarray,
+async def load_catalogue(videos: VideoRepository, movies: list[Movie], vectors: np.ndarray,
                          model_id: str, added: dict[int, int]) -> None:
     fallback_added = min(added.values(), default=0)
 
@@ -84,14 +83,15 @@ def history_rows(users: list[UserSplit]) -> list[tuple[uuid.UUID, HistoryRow]]:
     return rows
 
 
-def write_history(viewers: ViewerStore, users: list[UserSplit]) -> int:
-    """The training watches as viewer_history rows (synchronous bulk import)."""
+async def write_history(viewers: ViewerRepository, users: list[UserSplit]) -> int:
+    """The training watches as viewer_history rows (a bulk import)."""
     rows = history_rows(users)
     progress = Progress("watches", len(rows), item_name="watches")
-    return viewers.import_watches(rows, on_done=lambda n: progress.advance(steps=n, items=n))
+    return await viewers.import_watches(
+        rows, on_done=lambda n: progress.advance(steps=n, items=n))
 
 
-async def read_facts(videos: VideoStore, users: list[UserSplit]) -> dict:
+async def read_facts(videos: VideoRepository, users: list[UserSplit]) -> dict:
     """VideoStore.facts of every watched movie, read once and shared by all rebuilds
     (as jobs.profiles does): each rebuild then only reads the viewer's history."""
     ids = sorted({video_uuid(r.movie_id) for u in users for r in u.train})

@@ -22,9 +22,7 @@ from killrvideo_reco.evaluation.data import UserSplit, watch_for_rating
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.settings import Settings
-from killrvideo_reco.store.behaviour import BehaviourStore
-from killrvideo_reco.store.videos import VideoStore
-from killrvideo_reco.store.viewers import ViewerStore
+from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository, ViewerRepository
 
 SEEDS = 5  # item-to-item: the last N positive watches
 BEHAVIOUR_HORIZON = 100  # ANN rows of the behaviour-only method (the feed's default)
@@ -70,7 +68,7 @@ def is_positive_watch(rating: float, params: ProfileParams) -> bool:
 
 
 class Recommenders:
-    def __init__(self, videos: VideoStore, viewers: ViewerStore, feed: FeedService,
+    def __init__(self, videos: VideoRepository, viewers: ViewerRepository, feed: FeedService,
                  settings: Settings, catalogue: Catalogue, params: ProfileParams, k: int = 10):
         self.videos, self.viewers, self.feed = videos, viewers, feed
         self.settings, self.catalogue, self.params, self.k = settings, catalogue, params, k
@@ -133,7 +131,7 @@ class Recommenders:
         top = np.argsort(-scores, kind="stable")[:self.k]
         return [self.catalogue.movie_ids[i] for i in top]
 
-    async def behaviour_only(self, user: UserSplit, behaviour: BehaviourStore,
+    async def behaviour_only(self, user: UserSplit, behaviour: BehaviourRepository,
                              run: BehaviourRun) -> list[int]:
         """The stored behaviour vector alone: its ANN neighbours, unseen, best first."""
         uid = user_uuid(user.user_id)

@@ -22,11 +22,8 @@ from killrvideo_reco.evaluation.methods import Catalogue, Recommenders
 from killrvideo_reco.jobs.profiles import rebuild_profiles
 from killrvideo_reco.jobs.train import run_training, training_config
 from killrvideo_reco.service.activity import ActivityService
-from killrvideo_reco.service.wiring import build_services, profile_params
-from killrvideo_reco.store.behaviour import BehaviourStore
+from killrvideo_reco.bootstrap import Stores, profile_params, services_on
 from killrvideo_reco.settings import Settings
-from killrvideo_reco.store.videos import VideoStore
-from killrvideo_reco.store.viewers import ViewerStore
 
 log = logging.getLogger(__name__)
 READ_CONCURRENCY = 8  # users ranked at once
@@ -75,10 +72,11 @@ async def _rebuild(videos, viewers, settings, params, facts) -> dict:
                                   progress_stream=sys.stderr)
 
 
-async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
-                   provider: EmbeddingProvider, config: RunConfig) -> RunResult:
+async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvider,
+                   config: RunConfig) -> RunResult:
     timings: dict[str, float] = {}
     clock = time.monotonic()
+    videos, viewers, behaviour = stores.videos, stores.viewers, stores.behaviour
 
     def lap(name: str) -> None:
         nonlocal clock
@@ -98,7 +96,7 @@ async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
     ks = settings.cassandra_keyspace
     await loader.load_catalogue(videos, movies, vectors, provider.model_id,
                                 data.added_times(dataset.ratings))
-    watches = await asyncio.to_thread(loader.write_history, viewers, users)
+    watches = await loader.write_history(viewers, users)
     lap("write movies and watches")
 
     params = profile_params(settings)
@@ -107,8 +105,7 @@ async def evaluate(settings: Settings, videos: VideoStore, viewers: ViewerStore,
     lap("rebuild profiles")
 
     catalogue = Catalogue([m.movie_id for m in movies], vectors, data.popularity(all_users))
-    behaviour = BehaviourStore(videos.session, ks)
-    services = build_services(videos, viewers, settings, provider, behaviour)
+    services = services_on(stores, settings, provider)
     rec = Recommenders(videos, viewers, services.feed, settings, catalogue, params, config.k)
     content_out = await _per_user(users, rec.for_you)  # no training run yet: content only
     mean_out = await _per_user(users, rec.mean_vector)

@@ -14,7 +14,7 @@ from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.embeddings.provider import video_text
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.jobs.train import run_training
-from killrvideo_reco.service.wiring import build_resources
+from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.domain.models import HistoryRow, NewVideo
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,7 @@ async def _load(resources, embedder, per_topic: int) -> None:
                                                  now - timedelta(days=n))
         for n, (video_id, _) in enumerate(rng.sample(by_topic[disliked], 2)):
             await resources.activity.record_view(user, video_id, f"demo-bounce-{n}", 20, 600)
-    await asyncio.to_thread(resources.viewers.import_watches,
-                            community_watches(by_topic, rng, now))
+    await resources.viewers.import_watches(community_watches(by_topic, rng, now))
     # Background viewers make a "trending" list for cold-start viewers.
     everything = [v for videos in by_topic.values() for v in videos]
     for n in range(60):

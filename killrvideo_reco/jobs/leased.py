@@ -12,7 +12,7 @@ from collections.abc import Callable
 from killrvideo_reco.domain.jobs import Job
 from killrvideo_reco.service.job_registry import (JobAlreadyRunning, JobRegistry, Work,
                                                   process_owner)
-from killrvideo_reco.service.wiring import AppResources, job_policy
+from killrvideo_reco.bootstrap import AppResources, job_policy
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def run_from_cli(settings: Settings, kind: str, work_for: Callable[[AppResources
     Returns the exit code and the ended job (None if it did not run or was interrupted);
     the caller prints a succeeded job's result."""
     from killrvideo_reco.embeddings.factory import build_provider
-    from killrvideo_reco.service.wiring import build_resources
+    from killrvideo_reco.bootstrap import build_resources
 
     resources = build_resources(settings, build_provider(settings))
     try:

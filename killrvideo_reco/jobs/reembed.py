@@ -18,9 +18,7 @@ from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.embeddings.provider import video_text
 from killrvideo_reco.jobs.profiles import checkpoint_file, rebuild_profiles
 from killrvideo_reco.jobs.progress import Progress
-from killrvideo_reco.service.wiring import build_resources
-from killrvideo_reco.store import schema, vector_tables
-from killrvideo_reco.store.connection import Database
+from killrvideo_reco.bootstrap import build_resources, prepare_vector_tables
 
 log = logging.getLogger(__name__)
 BATCH = 64
@@ -42,10 +40,9 @@ async def _embed_rows(rows: list[VideoDetails], embedder, write, progress: Progr
 
 
 async def reembed(resources, embedder, settings, recreated: bool) -> dict:
-    videos, ks = resources.videos, settings.cassandra_keyspace
-    session = resources.database.session
+    videos = resources.videos
     if recreated:
-        rows = vector_tables.backed_up_videos(session, ks)
+        rows = await resources.vector_tables.backed_up_videos()
 
         async def write(row: VideoDetails, vector):
             s = row.summary
@@ -54,7 +51,7 @@ async def reembed(resources, embedder, settings, recreated: bool) -> dict:
                 s.thumbnail_url, s.added_date or datetime.now(timezone.utc), row.category,
                 row.duration_s, vector, embedder.model_id))
     else:
-        rows = [r for r in videos.scan_details() if r.embedding_model != embedder.model_id]
+        rows = [r for r in await videos.scan_details() if r.embedding_model != embedder.model_id]
 
         async def write(row: VideoDetails, vector):
             await videos.set_vector(row.summary.video_id, vector, embedder.model_id)
@@ -67,28 +64,15 @@ async def reembed(resources, embedder, settings, recreated: bool) -> dict:
     await videos.set_catalogue_model(embedder.model_id)
     resources.feed.fallback.invalidate()
     if recreated:
-        vector_tables.drop_backup(session, ks)
+        await resources.vector_tables.drop_backup()
     profiles = await rebuild_profiles(videos, resources.viewers, resources.activity,
-                                      checkpoint_path=checkpoint_file(ks))
+                                      checkpoint_path=checkpoint_file(settings.cassandra_keyspace))
     return {"videos": count, "modelId": embedder.model_id, "profiles": profiles}
 
 
 def reembed_catalogue(settings) -> int:
     embedder = build_provider(settings)
-    database = Database(settings)
-    session = database.session
-    try:
-        schema.ensure_keyspace(session, settings)
-        dimensions = schema.vector_dimensions(session, settings.cassandra_keyspace)
-        resuming = vector_tables.backup_exists(session, settings.cassandra_keyspace)
-        recreate = resuming or any(d != settings.vector_dimension for d in dimensions.values())
-        if recreate:
-            log.warning("vector dimension changes %s -> %d: recreating the vector tables",
-                        dimensions or "(resume)", settings.vector_dimension)
-            vector_tables.recreate_with_dimension(session, settings)
-        schema.apply_migrations(session, settings)
-    finally:
-        database.close()
+    recreate = prepare_vector_tables(settings)
     resources = build_resources(settings, embedder)
     try:
         summary = asyncio.run(reembed(resources, embedder, settings, recreate))

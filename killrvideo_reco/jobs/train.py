@@ -23,7 +23,7 @@ from killrvideo_reco.domain.behaviour import other_slot
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
 from killrvideo_reco.jobs.progress import Progress
-from killrvideo_reco.service.wiring import Services, profile_params
+from killrvideo_reco.bootstrap import Services, profile_params
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History
@@ -51,7 +51,9 @@ async def run_training(resources: Services, settings: Settings,
                        progress_stream=None, exclude: frozenset[uuid.UUID] = frozenset(),
                        rebuild: bool = True) -> dict:
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
-    store = resources.behaviour
+    store = resources.training
+    if store is None:
+        raise ValueError("training needs the behaviour store: wire it with build_resources")
     previous = await store.active_run()
     slot = other_slot(previous.slot) if previous else "a"
     run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -74,17 +76,17 @@ async def run_training(resources: Services, settings: Settings,
         rows = await resources.viewers.history_in_token_range(start, end)
         history.add_rows(rows, params)
         step("history", len(rows))
-    video_ids, content = await asyncio.to_thread(store.content_vectors)
+    video_ids, content = await store.content_vectors()
     if content is None:
         raise ValueError("the catalogue has no videos with content vectors: nothing to train")
     model = await asyncio.to_thread(train, history, video_ids, content, config, exclude)
     step(f"fit ({config.factors.model}, {model.trained_videos} videos)")
-    await asyncio.to_thread(store.write_videos, slot, run_id,
-                            list(zip(model.video_ids, model.index, model.popularity)))
+    await store.write_videos(slot, run_id,
+                             list(zip(model.video_ids, model.index, model.popularity)))
     step("videos written")
     version = time.time_ns() // 1000
-    await asyncio.to_thread(resources.viewers.write_behaviour_many, slot, run_id,
-                            list(zip(model.viewer_ids, model.viewers.astype("float32"))), version)
+    await resources.viewers.write_behaviour_many(
+        slot, run_id, list(zip(model.viewer_ids, model.viewers.astype("float32"))), version)
     step("viewers written")
     run = BehaviourRun(run_id, slot, settings.behaviour_dimension, model.bound,
                        model.ranker, model.content_map.to_bytes(),

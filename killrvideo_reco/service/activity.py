@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+
+from cachetools import TTLCache
 from dataclasses import dataclass, replace
+from typing import TypeVar
 from datetime import datetime, timezone
 
 from killrvideo_reco.domain import history as history_rules
@@ -24,12 +26,10 @@ from killrvideo_reco.domain.models import (BehaviourRun, HistoryRow, TasteChange
 from killrvideo_reco.domain.taste_profile import (
     Interaction, ProfileParams, TasteState, apply_change, build_state, empty_state)
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
-from killrvideo_reco.service.ttl_cache import KeyedTtlCache
-from killrvideo_reco.store.errors import TRANSIENT_ERRORS
+from killrvideo_reco.retries import call, conditional_write, retry_transient
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 30
-MAX_TRANSIENT_RETRIES = 5
+T = TypeVar("T")
 
 
 class UnknownVideo(LookupError):
@@ -50,11 +50,11 @@ class ViewOutcome:
 class ActivityService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
-                 facts_cache: KeyedTtlCache[uuid.UUID, VideoFacts] | None = None):
+                 facts_cache: TTLCache[uuid.UUID, VideoFacts] | None = None):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
         # Popular videos are viewed many times a second: their facts are read once per TTL.
-        self.facts_cache = facts_cache or KeyedTtlCache(0.0, 0)
+        self.facts_cache = facts_cache
         self._writers = ViewerLocks()
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
@@ -70,7 +70,7 @@ class ActivityService:
 
     async def _record_view(self, user_id, video_id, event_id, seconds, duration_s, at,
                            facts, run, args) -> ViewOutcome:
-        for attempt in range(MAX_ATTEMPTS):
+        async def attempt() -> ViewOutcome | None:
             taste, row = await self._read_for_update(user_id, video_id)
             if row is not None and event_id in row.event_ids:
                 return ViewOutcome(True, row.play_count, row.seconds_watched)
@@ -82,8 +82,8 @@ class ActivityService:
             if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id,
                                   run, lambda: self.viewers.count_view(video_id, at.date())):
                 return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
-            await _backoff(attempt)
-        raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+            return None
+        return await _until_applied(user_id, attempt)
 
     async def set_hidden(self, user_id: uuid.UUID, video_id: uuid.UUID, hidden: bool) -> bool:
         """Hide or un-hide; returns False when it was already in that state."""
@@ -94,7 +94,7 @@ class ActivityService:
             return await self._set_hidden(user_id, video_id, hidden, facts, run, args)
 
     async def _set_hidden(self, user_id, video_id, hidden, facts, run, args) -> bool:
-        for attempt in range(MAX_ATTEMPTS):
+        async def attempt() -> bool | None:
             taste, row = await self._read_for_update(user_id, video_id)
             if (row is not None and row.hidden_at is not None) == hidden:
                 return False
@@ -105,31 +105,24 @@ class ActivityService:
             state = await self._current_state(user_id, taste, facts.embedding_model, run)
             if await self._commit(user_id, taste, state, old, new, facts, new_row, None, run):
                 return True
-            await _backoff(attempt)
-        raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+            return None
+        return await _until_applied(user_id, attempt)
 
     async def rebuild(self, user_id: uuid.UUID, model_id: str | None,
                       facts_cache: dict | None = None) -> bool:
-        """Recompute one viewer's profile from full history (batch jobs, model changes)."""
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                run = await self.runs.get()
-                taste = await self.viewers.taste_state(user_id, for_update=True)
-                state = await self._state_from_history(user_id, model_id, facts_cache, run)
-                version = history_rules.next_version(taste.version, _now_us())
-                if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
-                                                         model_id)):
-                    await self._write_read_model(user_id, state, model_id, version, run)
-                    return state.preference_vector(self.params) is not None
-            except TRANSIENT_ERRORS as error:
-                # A busy node times out now and then; a batch job retries, not aborts.
-                if attempt >= MAX_TRANSIENT_RETRIES:
-                    raise
-                log.warning("user %s: rebuild retry after %s", user_id, type(error).__name__)
-                await asyncio.sleep(0.2 * (attempt + 1))
-                continue
-            await _backoff(attempt)
-        raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+        """Recompute one viewer's profile from full history (batch jobs, model changes).
+        A busy node times out now and then: a batch job retries, not aborts."""
+        async def attempt() -> bool | None:
+            run = await self.runs.get()
+            taste = await self.viewers.taste_state(user_id, for_update=True)
+            state = await self._state_from_history(user_id, model_id, facts_cache, run)
+            version = history_rules.next_version(taste.version, _now_us())
+            if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
+                                                     model_id)):
+                await self._write_read_model(user_id, state, model_id, version, run)
+                return state.preference_vector(self.params) is not None
+            return None
+        return await _until_applied(user_id, lambda: retry_transient(attempt))
 
     async def _read_for_update(self, user_id: uuid.UUID, video_id: uuid.UUID):
         """The state first, then the row, one after the other: any change committed
@@ -140,12 +133,14 @@ class ActivityService:
         return taste, row
 
     async def _facts(self, video_id: uuid.UUID) -> VideoFacts:
-        facts = self.facts_cache.get(video_id)
+        cache = self.facts_cache
+        facts = cache.get(video_id) if cache is not None else None
         if facts is None:
             facts = await self.videos.facts(video_id)
             if facts is None or facts.content_features is None:
                 raise UnknownVideo(f"no video {video_id}")
-            self.facts_cache.put(video_id, facts)
+            if cache is not None:
+                cache[video_id] = facts
         return facts
 
     async def _current_state(self, user_id: uuid.UUID, taste: TasteRecord,
@@ -255,5 +250,9 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-async def _backoff(attempt: int) -> None:
-    await asyncio.sleep(random.uniform(0, 0.002 * (2 ** min(attempt, 6))))
+async def _until_applied(user_id: uuid.UUID, attempt: Callable[[], Awaitable[T | None]]) -> T:
+    """Run `attempt` under the conditional-write policy until its commit applies."""
+    outcome = await call(conditional_write(), attempt)
+    if outcome is None:
+        raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
+    return outcome

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from cachetools import TTLCache
 
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import shaping
@@ -46,7 +47,8 @@ class TwoStageFeed:
     def __init__(self, behaviour: BehaviourRepository, viewers: ViewerRepository,
                  limits: CandidateLimits):
         self.behaviour, self.viewers, self.limits = behaviour, viewers, limits
-        self._pool: tuple[tuple, float, PopularPool] | None = None  # (key, expires, pool)
+        # One pool per (run, trending list); a new key replaces the old one.
+        self._pools: TTLCache[tuple, PopularPool] = TTLCache(maxsize=1, ttl=limits.pool_ttl_s)
 
     async def ranked_unseen(self, user_id: uuid.UUID, run: BehaviourRun,
                             behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
@@ -128,11 +130,11 @@ class TwoStageFeed:
     async def _popular_pool(self, run: BehaviourRun, ids: tuple[uuid.UUID, ...]) -> PopularPool:
         """The pool's vectors change only with the run or the trending list: read them
         once per cache period instead of once per request."""
-        key, now = (run.run_id, ids), time.monotonic()
-        if self._pool is None or self._pool[0] != key or now >= self._pool[1]:
-            pool = await self.behaviour.popular_pool(run, ids)
-            self._pool = (key, now + self.limits.pool_ttl_s, pool)
-        return self._pool[2]
+        key = (run.run_id, ids)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = await self.behaviour.popular_pool(run, ids)
+        return pool
 
 
 def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float,

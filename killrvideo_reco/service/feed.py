@@ -15,10 +15,10 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
+from cachetools import LRUCache
 
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
@@ -54,7 +54,7 @@ class FeedService:
         self.fallback = FallbackPool(videos, viewers, settings.trending_window_days,
                                      settings.feed_max_ann_limit, settings.feed_cache_ttl_s)
         self._catalogue_model = CachedValue(videos.catalogue_model, settings.feed_cache_ttl_s)
-        self._logged_unusable: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._logged_unusable: LRUCache[uuid.UUID, bool] = LRUCache(maxsize=10_000)
 
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         prefs, catalogue_model, run = await asyncio.gather(
@@ -161,7 +161,5 @@ class FeedService:
     def _log_unusable_once(self, user_id: uuid.UUID, reason: str) -> None:
         if user_id in self._logged_unusable:
             return
-        self._logged_unusable[user_id] = None
-        if len(self._logged_unusable) > 10_000:
-            self._logged_unusable.popitem(last=False)
+        self._logged_unusable[user_id] = True
         log.warning("user %s: stored profile not usable (%s); serving cold start", user_id, reason)

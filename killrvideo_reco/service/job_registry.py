@@ -23,13 +23,13 @@ from typing import Protocol
 
 from killrvideo_reco import metrics
 from killrvideo_reco.domain.jobs import Job, JobLease, utc_now
+from killrvideo_reco.retries import call, job_bookkeeping
 from killrvideo_reco.service.ports import JobRepository
 
 log = logging.getLogger(__name__)
 LEASE_LAPSED = "interrupted: its process stopped renewing the job's lease (stopped or cut off)"
 LEASE_LOST = "interrupted: this process lost the job's lease (Cassandra unreachable too long)"
 SHUTDOWN = "interrupted: the process shut down; a new job of this kind resumes it"
-FINISH_ATTEMPTS = 3
 
 
 class ProgressReport(Protocol):
@@ -165,16 +165,13 @@ class JobRegistry:
             self._running.pop(job.job_id, None)
 
     async def _record_end(self, job: Job) -> None:
-        for attempt in range(FINISH_ATTEMPTS):
-            try:
-                if not await self._store.finish(job):
-                    log.warning("%s job %s had already been declared interrupted",
-                                job.kind, job.job_id)
-                return
-            except Exception as error:  # noqa: BLE001 - retried; else the lease lapses
-                log.warning("could not record the end of job %s (%s)", job.job_id, error)
-                if attempt < FINISH_ATTEMPTS - 1:
-                    await asyncio.sleep(0.5 * (attempt + 1))
+        try:
+            applied = await call(job_bookkeeping(), lambda: self._store.finish(job))
+        except Exception as error:  # noqa: BLE001 - the lease lapses and says interrupted
+            log.warning("could not record the end of job %s (%s)", job.job_id, error)
+            return
+        if not applied:
+            log.warning("%s job %s had already been declared interrupted", job.kind, job.job_id)
 
     async def _release(self, lease: JobLease) -> None:
         try:

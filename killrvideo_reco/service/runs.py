@@ -2,6 +2,8 @@
 switch reaches every process within FEED_CACHE_TTL_S."""
 from __future__ import annotations
 
+from cachetools import LRUCache
+
 from killrvideo_reco.domain.behaviour import ContentMap
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.service.ports import BehaviourRepository
@@ -11,7 +13,7 @@ from killrvideo_reco.service.ttl_cache import CachedValue
 class LiveRun:
     def __init__(self, behaviour: BehaviourRepository, ttl_s: float):
         self._cached = CachedValue(behaviour.active_run, ttl_s)
-        self._maps: dict[str, ContentMap] = {}
+        self._maps: LRUCache[str, ContentMap] = LRUCache(maxsize=2)  # live run + next
 
     async def get(self) -> BehaviourRun | None:
         return await self._cached.get()
@@ -24,5 +26,5 @@ class LiveRun:
         if not run.content_map:
             return None
         if run.run_id not in self._maps:
-            self._maps = {run.run_id: ContentMap.from_bytes(run.content_map)}
+            self._maps[run.run_id] = ContentMap.from_bytes(run.content_map)
         return self._maps[run.run_id]

@@ -1,15 +1,16 @@
-"""Small in-process TTL caches: values every request shares (trending, catalogue model),
-and per-key values such as the facts of recently viewed videos."""
+"""In-process caches: CachedValue for one value every request shares (trending, the
+catalogue model, the live run), loaded by one caller while the others wait for it;
+cachetools for everything keyed."""
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from cachetools import TTLCache
+
 T = TypeVar("T")
-K = TypeVar("K")
 
 
 class CachedValue(Generic[T]):
@@ -41,32 +42,7 @@ class CachedValue(Generic[T]):
         self._expires = float("-inf")
 
 
-class KeyedTtlCache(Generic[K, T]):
-    """Per-key values (video facts for view events), each kept for `ttl_s`, at most
-    `max_entries` of them (least recently used evicted). ttl_s <= 0 turns it off."""
-
-    def __init__(self, ttl_s: float, max_entries: int,
-                 clock: Callable[[], float] = time.monotonic):
-        self._ttl, self._max, self._clock = ttl_s, max_entries, clock
-        self._entries: OrderedDict[K, tuple[float, T]] = OrderedDict()
-
-    def get(self, key: K) -> T | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if self._clock() >= entry[0]:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return entry[1]
-
-    def put(self, key: K, value: T) -> None:
-        if self._ttl <= 0 or self._max <= 0:
-            return
-        self._entries[key] = (self._clock() + self._ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+def ttl_cache(ttl_s: float, max_entries: int) -> TTLCache | None:
+    """A per-key cache (cachetools: least recently used evicted past `max_entries`, each
+    entry kept `ttl_s`), or None when either is <= 0: the setting turns it off."""
+    return TTLCache(max_entries, ttl_s) if ttl_s > 0 and max_entries > 0 else None

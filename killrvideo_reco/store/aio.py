@@ -1,4 +1,5 @@
-"""Bridges the driver's ResponseFuture into asyncio, so no request blocks the loop."""
+"""Bridges the driver's ResponseFuture into asyncio, so no request blocks the loop.
+Transient driver errors come out as StoreUnavailable (store/errors.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +8,7 @@ from typing import Any
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, ResponseFuture, Session
 
 from killrvideo_reco import metrics
+from killrvideo_reco.store.errors import translated, unavailable
 
 
 async def execute(session: Session, statement: Any, parameters: Any = None,
@@ -14,8 +16,9 @@ async def execute(session: Session, statement: Any, parameters: Any = None,
     """Run one statement and return all its rows, following pages without blocking."""
     loop = asyncio.get_running_loop()
     result: asyncio.Future = loop.create_future()
-    response: ResponseFuture = session.execute_async(
-        statement, parameters, execution_profile=profile)
+    with translated():
+        response: ResponseFuture = session.execute_async(
+            statement, parameters, execution_profile=profile)
     collected: list = []
 
     def on_success(rows: Any) -> None:
@@ -30,7 +33,7 @@ async def execute(session: Session, statement: Any, parameters: Any = None,
 
     def on_error(exc: BaseException) -> None:
         metrics.CASSANDRA_ERRORS.labels(type(exc).__name__).inc()
-        loop.call_soon_threadsafe(_settle, result, None, exc)
+        loop.call_soon_threadsafe(_settle, result, None, unavailable(exc))
         response.clear_callbacks()
 
     response.add_callbacks(on_success, on_error)

@@ -20,6 +20,7 @@ from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.bulk import execute_many
+from killrvideo_reco.store.errors import translated
 
 ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run
 IN_CHUNK = 100
@@ -153,25 +154,28 @@ class BehaviourStore:
 
     # --- writes by the training job ---------------------------------------------------
 
-    def write_videos(self, slot: str, run_id: str,
-                     rows: Sequence[tuple[uuid.UUID, np.ndarray, float]], on_done=None) -> None:
-        """(video id, index vector, popularity) for one slot; synchronous bulk write."""
-        execute_many(self.session, self._set_video[slot],
-              [(vector, run_id, float(pop), video_id) for video_id, vector, pop in rows], on_done)
+    async def write_videos(self, slot: str, run_id: str,
+                           rows: Sequence[tuple[uuid.UUID, np.ndarray, float]]) -> None:
+        """(video id, index vector, popularity) for one slot: a bulk write."""
+        values = [(vector, run_id, float(pop), video_id) for video_id, vector, pop in rows]
+        await asyncio.to_thread(execute_many, self.session, self._set_video[slot], values)
 
     async def write_video(self, slot: str, run_id: str, video_id: uuid.UUID,
                           vector: np.ndarray, popularity: float = 0.0) -> None:
         await execute(self.session, self._set_video[slot],
                       (vector, run_id, popularity, video_id), WRITE_EXECUTION)
 
-    def content_vectors(self) -> tuple[list[uuid.UUID], np.ndarray | None]:
-        """Every video's content embedding (training); synchronous paged scan."""
-        ids, vectors = [], []
-        for row in self.session.execute(self._content_scan, timeout=120):
-            if row.content_features is not None:
-                ids.append(row.videoid)
-                vectors.append(np.asarray(row.content_features, dtype=np.float32))
-        return ids, (np.vstack(vectors) if vectors else None)
+    async def content_vectors(self) -> tuple[list[uuid.UUID], np.ndarray | None]:
+        """Every video's content embedding (training): a paged scan in a worker thread."""
+        def scan() -> tuple[list[uuid.UUID], np.ndarray | None]:
+            ids, vectors = [], []
+            with translated():
+                for row in self.session.execute(self._content_scan, timeout=120):
+                    if row.content_features is not None:
+                        ids.append(row.videoid)
+                        vectors.append(np.asarray(row.content_features, dtype=np.float32))
+            return ids, (np.vstack(vectors) if vectors else None)
+        return await asyncio.to_thread(scan)
 
     # --- training runs -------------------------------------------------------------
 

@@ -5,6 +5,7 @@ dimension, so the tables holding vectors are recreated: videos' other columns ar
 copied to a backup table (kept until the end, so an interrupted run resumes from it)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -12,6 +13,7 @@ from cassandra.cluster import Session
 
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.domain.models import VideoDetails
+from killrvideo_reco.store import schema
 from killrvideo_reco.store.schema import load_migrations
 from killrvideo_reco.store.videos import summary_from_row
 
@@ -70,3 +72,32 @@ def backed_up_videos(session: Session, keyspace: str) -> list[VideoDetails]:
 
 def drop_backup(session: Session, keyspace: str) -> None:
     session.execute(f"DROP TABLE IF EXISTS {keyspace}.{BACKUP}", timeout=120)
+
+
+def prepare_dimension(session: Session, settings: Settings) -> bool:
+    """Before re-embedding: recreate the vector tables when the configured dimension is
+    not the keyspace's (or an interrupted run left its backup), then apply the schema.
+    Returns whether the tables were recreated (the videos then come from the backup)."""
+    schema.ensure_keyspace(session, settings)
+    dimensions = schema.vector_dimensions(session, settings.cassandra_keyspace)
+    resuming = backup_exists(session, settings.cassandra_keyspace)
+    recreate = resuming or any(d != settings.vector_dimension for d in dimensions.values())
+    if recreate:
+        log.warning("vector dimension changes %s -> %d: recreating the vector tables",
+                    dimensions or "(resume)", settings.vector_dimension)
+        recreate_with_dimension(session, settings)
+    schema.apply_migrations(session, settings)
+    return recreate
+
+
+class VectorTablesStore:
+    """The re-embedding job's view of the backup table."""
+
+    def __init__(self, session: Session, keyspace: str):
+        self.session, self.keyspace = session, keyspace
+
+    async def backed_up_videos(self) -> list[VideoDetails]:
+        return await asyncio.to_thread(backed_up_videos, self.session, self.keyspace)
+
+    async def drop_backup(self) -> None:
+        await asyncio.to_thread(drop_backup, self.session, self.keyspace)

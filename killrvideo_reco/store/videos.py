@@ -2,6 +2,7 @@
 Every statement is prepared once, when the store is built."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from functools import partial
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from killrvideo_reco.domain.models import (Candidate, NewVideo, VideoDetails, Vi
                                            VideoSummary)
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
+from killrvideo_reco.store.errors import translated
 from killrvideo_reco.store.rows import as_utc
 
 SUMMARY_COLUMNS = "videoid, name, thumbnail_url, description, tags, added_date, userid"
@@ -163,10 +165,13 @@ class VideoStore:
     async def set_catalogue_model(self, model_id: str) -> None:
         await execute(self.session, self._set_meta, (MODEL_KEY, model_id), WRITE_EXECUTION)
 
-    def scan_details(self) -> list[VideoDetails]:
-        """Every video, paged synchronously (batch jobs only)."""
-        return [_details_from_row(row) for row in self.session.execute(self._all_details,
-                                                                        timeout=60)]
+    async def scan_details(self) -> list[VideoDetails]:
+        """Every video (batch jobs only): a paged scan in a worker thread."""
+        def scan() -> list[VideoDetails]:
+            with translated():
+                return [_details_from_row(row)
+                        for row in self.session.execute(self._all_details, timeout=60)]
+        return await asyncio.to_thread(scan)
 
     async def set_vector(self, video_id: uuid.UUID, vector: np.ndarray, model_id: str) -> None:
         await execute(self.session, self._set_vector, (vector, model_id, video_id), WRITE_EXECUTION)

@@ -8,7 +8,7 @@ import logging
 from functools import partial
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -196,12 +196,12 @@ class ViewerStore:
         return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
                              behaviour, interests)
 
-    def write_behaviour_many(self, slot: str, run_id: str,
-                             vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],
-                             version: int) -> None:
-        """Bulk write (the training job, before it switches runs); synchronous."""
+    async def write_behaviour_many(self, slot: str, run_id: str,
+                                   vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],
+                                   version: int) -> None:
+        """Bulk write (the training job, before it switches runs)."""
         values = [(version, vector, run_id, user_id) for user_id, vector in vectors]
-        execute_many(self.session, self._write_behaviour[slot], values)
+        await asyncio.to_thread(execute_many, self.session, self._write_behaviour[slot], values)
 
     async def count_view(self, video_id: uuid.UUID, day: date) -> None:
         # One round trip for both counters (a counter batch is not atomic, nor must it be).
@@ -243,12 +243,12 @@ class ViewerStore:
         batch.add(self._forget_profile, (at_us, user_id))
         await execute(self.session, batch, None, WRITE_EXECUTION)
 
-    def import_watches(self, user_id_rows: Sequence[tuple[uuid.UUID, HistoryRow]],
-                       on_done=None, attempts: int = 5) -> int:
+    async def import_watches(self, user_id_rows: Sequence[tuple[uuid.UUID, HistoryRow]],
+                             on_done: Callable[[int], None] | None = None) -> int:
         """Bulk-write watch rows without touching taste states (seeding and evaluation;
-        a profile rebuild follows). Rows that time out are re-sent; synchronous."""
+        a profile rebuild follows). Rows that time out are re-sent."""
         values = [(user_id, r.video_id, r.first_watched, r.last_watched, r.play_count,
                    r.seconds_watched, r.duration_s) for user_id, r in user_id_rows]
-        execute_many(self.session, self._import_watch, values, on_done, attempts)
+        await asyncio.to_thread(execute_many, self.session, self._import_watch, values, on_done)
         return len(values)
 

@@ -20,9 +20,9 @@ from cassandra.query import SimpleStatement
 from bench.server import Server
 from killrvideo_reco.auth import mint
 from killrvideo_reco.embeddings.factory import build_provider
-from killrvideo_reco.service.wiring import build_resources, profile_params
+from killrvideo_reco.bootstrap import build_resources, profile_params
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.errors import retrying
+from killrvideo_reco.retries import retry_transient
 from tests.cluster.load import Ledger, run_load
 
 VIEWERS, WORKERS, MAX_EVENTS = 40, 12, 4000
@@ -116,7 +116,7 @@ async def read_back(ks: str, session, users, videos) -> tuple[dict, dict]:
     """History rows and view counters at LOCAL_QUORUM, one partition at a time."""
     def at_quorum(cql: str, key):
         statement = SimpleStatement(cql, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
-        return retrying(lambda: execute(session, statement, (key,)), ATTEMPTS)
+        return retry_transient(lambda: execute(session, statement, (key,)), ATTEMPTS)
 
     rows = {}
     for user in users:
@@ -138,11 +138,11 @@ def profile_difference(settings, users) -> float:
 
     async def difference(user) -> float:
         # Each step reads, or rebuilds from history: safe to repeat.
-        online = (await retrying(lambda: resources.viewers.taste_state(user, for_update=True),
+        online = (await retry_transient(lambda: resources.viewers.taste_state(user, for_update=True),
                                  ATTEMPTS)).state
-        model = await retrying(resources.videos.catalogue_model, ATTEMPTS)
-        await retrying(lambda: resources.activity.rebuild(user, model), ATTEMPTS)
-        rebuilt = (await retrying(lambda: resources.viewers.taste_state(user, for_update=True),
+        model = await retry_transient(resources.videos.catalogue_model, ATTEMPTS)
+        await retry_transient(lambda: resources.activity.rebuild(user, model), ATTEMPTS)
+        rebuilt = (await retry_transient(lambda: resources.viewers.taste_state(user, for_update=True),
                                   ATTEMPTS)).state
         a, b = online.preference_vector(params), rebuilt.preference_vector(params)
         if (a is None) != (b is None):

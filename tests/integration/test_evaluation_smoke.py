@@ -5,8 +5,7 @@ import random
 import pytest
 
 from killrvideo_reco.embeddings.factory import build_provider
-from killrvideo_reco.store.videos import VideoStore
-from killrvideo_reco.store.viewers import ViewerStore
+from killrvideo_reco.bootstrap import build_stores
 from killrvideo_reco.evaluation import report
 from killrvideo_reco.evaluation.pipeline import RunConfig, evaluate
 
@@ -54,7 +53,7 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
     genre_of = write_movielens(tmp_path)
     config = RunConfig(data_dir=tmp_path, cache_dir=tmp_path / "cache")
     ks = settings.cassandra_keyspace
-    result = asyncio.run(evaluate(settings, VideoStore(session, ks), ViewerStore(session, ks),
+    result = asyncio.run(evaluate(settings, build_stores(session, ks),
                                   build_provider(settings), config))
 
     methods = {m.key: m for m in result.methods}

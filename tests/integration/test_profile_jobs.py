@@ -10,7 +10,7 @@ from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.profiles import (Checkpoint, rebuild_all_profiles, rebuild_profiles,
                                            token_splits)
 from killrvideo_reco.jobs.reembed import reembed
-from killrvideo_reco.service.wiring import build_resources
+from killrvideo_reco.bootstrap import build_resources
 from tests.integration.seeding import auth, wait_for_job
 
 pytestmark = pytest.mark.integration

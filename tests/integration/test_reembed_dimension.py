@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.jobs.reembed import reembed_catalogue
-from killrvideo_reco.service.wiring import build_resources
+from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.store import schema, vector_tables
 from killrvideo_reco.store.connection import connect

@@ -11,7 +11,7 @@ import pytest
 from killrvideo_reco.domain.behaviour import index_vectors, query_vector
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
-from killrvideo_reco.service.wiring import build_resources
+from killrvideo_reco.bootstrap import build_resources
 from tests.integration.seeding import auth, wait_for_job
 
 pytestmark = pytest.mark.integration
@@ -99,8 +99,8 @@ def test_retrain_is_atomic_and_an_interrupted_one_leaves_the_old_run(world, api,
     # Interrupted after writing half the other slot (same dimension: the dangerous case).
     real_write = resources.behaviour.write_videos
 
-    def half_then_fail(slot, run_id, rows, on_done=None):
-        real_write(slot, run_id, rows[: len(rows) // 2])
+    async def half_then_fail(slot, run_id, rows):
+        await real_write(slot, run_id, rows[: len(rows) // 2])
         raise RuntimeError("killed mid-write")
 
     monkeypatch.setattr(resources.behaviour, "write_videos", half_then_fail)

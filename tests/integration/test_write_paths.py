@@ -129,7 +129,7 @@ def test_watches_personalise_the_feed_at_once_with_based_on(api, cassandra):
 
 
 def test_concurrent_events_for_one_viewer_lose_nothing(cassandra):
-    from killrvideo_reco.service.wiring import profile_params
+    from killrvideo_reco.bootstrap import profile_params
     from killrvideo_reco.service.activity import ActivityService
     from killrvideo_reco.store.videos import VideoStore
     from killrvideo_reco.store.viewers import ViewerStore

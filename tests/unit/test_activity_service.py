@@ -95,7 +95,9 @@ def test_online_profile_equals_batch_rebuild_over_many_events():
                                        start + timedelta(days=n))
         await activity.set_hidden(user, ids[0], True)
         online = viewers.profiles[user][1].preference_vector
-        await activity.rebuild(user, MODEL)
+        commits = viewers.commits
+        assert await activity.rebuild(user, MODEL) is True
+        assert viewers.commits == commits + 1, "the rebuild committed a state"
         return online, viewers.profiles[user][1].preference_vector
 
     online, batch = asyncio.run(run())

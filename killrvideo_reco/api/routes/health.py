@@ -8,7 +8,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from killrvideo_reco.api.deps import CurrentSettings, Resources
 from killrvideo_reco.api.openapi import problems
 from killrvideo_reco.api.problems import Problem
-from killrvideo_reco.store import schema
 
 router = APIRouter(tags=["operations"])
 
@@ -21,7 +20,7 @@ async def healthz() -> dict:
 @router.get("/readyz", summary="Cassandra answers and the schema is at the expected version",
             responses=problems(503))
 async def readyz(resources: Resources, settings: CurrentSettings) -> dict:
-    expected = schema.expected_version()
+    expected = resources.expected_schema
     try:
         current = await asyncio.wait_for(resources.metadata.schema_version(),
                                          timeout=settings.request_deadline_s)

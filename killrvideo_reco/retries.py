@@ -1,0 +1,80 @@
+"""The one retry policy of each kind, built on tenacity. Every retry in the project uses
+one of these, so a schedule is changed in one place:
+
+* transient read: a read (or idempotent write) that met a busy or absent node; backs off
+  0.5 s, 1 s, 2 s, 4 s for batch work, where waiting beats failing the job;
+* conditional write: a taste commit that lost its `IF taste_version` race; retried at
+  once with a little random jitter (0-2 ms, doubling to 128 ms), so racing writers
+  spread out instead of colliding again;
+* bulk write: the rows of a bulk write that timed out are sent again, 0.5 s, 1 s, ...;
+* job bookkeeping: recording a job's end; a short linear wait, then the lease's TTL
+  frees the kind anyway.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from tenacity import (AsyncRetrying, Retrying, before_sleep_log, retry_if_exception,
+                      retry_if_exception_type, retry_if_result, stop_after_attempt, wait_exponential,
+                      wait_incrementing, wait_random_exponential)
+
+from killrvideo_reco.domain.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TRANSIENT_READ_ATTEMPTS = 5
+CONDITIONAL_WRITE_ATTEMPTS = 30
+BULK_WRITE_ATTEMPTS = 5
+JOB_BOOKKEEPING_ATTEMPTS = 3
+
+
+def transient(attempts: int = TRANSIENT_READ_ATTEMPTS) -> AsyncRetrying:
+    """Retry StoreUnavailable with exponential backoff, then re-raise it."""
+    return AsyncRetrying(retry=retry_if_exception_type(StoreUnavailable),
+                         wait=wait_exponential(multiplier=0.5, max=8),
+                         stop=stop_after_attempt(attempts), reraise=True,
+                         before_sleep=before_sleep_log(log, logging.WARNING))
+
+
+async def call(policy: AsyncRetrying, make: Callable[[], Awaitable[T]]) -> T:
+    """Await make() under `policy`. tenacity awaits only what a coroutine function
+    returns, so a lambda or partial returning an awaitable is wrapped in one here."""
+    async def attempt() -> T:
+        return await make()
+    return await policy(attempt)
+
+
+async def retry_transient(make: Callable[[], Awaitable[T]],
+                          attempts: int = TRANSIENT_READ_ATTEMPTS) -> T:
+    """Await make() again after a transient store error (batch jobs, checks)."""
+    return await call(transient(attempts), make)
+
+
+def conditional_write(attempts: int = CONDITIONAL_WRITE_ATTEMPTS) -> AsyncRetrying:
+    """Retry while the attempt returns None (its conditional write did not apply); after
+    the last attempt the result is None and the caller reports contention."""
+    return AsyncRetrying(retry=retry_if_result(lambda applied: applied is None),
+                         wait=wait_random_exponential(multiplier=0.002, max=0.128),
+                         stop=stop_after_attempt(attempts),
+                         retry_error_callback=lambda state: None)
+
+
+def bulk_write(is_transient: Callable[[BaseException], bool],
+               attempts: int = BULK_WRITE_ATTEMPTS) -> Retrying:
+    """Synchronous (the bulk writer runs in a worker thread): re-send after a transient
+    failure, backing off 0.5 s, 1 s, 2 s, ..."""
+    return Retrying(retry=retry_if_exception(is_transient),
+                    wait=wait_exponential(multiplier=0.5, max=8),
+                    stop=stop_after_attempt(attempts), reraise=True,
+                    before_sleep=before_sleep_log(log, logging.WARNING))
+
+
+def job_bookkeeping(attempts: int = JOB_BOOKKEEPING_ATTEMPTS) -> AsyncRetrying:
+    """Any error is retried (0.5 s, 1 s), then re-raised for the caller to log."""
+    return AsyncRetrying(wait=wait_incrementing(start=0.5, increment=0.5),
+                         stop=stop_after_attempt(attempts), reraise=True,
+                         before_sleep=before_sleep_log(log, logging.WARNING))
+

@@ -1,0 +1,92 @@
+"""The retry policies (killrvideo_reco/retries.py): what each retries, how often, and that
+a lambda returning an awaitable is really awaited (tenacity awaits only coroutine
+functions by itself)."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tenacity import wait_none
+
+from killrvideo_reco import retries
+from killrvideo_reco.domain.errors import StoreUnavailable
+
+
+def no_wait(policy):
+    return policy.copy(wait=wait_none())
+
+
+def test_transient_errors_are_retried_then_the_result_returned():
+    calls = []
+
+    async def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise StoreUnavailable("ReadTimeout")
+        return "rows"
+
+    result = asyncio.run(retries.call(no_wait(retries.transient()), lambda: flaky()))
+    assert result == "rows" and len(calls) == 3
+
+
+def test_transient_policy_gives_up_with_the_store_error_and_ignores_other_errors():
+    calls = []
+
+    async def down():
+        calls.append(1)
+        raise StoreUnavailable("NoHostAvailable")
+
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(retries.call(no_wait(retries.transient(4)), down))
+    assert len(calls) == 4
+
+    async def bug():
+        calls.append(1)
+        raise KeyError("not transient")
+
+    with pytest.raises(KeyError):
+        asyncio.run(retries.call(no_wait(retries.transient(4)), bug))
+    assert len(calls) == 5, "a non-transient error is raised at once"
+
+
+def test_conditional_write_retries_until_applied_and_reports_none_after_the_last():
+    outcomes = iter([None, None, "applied"])
+    result = asyncio.run(retries.call(no_wait(retries.conditional_write()),
+                                      lambda: asyncio.sleep(0, next(outcomes))))
+    assert result == "applied"
+
+    attempts = []
+
+    async def always_lost():
+        attempts.append(1)
+        return None
+
+    assert asyncio.run(retries.call(no_wait(retries.conditional_write(7)), always_lost)) is None
+    assert len(attempts) == 7
+
+
+def test_bulk_write_retries_only_what_the_predicate_calls_transient():
+    calls = []
+
+    def send():
+        calls.append(1)
+        if len(calls) < 2:
+            raise TimeoutError("timed out")
+        return "sent"
+
+    policy = retries.bulk_write(lambda e: isinstance(e, TimeoutError)).copy(wait=wait_none())
+    assert policy(send) == "sent" and len(calls) == 2
+    with pytest.raises(ValueError):
+        policy(lambda: (_ for _ in ()).throw(ValueError("bad row")))
+
+
+def test_job_bookkeeping_retries_any_error_then_reraises():
+    calls = []
+
+    async def failing():
+        calls.append(1)
+        raise ConnectionError("away")
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(retries.call(no_wait(retries.job_bookkeeping()), failing))
+    assert len(calls) == retries.JOB_BOOKKEEPING_ATTEMPTS

@@ -28,7 +28,10 @@ class Principal:
 
 
 def effective_roles(claimed: object) -> frozenset[str]:
-    names = [claimed] if isinstance(claimed, str) else list(claimed or [])
+    if isinstance(claimed, str):
+        names: list[object] = [claimed]
+    else:
+        names = list(claimed) if isinstance(claimed, (list, tuple, set, frozenset)) else []
     return frozenset(r for name in names if isinstance(name, str) for r in ROLE_IMPLIES.get(name, ()))
 
 
@@ -41,7 +44,8 @@ def verification_key(settings: Settings) -> str:
 
 
 def verify(token: str, settings: Settings) -> Principal:
-    options = {"require": ["exp", "sub"], "verify_aud": bool(settings.jwt_audience)}
+    options: jwt.types.Options = {"require": ["exp", "sub"],
+                                  "verify_aud": bool(settings.jwt_audience)}
     try:
         # Only the configured algorithm is accepted: this is what rejects alg=none
         # and HS/RS confusion.

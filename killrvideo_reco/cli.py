@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import uuid
 
@@ -57,7 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the lifespan's shutdown, where running jobs record where they stopped.
     uvicorn.run("killrvideo_reco.api.app:create_app", factory=True, host=settings.host,
                 port=settings.port, log_level=settings.log_level.lower(), log_config=None,
-                access_log=False, timeout_graceful_shutdown=settings.shutdown_grace_s)
+                access_log=False,
+                timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s))
     return 0
 
 

@@ -214,10 +214,10 @@ def replication_map(spec: str) -> dict[str, str | int]:
     if strategy == "NetworkTopologyStrategy":
         result: dict[str, str | int] = {"class": "NetworkTopologyStrategy"}
         for part in rest.split(","):
-            dc, _, factor = part.partition("=")
-            if not dc.strip() or not factor.strip().isdigit():
+            dc, _, dc_factor = part.partition("=")
+            if not dc.strip() or not dc_factor.strip().isdigit():
                 raise ValueError(f"bad per-DC replication entry {part!r}; want dc=RF")
-            result[dc.strip()] = int(factor)
+            result[dc.strip()] = int(dc_factor)
         if len(result) == 1:
             raise ValueError("NetworkTopologyStrategy needs at least one dc=RF")
         return result

@@ -45,7 +45,7 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
         app.openapi_schema = document
         return document
 
-    app.openapi = build
+    app.openapi = build  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def _constrain_vector(schema: dict, dimension: int) -> None:

@@ -60,8 +60,9 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
         idx = np.flatnonzero(labels == label)
         inner = (vectors[idx] @ vectors[idx].T).sum(axis=1)
         # The medoid: most similar to the rest; ties go to the newer, then the lower id.
-        best = idx[min(range(idx.size), key=lambda j: (
-            -round(float(inner[j]), 9), -members[idx[j]].at, members[idx[j]].video_id.bytes))]
+        best = int(idx[min(range(idx.size), key=lambda j: (
+            -round(float(inner[j]), 9), -members[int(idx[j])].at,
+            members[int(idx[j])].video_id.bytes))])
         interests.append(Interest(members[best].video_id,
                                   vectors[best].astype(np.float32), float(weights[idx].sum()),
                                   ref, int(idx.size)))

@@ -13,7 +13,7 @@ import uuid
 
 import numpy as np
 
-from .interests import decode_interests, encode_interests
+from .interests import Interest, decode_interests, encode_interests
 from .taste_behaviour import decode_behaviour, encode_behaviour
 from .taste_weights import ChannelSum, RecentPositive, readonly
 
@@ -143,7 +143,7 @@ def decode(data: bytes) -> tuple:
     if version >= 2:
         run, b_sum, b_count, used = decode_behaviour(buf[pos:])
         pos += used
-    interests = ()
+    interests: tuple[Interest, ...] = ()
     if version >= 3:
         interests, used = decode_interests(buf[pos:])
         pos += used

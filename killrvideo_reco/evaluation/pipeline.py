@@ -11,12 +11,15 @@ import logging
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar
 from pathlib import Path
 
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.evaluation import data, loader, metrics, offline, shaping_study
+from killrvideo_reco.evaluation.data import UserSplit
 from killrvideo_reco.evaluation.embedding import embed_movies
 from killrvideo_reco.evaluation.methods import Catalogue, Recommenders
 from killrvideo_reco.jobs.profiles import rebuild_profiles
@@ -26,6 +29,7 @@ from killrvideo_reco.bootstrap import Stores, profile_params, services_on
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 READ_CONCURRENCY = 8  # users ranked at once
 
 
@@ -60,7 +64,8 @@ class RunResult:
     shaping: list[dict] = field(default_factory=list)
 
 
-async def _per_user(users, fn) -> dict[int, object]:
+async def _per_user(users: list[UserSplit],
+                    fn: Callable[[UserSplit], Awaitable[R]]) -> dict[int, R]:
     results = await loader.bounded((partial(fn, u) for u in users), READ_CONCURRENCY)
     return {u.user_id: r for u, r in zip(users, results)}
 
@@ -115,6 +120,8 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
 
     training = await run_training(services, settings, progress_stream=sys.stderr)
     run = await behaviour.active_run()
+    if run is None:
+        raise RuntimeError("the training run did not become live")
     lap("train (make train's code) + profile rebuild")
     feed_out = await _per_user(users, rec.for_you)
     behaviour_out = await _per_user(users, lambda u: rec.behaviour_only(u, behaviour, run))

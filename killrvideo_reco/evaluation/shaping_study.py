@@ -13,7 +13,7 @@ import numpy as np
 
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain.shaping import UNSHAPED, shape
-from killrvideo_reco.domain.taste_weights import decay, trim_recent
+from killrvideo_reco.domain.taste_weights import RecentPositive, decay, trim_recent
 from killrvideo_reco.evaluation import data, metrics
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.evaluation.offline import history_of, random_split
@@ -23,13 +23,6 @@ from killrvideo_reco.training.ranker import top_unseen
 K = 10
 LAMBDAS = (0.9, 0.8, 0.7, 0.6, 0.5)
 MAX_DROP = 0.03  # the default lambda may cost at most 3% NDCG@10
-
-
-class Like(NamedTuple):
-    video_id: object
-    title: str
-    at: float
-    embedding: np.ndarray
 
 
 def study(dataset: data.Dataset, users, movie_ids, content, config: TrainingConfig) -> list[dict]:
@@ -65,7 +58,7 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
     params, sizes = config.params, config.sizes
     variants = [("two-stage, unshaped", False, None), ("+ interests", True, None)] + [
         (f"+ interests + MMR lambda {lam}", True, lam) for lam in LAMBDAS]
-    lists = {name: {} for name, _, _ in variants}
+    lists: dict[str, dict[int, list[int]]] = {name: {} for name, _, _ in variants}
     multi, covered = 0, {name: 0 for name, _, _ in variants}
     for u in users:
         seen = np.array([row_of[r.movie_id] for r in u.train])
@@ -75,7 +68,7 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
         rows = [row_of[r.movie_id] for r in liked]
         pref = unit[rows].sum(axis=0) if len(rows) >= params.min_positive_videos else None
         pref = pref / np.linalg.norm(pref) if pref is not None else None
-        recent, _ = trim_recent([Like(video_uuid(r.movie_id), "", float(r.at),
+        recent, _ = trim_recent([RecentPositive(video_uuid(r.movie_id), "", float(r.at),
                                       unit[row_of[r.movie_id]]) for r in liked],
                                 -np.inf, params.recent_positive_kept)
         ref = max((float(r.at) for r in u.train), default=0.0)

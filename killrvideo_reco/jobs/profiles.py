@@ -137,7 +137,7 @@ def rebuild_all_profiles(settings, parallelism: int = 8) -> int:
 
     code, job = run_from_cli(settings, "profiles", work_for, resumable=True,
                              after_interrupt="the next run continues where this one stopped")
-    if code == 0:
+    if code == 0 and job is not None and job.result is not None:
         summary = job.result
         print(f"profiles: {summary['users']} viewers rebuilt ({summary['withProfile']} "
               f"personalised) in {summary['seconds']}s = {summary['usersPerSecond']} users/s "

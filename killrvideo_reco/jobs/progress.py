@@ -2,6 +2,8 @@
 (files, CI logs, the HTTP job registry's buffer), and a snapshot for job status."""
 from __future__ import annotations
 
+from typing import Any, TextIO
+
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ class Progress:
     items: int = 0  # e.g. users processed (the unit that rates are given in)
     item_name: str = "items"
     started: float = field(default_factory=time.monotonic)
-    stream: object = field(default=sys.stderr)
+    stream: TextIO = field(default=sys.stderr)
     # Where a job stopped here could resume (JSON-able; None: the job cannot resume).
     cursor: dict | None = None
     _last_print: float = 0.0
@@ -61,7 +63,7 @@ class Progress:
                 "etaSeconds": None if eta is None else round(eta, 1)}
 
     def _log_line(self) -> None:
-        snap = self.snapshot()
+        snap: dict[str, Any] = self.snapshot()
         eta = "?" if snap["etaSeconds"] is None else f"{snap['etaSeconds']:.0f}s"
         print(f"{self.label}: {snap['done']}/{self.total} | {self.items} {self.item_name} | "
               f"{snap['ratePerSecond']:.0f} {self.item_name}/s | ETA {eta}",

@@ -124,7 +124,7 @@ def train_from_cli(settings: Settings) -> int:
 
     code, job = run_from_cli(settings, "train", work_for, resumable=False,
                              after_interrupt="the live run is unchanged")
-    if code != 0:
+    if code != 0 or job is None or job.result is None:
         return code
     summary = job.result
     q = summary["quality"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -64,7 +65,7 @@ class TwoStageFeed:
                              for n, i in enumerate(interests)})
         elif content_query is not None:
             searches["content"] = ("content", None, self.limits.content)
-        popular = (self._popular(run, behaviour_query, content_query,
+        popular: Coroutine[Any, Any, list[FeedCandidate]] | None = (self._popular(run, behaviour_query, content_query,
                                  tuple(popular_ids[:self.limits.popular]))
                    if popular_ids and self.limits.popular else _nothing())
         found: dict[str, list[FeedCandidate]] = {}

@@ -46,9 +46,11 @@ class CatalogueService:
         return video
 
     async def _place_in_behaviour_space(self, video: NewVideo) -> None:
-        run = await self.runs.get() if self.runs else None
+        if self.runs is None or self.behaviour is None:
+            return
+        run = await self.runs.get()
         content_map = self.runs.content_map(run) if run else None
-        if content_map is None or self.behaviour is None:
+        if run is None or content_map is None:
             return  # no training yet: the video is found through the content space
         predicted = content_map.predict(video.content_features)
         await self.behaviour.write_video(run.slot, run.run_id, video.video_id,

@@ -24,7 +24,8 @@ from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.explanations import based_on_for_items
-from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, RecentVideo
+from killrvideo_reco.domain.models import (BasedOn, Candidate, FeedItem, FeedPage, FeedSource,
+                                           RecentVideo)
 from killrvideo_reco.domain.shaping import ShapingParams
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.candidates import CandidateLimits, Ranked, TwoStageFeed, shaped
@@ -69,7 +70,7 @@ class FeedService:
             size = self.settings.feed_popular_candidates
             popular = ranking.merge_unique((await self.fallback.trending())[:size],
                                            run.popular[:size])
-            interests = prefs.interests if verdict.vector is not None else ()
+            interests = prefs.interests if prefs is not None and verdict.vector is not None else ()
             ranked = await self.two_stage.ranked_unseen(user_id, run, behaviour_query,
                                                         verdict.vector, popular, interests)
             if ranked:
@@ -78,7 +79,7 @@ class FeedService:
                 ordered = shaped(ranked, self.shaping, time.time(), end)
                 items = await self._two_stage_items(ordered[start:end], prefs)
                 return FeedPage(items, len(ranked), page, page_size, "personalized")
-        elif verdict.vector is not None:
+        elif verdict.vector is not None and prefs is not None:
             fresh = await self.nearest_unseen(user_id, verdict.vector, page * page_size)
             if fresh:
                 start, end = ranking.page_bounds(page, page_size)
@@ -155,7 +156,7 @@ class FeedService:
         summaries = await self.videos.summaries(page_ids)
         items = [FeedItem(summaries[v]) for v in page_ids if v in summaries]
         on_trending = any(v in trending for v in page_ids) or (not page_ids and bool(trending))
-        source = "trending" if on_trending else "latest"
+        source: FeedSource = "trending" if on_trending else "latest"
         return FeedPage(items, len(fresh_ids), page, page_size, source)
 
     def _log_unusable_once(self, user_id: uuid.UUID, reason: str) -> None:

@@ -16,10 +16,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from killrvideo_reco import metrics
 from killrvideo_reco.domain.jobs import Job, JobLease, utc_now
@@ -38,7 +38,7 @@ class ProgressReport(Protocol):
 
 OnProgress = Callable[[ProgressReport], None]
 # work(on_progress, cursor): cursor is the resume cursor of an interrupted job, or None.
-Work = Callable[[OnProgress, dict | None], Awaitable[dict]]
+Work = Callable[[OnProgress, dict | None], Coroutine[Any, Any, dict]]
 
 
 @dataclass(frozen=True)

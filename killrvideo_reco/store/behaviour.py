@@ -38,7 +38,8 @@ def _epoch(when: datetime | None) -> float | None:
 
 
 def _uuids(blob: bytes | None) -> tuple[uuid.UUID, ...]:
-    return tuple(uuid.UUID(bytes=blob[i:i + 16]) for i in range(0, len(blob or b""), 16))
+    data = blob or b""
+    return tuple(uuid.UUID(bytes=data[i:i + 16]) for i in range(0, len(data), 16))
 
 
 class BehaviourStore:
@@ -136,7 +137,7 @@ class BehaviourStore:
         if present:
             units = unit_rows(np.stack([np.asarray(rows[n].content_features, dtype=np.float32)
                                         for n in present]))
-            usable = units.any(axis=1)
+            usable = np.asarray(units.any(axis=1), dtype=bool)
             cosines = units @ content_query if content_query is not None else None
             for k, n in enumerate(present):
                 if usable[k]:

@@ -76,7 +76,8 @@ class JobStore:
         if not rows or rows[0].kind is None:  # absent, or expired but for late cells
             return None
         r = rows[0]
-        return Job(r.job_id, r.kind, r.status, as_utc(r.started_at), as_utc(r.finished_at),
+        return Job(r.job_id, r.kind, r.status, as_utc(r.started_at) or utc_now(),
+                   as_utc(r.finished_at),
                    _load(r.progress) or {}, _load(r.result), r.error, r.owner or "",
                    as_utc(r.heartbeat_at), _load(r.resume_cursor), r.resumed_from,
                    r.restarted_from)

@@ -154,12 +154,12 @@ def check_vector_dimension(session: Session, settings: Settings) -> None:
                 f"{settings.vector_dimension} dimensions.")
     found = vector_dimensions(session, settings.cassandra_keyspace, BEHAVIOUR_COLUMNS)
     for table, column, extra in BEHAVIOUR_COLUMNS:
-        dimension = found.get(f"{table}.{column}")
-        if dimension is not None and dimension != settings.behaviour_dimension + extra:
+        trained = found.get(f"{table}.{column}")
+        if trained is not None and trained != settings.behaviour_dimension + extra:
             raise SchemaError(
                 f"{settings.cassandra_keyspace}.{table}.{column} was created for "
-                f"BEHAVIOUR_DIMENSION={dimension - extra}, but the setting is "
-                f"{settings.behaviour_dimension}. Set BEHAVIOUR_DIMENSION={dimension - extra}.")
+                f"BEHAVIOUR_DIMENSION={trained - extra}, but the setting is "
+                f"{settings.behaviour_dimension}. Set BEHAVIOUR_DIMENSION={trained - extra}.")
 
 
 def reset_keyspace(session: Session, settings: Settings, attempts: int = 5) -> list[str]:

@@ -49,7 +49,7 @@ class TrainedModel:
 
 
 def train(history: History, video_ids: list[uuid.UUID], content: np.ndarray,
-          config: TrainingConfig, exclude: set[uuid.UUID] = frozenset(),
+          config: TrainingConfig, exclude: frozenset[uuid.UUID] = frozenset(),
           on_step=lambda name: None) -> TrainedModel:
     """`exclude`: videos kept out of the factor model (they get content-map vectors, as a
     new upload would); the evaluation measures cold videos with it."""

@@ -43,6 +43,9 @@ async def add_video(body: NewVideoIn, creator: Creator, resources: Resources,
         raise Problem(503, f"Could not compute the embedding: {error}",
                       headers={"Retry-After": "5"}) from error
     row = await within_deadline(resources.catalogue.get_video(video.video_id), settings)
+    if row is None:  # written, but not yet readable at this consistency level
+        raise Problem(503, "The video was added but cannot be read back yet; retry shortly.",
+                      headers={"Retry-After": "1"})
     return _video_out(row)
 
 

@@ -9,7 +9,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test fuzz token profiles train reembed bench bench-pgvector eval clean
+        unit-test lint fuzz token profiles train reembed bench bench-pgvector eval clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ test: venv ## unit + integration tests against a real Cassandra 5.0 (starts the 
 
 unit-test: venv ## only the tests that need no database
 	$(PY) -m pytest tests/unit
+
+lint: venv ## ruff, the type checker (mypy) and the import contracts (.importlinter)
+	$(VENV)/bin/ruff check killrvideo_reco tests bench tools
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 fuzz: venv ## schemathesis, every check, against the app and a fresh keyspace (starts the node if needed)
 	$(PY) tools/fuzz.py

@@ -10,7 +10,7 @@ import numpy as np
 from killrvideo_reco.domain.models import NewVideo
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.service.activity import ActivityService
-from tests.unit.fakes import FakeVideoStore, FakeViewerStore
+from tests.fakes import FakeVideoStore, FakeViewerStore
 
 DIM = 6
 MODEL = "test-model"

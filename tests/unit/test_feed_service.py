@@ -10,7 +10,7 @@ import numpy as np
 from killrvideo_reco.domain.models import NewVideo
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.settings import Settings
-from tests.unit.fakes import FakeVideoStore, FakeViewerStore
+from tests.fakes import FakeVideoStore, FakeViewerStore
 
 MODEL = "test-model"
 DIM = 8

@@ -14,7 +14,7 @@ from killrvideo_reco.domain.models import BehaviourRun, NewVideo
 from killrvideo_reco.domain.taste_profile import Interaction, ProfileParams, build_state
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.settings import Settings
-from tests.unit.fakes import FakeBehaviourStore, FakeVideoStore, FakeViewerStore
+from tests.fakes import FakeBehaviourStore, FakeVideoStore, FakeViewerStore
 
 DIM, MODEL = 8, "test-model"
 COOKING, GARDENING = 0, 1

@@ -13,7 +13,7 @@ import pytest
 from killrvideo_reco.domain.jobs import Job
 from killrvideo_reco.service.job_registry import (LEASE_LAPSED, LEASE_LOST, SHUTDOWN,
                                                   JobAlreadyRunning, JobPolicy, JobRegistry)
-from tests.unit.fakes import FakeJobStore
+from tests.fakes import FakeJobStore
 
 FAST = JobPolicy(lease_ttl_s=3, progress_interval_s=0.01, resume_max_age_s=3600,
                  shutdown_wait_s=2)

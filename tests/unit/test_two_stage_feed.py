@@ -10,7 +10,7 @@ import numpy as np
 from killrvideo_reco.domain.behaviour import RankerWeights, index_vectors, query_vector
 from killrvideo_reco.domain.models import BehaviourRun, NewVideo
 from killrvideo_reco.service.candidates import CandidateLimits, TwoStageFeed
-from tests.unit.fakes import FakeBehaviourStore, FakeVideoStore, FakeViewerStore
+from tests.fakes import FakeBehaviourStore, FakeVideoStore, FakeViewerStore
 
 rng = np.random.default_rng(4)
 

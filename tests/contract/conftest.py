@@ -1,0 +1,25 @@
+"""One set of store tests, run against the in-memory fakes and the Cassandra stores alike,
+so a fake cannot drift from the real thing."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from killrvideo_reco.settings import Settings
+from tests.fakes import (FakeBehaviourStore, FakeJobStore, FakeMetadataStore, FakeVideoStore,
+                         FakeViewerStore)
+
+
+@pytest.fixture(params=["fake", "cassandra"])
+def stores(request):
+    if request.param == "fake":
+        videos = FakeVideoStore()
+        return SimpleNamespace(videos=videos, viewers=FakeViewerStore(),
+                               behaviour=FakeBehaviourStore(videos), metadata=FakeMetadataStore(),
+                               jobs=FakeJobStore(), settings=Settings(dev_mode=True))
+    from killrvideo_reco.bootstrap import build_stores
+
+    settings, session = request.getfixturevalue("cassandra")
+    built = build_stores(session, settings.cassandra_keyspace)
+    return SimpleNamespace(**vars(built), settings=settings)

@@ -1,0 +1,152 @@
+"""VideoRepository and ViewerRepository: the same behaviour from the fakes and Cassandra."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+
+from killrvideo_reco.domain.models import HistoryRow, NewVideo, RecentVideo, TasteChange
+from killrvideo_reco.domain.taste_profile import empty_state
+
+NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+
+
+def unit(dimension: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=dimension).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def new_video(dimension: int, seed: int, model: str = "m1", **fields) -> NewVideo:
+    return NewVideo(uuid.uuid4(), uuid.uuid4(), f"video {seed}", "about it", ("a", "b"), None,
+                    NOW - timedelta(days=seed), "science", 600, unit(dimension, seed), model,
+                    **fields)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_a_video_reads_back_as_it_was_added(stores):
+    dim = stores.settings.vector_dimension
+    video = new_video(dim, 1)
+    run(stores.videos.add(video))
+    details = run(stores.videos.details(video.video_id))
+    facts = run(stores.videos.facts(video.video_id))
+    summaries = run(stores.videos.summaries([video.video_id, uuid.uuid4()]))
+    assert details.summary.title == "video 1" and details.embedding_model == "m1"
+    assert details.duration_s == 600 and details.category == "science"
+    assert facts.uploader_id == video.uploader_id and facts.duration_s == 600.0
+    np.testing.assert_allclose(facts.content_features, video.content_features, atol=1e-6)
+    assert list(summaries) == [video.video_id]
+    assert summaries[video.video_id].tags == ("a", "b")
+    assert run(stores.videos.details(uuid.uuid4())) is None
+    assert run(stores.videos.facts(uuid.uuid4())) is None
+
+
+def test_nearest_puts_the_closest_video_first(stores):
+    dim = stores.settings.vector_dimension
+    videos = [new_video(dim, seed) for seed in range(20, 26)]
+    for video in videos:
+        run(stores.videos.add(video))
+    query = videos[3].content_features + 0.01 * unit(dim, 99)
+    found = run(stores.videos.nearest(query, 3))
+    assert len(found) == 3
+    assert found[0].summary.video_id == videos[3].video_id
+    assert found[0].score >= found[1].score >= found[2].score
+
+
+def test_set_vector_changes_the_embedding_and_its_model(stores):
+    dim = stores.settings.vector_dimension
+    video = new_video(dim, 30)
+    run(stores.videos.add(video))
+    run(stores.videos.set_vector(video.video_id, unit(dim, 31), "m2"))
+    facts = run(stores.videos.facts(video.video_id))
+    assert facts.embedding_model == "m2"
+    np.testing.assert_allclose(facts.content_features, unit(dim, 31), atol=1e-6)
+    scanned = {d.summary.video_id: d for d in run(stores.videos.scan_details())}
+    assert scanned[video.video_id].embedding_model == "m2"
+
+
+def test_catalogue_model_is_set_and_read(stores):
+    model = f"model-{uuid.uuid4().hex[:6]}"
+    run(stores.videos.set_catalogue_model(model))
+    assert run(stores.videos.catalogue_model()) == model
+
+
+def commit(stores, user, expected, version, row=None, event=None):
+    state = empty_state(stores.settings.vector_dimension)
+    return run(stores.viewers.commit(TasteChange(user, expected, version, state, "m1", row,
+                                                 event)))
+
+
+def test_taste_commits_are_conditional_on_the_version_read(stores):
+    user, video = uuid.uuid4(), uuid.uuid4()
+    assert run(stores.viewers.taste_state(user, for_update=True)).version is None
+    row = HistoryRow(video, NOW, NOW, 1, 300.0, 600.0)
+    assert commit(stores, user, None, 10, row, "e1") is True
+    assert commit(stores, user, None, 11) is False, "a stale version loses the race"
+    record = run(stores.viewers.taste_state(user, for_update=True))
+    assert record.version == 10 and record.model_id == "m1" and record.state is not None
+    stored = run(stores.viewers.history_row(user, video, for_update=True))
+    assert stored.play_count == 1 and stored.event_ids == frozenset({"e1"})
+    assert run(stores.viewers.seen_among(user, [video, uuid.uuid4()])) == {video}
+    assert [r.video_id for r in run(stores.viewers.history(user))] == [video]
+
+
+def test_the_read_model_keeps_the_newest_version(stores):
+    user = uuid.uuid4()
+    dim = stores.settings.vector_dimension
+    recent = (RecentVideo(uuid.uuid4(), "liked", unit(dim, 5)),)
+    run(stores.viewers.write_profile(user, unit(dim, 1), "m1", 3, recent, 200))
+    run(stores.viewers.write_profile(user, unit(dim, 2), "m1", 9, (), 100))  # older: loses
+    profile = run(stores.viewers.profile(user))
+    assert profile.item_count == 3 and profile.model_id == "m1"
+    np.testing.assert_allclose(profile.preference_vector, unit(dim, 1), atol=1e-6)
+    assert [r.video_id for r in profile.recent_positive] == [recent[0].video_id]
+    assert run(stores.viewers.profile(uuid.uuid4())) is None
+
+
+def test_views_are_counted_per_day_and_in_total(stores):
+    video, day = uuid.uuid4(), date(2026, 11, 2) + timedelta(days=uuid.uuid4().int % 1000)
+    for _ in range(3):
+        run(stores.viewers.count_view(video, day))
+    assert run(stores.viewers.total_views([video, uuid.uuid4()])) == {video: 3}
+    assert (video, 3) in run(stores.viewers.views_on(day))
+
+
+def test_imported_watches_are_history_found_by_token_range(stores):
+    user = uuid.uuid4()
+    rows = [HistoryRow(uuid.uuid4(), NOW, NOW, 2, 500.0, 600.0) for _ in range(3)]
+    done = []
+    assert run(stores.viewers.import_watches([(user, r) for r in rows], done.append)) == 3
+    assert sum(done) == 3
+    whole_ring = (-2**63, 2**63 - 1)
+    found = [(u, r.video_id) for u, r in run(stores.viewers.history_in_token_range(*whole_ring))
+             if u == user]
+    assert sorted(v for _, v in found) == sorted(r.video_id for r in rows)
+    assert user in run(stores.viewers.users_in_token_range(*whole_ring))
+    assert {r.play_count for r in run(stores.viewers.history(user))} == {2}
+
+
+def test_behaviour_vectors_are_written_per_slot(stores):
+    user = uuid.uuid4()
+    width = stores.settings.behaviour_dimension
+    run(stores.viewers.write_profile(user, None, "m1", 0, (), 5))
+    run(stores.viewers.write_behaviour_many("b", "run-1", [(user, unit(width, 7))], 10))
+    profile = run(stores.viewers.profile(user))
+    run_id, vector = profile.behaviour["b"]
+    assert run_id == "run-1"
+    np.testing.assert_allclose(vector, unit(width, 7), atol=1e-6)
+
+
+def test_forget_erases_every_per_viewer_row(stores):
+    user, video = uuid.uuid4(), uuid.uuid4()
+    commit(stores, user, None, 10, HistoryRow(video, NOW, NOW, 1, 300.0, 600.0), "e1")
+    run(stores.viewers.write_profile(user, unit(stores.settings.vector_dimension, 1), "m1", 1,
+                                     (), 10))
+    run(stores.viewers.forget(user, 10**18))
+    assert run(stores.viewers.history(user)) == []
+    assert run(stores.viewers.taste_state(user)).version is None
+    assert run(stores.viewers.profile(user)) is None

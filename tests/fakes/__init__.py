@@ -1,0 +1,10 @@
+"""In-memory stores with the behaviour the services rely on (conditional commits, exact
+nearest-neighbour search, seen lookups), so services are unit-tested without Cassandra.
+tests/contract/ runs the same tests against these and the Cassandra stores."""
+from tests.fakes.behaviour import FakeBehaviourStore
+from tests.fakes.jobs import FakeJobStore, FakeMetadataStore
+from tests.fakes.videos import FakeVideoStore, summary_of
+from tests.fakes.viewers import FakeViewerStore
+
+__all__ = ["FakeBehaviourStore", "FakeJobStore", "FakeMetadataStore", "FakeVideoStore",
+           "FakeViewerStore", "summary_of"]

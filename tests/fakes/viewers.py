@@ -1,0 +1,121 @@
+"""In-memory ViewerRepository: conditional commits, newest-wins read model, counters."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime, timezone
+
+from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfile, TasteChange,
+                                           TasteRecord)
+
+
+class FakeViewerStore:
+    def __init__(self):
+        self.rows: dict[uuid.UUID, dict[uuid.UUID, HistoryRow]] = {}
+        self.tastes: dict[uuid.UUID, TasteRecord] = {}
+        self.profiles: dict[uuid.UUID, tuple[int, StoredProfile]] = {}
+        self.views: dict[tuple[date, uuid.UUID], int] = {}
+        self.commits = 0
+        self.refused = 0  # conditional writes that lost a race
+        # Called just before a commit is checked: lets a test slip in a concurrent writer.
+        self.before_commit = None
+
+    async def seen_among(self, user_id, video_ids):
+        mine = self.rows.get(user_id, {})
+        return {v for v in video_ids if v in mine}
+
+    async def history_row(self, user_id, video_id, for_update=False):
+        return self.rows.get(user_id, {}).get(video_id)
+
+    async def history(self, user_id, for_update=False):
+        return list(self.rows.get(user_id, {}).values())
+
+    async def taste_state(self, user_id, for_update=False):
+        record = self.tastes.get(user_id, TasteRecord())
+        await asyncio.sleep(0)  # a real read yields before it answers: writers interleave
+        return record
+
+    async def commit(self, change: TasteChange) -> bool:
+        if self.before_commit:
+            hook, self.before_commit = self.before_commit, None
+            await hook()
+        if self.tastes.get(change.user_id, TasteRecord()).version != change.expected_version:
+            self.refused += 1
+            return False
+        self.commits += 1
+        self.tastes[change.user_id] = TasteRecord(change.new_version, change.state,
+                                                  change.model_id)
+        if change.row is not None:
+            rows = self.rows.setdefault(change.user_id, {})
+            old = rows.get(change.row.video_id)
+            events = (old.event_ids if old else frozenset()) | (
+                {change.event_id} if change.event_id else set())
+            row = replace(change.row, event_ids=frozenset(events))
+            if row.play_count == 0 and row.hidden_at is None:
+                rows.pop(row.video_id, None)  # an un-hidden, never-watched row goes away
+            else:
+                rows[row.video_id] = row
+        return True
+
+    async def write_profile(self, user_id, vector, model_id, item_count,
+                            recent_positive: Sequence[RecentVideo], version, behaviour=None,
+                            interests=()):
+        current = self.profiles.get(user_id)
+        if current is None or current[0] < version:  # USING TIMESTAMP: newest wins
+            slots = dict(current[1].behaviour) if current else {}
+            if behaviour is not None:
+                slots[behaviour[0]] = (behaviour[1], behaviour[2])
+            self.profiles[user_id] = (version, StoredProfile(
+                vector, model_id, item_count, tuple(recent_positive), slots, tuple(interests)))
+
+    async def profile(self, user_id):
+        found = self.profiles.get(user_id)
+        return found[1] if found else None
+
+    async def count_view(self, video_id, day):
+        self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
+
+    async def total_views(self, video_ids):
+        totals: dict = {}
+        for (_, video), n in self.views.items():
+            if video in video_ids:
+                totals[video] = totals.get(video, 0) + n
+        return totals
+
+    async def views_on(self, day):
+        return [(v, n) for (d, v), n in self.views.items() if d == day]
+
+    async def users_in_token_range(self, start, end):
+        return list(self.rows) if start < 0 <= end else []
+
+    def watch(self, user_id, video_id, at: datetime | None = None):
+        """Seed a watched row directly (as tests/integration/seeding.py does)."""
+        at = at or datetime.now(timezone.utc)
+        self.rows.setdefault(user_id, {})[video_id] = HistoryRow(video_id, at, at, 1, 300.0, 600.0)
+
+    async def history_in_token_range(self, start, end):
+        if not start < 0 <= end:  # every fake viewer sits at token 0
+            return []
+        return [(user, row) for user, rows in self.rows.items() for row in rows.values()]
+
+    async def forget(self, user_id, at_us):
+        for table in (self.rows, self.tastes, self.profiles):
+            table.pop(user_id, None)
+
+    async def write_behaviour_many(self, slot, run_id, vectors, version):
+        for user_id, vector in vectors:
+            current = self.profiles.get(user_id)
+            if current is not None and current[0] >= version:
+                continue  # USING TIMESTAMP: an older write loses
+            profile = current[1] if current else StoredProfile(None, None, 0, (), {}, ())
+            slots = {**profile.behaviour, slot: (run_id, vector)}
+            self.profiles[user_id] = (version, replace(profile, behaviour=slots))
+
+    async def import_watches(self, user_id_rows, on_done=None):
+        for user_id, row in user_id_rows:
+            self.rows.setdefault(user_id, {})[row.video_id] = row
+        if on_done:
+            on_done(len(user_id_rows))
+        return len(user_id_rows)

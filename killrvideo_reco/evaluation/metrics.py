@@ -5,11 +5,12 @@ liked. Lists shorter than k count as they are (missing slots are misses).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Hashable
 
 import numpy as np
+
+from killrvideo_reco.training.ndcg import ndcg_at_k
 
 
 def recall_at_k(recommended: Sequence[Hashable], relevant: set, k: int = 10) -> float:
@@ -21,16 +22,6 @@ def recall_at_k(recommended: Sequence[Hashable], relevant: set, k: int = 10) -> 
 
 def hit_rate_at_k(recommended: Sequence[Hashable], relevant: set, k: int = 10) -> float:
     return 1.0 if set(recommended[:k]) & relevant else 0.0
-
-
-def ndcg_at_k(recommended: Sequence[Hashable], relevant: set, k: int = 10) -> float:
-    """DCG of the hits (1/log2(rank+1), rank from 1) over the best possible DCG."""
-    if not relevant:
-        raise ValueError("NDCG is undefined without relevant items")
-    dcg = sum(1.0 / math.log2(rank + 2) for rank, item in enumerate(recommended[:k])
-              if item in relevant)
-    ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(len(relevant), k)))
-    return dcg / ideal
 
 
 def coverage(lists: Mapping[Hashable, Sequence[Hashable]], catalogue_size: int) -> float:

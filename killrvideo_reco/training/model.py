@@ -15,7 +15,7 @@ from killrvideo_reco.training.factors import (FactorConfig, fit_content_map, fit
                                               viewer_vectors)
 from killrvideo_reco.training.interactions import History, decayed_weights, matrix
 from killrvideo_reco.training.ranker import (CandidateSizes, ViewerCase, fit_weights,
-                                             holdout_mask, popularity)
+                                             holdout_mask, popularity, popularity_counts)
 
 log = logging.getLogger(__name__)
 POPULAR_KEPT = 1000
@@ -95,11 +95,6 @@ def train(history: History, video_ids: list[uuid.UUID], content: np.ndarray,
     return TrainedModel(video_ids, index, pop.astype(np.float32), bound, content_map, ranker,
                         [video_ids[i] for i in order if pop[i] > 0], list(history.users),
                         viewer_vectors(viewer_matrix, served_raw), int(trained.sum()), quality)
-
-
-def popularity_counts(users: np.ndarray, rows: np.ndarray, n_videos: int) -> np.ndarray:
-    pairs = np.unique(np.stack([users, rows]), axis=1) if users.size else np.zeros((2, 0), int)
-    return np.bincount(pairs[1], minlength=n_videos)
 
 
 def _compact(rows: np.ndarray, trained: np.ndarray) -> np.ndarray:

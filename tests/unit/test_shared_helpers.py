@@ -1,0 +1,40 @@
+"""The helpers several layers share (issue 18): one NDCG, one popularity count."""
+import math
+
+import numpy as np
+import pytest
+
+from killrvideo_reco.evaluation import metrics
+from killrvideo_reco.training import ranker
+from killrvideo_reco.training.ndcg import ndcg_at_k
+
+
+def test_one_ndcg_for_training_and_evaluation():
+    assert metrics.ndcg_at_k is ndcg_at_k
+    assert ndcg_at_k([9, 1, 3], {1}) == pytest.approx(1 / math.log2(3))
+    # ideal DCG counts min(|relevant|, k) hits
+    assert ndcg_at_k([1, 2, 3], {1, 2, 3}, k=2) == pytest.approx(1.0)
+    assert ndcg_at_k([5, 1], {1, 2, 3}, k=2) == pytest.approx(
+        (1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+
+
+def test_ranker_ndcg_ranks_by_score_then_index():
+    idx = np.array([4, 2, 7, 9])
+    scores = np.array([0.5, 0.5, 0.9, 0.1])  # 7 first; 2 before 4 on the tie
+    assert ranker._ndcg(idx, scores, {4}) == pytest.approx(1 / math.log2(4))
+    assert ranker._ndcg(idx, scores, {2, 7}) == pytest.approx(1.0)
+    assert ranker._ndcg(idx, scores, set()) == 0.0
+    # only the top K count
+    many = np.arange(30)
+    assert ranker._ndcg(many, -many.astype(float), {ranker.K}) == 0.0
+
+
+def test_popularity_is_log_scaled_distinct_viewers():
+    users = np.array([0, 0, 1, 2, 2])
+    items = np.array([1, 1, 1, 0, 1])  # viewer 0 twice on item 1: counts once
+    assert ranker.popularity_counts(users, items, 3).tolist() == [1, 3, 0]
+    np.testing.assert_array_equal(ranker.popularity(items, users, 3),
+                                  np.log1p([1.0, 3.0, 0.0]) / math.log1p(3))
+    empty = np.zeros(0, dtype=np.int64)
+    assert ranker.popularity_counts(empty, empty, 2).tolist() == [0, 0]
+    assert ranker.popularity(empty, empty, 2).tolist() == [0.0, 0.0]

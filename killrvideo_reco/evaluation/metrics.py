@@ -35,6 +35,8 @@ def intra_list_diversity(vectors: np.ndarray) -> float | None:
     v = np.asarray(vectors, dtype=np.float64)
     if v.shape[0] < 2:
         return None
+    # Not domain.vectors.unit_rows: a row of norm <= 1e-12 (or NaN) is kept as it is,
+    # not zeroed, so a broken vector still shows in the metric.
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     unit = v / np.where(norms > 1e-12, norms, 1.0)
     sims = unit @ unit.T

@@ -11,6 +11,7 @@ import numpy as np
 
 from killrvideo_reco.domain.behaviour import ContentMap, RankerWeights, index_vectors, max_norm
 from killrvideo_reco.domain.taste_profile import ProfileParams
+from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.training.factors import (FactorConfig, fit_content_map, fit_item_vectors,
                                               viewer_vectors)
 from killrvideo_reco.training.interactions import History, decayed_weights, matrix
@@ -112,7 +113,7 @@ def _fit_ranker(users, rows, decayed, times, trained, content, config: TrainingC
     vectors[trained] = fit_item_vectors(ratings, config.factors)
     bound = max_norm(vectors)
     pop = popularity(rows[~held], users[~held], n_videos)
-    unit = content / np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(content, floor=1e-12)
     fit_matrix = matrix(users[~held], rows[~held], decayed[~held], (n_users, n_videos)).tocsr()
     held_matrix = matrix(users[held], rows[held], np.ones(int(held.sum())),
                          (n_users, n_videos)).tocsr()

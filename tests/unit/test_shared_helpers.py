@@ -38,3 +38,17 @@ def test_popularity_is_log_scaled_distinct_viewers():
     empty = np.zeros(0, dtype=np.int64)
     assert ranker.popularity_counts(empty, empty, 2).tolist() == [0, 0]
     assert ranker.popularity(empty, empty, 2).tolist() == [0.0, 0.0]
+
+
+def test_unit_rows_zero_and_tiny_rows_per_mode():
+    from killrvideo_reco.domain.vectors import unit_rows
+
+    m = np.array([[3.0, 4.0], [0.0, 0.0], [3e-14, 4e-14]], dtype=np.float32)
+    np.testing.assert_allclose(unit_rows(m), [[0.6, 0.8], [0, 0], [0, 0]])
+    floored = unit_rows(m, floor=1e-12)  # the embedding providers' and training's rule
+    assert floored.dtype == np.float32
+    np.testing.assert_allclose(floored, [[0.6, 0.8], [0, 0], [0.03, 0.04]], rtol=1e-5)
+    with np.errstate(invalid="ignore"):
+        plain = unit_rows(m, floor=0.0)  # plain division: a zero row gives NaN
+    assert np.isnan(plain[1]).all()
+    np.testing.assert_allclose(plain[[0, 2]], [[0.6, 0.8], [0.6, 0.8]], rtol=1e-5)

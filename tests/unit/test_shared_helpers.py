@@ -52,3 +52,22 @@ def test_unit_rows_zero_and_tiny_rows_per_mode():
         plain = unit_rows(m, floor=0.0)  # plain division: a zero row gives NaN
     assert np.isnan(plain[1]).all()
     np.testing.assert_allclose(plain[[0, 2]], [[0.6, 0.8], [0.6, 0.8]], rtol=1e-5)
+
+
+def test_one_slot_list_names_the_behaviour_columns():
+    from types import SimpleNamespace
+
+    from killrvideo_reco.domain.behaviour import SLOTS, other_slot
+    from killrvideo_reco.store import schema, videos
+    from killrvideo_reco.store.rows import SLOT_COLUMNS, slot_vectors
+
+    assert [other_slot(s) for s in SLOTS] == list(reversed(SLOTS))
+    assert SLOT_COLUMNS == "behaviour_a, behaviour_a_run, behaviour_b, behaviour_b_run"
+    assert videos.FACTS_COLUMNS.endswith(SLOT_COLUMNS)
+    assert schema.BEHAVIOUR_COLUMNS == (
+        ("videos", "behaviour_a", 1), ("videos", "behaviour_b", 1),
+        ("user_preferences", "behaviour_a", 0), ("user_preferences", "behaviour_b", 0))
+    row = SimpleNamespace(behaviour_a=[1.0], behaviour_a_run="r1",
+                          behaviour_b=[2.0], behaviour_b_run=None)  # b: no run, not used
+    assert slot_vectors(row) == {"a": ("r1", [1.0])}
+    assert slot_vectors(row, len) == {"a": ("r1", 1)}

@@ -16,7 +16,8 @@ from killrvideo_reco.training.factors import (FactorConfig, fit_content_map, fit
                                               viewer_vectors)
 from killrvideo_reco.training.interactions import History, decayed_weights, matrix
 from killrvideo_reco.training.ranker import (CandidateSizes, ViewerCase, fit_weights,
-                                             holdout_mask, popularity, popularity_counts)
+                                             holdout_mask, log_scaled, popularity,
+                                             popularity_counts)
 
 log = logging.getLogger(__name__)
 POPULAR_KEPT = 1000
@@ -89,7 +90,7 @@ def train(history: History, video_ids: list[uuid.UUID], content: np.ndarray,
     served_raw = index[:, :-1].astype(np.float64) * bound  # what the view path will read back
     on_step("viewer vectors")
     viewer_matrix = matrix(users, rows, decayed, (n_users, n_videos))
-    pop = popularity(rows, users, n_videos)
+    pop = log_scaled(viewers_per_row)  # popularity(rows, users, n_videos), counted once
     order = np.lexsort((np.arange(n_videos), -pop))[:POPULAR_KEPT]
     quality.update({"videos": n_videos, "trainedVideos": int(trained.sum()),
                     "viewers": n_users, "positives": int(users.size)})

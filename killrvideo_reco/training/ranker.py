@@ -59,7 +59,12 @@ def popularity_counts(users: np.ndarray, items: np.ndarray, n_items: int) -> np.
 
 def popularity(items: np.ndarray, users: np.ndarray, n_items: int) -> np.ndarray:
     """log(1 + distinct viewers) scaled to [0, 1], the feature the feed reads."""
-    counts = popularity_counts(users, items, n_items).astype(np.float64)
+    return log_scaled(popularity_counts(users, items, n_items))
+
+
+def log_scaled(counts: np.ndarray) -> np.ndarray:
+    """Counts -> log(1 + count) / log(1 + max count), float64; all zeros stay zeros."""
+    counts = counts.astype(np.float64)
     top = counts.max() if counts.size else 0.0
     return np.log1p(counts) / math.log1p(top) if top > 0 else counts
 

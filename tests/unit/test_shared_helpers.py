@@ -71,3 +71,11 @@ def test_one_slot_list_names_the_behaviour_columns():
                           behaviour_b=[2.0], behaviour_b_run=None)  # b: no run, not used
     assert slot_vectors(row) == {"a": ("r1", [1.0])}
     assert slot_vectors(row, len) == {"a": ("r1", 1)}
+
+
+def test_log_scaled_is_what_popularity_applies_to_the_counts():
+    counts = np.array([0, 4, 1])
+    np.testing.assert_array_equal(ranker.log_scaled(counts),
+                                  ranker.popularity(np.array([1, 1, 1, 1, 2]),
+                                                    np.array([0, 1, 2, 3, 0]), 3))
+    assert ranker.log_scaled(np.zeros(2, dtype=np.int64)).tolist() == [0.0, 0.0]

@@ -98,7 +98,6 @@ class Settings(BaseSettings):
         20_000, ge=0, description="Videos whose facts (embedding, creator, duration) view events "
         "keep in memory for FEED_CACHE_TTL_S; 0 reads them for every event.")
     feed_max_ann_limit: int = Field(1000, description="Cassandra caps ANN LIMIT at 1000.")
-    feed_max_page_size: int = Field(100, description="Largest pageSize accepted (at most 100).")
     trending_window_days: int = Field(7, description="Trending = most viewed in this many days.")
     feed_behaviour_candidates: int = Field(
         100, ge=10, le=1000, description="ANN rows asked in the behaviour space per request.")

@@ -67,7 +67,8 @@ Moderator = Annotated[Principal, Depends(require("moderator"))]
 Resources = Annotated[AppResources, Depends(resources)]
 Jobs = Annotated[JobRegistry, Depends(jobs)]
 CurrentSettings = Annotated[Settings, Depends(settings)]
-# The paging parameters every paged endpoint takes.
+# The paging parameters every paged endpoint takes: the only check of them (a 422 whose
+# errors name query.page / query.pageSize).
 PageNumber = Annotated[int, Query(ge=1, le=1000, description="1-based page number")]
 PageSize = Annotated[int, Query(alias="pageSize", ge=1, le=100,
                                 description="Items per page (max 100)")]

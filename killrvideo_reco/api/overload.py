@@ -8,11 +8,8 @@ from __future__ import annotations
 import asyncio
 import collections
 
-from fastapi.responses import JSONResponse
-
 from killrvideo_reco import metrics
-from killrvideo_reco.api.problems import PROBLEM_JSON
-from killrvideo_reco.logs import request_id
+from killrvideo_reco.api.problems import problem_json
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 RETRY_AFTER_S = 1
@@ -93,9 +90,7 @@ class ConcurrencyLimit:
 
 
 async def _overloaded(scope, receive, send) -> None:
-    body = {"type": "about:blank", "title": "Service Unavailable", "status": 503,
-            "detail": "The service is at capacity; retry after the Retry-After delay.",
-            "instance": scope["path"], "requestId": request_id.get()}
-    response = JSONResponse(body, status_code=503, media_type=PROBLEM_JSON,
-                            headers={"Retry-After": str(RETRY_AFTER_S)})
+    response = problem_json(503, "Service Unavailable",
+                            "The service is at capacity; retry after the Retry-After delay.",
+                            scope["path"], {"Retry-After": str(RETRY_AFTER_S)})
     await response(scope, receive, send)

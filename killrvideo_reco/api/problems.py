@@ -31,11 +31,17 @@ class Problem(Exception):
         self.title = title or STATUS_TITLES.get(status, "Error")
 
 
+def problem_json(status: int, title: str, detail: str, instance: str,
+                 headers: dict[str, str] | None = None, **extra) -> JSONResponse:
+    """The one problem document builder; the load shedder calls it without a Request."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "instance": instance, "requestId": request_id.get(), **extra}
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
 def problem_response(request: Request, status: int, title: str, detail: str,
                      headers: dict[str, str] | None = None, **extra) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": request.url.path, "requestId": request_id.get(), **extra}
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+    return problem_json(status, title, detail, request.url.path, headers, **extra)
 
 
 def _field_errors(error: RequestValidationError) -> list[dict]:

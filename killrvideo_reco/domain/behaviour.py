@@ -67,6 +67,12 @@ class ContentMap:
 FEATURES = ("behaviour", "content", "popularity")
 
 
+# Before the first training: content similarity first, popularity as a tie-breaker
+# that still lifts widely watched videos (the blend that beat popularity in docs/quality.md
+# weighs them about equally); no behaviour vectors exist yet.
+DEFAULT_WEIGHTS: dict[str, float] = {"behaviour": 1.0, "content": 1.0, "popularity": 1.0}
+
+
 @dataclass(frozen=True)
 class RankerWeights:
     """Linear ranking over per-candidate features, fitted by the training job.
@@ -89,12 +95,6 @@ class RankerWeights:
             return cls()
         data = json.loads(text)
         return cls({k: float(v) for k, v in data["weights"].items()}, data.get("source", "?"))
-
-
-# Before the first training: content similarity first, popularity as a tie-breaker
-# that still lifts widely watched videos (the blend that beat popularity in docs/quality.md
-# weighs them about equally); no behaviour vectors exist yet.
-DEFAULT_WEIGHTS = {"behaviour": 1.0, "content": 1.0, "popularity": 1.0}
 
 
 def raw_vector(index_vector: np.ndarray, bound: float) -> np.ndarray:

@@ -29,7 +29,14 @@ def checked_vector(values: Sequence[float] | np.ndarray, dimension: int) -> np.n
     return vector.astype(np.float32)
 
 
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row scaled to unit length; rows with no direction stay zero."""
+def unit_rows(matrix: np.ndarray, floor: float | None = None) -> np.ndarray:
+    """Each row scaled to unit length, in the matrix's dtype: the one L2 row normaliser.
+
+    Without `floor`, rows with no direction (norm <= 1e-12) become zero. With it, each
+    row is divided by max(norm, floor), as the callers that passed it always did: an
+    all-zero row stays zero for floor > 0, and gives NaN for floor=0 (plain division,
+    for inputs whose rows are already unit)."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    if floor is not None:
+        return matrix / np.maximum(norms, floor)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 1e-12)

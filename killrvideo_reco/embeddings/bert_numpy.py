@@ -22,17 +22,6 @@ _ERF_A = tuple(F32(a) for a in (0.254829592, -0.284496736, 1.421413741, -1.45315
 _INV_SQRT2 = F32(1.0 / np.sqrt(2.0))
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """Vectorised erf (max absolute error 1.5e-7), no scipy needed."""
-    x = np.asarray(x, dtype=F32)
-    sign = np.sign(x)
-    ax = np.abs(x)
-    t = F32(1.0) / (F32(1.0) + _ERF_P * ax)
-    a1, a2, a3, a4, a5 = _ERF_A
-    poly = ((((a5 * t + a4) * t + a3) * t + a2) * t + a1) * t
-    return sign * (F32(1.0) - poly * np.exp(-ax * ax))
-
-
 def gelu_(x: np.ndarray, block: int = 65536) -> np.ndarray:
     """Exact GELU, ``0.5 * x * (1 + erf(x / sqrt(2)))``, computed in place on ``x``.
 

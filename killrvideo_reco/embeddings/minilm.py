@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from killrvideo_reco.embeddings.provider import EmbeddingError, normalise_rows
+from killrvideo_reco.domain.vectors import unit_rows
+from killrvideo_reco.embeddings.provider import EmbeddingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tokenizers import Tokenizer
@@ -160,7 +161,7 @@ class MiniLMProvider:
                 batch_ids[row, :n] = ids[i]
                 mask[row, :n] = 1
             out[chunk] = encoder.encode(batch_ids, mask)
-        return normalise_rows(out)
+        return unit_rows(out, floor=1e-12)  # float32 in, float32 out
 
 
 def plan_batches(

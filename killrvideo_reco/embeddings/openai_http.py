@@ -18,7 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from killrvideo_reco.embeddings.provider import EmbeddingError, normalise_rows
+from killrvideo_reco.domain.vectors import unit_rows
+from killrvideo_reco.embeddings.provider import EmbeddingError
 
 _BODY_SNIPPET = 300
 
@@ -112,7 +113,7 @@ class OpenAIHTTPProvider:
             raise EmbeddingError(f"{self._where()}: response contains NaN or infinite values")
         if (np.linalg.norm(matrix, axis=1) == 0).any():
             raise EmbeddingError(f"{self._where()}: response contains an all-zero vector")
-        return normalise_rows(matrix)
+        return unit_rows(matrix, floor=1e-12)  # float32 in, float32 out
 
     def _post(self, payload: dict[str, Any]) -> Any:
         data = json.dumps(payload).encode("utf-8")

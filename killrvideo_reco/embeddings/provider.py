@@ -15,7 +15,6 @@ import numpy as np
 __all__ = [
     "EmbeddingError",
     "EmbeddingProvider",
-    "normalise_rows",
     "video_text",
 ]
 
@@ -59,9 +58,3 @@ def video_text(title: str, description: str, tags: Iterable[str]) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def normalise_rows(matrix: np.ndarray) -> np.ndarray:
-    """L2-normalise each row in float32; an all-zero row stays zero."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    np.maximum(norms, np.float32(1e-12), out=norms)
-    return (matrix / norms).astype(np.float32, copy=False)

@@ -9,7 +9,6 @@ exactly the rows of viewer_history that seen_among would find.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,15 +39,9 @@ class Catalogue:
         # Ties broken by movie id so every run ranks the same way.
         self.popular = sorted(self.movie_ids, key=lambda m: (-self.popularity.get(m, 0), m))
         self.latest = sorted(self.movie_ids, reverse=True)  # higher movieId = added later
-        top = max(self.popularity.values(), default=0)
-        self._log_top = math.log1p(top) or 1.0
 
     def vector(self, movie_id: int) -> np.ndarray:
         return self.vectors[self.row[movie_id]]
-
-    def pop_score(self, movie_id: int) -> float:
-        """log-scaled popularity in [0, 1]."""
-        return math.log1p(self.popularity.get(movie_id, 0)) / self._log_top
 
 
 def _top_unseen(ordered: list[int], user: UserSplit, k: int) -> list[int]:

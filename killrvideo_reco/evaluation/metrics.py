@@ -5,11 +5,14 @@ liked. Lists shorter than k count as they are (missing slots are misses).
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from typing import Hashable
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+
+from killrvideo_reco.training.ndcg import ndcg_at_k
+
+K = TypeVar("K", bound=Hashable)  # a user id
 
 
 def recall_at_k(recommended: Sequence[Hashable], relevant: set, k: int = 10) -> float:
@@ -23,16 +26,6 @@ def hit_rate_at_k(recommended: Sequence[Hashable], relevant: set, k: int = 10) -
     return 1.0 if set(recommended[:k]) & relevant else 0.0
 
 
-def ndcg_at_k(recommended: Sequence[Hashable], relevant: set, k: int = 10) -> float:
-    """DCG of the hits (1/log2(rank+1), rank from 1) over the best possible DCG."""
-    if not relevant:
-        raise ValueError("NDCG is undefined without relevant items")
-    dcg = sum(1.0 / math.log2(rank + 2) for rank, item in enumerate(recommended[:k])
-              if item in relevant)
-    ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(len(relevant), k)))
-    return dcg / ideal
-
-
 def coverage(lists: Mapping[Hashable, Sequence[Hashable]], catalogue_size: int) -> float:
     """Distinct items recommended to anyone / catalogue size."""
     distinct = {item for items in lists.values() for item in items}
@@ -44,6 +37,8 @@ def intra_list_diversity(vectors: np.ndarray) -> float | None:
     v = np.asarray(vectors, dtype=np.float64)
     if v.shape[0] < 2:
         return None
+    # Not domain.vectors.unit_rows: a row of norm <= 1e-12 (or NaN) is kept as it is,
+    # not zeroed, so a broken vector still shows in the metric.
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     unit = v / np.where(norms > 1e-12, norms, 1.0)
     sims = unit @ unit.T
@@ -52,9 +47,8 @@ def intra_list_diversity(vectors: np.ndarray) -> float | None:
     return float(1.0 - mean_sim)
 
 
-def summarise(lists: Mapping[Hashable, Sequence[Hashable]],
-              relevant: Mapping[Hashable, set], vector_of, catalogue_size: int,
-              k: int = 10) -> dict[str, float]:
+def summarise(lists: Mapping[K, Sequence[Hashable]], relevant: Mapping[K, set],
+              vector_of, catalogue_size: int, k: int = 10) -> dict[str, Any]:
     """Mean of each per-user metric over the users in `relevant`, plus coverage.
     A user missing from `lists` got nothing: zero for the accuracy metrics."""
     recall, ndcg, hits, ild = [], [], [], []

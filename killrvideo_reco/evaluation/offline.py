@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from killrvideo_reco.domain.models import HistoryRow
+from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.evaluation import data, metrics
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.training.interactions import History
@@ -62,7 +63,7 @@ def score_config(users, movie_ids, content, config: TrainingConfig) -> dict[str,
     """NDCG@10 etc. of popularity, behaviour only and the two-stage ranking."""
     model = train(history_of(users, config), [video_uuid(m) for m in movie_ids], content, config)
     raw = model.index[:, :-1].astype(np.float64) * model.bound
-    unit = content / np.linalg.norm(content, axis=1, keepdims=True)
+    unit = unit_rows(content, floor=0.0)
     row_of = {m: i for i, m in enumerate(movie_ids)}
     viewer = {v: i for i, v in enumerate(model.viewer_ids)}
     popular = np.lexsort((np.arange(len(movie_ids)), -model.popularity))
@@ -102,7 +103,7 @@ def cold_videos(users, movie_ids, content, config: TrainingConfig, seed: int = 3
     model = train(history_of(users, config), [video_uuid(m) for m in movie_ids], content,
                   config, exclude=frozenset(cold_ids))
     raw = model.index[:, :-1].astype(np.float64) * model.bound
-    unit = content / np.linalg.norm(content, axis=1, keepdims=True)
+    unit = unit_rows(content, floor=0.0)
     viewer = {v: i for i, v in enumerate(model.viewer_ids)}
     rows = np.array(sorted(cold_rows))
     row_of = {m: i for i, m in enumerate(movie_ids)}

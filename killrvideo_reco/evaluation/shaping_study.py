@@ -14,6 +14,7 @@ import numpy as np
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain.shaping import UNSHAPED, shape
 from killrvideo_reco.domain.taste_weights import RecentPositive, decay, trim_recent
+from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.evaluation import data, metrics
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.evaluation.offline import history_of, random_split
@@ -52,7 +53,7 @@ def default_lambda(rows: list[dict]) -> float | None:
 def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
     model = train(history_of(users, config), [video_uuid(m) for m in movie_ids], content, config)
     raw = model.index[:, :-1].astype(np.float64) * model.bound
-    unit = content / np.linalg.norm(content, axis=1, keepdims=True)
+    unit = unit_rows(content, floor=0.0)
     row_of = {m: i for i, m in enumerate(movie_ids)}
     viewer = {v: i for i, v in enumerate(model.viewer_ids)}
     params, sizes = config.params, config.sizes

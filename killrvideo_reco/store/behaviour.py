@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import numpy as np
 from cassandra.cluster import Session
 
-from killrvideo_reco.domain.behaviour import RankerWeights
+from killrvideo_reco.domain.behaviour import SLOTS, RankerWeights
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
@@ -24,7 +24,6 @@ from killrvideo_reco.store.errors import translated
 
 ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run
 IN_CHUNK = 100
-SLOTS = ("a", "b")
 
 
 def _cos(value) -> float:

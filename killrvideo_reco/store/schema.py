@@ -17,6 +17,7 @@ from pathlib import Path
 from cassandra import OperationTimedOut
 from cassandra.cluster import Session
 
+from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,8 @@ _VECTOR_TYPE = re.compile(r"vector<float,\s*(\d+)>")
 # Tables whose vector columns must all share the configured dimension.
 VECTOR_COLUMNS = (("videos", "content_features"), ("user_preferences", "preference_vector"))
 # Behaviour columns: (table, column, extra dimensions beyond BEHAVIOUR_DIMENSION).
-BEHAVIOUR_COLUMNS = (("videos", "behaviour_a", 1), ("videos", "behaviour_b", 1),
-                     ("user_preferences", "behaviour_a", 0),
-                     ("user_preferences", "behaviour_b", 0))
+BEHAVIOUR_COLUMNS = tuple((table, f"behaviour_{slot}", extra) for table, extra in
+                          (("videos", 1), ("user_preferences", 0)) for slot in SLOTS)
 
 
 # Schema changes wait for every node to agree; on a busy node that exceeds a query timeout.

@@ -17,11 +17,11 @@ from killrvideo_reco.domain.models import (Candidate, NewVideo, VideoDetails, Vi
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.errors import translated
-from killrvideo_reco.store.rows import as_utc
+from killrvideo_reco.store.rows import SLOT_COLUMNS, as_utc, slot_vectors
 
 SUMMARY_COLUMNS = "videoid, name, thumbnail_url, description, tags, added_date, userid"
 FACTS_COLUMNS = ("videoid, name, userid, duration_s, content_features, embedding_model, "
-                 "behaviour_a, behaviour_a_run, behaviour_b, behaviour_b_run")
+                 + SLOT_COLUMNS)
 MODEL_KEY = "embedding_model"
 FACTS_CHUNK = 50
 # The 'latest' listing looks this many month buckets back before scanning any videos.
@@ -45,10 +45,7 @@ def _details_from_row(row) -> VideoDetails:
 def _facts_from_row(row) -> VideoFacts:
     vector = None if row.content_features is None else np.asarray(row.content_features,
                                                                   dtype=np.float32)
-    behaviour = {slot: (run, np.asarray(vector, dtype=np.float32))
-                 for slot, run, vector in (("a", row.behaviour_a_run, row.behaviour_a),
-                                           ("b", row.behaviour_b_run, row.behaviour_b))
-                 if run is not None and vector is not None}
+    behaviour = slot_vectors(row, lambda v: np.asarray(v, dtype=np.float32))
     return VideoFacts(row.videoid, row.name or "", row.userid,
                       float(row.duration_s) if row.duration_s else None, vector,
                       row.embedding_model, behaviour)

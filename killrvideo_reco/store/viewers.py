@@ -15,6 +15,7 @@ import numpy as np
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
 from cassandra.query import BatchStatement, BatchType
 
+from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.explanations import decode_recent, encode_recent
 from killrvideo_reco.domain.interests import Interest, decode_interests, encode_interests
 from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfile, TasteChange,
@@ -23,7 +24,7 @@ from killrvideo_reco.domain.taste_profile import TasteState
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.bulk import execute_many
-from killrvideo_reco.store.rows import as_utc
+from killrvideo_reco.store.rows import SLOT_COLUMNS, as_utc, slot_vectors
 
 log = logging.getLogger(__name__)
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
@@ -87,14 +88,13 @@ class ViewerStore:
         self._write_prefs_with = {slot: prepare(
             f"INSERT INTO {ks}.user_preferences ({profile_columns}, behaviour_{slot}, "
             f"behaviour_{slot}_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")
-            for slot in ("a", "b")}
+            for slot in SLOTS}
         self._prefs = prepare(
             f"SELECT preference_vector, model_id, item_count, recent_positive, interests, "
-            f"behaviour_a, behaviour_a_run, behaviour_b, behaviour_b_run "
-            f"FROM {ks}.user_preferences WHERE userid = ?")
+            f"{SLOT_COLUMNS} FROM {ks}.user_preferences WHERE userid = ?")
         self._write_behaviour = {slot: prepare(
             f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET behaviour_{slot} = ?, "
-            f"behaviour_{slot}_run = ? WHERE userid = ?") for slot in ("a", "b")}
+            f"behaviour_{slot}_run = ? WHERE userid = ?") for slot in SLOTS}
         self._count_day = prepare(
             f"UPDATE {ks}.video_views_by_day_bucket SET views = views + 1 "
             "WHERE day = ? AND bucket = ? AND videoid = ?")
@@ -190,11 +190,8 @@ class ViewerStore:
         row = rows[0]
         recent = tuple(decode_recent(row.recent_positive)) if row.recent_positive else ()
         interests = decode_interests(row.interests)[0] if row.interests else ()
-        behaviour = {slot: (run, vector) for slot, run, vector in (
-            ("a", row.behaviour_a_run, row.behaviour_a), ("b", row.behaviour_b_run, row.behaviour_b))
-            if run is not None and vector is not None}
         return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
-                             behaviour, interests)
+                             slot_vectors(row), interests)
 
     async def write_behaviour_many(self, slot: str, run_id: str,
                                    vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],

@@ -11,11 +11,13 @@ import numpy as np
 
 from killrvideo_reco.domain.behaviour import ContentMap, RankerWeights, index_vectors, max_norm
 from killrvideo_reco.domain.taste_profile import ProfileParams
+from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.training.factors import (FactorConfig, fit_content_map, fit_item_vectors,
                                               viewer_vectors)
 from killrvideo_reco.training.interactions import History, decayed_weights, matrix
 from killrvideo_reco.training.ranker import (CandidateSizes, ViewerCase, fit_weights,
-                                             holdout_mask, popularity)
+                                             holdout_mask, log_scaled, popularity,
+                                             popularity_counts)
 
 log = logging.getLogger(__name__)
 POPULAR_KEPT = 1000
@@ -88,18 +90,13 @@ def train(history: History, video_ids: list[uuid.UUID], content: np.ndarray,
     served_raw = index[:, :-1].astype(np.float64) * bound  # what the view path will read back
     on_step("viewer vectors")
     viewer_matrix = matrix(users, rows, decayed, (n_users, n_videos))
-    pop = popularity(rows, users, n_videos)
+    pop = log_scaled(viewers_per_row)  # popularity(rows, users, n_videos), counted once
     order = np.lexsort((np.arange(n_videos), -pop))[:POPULAR_KEPT]
     quality.update({"videos": n_videos, "trainedVideos": int(trained.sum()),
                     "viewers": n_users, "positives": int(users.size)})
     return TrainedModel(video_ids, index, pop.astype(np.float32), bound, content_map, ranker,
                         [video_ids[i] for i in order if pop[i] > 0], list(history.users),
                         viewer_vectors(viewer_matrix, served_raw), int(trained.sum()), quality)
-
-
-def popularity_counts(users: np.ndarray, rows: np.ndarray, n_videos: int) -> np.ndarray:
-    pairs = np.unique(np.stack([users, rows]), axis=1) if users.size else np.zeros((2, 0), int)
-    return np.bincount(pairs[1], minlength=n_videos)
 
 
 def _compact(rows: np.ndarray, trained: np.ndarray) -> np.ndarray:
@@ -117,7 +114,7 @@ def _fit_ranker(users, rows, decayed, times, trained, content, config: TrainingC
     vectors[trained] = fit_item_vectors(ratings, config.factors)
     bound = max_norm(vectors)
     pop = popularity(rows[~held], users[~held], n_videos)
-    unit = content / np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(content, floor=1e-12)
     fit_matrix = matrix(users[~held], rows[~held], decayed[~held], (n_users, n_videos)).tocsr()
     held_matrix = matrix(users[held], rows[held], np.ones(int(held.sum())),
                          (n_users, n_videos)).tocsr()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import FEATURES, RankerWeights
+from killrvideo_reco.training.ndcg import ndcg_at_k
 
 K = 10
 
@@ -50,10 +51,20 @@ def holdout_mask(users: np.ndarray, items: np.ndarray, times: np.ndarray,
     return held
 
 
+def popularity_counts(users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+    """Distinct viewers per item (a viewer's repeat positives count once)."""
+    pairs = np.unique(np.stack([users, items]), axis=1) if users.size else np.zeros((2, 0), int)
+    return np.bincount(pairs[1], minlength=n_items)
+
+
 def popularity(items: np.ndarray, users: np.ndarray, n_items: int) -> np.ndarray:
     """log(1 + distinct viewers) scaled to [0, 1], the feature the feed reads."""
-    pairs = np.unique(np.stack([users, items]), axis=1)
-    counts = np.bincount(pairs[1], minlength=n_items).astype(np.float64)
+    return log_scaled(popularity_counts(users, items, n_items))
+
+
+def log_scaled(counts: np.ndarray) -> np.ndarray:
+    """Counts -> log(1 + count) / log(1 + max count), float64; all zeros stay zeros."""
+    counts = counts.astype(np.float64)
     top = counts.max() if counts.size else 0.0
     return np.log1p(counts) / math.log1p(top) if top > 0 else counts
 
@@ -111,7 +122,7 @@ def fit_weights(cases: list[ViewerCase], item_vectors: np.ndarray, bound: float,
         return RankerWeights(dict(zip(FEATURES, map(float, model.coef_[0]))), "fitted")
 
     holdout = learn(fit_half)
-    quality = {"viewers": len(report_half)}
+    quality: dict[str, float] = {"viewers": len(report_half)}
     for name, weights in (("popularity", {"popularity": 1.0}), ("behaviour", {"behaviour": 1.0}),
                           ("content", {"content": 1.0}), ("ranked", holdout.weights)):
         ranker = RankerWeights(weights)
@@ -124,7 +135,5 @@ def fit_weights(cases: list[ViewerCase], item_vectors: np.ndarray, bound: float,
 def _ndcg(idx: np.ndarray, scores: np.ndarray, labels: set[int]) -> float:
     if not labels:
         return 0.0
-    top = idx[np.lexsort((idx, -scores))][:K]
-    dcg = sum(1.0 / math.log2(r + 2) for r, i in enumerate(top) if int(i) in labels)
-    ideal = sum(1.0 / math.log2(r + 2) for r in range(min(K, len(labels))))
-    return dcg / ideal
+    # Best score first, the lower item index first among ties.
+    return ndcg_at_k(idx[np.lexsort((idx, -scores))].tolist(), labels, K)

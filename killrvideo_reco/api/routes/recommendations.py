@@ -25,8 +25,6 @@ async def for_you(
     page: PageNumber = 1,
     page_size: PageSize = 10,
 ) -> FeedPageOut:
-    if page_size > settings.feed_max_page_size:
-        raise Problem(422, f"pageSize must be at most {settings.feed_max_page_size}")
     feed = await within_deadline(resources.feed.for_you(viewer.user_id, page, page_size), settings)
     metrics.FEED_RESPONSES.labels(feed.source).inc()
     return FeedPageOut.of(feed)

@@ -17,7 +17,6 @@ import asyncio
 import multiprocessing
 import os
 import sys
-import time
 import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -27,9 +26,9 @@ import numpy as np
 
 from bench import ingest_load, machine, report, seed
 from bench.server import Server
-from killrvideo_reco.jobs.profiles import rebuild_profiles
 from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.jobs.profiles import rebuild_profiles
 
 BEGIN, END = "<!-- ingest:begin -->", "<!-- ingest:end -->"
 SPEC = seed.Spec("bench_10k", 10_000, 1_000)

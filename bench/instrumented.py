@@ -59,10 +59,9 @@ def _timed_sync(stage: str, fn):
 
 
 def _install_timers() -> None:
-    from killrvideo_reco.api import deps
-    from killrvideo_reco.api import schemas
-    from killrvideo_reco.service import feed as feed_module
     from killrvideo_reco import bootstrap as wiring
+    from killrvideo_reco.api import deps, schemas
+    from killrvideo_reco.service import feed as feed_module
     from killrvideo_reco.service.feed import FeedService
     from killrvideo_reco.store import viewers as viewers_module
 

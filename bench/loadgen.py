@@ -126,11 +126,10 @@ _bare: dict = {}
 def _bare_session(keyspace: str):
     """One driver session per worker process, built like the service's (same profiles)."""
     if _bare.get("keyspace") != keyspace:
+        from bench.seed import load_user_vectors
         from killrvideo_reco.settings import Settings
         from killrvideo_reco.store.connection import connect
         from killrvideo_reco.store.videos import VideoStore
-
-        from bench.seed import load_user_vectors
 
         if "cluster" in _bare:
             _bare["cluster"].shutdown()

@@ -7,8 +7,7 @@ import json
 import time
 
 from bench import report, retrieval
-from bench.pgvector_cells import (HISTORY_SQL, K, OurRetrieval, exact_answers, peer_answer,
-                                  quality)
+from bench.pgvector_cells import HISTORY_SQL, K, OurRetrieval, exact_answers, peer_answer, quality
 from bench.pgvector_load import Catalogue, Viewer
 
 CAPPED = "pgvector: NOT IN capped at 5,000 ids (the PR)"

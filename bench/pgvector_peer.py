@@ -26,8 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import machine, pgvector_load, seed
-from bench.pgvector_cells import (OurRetrieval, cassandra_pid, heap_flags, our_cell, peer_cell,
-                                  recall_pass)
+from bench.pgvector_cells import OurRetrieval, cassandra_pid, heap_flags, our_cell, peer_cell, recall_pass
 from bench.pgvector_long import long_history_pass
 from bench.pgvector_report import render, update_doc
 from bench.run_all import FULL

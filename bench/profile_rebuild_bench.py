@@ -21,13 +21,13 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from cassandra.concurrent import execute_concurrent_with_args
 
+from killrvideo_reco.bootstrap import build_resources
+from killrvideo_reco.domain.models import NewVideo
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.profiles import rebuild_profiles
-from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema
 from killrvideo_reco.store.connection import connect
-from killrvideo_reco.domain.models import NewVideo
 
 CATALOGUE = 5000
 MODEL = "bench-synthetic:384"

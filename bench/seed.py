@@ -23,10 +23,10 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
 from killrvideo_reco.domain.explanations import RecentVideo, encode_recent
+from killrvideo_reco.domain.models import NewVideo
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.schema import apply_migrations
-from killrvideo_reco.domain.models import NewVideo
 from killrvideo_reco.store.videos import MODEL_KEY, VideoStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -305,9 +305,9 @@ def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dic
 def ensure_trained(spec: Spec, log=print) -> dict:
     """A live behaviour run in the keyspace, trained by make train's own code on the seeded
     history (the feed is measured as it serves after training). Skipped when one exists."""
+    from killrvideo_reco.bootstrap import build_resources
     from killrvideo_reco.embeddings.factory import build_provider
     from killrvideo_reco.jobs.train import run_training
-    from killrvideo_reco.bootstrap import build_resources
 
     settings = bench_settings(spec.keyspace)
     resources = build_resources(settings, build_provider(settings))

@@ -11,9 +11,14 @@ from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.service.job_registry import JobPolicy
-from killrvideo_reco.service.ports import (BehaviourRepository, JobRepository,
-                                           MetadataRepository, TrainingRepository,
-                                           VideoRepository, ViewerRepository)
+from killrvideo_reco.service.ports import (
+    BehaviourRepository,
+    JobRepository,
+    MetadataRepository,
+    TrainingRepository,
+    VideoRepository,
+    ViewerRepository,
+)
 from killrvideo_reco.service.privacy import PrivacyService
 from killrvideo_reco.service.runs import LiveRun
 from killrvideo_reco.service.ttl_cache import ttl_cache

@@ -14,11 +14,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from tenacity import (AsyncRetrying, Retrying, before_sleep_log, retry_if_exception,
-                      retry_if_exception_type, retry_if_result, stop_after_attempt, wait_exponential,
-                      wait_incrementing, wait_random_exponential)
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    before_sleep_log,
+    retry_if_exception,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+    wait_incrementing,
+    wait_random_exponential,
+)
 
 from killrvideo_reco.domain.errors import StoreUnavailable
 

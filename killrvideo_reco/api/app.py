@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from killrvideo_reco.api.middleware import RequestContext
-from killrvideo_reco.api.overload import ConcurrencyLimit
 from killrvideo_reco.api.openapi import install_openapi
+from killrvideo_reco.api.overload import ConcurrencyLimit
 from killrvideo_reco.api.problems import install_problem_handlers
 from killrvideo_reco.api.resources import ResourceHolder
 from killrvideo_reco.api.routes import admin, health, me, recommendations, videos

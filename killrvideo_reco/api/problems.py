@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from killrvideo_reco.logs import request_id
 from killrvideo_reco.domain.errors import StoreUnavailable
+from killrvideo_reco.logs import request_id
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"

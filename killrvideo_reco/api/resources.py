@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from killrvideo_reco.bootstrap import AppResources, build_resources, job_policy
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.service.job_registry import JobRegistry
-from killrvideo_reco.bootstrap import AppResources, build_resources, job_policy
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,16 @@ import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
-                      PlainSerializer, StrictFloat, WithJsonSchema)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictFloat,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 from killrvideo_reco.domain.models import FeedItem, FeedPage, VideoSummary

@@ -24,8 +24,20 @@ from .interests import Interest
 from .taste_behaviour import add_behaviour
 from .taste_codec import decode, encode
 from .taste_weights import (  # re-exported: callers import everything from here
-    ChannelSum, Interaction, ProfileParams, RecentPositive, channel_key, completion, decay,
-    interaction_weight, is_positive, readonly, recent_entry, trim_recent, unit_embedding)
+    ChannelSum,
+    Interaction,
+    ProfileParams,
+    RecentPositive,
+    channel_key,
+    completion,
+    decay,
+    interaction_weight,
+    is_positive,
+    readonly,
+    recent_entry,
+    trim_recent,
+    unit_embedding,
+)
 
 __all__ = [
     "ChannelSum", "Interaction", "ProfileParams", "RecentPositive", "StaleStateError",

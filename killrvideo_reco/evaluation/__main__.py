@@ -13,11 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+from killrvideo_reco.bootstrap import build_stores
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.evaluation import report
 from killrvideo_reco.evaluation.pipeline import RunConfig, evaluate
 from killrvideo_reco.settings import Settings
-from killrvideo_reco.bootstrap import build_stores
 from killrvideo_reco.store import schema
 from killrvideo_reco.store.connection import Database
 

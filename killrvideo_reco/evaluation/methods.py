@@ -20,8 +20,8 @@ from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.evaluation.data import UserSplit, watch_for_rating
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.service.feed import FeedService
-from killrvideo_reco.settings import Settings
 from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository, ViewerRepository
+from killrvideo_reco.settings import Settings
 
 SEEDS = 5  # item-to-item: the last N positive watches
 BEHAVIOUR_HORIZON = 100  # ANN rows of the behaviour-only method (the feed's default)

@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
+from killrvideo_reco.bootstrap import Stores, profile_params, services_on
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.evaluation import data, loader, metrics, offline, shaping_study
 from killrvideo_reco.evaluation.data import UserSplit
@@ -25,7 +26,6 @@ from killrvideo_reco.evaluation.methods import Catalogue, Recommenders
 from killrvideo_reco.jobs.profiles import rebuild_profiles
 from killrvideo_reco.jobs.train import run_training, training_config
 from killrvideo_reco.service.activity import ActivityService
-from killrvideo_reco.bootstrap import Stores, profile_params, services_on
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ and the freshness boost are off here (they are unit-tested)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import NamedTuple
 
 import numpy as np
 

@@ -10,12 +10,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from killrvideo_reco.auth import mint
+from killrvideo_reco.bootstrap import build_resources
+from killrvideo_reco.domain.models import HistoryRow, NewVideo
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.embeddings.provider import video_text
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.jobs.train import run_training
-from killrvideo_reco.bootstrap import build_resources
-from killrvideo_reco.domain.models import HistoryRow, NewVideo
 
 log = logging.getLogger(__name__)
 DEMO_NAMESPACE = uuid.UUID("6f1c2b1e-0d6a-4c1e-9a57-4b1d3c0de000")

@@ -9,10 +9,9 @@ import logging
 import sys
 from collections.abc import Callable
 
-from killrvideo_reco.domain.jobs import Job
-from killrvideo_reco.service.job_registry import (JobAlreadyRunning, JobRegistry, Work,
-                                                  process_owner)
 from killrvideo_reco.bootstrap import AppResources, job_policy
+from killrvideo_reco.domain.jobs import Job
+from killrvideo_reco.service.job_registry import JobAlreadyRunning, JobRegistry, Work, process_owner
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,8 @@ def run_from_cli(settings: Settings, kind: str, work_for: Callable[[AppResources
     """A command's whole run: connect, run `work_for(resources)` as a leased job, close.
     Returns the exit code and the ended job (None if it did not run or was interrupted);
     the caller prints a succeeded job's result."""
-    from killrvideo_reco.embeddings.factory import build_provider
     from killrvideo_reco.bootstrap import build_resources
+    from killrvideo_reco.embeddings.factory import build_provider
 
     resources = build_resources(settings, build_provider(settings))
     try:

@@ -2,11 +2,10 @@
 (files, CI logs, the HTTP job registry's buffer), and a snapshot for job status."""
 from __future__ import annotations
 
-from typing import Any, TextIO
-
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any, TextIO
 
 from tqdm import tqdm
 

@@ -12,13 +12,13 @@ import asyncio
 import logging
 from datetime import datetime, timezone
 
+from killrvideo_reco.bootstrap import build_resources, prepare_vector_tables
 from killrvideo_reco.domain.models import NewVideo, VideoDetails
 from killrvideo_reco.domain.vectors import checked_vector
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.embeddings.provider import video_text
 from killrvideo_reco.jobs.profiles import checkpoint_file, rebuild_profiles
 from killrvideo_reco.jobs.progress import Progress
-from killrvideo_reco.bootstrap import build_resources, prepare_vector_tables
 
 log = logging.getLogger(__name__)
 BATCH = 64

@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import resource
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from killrvideo_reco.bootstrap import Services, profile_params
 from killrvideo_reco.domain.behaviour import other_slot
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
 from killrvideo_reco.jobs.progress import Progress
-from killrvideo_reco.bootstrap import Services, profile_params
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History

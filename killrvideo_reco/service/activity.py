@@ -12,21 +12,26 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TypeVar
 
 from cachetools import TTLCache
-from dataclasses import dataclass, replace
-from typing import TypeVar
-from datetime import datetime, timezone
 
 from killrvideo_reco.domain import history as history_rules
-from killrvideo_reco.domain.explanations import recent_videos
 from killrvideo_reco.domain.behaviour import video_behaviour
-from killrvideo_reco.domain.models import (BehaviourRun, HistoryRow, TasteChange, TasteRecord,
-                                           VideoFacts)
+from killrvideo_reco.domain.explanations import recent_videos
+from killrvideo_reco.domain.models import BehaviourRun, HistoryRow, TasteChange, TasteRecord, VideoFacts
 from killrvideo_reco.domain.taste_profile import (
-    Interaction, ProfileParams, TasteState, apply_change, build_state, empty_state)
-from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
+    Interaction,
+    ProfileParams,
+    TasteState,
+    apply_change,
+    build_state,
+    empty_state,
+)
 from killrvideo_reco.retries import call, conditional_write, retry_transient
+from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

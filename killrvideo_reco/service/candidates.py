@@ -8,11 +8,10 @@ page of one feed is cut from the same ranked list."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Coroutine, Sequence
-from typing import Any
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from cachetools import TTLCache

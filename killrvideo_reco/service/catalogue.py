@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from killrvideo_reco.domain.vectors import checked_vector
-from killrvideo_reco.domain.models import NewVideo, VideoDetails
-from killrvideo_reco.embeddings.provider import EmbeddingProvider, video_text
 from killrvideo_reco.domain.behaviour import index_vectors
+from killrvideo_reco.domain.models import NewVideo, VideoDetails
+from killrvideo_reco.domain.vectors import checked_vector
+from killrvideo_reco.embeddings.provider import EmbeddingProvider, video_text
 from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository
 from killrvideo_reco.service.runs import LiveRun
 

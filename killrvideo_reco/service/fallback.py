@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from killrvideo_reco.domain.ranking import merge_unique, trending_order
-from killrvideo_reco.service.ttl_cache import CachedValue
 from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
+from killrvideo_reco.service.ttl_cache import CachedValue
 
 
 class FallbackPool:

@@ -24,14 +24,18 @@ from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.explanations import based_on_for_items
-from killrvideo_reco.domain.models import (BasedOn, Candidate, FeedItem, FeedPage, FeedSource,
-                                           RecentVideo)
+from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, FeedSource, RecentVideo
 from killrvideo_reco.domain.shaping import ShapingParams
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.candidates import CandidateLimits, Ranked, TwoStageFeed, shaped
 from killrvideo_reco.service.fallback import FallbackPool
-from killrvideo_reco.service.ports import (NO_RUN, ActiveRun, BehaviourRepository,
-                                           VideoRepository, ViewerRepository)
+from killrvideo_reco.service.ports import (
+    NO_RUN,
+    ActiveRun,
+    BehaviourRepository,
+    VideoRepository,
+    ViewerRepository,
+)
 from killrvideo_reco.service.ttl_cache import CachedValue
 from killrvideo_reco.settings import Settings
 

@@ -13,10 +13,21 @@ import numpy as np
 
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.jobs import Job, JobLease
-from killrvideo_reco.domain.models import (BehaviourRun, Candidate, FeedCandidate, HistoryRow,
-                                           NewVideo, PopularPool, RecentVideo, StoredProfile,
-                                           TasteChange,
-                                           TasteRecord, VideoDetails, VideoFacts, VideoSummary)
+from killrvideo_reco.domain.models import (
+    BehaviourRun,
+    Candidate,
+    FeedCandidate,
+    HistoryRow,
+    NewVideo,
+    PopularPool,
+    RecentVideo,
+    StoredProfile,
+    TasteChange,
+    TasteRecord,
+    VideoDetails,
+    VideoFacts,
+    VideoSummary,
+)
 
 # A viewer's behaviour vector for the read model: (slot, run id, vector or None).
 BehaviourWrite = tuple[str, str, "np.ndarray | None"]

@@ -6,10 +6,10 @@ Every query names one slot; the caller passes the live run's slot, and rows whos
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import partial
 
 import numpy as np
 from cassandra.cluster import Session
@@ -18,8 +18,9 @@ from killrvideo_reco.domain.behaviour import SLOTS, RankerWeights
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.bulk import execute_many
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import prepare as prepare_statement
 from killrvideo_reco.store.errors import translated
 
 ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run

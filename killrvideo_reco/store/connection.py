@@ -9,8 +9,12 @@ from functools import lru_cache
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
-from cassandra.policies import (DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy,
-                                RetryPolicy, TokenAwarePolicy)
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    RetryPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import named_tuple_factory
 
 from killrvideo_reco.settings import Settings

@@ -15,7 +15,8 @@ from cassandra.cluster import Session
 
 from killrvideo_reco.domain.jobs import Job, JobLease, utc_now
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import prepare as prepare_statement
 from killrvideo_reco.store.rows import as_utc
 
 JOB_COLUMNS = ("job_id, kind, status, started_at, finished_at, progress, result, error, owner, "

@@ -6,7 +6,8 @@ from functools import partial
 from cassandra.cluster import Session
 
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import prepare as prepare_statement
 
 
 class MetadataStore:

@@ -11,8 +11,8 @@ import re
 
 from cassandra.cluster import Session
 
-from killrvideo_reco.settings import Settings
 from killrvideo_reco.domain.models import VideoDetails
+from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema
 from killrvideo_reco.store.schema import load_migrations
 from killrvideo_reco.store.videos import summary_from_row

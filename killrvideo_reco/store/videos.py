@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from functools import partial
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import numpy as np
 from cassandra.cluster import Session
 from cassandra.query import UNSET_VALUE
 
-from killrvideo_reco.domain.models import (Candidate, NewVideo, VideoDetails, VideoFacts,
-                                           VideoSummary)
+from killrvideo_reco.domain.models import Candidate, NewVideo, VideoDetails, VideoFacts, VideoSummary
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import prepare as prepare_statement
 from killrvideo_reco.store.errors import translated
 from killrvideo_reco.store.rows import SLOT_COLUMNS, as_utc, slot_vectors
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timezone
+from functools import partial
 
 import numpy as np
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
@@ -18,12 +18,12 @@ from cassandra.query import BatchStatement, BatchType
 from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.explanations import decode_recent, encode_recent
 from killrvideo_reco.domain.interests import Interest, decode_interests, encode_interests
-from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfile, TasteChange,
-                                           TasteRecord)
+from killrvideo_reco.domain.models import HistoryRow, RecentVideo, StoredProfile, TasteChange, TasteRecord
 from killrvideo_reco.domain.taste_profile import TasteState
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION, prepare as prepare_statement
 from killrvideo_reco.store.bulk import execute_many
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import prepare as prepare_statement
 from killrvideo_reco.store.rows import SLOT_COLUMNS, as_utc, slot_vectors
 
 log = logging.getLogger(__name__)

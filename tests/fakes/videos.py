@@ -5,8 +5,7 @@ import uuid
 
 import numpy as np
 
-from killrvideo_reco.domain.models import (Candidate, NewVideo, VideoDetails, VideoFacts,
-                                           VideoSummary)
+from killrvideo_reco.domain.models import Candidate, NewVideo, VideoDetails, VideoFacts, VideoSummary
 
 
 def summary_of(video: NewVideo) -> VideoSummary:

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timezone
 
-from killrvideo_reco.domain.models import (HistoryRow, RecentVideo, StoredProfile, TasteChange,
-                                           TasteRecord)
+from killrvideo_reco.domain.models import HistoryRow, RecentVideo, StoredProfile, TasteChange, TasteRecord
 
 
 class FakeViewerStore:

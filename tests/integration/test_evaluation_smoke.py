@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.bootstrap import build_stores
+from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.evaluation import report
 from killrvideo_reco.evaluation.pipeline import RunConfig, evaluate
 

@@ -6,8 +6,7 @@ import jwt
 import numpy as np
 import pytest
 
-from tests.integration.seeding import (add_videos, auth, cluster_vectors, mark_watched,
-                                       set_profile, unit)
+from tests.integration.seeding import add_videos, auth, cluster_vectors, mark_watched, set_profile, unit
 
 pytestmark = pytest.mark.integration
 FEED = "/api/v1/recommendations/foryou"

@@ -5,9 +5,9 @@ import uuid
 import numpy as np
 import pytest
 
-from killrvideo_reco.jobs.reembed import reembed_catalogue
 from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.jobs.reembed import reembed_catalogue
 from killrvideo_reco.store import schema, vector_tables
 from killrvideo_reco.store.connection import connect
 from tests.conftest import settings_for

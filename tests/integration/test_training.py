@@ -8,10 +8,10 @@ import uuid
 import numpy as np
 import pytest
 
+from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.domain.behaviour import index_vectors, query_vector
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
-from killrvideo_reco.bootstrap import build_resources
 from tests.integration.seeding import auth, wait_for_job
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,14 @@ from hypothesis import strategies as st
 
 from killrvideo_reco.domain.interests import encode_interests
 from killrvideo_reco.domain.taste_behaviour import encode_behaviour
-from killrvideo_reco.domain.taste_profile import (Interaction, ProfileParams, TasteState,
-                                                  apply_change, build_state, empty_state)
+from killrvideo_reco.domain.taste_profile import (
+    Interaction,
+    ProfileParams,
+    TasteState,
+    apply_change,
+    build_state,
+    empty_state,
+)
 
 D, B = 4, 3
 T0 = 1_700_000_000.0

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.embeddings.hashing import HashingProvider
 from killrvideo_reco.embeddings.minilm import MiniLMProvider
 from killrvideo_reco.embeddings.openai_http import OpenAIHTTPProvider
-from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.embeddings.provider import EmbeddingError, video_text
 from killrvideo_reco.settings import Settings
 

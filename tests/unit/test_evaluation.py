@@ -8,7 +8,6 @@ from killrvideo_reco.domain.taste_profile import Interaction, ProfileParams, int
 from killrvideo_reco.evaluation import data, metrics
 from killrvideo_reco.evaluation.embedding import cache_key, movie_text
 
-
 # --- metrics -----------------------------------------------------------------------------
 
 def test_recall_counts_relevant_found_in_top_k():

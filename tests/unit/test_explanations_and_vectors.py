@@ -3,8 +3,7 @@ import uuid
 import numpy as np
 import pytest
 
-from killrvideo_reco.domain.explanations import (RecentVideo, based_on_for_items, decode_recent,
-                                                 encode_recent)
+from killrvideo_reco.domain.explanations import RecentVideo, based_on_for_items, decode_recent, encode_recent
 from killrvideo_reco.domain.vectors import InvalidVector, checked_vector
 
 

@@ -6,8 +6,13 @@ import uuid
 import numpy as np
 
 from killrvideo_reco.domain import interests
-from killrvideo_reco.domain.taste_profile import (Interaction, ProfileParams, apply_change,
-                                                  build_state, empty_state)
+from killrvideo_reco.domain.taste_profile import (
+    Interaction,
+    ProfileParams,
+    apply_change,
+    build_state,
+    empty_state,
+)
 
 D = 16
 T0 = 1_700_000_000.0

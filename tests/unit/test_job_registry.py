@@ -11,8 +11,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from killrvideo_reco.domain.jobs import Job
-from killrvideo_reco.service.job_registry import (LEASE_LAPSED, LEASE_LOST, SHUTDOWN,
-                                                  JobAlreadyRunning, JobPolicy, JobRegistry)
+from killrvideo_reco.service.job_registry import (
+    LEASE_LAPSED,
+    LEASE_LOST,
+    SHUTDOWN,
+    JobAlreadyRunning,
+    JobPolicy,
+    JobRegistry,
+)
 from tests.fakes import FakeJobStore
 
 FAST = JobPolicy(lease_ttl_s=3, progress_interval_s=0.01, resume_max_age_s=3600,

@@ -9,10 +9,17 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.domain.explanations import based_on_for_items, recent_videos
-
 from killrvideo_reco.domain.taste_profile import (
-    Interaction, ProfileParams, StaleStateError, TasteState, apply_change,
-    build_state, compute_profile, empty_state, interaction_weight)
+    Interaction,
+    ProfileParams,
+    StaleStateError,
+    TasteState,
+    apply_change,
+    build_state,
+    compute_profile,
+    empty_state,
+    interaction_weight,
+)
 
 D = 4
 DAY = 86400.0

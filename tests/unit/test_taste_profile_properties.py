@@ -10,8 +10,14 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from killrvideo_reco.domain.taste_profile import (
-    Interaction, ProfileParams, TasteState, apply_change, build_state, compute_profile,
-    empty_state)
+    Interaction,
+    ProfileParams,
+    TasteState,
+    apply_change,
+    build_state,
+    compute_profile,
+    empty_state,
+)
 
 D = 5
 DAY = 86400.0

@@ -1,11 +1,9 @@
 """The signed-in viewer's own data: see it, erase it."""
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Response, status
 
-from killrvideo_reco.api.deps import (CurrentSettings, PageNumber, PageSize, Resources,
-                                      Viewer, within_deadline)
+from killrvideo_reco.api.deps import CurrentSettings, PageNumber, PageSize, Resources, Viewer, within_deadline
 from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import HistoryPageOut

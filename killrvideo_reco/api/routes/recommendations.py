@@ -6,8 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from killrvideo_reco import metrics
-from killrvideo_reco.api.deps import (CurrentSettings, PageNumber, PageSize, Resources,
-                                      Viewer, within_deadline)
+from killrvideo_reco.api.deps import CurrentSettings, PageNumber, PageSize, Resources, Viewer, within_deadline
 from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX

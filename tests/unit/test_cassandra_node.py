@@ -141,9 +141,22 @@ def test_scripts_run_with_the_standard_library_alone(tmp_path):
     env = {"PATH": os.environ["PATH"], "CASSANDRA_HOME_DIR": str(tmp_path),
            "CASSANDRA_PORT": "1"}
     result = subprocess.run([sys.executable, "-S", "tools/cassandra/node.py", "status"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
     assert result.returncode == 3, result.stderr
     assert "pid=- cql=down on 127.0.0.1:1" in result.stdout
     usage = subprocess.run([sys.executable, "-S", "tools/cassandra/cluster.py"], cwd=REPO,
-                           env=env, capture_output=True, text=True, timeout=60)
+                           env=env, capture_output=True, text=True, timeout=60, check=False)
     assert usage.returncode == 2 and "cluster.py up|down|status" in usage.stdout
+
+
+def test_settled_once_every_node_sees_every_node_up_on_one_schema(monkeypatch):
+    up = {cluster.host(n): cluster.PeerState(n, "NORMAL", "true", "s1") for n in (1, 2, 3)}
+    behind = {**up, "127.0.0.3": up["127.0.0.3"]._replace(schema="s0")}
+    assert cluster.agreed({h: dict(up) for h in up})
+    assert not cluster.agreed({**{h: dict(up) for h in up}, "127.0.0.3": None})
+    assert not cluster.agreed({h: dict(behind) for h in up})
+    views = iter([{h: None for h in up}, {h: dict(up) for h in up}])
+    monkeypatch.setattr(cluster, "gossip_views", lambda: next(views))
+    monkeypatch.setattr(cluster.time, "sleep", lambda _: None)
+    assert cluster.settled(timeout=60)

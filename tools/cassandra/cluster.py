@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import NamedTuple
 
 if __package__ in (None, ""):  # run as a script: make `tools.cassandra` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.cassandra.process import REPO, Node, dev_home, stderr_log  # noqa: E402
+from tools.cassandra.process import REPO, Node, dev_home, stderr_log
 
 HOME = Path(os.environ.get("CASSANDRA_CLUSTER_DIR", REPO / ".cassandra-cluster")).resolve()
 NODES = 3

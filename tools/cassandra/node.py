@@ -23,8 +23,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `tools.cassandra` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.cassandra.process import Node, dev_home, stdout_log  # noqa: E402
-from tools.cassandra.process import port_open as _port_open  # noqa: E402
+from tools.cassandra.process import Node, dev_home, stdout_log
+from tools.cassandra.process import port_open as _port_open
 
 log = stdout_log("cassandra-node")
 

@@ -90,7 +90,7 @@ def render_yaml(template: str, settings: dict[str, str]) -> str:
     """The template with each top-level `key: value` of `settings` replaced (or appended)."""
     for key, value in settings.items():
         line = f"{key}: {value}"
-        template, found = re.subn(rf"^{re.escape(key)}:.*$", lambda _: line, template,
+        template, found = re.subn(rf"^{re.escape(key)}:.*$", lambda _, line=line: line, template,
                                   flags=re.MULTILINE)
         if not found:
             template = template.rstrip("\n") + f"\n{line}\n"
@@ -238,7 +238,8 @@ class Node:
                    f"-Duser.home={self.home}", "-cp", f"{self.lib}/*",
                    "org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1",
                    "-p", str(self.jmx_port), *args]
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              check=False)
 
     def stop(self) -> int:
         """Drain (nothing left to replay), SIGTERM, and SIGKILL if still alive 30 s later."""

@@ -90,8 +90,8 @@ def render_yaml(template: str, settings: dict[str, str]) -> str:
     """The template with each top-level `key: value` of `settings` replaced (or appended)."""
     for key, value in settings.items():
         line = f"{key}: {value}"
-        template, found = re.subn(rf"^{re.escape(key)}:.*$", lambda _, line=line: line, template,
-                                  flags=re.MULTILINE)
+        template, found = re.subn(rf"^{re.escape(key)}:.*$", line.replace("\\", r"\\"),
+                                  template, flags=re.MULTILINE)
         if not found:
             template = template.rstrip("\n") + f"\n{line}\n"
     return template
@@ -194,8 +194,9 @@ class Node:
     def start(self, timeout: float = 240.0, ready: Callable[[], object] | None = None,
               clean_stop_on_timeout: bool = False) -> int:
         """Spawn the JVM and wait until the native port answers and `ready()`, if given,
-        returns something true (a str is logged, e.g. the server's version). 0 when ready (or already running); 1, with the log's tail, when it exits or does
-        not answer in time (then it is stopped: drained if clean_stop_on_timeout, else killed)."""
+        returns something true (a str is logged, e.g. the server's version). 0 when ready
+        (or already running); 1, with the log's tail, when it exits or does not answer in
+        time (then it is stopped: drained if clean_stop_on_timeout, else killed)."""
         if self.pid is not None or self.answering():
             self.log(f"{self.name} already running (pid {self.pid or 'unknown'}) on "
                      f"{self.host}:{self.native_port}")

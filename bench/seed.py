@@ -8,7 +8,6 @@ started again overwrites the same rows instead of adding new ones.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import re
 import sys
@@ -16,7 +15,6 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 from cassandra.cluster import Session
@@ -29,7 +27,6 @@ from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.schema import apply_migrations
 from killrvideo_reco.store.videos import MODEL_KEY, VideoStore
 
-REPO = Path(__file__).resolve().parents[1]
 MODEL = "hashing-v1:384"      # the catalogue model; the server runs EMBEDDING_PROVIDER=hashing
 MARKER_KEY = "bench_seed"
 DATA_VERSION = 1              # bump when the generator changes: cached keyspaces are re-seeded
@@ -138,10 +135,9 @@ def _write_marker(session: Session, keyspace: str, value: dict) -> None:
 # ---------------------------------------------------------------- nodetool
 
 def _node_tool():
-    spec = importlib.util.spec_from_file_location("cassandra_node", REPO / "tools/cassandra/node.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from tools.cassandra import node
+
+    return node
 
 
 def nodetool(*args: str, timeout: float = 1800) -> str | None:

@@ -6,26 +6,22 @@
 Each test module gets a fresh keyspace with the schema applied."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from killrvideo_reco.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
 _server: dict[str, str] = {}
 
 
 def _load_node_tool():
-    spec = importlib.util.spec_from_file_location("cassandra_node", REPO / "tools/cassandra/node.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from tools.cassandra import node
+
+    return node
 
 
 def _docker_answers() -> bool:

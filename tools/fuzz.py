@@ -8,7 +8,6 @@ FUZZ_TIMEOUT seconds (default 900). The server's log goes to .cache/fuzz/server.
 Exit status: schemathesis's (0 only when no check failed)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import socket
@@ -27,10 +26,9 @@ from killrvideo_reco.settings import Settings  # noqa: E402
 
 
 def load_node_tool():
-    spec = importlib.util.spec_from_file_location("cassandra_node", REPO / "tools/cassandra/node.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from tools.cassandra import node
+
+    return node
 
 
 def free_port() -> int:

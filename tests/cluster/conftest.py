@@ -5,11 +5,9 @@ Collected only when KILLRVIDEO_CLUSTER_TESTS=1 (the make target sets it), so pla
 at the end if this run started it."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import uuid
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,20 +18,11 @@ from killrvideo_reco.store.errors import TRANSIENT_ERRORS
 if os.environ.get("KILLRVIDEO_CLUSTER_TESTS") != "1":
     collect_ignore_glob = ["test_*.py"]
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _cluster_tool():
-    spec = importlib.util.spec_from_file_location("cassandra_cluster",
-                                                  REPO / "tools/cassandra/cluster.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="session")
 def cluster_tool():
-    tool = _cluster_tool()
+    from tools.cassandra import cluster as tool
+
     started_here = not all(tool.answering(n) for n in range(1, tool.NODES + 1))
     if not started_here and any(tool.pid_of(n) is None for n in range(1, tool.NODES + 1)):
         pytest.fail(f"a cluster this checkout did not start answers on port {tool.NATIVE_PORT}; "

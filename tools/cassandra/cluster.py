@@ -1,5 +1,6 @@
 """A local three-node Cassandra 5.0 cluster on 127.0.0.1-3, from the same Maven jars as
-the single development node (tools/cassandra/node.py), as ccm lays one out.
+the single development node (tools/cassandra/node.py), laid out as ccm would. Each node
+is a `Node` (process.py), like the development node.
 
 Usage: python tools/cassandra/cluster.py up|down|status|settle|kill N|start N
 
@@ -13,39 +14,33 @@ until every node sees every other one up, on one schema.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("cassandra_node", HERE / "node.py")
-node = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(node)
+if __package__ in (None, ""):  # run as a script: make `tools.cassandra` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-HOME = Path(os.environ.get("CASSANDRA_CLUSTER_DIR", node.REPO / ".cassandra-cluster")).resolve()
+from tools.cassandra.process import REPO, Node, dev_home, stderr_log
+
+HOME = Path(os.environ.get("CASSANDRA_CLUSTER_DIR", REPO / ".cassandra-cluster")).resolve()
 NODES = 3
 NATIVE_PORT, STORAGE_PORT = 19042, 17000
 DATACENTER = "datacenter1"  # in cassandra-rackdc.properties; NetworkTopologyStrategy names it
 CONTACT_POINTS = ",".join(f"127.0.0.{n}" for n in range(1, NODES + 1))
 REPLICATION = f"NetworkTopologyStrategy:{DATACENTER}={NODES}"
 
-
-def log(message: str) -> None:
-    print(f"[cassandra-cluster] {message}", file=sys.stderr, flush=True)
+log = stderr_log("cassandra-cluster")
 
 
 def host(n: int) -> str:
     return f"127.0.0.{n}"
 
 
-def directory(n: int) -> Path:
-    return HOME / f"node{n}"
+def directory(n: int, home: Path = HOME) -> Path:
+    return home / f"node{n}"
 
 
 def jmx_port(n: int) -> int:
@@ -56,145 +51,52 @@ def token(n: int) -> int:
     return -(2 ** 63) + (n - 1) * (2 ** 64 // NODES)
 
 
+def cluster_node(n: int, home: Path = HOME, env=os.environ) -> Node:
+    """Node n of the cluster: the dev node's jars, its own directory, address and JMX port."""
+    heap = env.get("CASSANDRA_CLUSTER_HEAP_MAX", "768m")
+    return Node(
+        home=directory(n, home), lib=dev_home(env) / "lib", host=host(n),
+        native_port=NATIVE_PORT, storage_port=STORAGE_PORT, jmx_port=jmx_port(n),
+        seeds=f"{host(1)}:{STORAGE_PORT}", heap_min=heap, heap_max=heap,
+        jvm_options=["-Xmn128m", "-XX:ActiveProcessorCount=2", "-Dcassandra.ring_delay_ms=3000"],
+        yaml={
+            "cluster_name": "killrvideo-reco-cluster", "initial_token": str(token(n)),
+            # A read routed to a dead node fails after the read timeout, then the driver
+            # retries it elsewhere: keep that short, and convict a dead node sooner than
+            # the default (8).
+            "read_request_timeout": "2000ms", "range_request_timeout": "2000ms",
+            "phi_convict_threshold": "5",
+            # A coordinator reads and leads counter writes on itself when it is a replica
+            # (GPFS sorts the local node first; SimpleSnitch does not), so with RF=3 a node
+            # that just died is only in the path of requests it coordinated, which the
+            # driver retries.
+            "endpoint_snitch": "GossipingPropertyFileSnitch", "dynamic_snitch": "true",
+            # A new, empty cluster has nothing to stream: join at once, no bootstrapping.
+            "auto_bootstrap": "false",
+        },
+        datacenter=DATACENTER, name=f"node{n}", log=log)
+
+
 def pid_of(n: int) -> int | None:
-    path = directory(n) / "cassandra.pid"
-    try:
-        pid = int(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return pid if node.alive(pid) else None
+    return cluster_node(n).pid
 
 
 def answering(n: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host(n), NATIVE_PORT), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def write_config(n: int) -> Path:
-    conf, data, logs = (directory(n) / d for d in ("conf", "data", "logs"))
-    conf.mkdir(parents=True, exist_ok=True)
-    logs.mkdir(parents=True, exist_ok=True)
-    for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw"):
-        (data / sub).mkdir(parents=True, exist_ok=True)
-    text = (HERE / "cassandra.yaml.template").read_text()
-    for key, value in {"@LISTEN@": host(n), "@NATIVE_PORT@": str(NATIVE_PORT),
-                       "@STORAGE_PORT@": str(STORAGE_PORT), "@DATA@": str(data)}.items():
-        text = text.replace(key, value)
-    text = (text.replace("cluster_name: killrvideo-reco-dev", "cluster_name: killrvideo-reco-cluster")
-                .replace("initial_token: 0", f"initial_token: {token(n)}")
-                .replace(f'- seeds: "{host(n)}"', f'- seeds: "{host(1)}:{STORAGE_PORT}"'))
-    # A read routed to a dead node fails after the read timeout, then the driver retries it
-    # elsewhere: keep that short, and convict a dead node sooner than the default (8).
-    text = (text.replace("read_request_timeout: 5000ms", "read_request_timeout: 2000ms")
-                .replace("range_request_timeout: 10000ms", "range_request_timeout: 2000ms"))
-    # A coordinator reads and leads counter writes on itself when it is a replica (GPFS
-    # sorts the local node first; SimpleSnitch does not), so with RF=3 a node that just
-    # died is only in the path of requests it coordinated, which the driver retries.
-    text = (text.replace("endpoint_snitch: SimpleSnitch",
-                         "endpoint_snitch: GossipingPropertyFileSnitch")
-                .replace("dynamic_snitch: false", "dynamic_snitch: true"))
-    (conf / "cassandra-rackdc.properties").write_text(f"dc={DATACENTER}\nrack=rack1\n")
-    # A new, empty cluster has nothing to stream: join at once instead of bootstrapping.
-    text += "\nauto_bootstrap: false\nphi_convict_threshold: 5\n"
-    path = conf / "cassandra.yaml"
-    path.write_text(text)
-    (conf / "logback.xml").write_text((HERE / "logback.xml").read_text())
-    return path
-
-
-def java_command(n: int, yaml_path: Path) -> list[str]:
-    heap = os.environ.get("CASSANDRA_CLUSTER_HEAP_MAX", "768m")
-    data, logs, conf = (directory(n) / d for d in ("data", "logs", "conf"))
-    return [
-        node.shutil.which("java") or "java", f"-Xms{heap}", f"-Xmx{heap}", "-Xmn128m",
-        "-XX:+UseG1GC", "-XX:+HeapDumpOnOutOfMemoryError", f"-XX:HeapDumpPath={logs}",
-        "-XX:ActiveProcessorCount=2", *node.JDK17_FLAGS,
-        f"-Dcassandra.config=file://{yaml_path}", f"-Dcassandra.storagedir={data}",
-        f"-Dcassandra.logdir={logs}", f"-Dlogback.configurationFile=file://{conf / 'logback.xml'}",
-        "-Dcassandra-foreground=yes", "-Dcassandra.skip_wait_for_gossip_to_settle=0",
-        "-Dcassandra.ring_delay_ms=3000", f"-Dcassandra.jmx.local.port={jmx_port(n)}",
-        f"-Dcassandra-rackdc.properties=file://{conf / 'cassandra-rackdc.properties'}",
-        "-cp", f"{node.LIB}/*", "org.apache.cassandra.service.CassandraDaemon",
-    ]
+    return cluster_node(n).answering(timeout)
 
 
 def start(n: int, timeout: float | None = None) -> int:
-    if pid_of(n) is not None or answering(n):
-        log(f"node{n} already running on {host(n)}:{NATIVE_PORT}")
-        return 0
-    node.HOME.mkdir(parents=True, exist_ok=True)
-    node.resolve_jars()
-    yaml_path = write_config(n)
     timeout = timeout or float(os.environ.get("CASSANDRA_START_TIMEOUT_S", "240"))
-    logs = directory(n) / "logs"
-    with open(logs / "stdout.log", "ab") as stdout:
-        process = subprocess.Popen(java_command(n, yaml_path), stdout=stdout,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=directory(n))
-    (directory(n) / "cassandra.pid").write_text(str(process.pid))
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if process.poll() is not None:
-            log(f"node{n} exited with code {process.returncode}:\n{tail(n)}")
-            return 1
-        if answering(n):
-            log(f"node{n} ready on {host(n)}:{NATIVE_PORT} in {time.monotonic() - started:.0f}s "
-                f"(pid {process.pid})")
-            return 0
-        time.sleep(1)
-    log(f"node{n} did not answer within {timeout:.0f}s; killing it\n{tail(n)}")
-    kill(n)
-    return 1
-
-
-def tail(n: int, lines: int = 30) -> str:
-    path = directory(n) / "logs" / "system.log"
-    if not path.exists():
-        path = directory(n) / "logs" / "stdout.log"
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+    return cluster_node(n).start(timeout)
 
 
 def kill(n: int) -> int:
     """kill -9: no drain, no flush; the commit log is replayed at the next start."""
-    pid = pid_of(n)
-    if pid is None:
-        log(f"node{n}: no process of ours to kill" + (" (something else answers on its "
-            "address: another cluster?)" if answering(n) else ""))
-        return 1
-    os.kill(pid, signal.SIGKILL)
-    node.wait_for_exit(pid, 20)
-    # The JVM's main thread turns zombie before its other threads have closed the sockets.
-    deadline = time.monotonic() + 20
-    while answering(n) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    log(f"node{n} killed (pid {pid})")
-    return 0
+    return cluster_node(n).kill()
 
 
 def stop(n: int) -> int:
-    pid = pid_of(n)
-    if pid is None:
-        return 0
-    command = [node.shutil.which("java") or "java", *node.JDK17_FLAGS,
-               f"-Dcassandra.logdir={directory(n) / 'logs'}", "-cp", f"{node.LIB}/*",
-               "org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1", "-p", str(jmx_port(n)),
-               "drain"]
-    try:
-        subprocess.run(command, capture_output=True, timeout=90)
-    except subprocess.TimeoutExpired:
-        log(f"node{n}: drain timed out; stopping anyway")
-    os.kill(pid, signal.SIGTERM)
-    if not node.wait_for_exit(pid, 30):
-        os.kill(pid, signal.SIGKILL)
-        node.wait_for_exit(pid, 10)
-    log(f"node{n} stopped")
-    return 0
+    return cluster_node(n).stop()
 
 
 class PeerState(NamedTuple):

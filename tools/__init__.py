@@ -1,0 +1,1 @@
+"""Developer tools: the local Cassandra nodes (tools.cassandra), `make fuzz`, `make lock`."""

@@ -61,7 +61,7 @@ def cluster_settings(cluster_tool):
         try:
             session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}", timeout=120)
         except TRANSIENT_ERRORS as error:  # a throwaway keyspace; the result stands
-            warnings.warn(f"could not drop {settings.cassandra_keyspace}: {error!r}")
+            warnings.warn(f"could not drop {settings.cassandra_keyspace}: {error!r}", stacklevel=2)
     finally:
         cluster.shutdown()
 

@@ -19,10 +19,10 @@ from cassandra.query import SimpleStatement
 
 from bench.server import Server
 from killrvideo_reco.auth import mint
-from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.bootstrap import build_resources, profile_params
-from killrvideo_reco.store.aio import execute
+from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.retries import retry_transient
+from killrvideo_reco.store.aio import execute
 from tests.cluster.load import Ledger, run_load
 
 VIEWERS, WORKERS, MAX_EVENTS = 40, 12, 4000

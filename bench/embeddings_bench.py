@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     texts = make_texts(args.n)
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
     blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, BLAS threads {blas}")
+    print(f"python {platform.python_version()} on {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, BLAS threads {blas}")
     print(f"load average before run: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{len(texts)} texts, e.g. {texts[0]!r}, {texts[1]!r}")
 
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model_id={provider.model_id}  load {time.perf_counter() - t0:.2f}s")
     if hasattr(provider, "tokenize"):
         lengths = [len(ids) for ids in provider.tokenize(texts)]
-        print(f"tokens per text incl. [CLS]/[SEP]: mean {sum(lengths) / len(lengths):.1f}, max {max(lengths)}")
+        print(f"tokens per text incl. [CLS]/[SEP]: mean {sum(lengths) / len(lengths):.1f}, "
+              f"max {max(lengths)}")
     provider.embed(texts[:64])  # warm-up (BLAS threads, allocator)
 
     if args.profile:

@@ -87,7 +87,7 @@ def profile_digest(path: str, top: int = 18) -> dict:
     rows = []
     buckets: dict[str, float] = {}
     total = 0.0
-    for (filename, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():
+    for (filename, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():
         total += tt
         buckets[_bucket(filename)] = buckets.get(_bucket(filename), 0.0) + tt
         short = re.sub(r".*site-packages/", "", filename)

@@ -386,11 +386,13 @@ def render(results: dict, args) -> str:
             f"({int(100 * spec['favourite_share'])}% from 2-3 favourite clusters) and a stored "
             f"preference vector + 20 'recent positive' entries; {seeded}. "
             f"{'Cached: this run did not seed.' if marker.get('cached') else 'Seeded by this run.'} "
-            f"SSTables in `videos` when measured: {scale['sstables'] if scale['sstables'] is not None else '?'}. "
+            f"SSTables in `videos` when measured: "
+            f"{scale['sstables'] if scale['sstables'] is not None else '?'}. "
             f"{_quiet_text(scale)}",
             "",
             "| Concurrency | Requests | Non-200 | Throughput (req/s) | p50 ms | p95 ms | p99 ms "
-            "| Bare ANN p50 / p95 / p99 ms | Bare ANN q/s | CPU ms/ANN query: Cassandra / client | service/bare p50 "
+            "| Bare ANN p50 / p95 / p99 ms | Bare ANN q/s | CPU ms/ANN query: Cassandra / client "
+            "| service/bare p50 "
             "| CPU ms/request: app / Cassandra / client | Other CPU (cores) | Load avg (1 min) |",
             "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---|",
         ]
@@ -400,7 +402,8 @@ def render(results: dict, args) -> str:
             lines.append(
                 f"| {c} | {s['n']} ({s['stopped_by']}) | {s['failures']} | {s['throughput']:.0f} "
                 f"| {report.ms(s['p50'])} | {report.ms(s['p95'])} | {report.ms(s['p99'])} "
-                f"| {report.ms(b['p50'])} / {report.ms(b['p95'])} / {report.ms(b['p99'])} | {b['throughput']:.0f} "
+                f"| {report.ms(b['p50'])} / {report.ms(b['p95'])} / {report.ms(b['p99'])} "
+                f"| {b['throughput']:.0f} "
                 f"| {_cpu(b['cpu_ms_per_req'].get('cassandra'))} / {_cpu(b['cpu_ms_per_req'].get('client'))} "
                 f"| {s['p50'] / b['p50']:.2f} "
                 f"| {_cpu(cpu.get('server'))} / {_cpu(cpu.get('cassandra'))} / {_cpu(cpu.get('client'))} "
@@ -598,8 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     print(block)
     if args.write_docs:
         report.update_doc(args.docs, block)
-        log(f"wrote the feed section of {args.docs.relative_to(REPO) if args.docs.is_relative_to(REPO) else args.docs}")
-    for name, text, ok in results["targets"]:
+        shown = args.docs.relative_to(REPO) if args.docs.is_relative_to(REPO) else args.docs
+        log(f"wrote the feed section of {shown}")
+    for name, text, _ok in results["targets"]:
         log(f"{name}: {text}")
     return 1 if results["failures"] else 0
 

@@ -38,7 +38,7 @@ def synthetic(viewers: int, per_viewer: int, videos: int, clusters: int = 200, s
         picks = set(rng.choice(pool, min(len(pool), int(per_viewer * 0.7)), replace=False))
         while len(picks) < per_viewer:
             picks.add(int(rng.integers(0, videos)))
-        for n, i in enumerate(picks):
+        for _n, i in enumerate(picks):
             at = now - timedelta(days=float(rng.uniform(0, 365)))
             batch.append((user, HistoryRow(video_ids[i], at, at, 1, 500.0, 600.0)))
         if len(batch) >= 100_000:

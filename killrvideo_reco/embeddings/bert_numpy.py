@@ -133,7 +133,8 @@ class BertEncoder:
         self.layers: list[_Layer] = []
         for i in range(n_layers):
             p = f"encoder.layer.{i}."
-            q_w, q_b = get(p + "attention.self.query.weight") * scale, get(p + "attention.self.query.bias") * scale
+            q_w = get(p + "attention.self.query.weight") * scale
+            q_b = get(p + "attention.self.query.bias") * scale
             k_w, k_b = get(p + "attention.self.key.weight"), get(p + "attention.self.key.bias")
             v_w, v_b = get(p + "attention.self.value.weight"), get(p + "attention.self.value.bias")
             self.layers.append(

@@ -169,7 +169,8 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
         "users_total": len(all_users) + sum(skipped.values()), "users_kept": len(all_users),
         "users_evaluated": len(users), "skipped": skipped, "train_watches": watches,
         "relevant_per_user": sum(len(u.relevant) for u in users) / max(1, len(users)),
-        "profiles": rebuilt, "model_id": provider.model_id, "embeddings_cached": cached, "embed_seconds": embed_s,
+        "profiles": rebuilt, "model_id": provider.model_id, "embeddings_cached": cached,
+        "embed_seconds": embed_s,
         "feed_returned_watched": leaks, "keyspace": ks,
         "params": ", ".join(f"{k}={v}" for k, v in vars(params).items()) + (
             f"; feed_similarity_floor={settings.feed_similarity_floor}"),

@@ -78,8 +78,8 @@ def demo_catalogue(per_topic: int, rng: random.Random) -> list[tuple[str, str, s
             fmt, subject = combos[n % len(combos)]
             part = f" (part {n // len(combos) + 1})" if n >= len(combos) else ""
             title = f"{fmt} {subject}{part}"
-            description = (f"A {topic} video about {subject}. "
-                           f"{rng.choice(['Step by step', 'With examples', 'For all levels', 'Q&A at the end'])}.")
+            closing = rng.choice(['Step by step', 'With examples', 'For all levels', 'Q&A at the end'])
+            description = f"A {topic} video about {subject}. {closing}."
             rows.append((topic, title, description, tags + [subject.split()[-1].lower()]))
     return rows
 

@@ -64,9 +64,9 @@ class TwoStageFeed:
                              for n, i in enumerate(interests)})
         elif content_query is not None:
             searches["content"] = ("content", None, self.limits.content)
-        popular: Coroutine[Any, Any, list[FeedCandidate]] | None = (self._popular(run, behaviour_query, content_query,
-                                 tuple(popular_ids[:self.limits.popular]))
-                   if popular_ids and self.limits.popular else _nothing())
+        popular: Coroutine[Any, Any, list[FeedCandidate]] | None = (
+            self._popular(run, behaviour_query, content_query, tuple(popular_ids[:self.limits.popular]))
+            if popular_ids and self.limits.popular else _nothing())
         found: dict[str, list[FeedCandidate]] = {}
         seen: set[uuid.UUID] = set()
         checked: set[uuid.UUID] = set()

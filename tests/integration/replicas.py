@@ -37,7 +37,7 @@ class Replica(Server):
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"the process did not exit in {timeout_s}s:\n{self.log_tail()}")
+            raise AssertionError(f"the process did not exit in {timeout_s}s:\n{self.log_tail()}") from None
 
     def stop(self) -> None:
         self.http.close()

@@ -35,7 +35,7 @@ def world(cassandra):
         viewers = {}
         for t in TOPICS:
             viewers[t] = []
-            for v in range(15):
+            for _ in range(15):
                 user = uuid.uuid4()
                 for n in rng.choice(12, 6, replace=False):
                     await resources.activity.record_view(user, ids[t][n], f"{user}-{n}", 580, 600)
@@ -93,7 +93,10 @@ def test_retrain_is_atomic_and_an_interrupted_one_leaves_the_old_run(world, api,
         train_now(resources, settings)
     first = asyncio.run(resources.behaviour.active_run())
     user = viewers["food"][1]
-    page = lambda: api.get(FEED, params={"pageSize": 10}, headers=auth(settings, user)).json()
+
+    def page():
+        return api.get(FEED, params={"pageSize": 10}, headers=auth(settings, user)).json()
+
     served_before = page()
 
     # Interrupted after writing half the other slot (same dimension: the dangerous case).

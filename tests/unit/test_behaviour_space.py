@@ -84,7 +84,7 @@ def synthetic(n_topics=4, per_topic=30, viewers_per_topic=40, seed=3):
         pool = videos[topic * per_topic:(topic + 1) * per_topic]
         for _ in range(viewers_per_topic):
             user = uuid.uuid4()
-            for n, video in enumerate(rng.choice(len(pool), 12, replace=False)):
+            for _n, video in enumerate(rng.choice(len(pool), 12, replace=False)):
                 at = now - timedelta(days=int(rng.integers(0, 300)))
                 rows.append((user, HistoryRow(pool[video], at, at, 1, 540.0, 600.0)))
     history.add_rows(rows, TrainingConfig().params)

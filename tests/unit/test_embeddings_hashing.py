@@ -32,7 +32,8 @@ def test_deterministic_within_and_across_processes() -> None:
     # another interpreter (different hash seed) gives the same bits
     code = (
         "from killrvideo_reco.embeddings.hashing import HashingProvider;"
-        "import sys; sys.stdout.write(HashingProvider(384).embed(['Quantum physics lecture']).tobytes().hex())"
+        "import sys;"
+        " sys.stdout.write(HashingProvider(384).embed(['Quantum physics lecture']).tobytes().hex())"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -88,7 +88,11 @@ def test_duplicates_and_empty_input(provider: MiniLMProvider) -> None:
 
 def test_semantics_sanity(provider: MiniLMProvider) -> None:
     a, b, c = provider.embed(
-        ["How to bake sourdough bread", "Baking bread at home: a sourdough guide", "Formula 1 race highlights"]
+        [
+            "How to bake sourdough bread",
+            "Baking bread at home: a sourdough guide",
+            "Formula 1 race highlights",
+        ]
     )
     assert float(a @ b) > float(a @ c) + 0.3
 

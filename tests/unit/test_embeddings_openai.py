@@ -160,7 +160,9 @@ def test_http_500_is_an_embedding_error(server: tuple[Stub, str]) -> None:
         make(url).embed(["x"])
 
 
-@pytest.mark.parametrize("mode, message", [("garbage", "not JSON"), ("short", "asked for 2 embeddings, got 1")])
+@pytest.mark.parametrize(
+    "mode, message", [("garbage", "not JSON"), ("short", "asked for 2 embeddings, got 1")]
+)
 def test_malformed_responses(server: tuple[Stub, str], mode: str, message: str) -> None:
     stub, url = server
     stub.mode = mode

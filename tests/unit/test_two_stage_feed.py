@@ -72,5 +72,5 @@ def test_a_heavy_watcher_widens_the_behaviour_horizon_only():
     ranked = asyncio.run(feed.ranked_unseen(user, run, query_vector(q), cq, []))
 
     assert ("behaviour", 80) in behaviour.limits
-    assert [l for s, l in behaviour.limits if s == "content"] == [20]
+    assert [n for s, n in behaviour.limits if s == "content"] == [20]
     assert not {r.candidate.video_id for r in ranked} & {ids[i] for i in nearest[:35]}

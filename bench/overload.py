@@ -4,7 +4,8 @@ concurrency limit, against the served app on loopback.
     .venv/bin/python -m bench.overload [--rate 400] [--seconds 10] [--no-limit] [--storm]
 
 Seeds (once, cached) a small keyspace with viewers that have a profile, and serves the
-real app in a subprocess with MAX_IN_FLIGHT_REQUESTS / MAX_QUEUED_REQUESTS / QUEUE_WAIT_S.
+real app in a subprocess with its shipped overload settings (the adaptive limit up to
+MAX_IN_FLIGHT_REQUESTS, MAX_QUEUED_REQUESTS, QUEUE_WAIT_S), or those given.
 Default: open loop, requests sent at `--rate` per second for `--seconds` on up to
 `--connections` keep-alive connections, whatever the answers (latency counts from the
 moment a request was due). `--storm`: a closed loop of `--connections` clients that send
@@ -190,8 +191,11 @@ def main(argv=None) -> int:
         apply_migrations(session, settings)  # a cached keyspace may predate newer files
     finally:
         cluster.shutdown()
-    limit = {"MAX_IN_FLIGHT_REQUESTS": str(10**6 if args.no_limit else args.in_flight),
-             "MAX_QUEUED_REQUESTS": str(args.queued), "QUEUE_WAIT_S": str(args.queue_wait)}
+    ceiling = str(10**6 if args.no_limit else args.in_flight)
+    limit = {"MAX_IN_FLIGHT_REQUESTS": ceiling, "MAX_QUEUED_REQUESTS": str(args.queued),
+             "QUEUE_WAIT_S": str(args.queue_wait)}
+    if args.no_limit:  # no adaptive limit either: every request is served at once
+        limit.update(MIN_IN_FLIGHT_REQUESTS=ceiling, INITIAL_IN_FLIGHT_REQUESTS=ceiling)
     tokens = [f"Bearer {mint(Settings(), user, ['viewer'])}" for user in seed.user_ids(SPEC)]
     with Server(SPEC.keyspace, extra_env=limit) as server:
         result = asyncio.run(run(server.port, tokens, args))

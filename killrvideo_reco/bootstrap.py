@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from killrvideo_reco.domain.history import ViewTimeRules
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
@@ -55,6 +56,10 @@ def profile_params(settings: Settings) -> ProfileParams:
         interest_similarity=settings.feed_interest_similarity)
 
 
+def view_time_rules(settings: Settings) -> ViewTimeRules:
+    return ViewTimeRules(settings.view_clock_skew_s, settings.view_earliest_watched_at)
+
+
 @dataclass
 class Stores:
     """Every Cassandra store on one session."""
@@ -95,7 +100,7 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         videos, viewers, behaviour, training, runs,
         FeedService(videos, viewers, settings, behaviour, runs),
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
-                        runs, facts_cache),
+                        runs, facts_cache, view_time_rules(settings)),
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs),
         PrivacyService(videos, viewers))
 

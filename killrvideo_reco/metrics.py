@@ -20,8 +20,12 @@ HTTP_IN_FLIGHT = Gauge(
     "Requests being served now (health checks and /metrics not counted).")
 OVERLOAD_REJECTIONS = Counter(
     "killrvideo_http_overload_rejections_total",
-    "Requests answered 503 by the concurrency limit: `queue_full` at once, `queue_timeout` "
-    "after QUEUE_WAIT_S in the queue.", ["reason"])
+    "Requests answered 503 by the concurrency limit: `queue_full` at once (queue full, or "
+    "its expected wait beyond QUEUE_WAIT_S), `queue_timeout` after REQUEST_DEADLINE_S in "
+    "the queue.", ["reason"])
+CONCURRENCY_LIMIT = Gauge(
+    "killrvideo_http_concurrency_limit",
+    "The adaptive limit of requests served at once (MIN_ to MAX_IN_FLIGHT_REQUESTS).")
 FEED_RESPONSES = Counter(
     "killrvideo_feed_responses_total", "For You pages served, by source.", ["source"])
 CANDIDATES_FETCHED = Counter(

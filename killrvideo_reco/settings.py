@@ -2,6 +2,7 @@
 are kept short and documented in the README)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Literal
 
@@ -98,7 +99,14 @@ class Settings(BaseSettings):
         20_000, ge=0, description="Videos whose facts (embedding, creator, duration) view events "
         "keep in memory for FEED_CACHE_TTL_S; 0 reads them for every event.")
     feed_max_ann_limit: int = Field(1000, description="Cassandra caps ANN LIMIT at 1000.")
-    trending_window_days: int = Field(7, description="Trending = most viewed in this many days.")
+    trending_window_days: int = Field(
+        7, description="Trending = most distinct viewers in this many days.")
+    view_clock_skew_s: float = Field(
+        300.0, ge=0, le=86400, description="A view's watchedAt may be at most this far ahead of "
+        "the server's clock (client clocks drift); later ones get 422.")
+    view_earliest_watched_at: datetime = Field(
+        datetime(1980, 1, 1, tzinfo=timezone.utc), description="A view's watchedAt before this "
+        "gets 422: a client's zero-value time (0001-01-01, 1970-01-01), not a view.")
     feed_behaviour_candidates: int = Field(
         100, ge=10, le=1000, description="ANN rows asked in the behaviour space per request.")
     feed_content_candidates: int = Field(
@@ -145,14 +153,24 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, description="HTTP port.")
     # One process serves on one core: a few requests in flight cover Cassandra's round
-    # trips; more only queue inside the event loop and slow every answer (docs/operations.md).
+    # trips; more only queue inside the event loop and slow every answer. The limit adapts
+    # between these bounds to the service times it measures (api/overload.py).
+    min_in_flight_requests: int = Field(
+        4, ge=1, description="Lowest the adaptive concurrency limit goes (and where it starts "
+                             "when below INITIAL_IN_FLIGHT_REQUESTS).")
+    initial_in_flight_requests: int = Field(
+        8, ge=1, description="The adaptive concurrency limit at start-up.")
     max_in_flight_requests: int = Field(
-        8, ge=1, description="Requests served at once; more wait in the queue.")
+        64, ge=1, description="Highest the adaptive concurrency limit goes; more requests "
+                              "wait in the queue.")
     max_queued_requests: int = Field(
-        8, ge=0, description="Requests waiting for a slot; beyond them the answer is an "
-                              "immediate 503 with Retry-After.")
+        256, ge=0, description="Requests waiting for a slot at most; beyond them the answer "
+                               "is an immediate 503 with Retry-After.")
     queue_wait_s: float = Field(
-        0.01, ge=0, le=5, description="Longest wait in the queue before a 503 with Retry-After.")
+        1.0, ge=0, le=60, description="A request joins the queue only if its expected wait "
+        "(its place times the mean service time over the limit) is within this; otherwise "
+        "an immediate 503 with Retry-After. One still queued at REQUEST_DEADLINE_S gets the "
+        "503 then.")
     shutdown_grace_s: float = Field(
         10.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish "
                                 "(uvicorn's graceful timeout), and running jobs to record "

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from killrvideo_reco.api.middleware import RequestContext
 from killrvideo_reco.api.openapi import install_openapi
-from killrvideo_reco.api.overload import ConcurrencyLimit
+from killrvideo_reco.api.overload import AdaptiveLimit, ConcurrencyLimit
 from killrvideo_reco.api.problems import install_problem_handlers
 from killrvideo_reco.api.resources import ResourceHolder
 from killrvideo_reco.api.routes import admin, health, me, recommendations, videos
@@ -39,9 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     # The last added is the outermost: RequestContext wraps the limit, so a shed request
     # still gets its request id, access line and request metric.
-    app.add_middleware(ConcurrencyLimit, max_in_flight=settings.max_in_flight_requests,
+    app.add_middleware(ConcurrencyLimit, limit=AdaptiveLimit(
+                           settings.initial_in_flight_requests, settings.min_in_flight_requests,
+                           settings.max_in_flight_requests),
                        max_queued=settings.max_queued_requests,
-                       queue_wait_s=settings.queue_wait_s)
+                       queue_wait_s=settings.queue_wait_s, deadline_s=settings.request_deadline_s)
     app.add_middleware(RequestContext)
     for module in (health, recommendations, videos, me, admin):
         app.include_router(module.router)

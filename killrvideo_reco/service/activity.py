@@ -21,6 +21,7 @@ from cachetools import TTLCache
 from killrvideo_reco.domain import history as history_rules
 from killrvideo_reco.domain.behaviour import video_behaviour
 from killrvideo_reco.domain.explanations import recent_videos
+from killrvideo_reco.domain.history import ViewTimeRules
 from killrvideo_reco.domain.models import BehaviourRun, HistoryRow, TasteChange, TasteRecord, VideoFacts
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
@@ -55,20 +56,26 @@ class ViewOutcome:
 class ActivityService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
-                 facts_cache: TTLCache[uuid.UUID, VideoFacts] | None = None):
+                 facts_cache: TTLCache[uuid.UUID, VideoFacts] | None = None,
+                 view_times: ViewTimeRules | None = None):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
         # Popular videos are viewed many times a second: their facts are read once per TTL.
         self.facts_cache = facts_cache
+        self.view_times = view_times or ViewTimeRules()
         self._writers = ViewerLocks()
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                           seconds: float, duration_s: float | None,
                           at: datetime | None = None) -> ViewOutcome:
+        """InvalidViewTime for a time no real view can have; UnknownVideo; nothing is
+        written in either case."""
+        now = datetime.now(timezone.utc)
+        at = at or now
+        self.view_times.check(at, now)
         facts = await self._facts(video_id)
         run = await self.runs.get()
-        args = _interaction_args(facts, run)
-        at = at or datetime.now(timezone.utc)
+        args = _interaction_args(facts, run, self.view_times.not_after(now))
         async with self._writers.hold(user_id):
             return await self._record_view(user_id, video_id, event_id, seconds, duration_s,
                                            at, facts, run, args)
@@ -85,7 +92,9 @@ class ActivityService:
             new = history_rules.watch_interaction(new_row, *args)
             state = await self._current_state(user_id, taste, facts.embedding_model, run)
             if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id,
-                                  run, lambda: self.viewers.count_view(video_id, at.date())):
+                                  run, lambda: self.viewers.count_view(
+                                      video_id, at.date(),
+                                      history_rules.first_view_on_its_day(row, at))):
                 return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
             return None
         return await _until_applied(user_id, attempt)
@@ -94,7 +103,7 @@ class ActivityService:
         """Hide or un-hide; returns False when it was already in that state."""
         facts = await self._facts(video_id)
         run = await self.runs.get()
-        args = _interaction_args(facts, run)
+        args = _interaction_args(facts, run, self.view_times.not_after(datetime.now(timezone.utc)))
         async with self._writers.hold(user_id):
             return await self._set_hidden(user_id, video_id, hidden, facts, run, args)
 
@@ -176,11 +185,12 @@ class ActivityService:
             for video_id in missing:
                 cache[video_id] = found.get(video_id)
         interactions: list[Interaction] = []
+        not_after = self.view_times.not_after(datetime.now(timezone.utc))
         for row in rows:
             facts = cache.get(row.video_id)
             if facts is None or facts.content_features is None or facts.embedding_model != model_id:
                 continue  # deleted video, or not yet re-embedded with this model
-            args = _interaction_args(facts, run)
+            args = _interaction_args(facts, run, not_after)
             for interaction in (history_rules.watch_interaction(row, *args),
                                 history_rules.hide_interaction(row, *args)):
                 if interaction is not None:
@@ -246,9 +256,9 @@ class ViewerLocks:
         return len(self._locks)
 
 
-def _interaction_args(facts: VideoFacts, run: BehaviourRun | None) -> tuple:
+def _interaction_args(facts: VideoFacts, run: BehaviourRun | None, not_after: float) -> tuple:
     return (facts.content_features, facts.uploader_id, facts.title,
-            video_behaviour(facts.behaviour, run))
+            video_behaviour(facts.behaviour, run), not_after)
 
 
 def _now_us() -> int:

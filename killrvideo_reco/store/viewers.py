@@ -200,7 +200,10 @@ class ViewerStore:
         values = [(version, vector, run_id, user_id) for user_id, vector in vectors]
         await asyncio.to_thread(execute_many, self.session, self._write_behaviour[slot], values)
 
-    async def count_view(self, video_id: uuid.UUID, day: date) -> None:
+    async def count_view(self, video_id: uuid.UUID, day: date, new_viewer_today: bool) -> None:
+        if not new_viewer_today:
+            await execute(self.session, self._count_total, (video_id,), WRITE_EXECUTION)
+            return
         # One round trip for both counters (a counter batch is not atomic, nor must it be).
         batch = BatchStatement(batch_type=BatchType.COUNTER)
         batch.add(self._count_day, (day, view_bucket(video_id), video_id))

@@ -108,12 +108,12 @@ def test_the_read_model_keeps_the_newest_version(stores):
     assert run(stores.viewers.profile(uuid.uuid4())) is None
 
 
-def test_views_are_counted_per_day_and_in_total(stores):
+def test_views_are_counted_in_total_and_new_viewers_per_day(stores):
     video, day = uuid.uuid4(), date(2026, 11, 2) + timedelta(days=uuid.uuid4().int % 1000)
-    for _ in range(3):
-        run(stores.viewers.count_view(video, day))
+    for new_viewer in (True, False, True):
+        run(stores.viewers.count_view(video, day, new_viewer))
     assert run(stores.viewers.total_views([video, uuid.uuid4()])) == {video: 3}
-    assert (video, 3) in run(stores.viewers.views_on(day))
+    assert (video, 2) in run(stores.viewers.views_on(day))
 
 
 def test_imported_watches_are_history_found_by_token_range(stores):

@@ -15,7 +15,8 @@ class FakeViewerStore:
         self.rows: dict[uuid.UUID, dict[uuid.UUID, HistoryRow]] = {}
         self.tastes: dict[uuid.UUID, TasteRecord] = {}
         self.profiles: dict[uuid.UUID, tuple[int, StoredProfile]] = {}
-        self.views: dict[tuple[date, uuid.UUID], int] = {}
+        self.views: dict[tuple[date, uuid.UUID], int] = {}  # distinct viewers a day
+        self.totals: dict[uuid.UUID, int] = {}
         self.commits = 0
         self.refused = 0  # conditional writes that lost a race
         # Called just before a commit is checked: lets a test slip in a concurrent writer.
@@ -73,15 +74,13 @@ class FakeViewerStore:
         found = self.profiles.get(user_id)
         return found[1] if found else None
 
-    async def count_view(self, video_id, day):
-        self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
+    async def count_view(self, video_id, day, new_viewer_today):
+        self.totals[video_id] = self.totals.get(video_id, 0) + 1
+        if new_viewer_today:
+            self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
 
     async def total_views(self, video_ids):
-        totals: dict = {}
-        for (_, video), n in self.views.items():
-            if video in video_ids:
-                totals[video] = totals.get(video, 0) + n
-        return totals
+        return {v: self.totals[v] for v in video_ids if v in self.totals}
 
     async def views_on(self, day):
         return [(v, n) for (d, v), n in self.views.items() if d == day]

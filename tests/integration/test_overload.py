@@ -23,8 +23,11 @@ def service(cassandra):
     settings, session = cassandra
     rng = np.random.default_rng(5)
     video = add_videos(settings, session, cluster_vectors(rng, unit(rng.normal(size=384)), 1))[0]
-    (replica,) = started(Replica(settings, MAX_IN_FLIGHT_REQUESTS="2", MAX_QUEUED_REQUESTS="2",
-                                 QUEUE_WAIT_S="0.05", SLOW_VIDEO_READ_S=str(READ_S)))
+    # The adaptive limit pinned at 2.
+    (replica,) = started(Replica(settings, MIN_IN_FLIGHT_REQUESTS="2",
+                                 INITIAL_IN_FLIGHT_REQUESTS="2", MAX_IN_FLIGHT_REQUESTS="2",
+                                 MAX_QUEUED_REQUESTS="2", QUEUE_WAIT_S="0.05",
+                                 SLOW_VIDEO_READ_S=str(READ_S)))
     try:
         yield settings, replica, video
     finally:

@@ -171,7 +171,7 @@ def test_a_days_views_spread_over_buckets_and_trending_reads_them_all(cassandra)
     day, videos = date(2026, 1, 2), [uuid.uuid4() for _ in range(64)]
 
     async def count():
-        await asyncio.gather(*(viewers.count_view(v, day) for v in videos for _ in range(2)))
+        await asyncio.gather(*(viewers.count_view(v, day, True) for v in videos for _ in range(2)))
         return await viewers.views_on(day)
 
     assert sorted(asyncio.run(count())) == sorted((v, 2) for v in videos)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from killrvideo_reco.domain.errors import StoreUnavailable
 from killrvideo_reco.domain.models import NewVideo
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.service.activity import ActivityService
@@ -42,7 +43,7 @@ def test_a_retried_event_id_counts_once():
     assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
     assert (again.play_count, other.play_count) == (1, 2)
     assert other.seconds_watched == 400
-    assert sum(viewers.views.values()) == 2, "the duplicate is not counted as a view"
+    assert sum(viewers.totals.values()) == 2, "the duplicate is not counted as a view"
 
 
 def test_a_concurrent_commit_makes_the_view_retry_and_both_land():
@@ -124,26 +125,24 @@ def test_a_view_whose_counter_write_failed_is_not_counted_again_on_retry():
     # Cassandra counters are not idempotent. A counter write that timed out was, in the
     # node-loss test, always applied by the coordinator's own replica (it leads counter
     # writes), so the retry must not count it again (docs/operations.md, "Node loss").
-    from cassandra import WriteTimeout
-
     videos, viewers, activity, ids, _ = world()
     user = uuid.uuid4()
     count_view = viewers.count_view
 
-    async def applied_then_timed_out(video_id, day):
+    async def applied_then_timed_out(video_id, day, new_viewer_today):
         viewers.count_view = count_view
-        await count_view(video_id, day)
-        raise WriteTimeout("replication timed out", write_type=0)
+        await count_view(video_id, day, new_viewer_today)
+        raise StoreUnavailable("WriteTimeout: replication timed out")
 
     viewers.count_view = applied_then_timed_out
     try:
         asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
         raise AssertionError("the failure must reach the client, who retries")
-    except WriteTimeout:
+    except StoreUnavailable:
         pass
     retry = asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
     assert retry.duplicate and retry.play_count == 1
-    assert sum(viewers.views.values()) == 1, "counted once"
+    assert sum(viewers.totals.values()) == 1, "counted once"
 
 
 def test_an_unreadable_taste_state_is_rebuilt_from_history():

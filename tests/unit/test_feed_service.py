@@ -87,7 +87,7 @@ def test_viewer_without_profile_gets_trending_then_latest_minus_what_they_saw():
     today = datetime.now(timezone.utc).date()
     for n, video_id in enumerate(ids[20:25]):  # ids[20] most viewed
         for _ in range(10 - n):
-            asyncio.run(viewers.count_view(video_id, today))
+            asyncio.run(viewers.count_view(video_id, today, True))  # distinct viewers
     newcomer = uuid.uuid4()
     viewers.watch(newcomer, ids[20])
     feed = FeedService(videos, viewers, settings())

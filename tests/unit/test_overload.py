@@ -6,19 +6,23 @@ import asyncio
 import httpx
 
 from killrvideo_reco.api.app import create_app
-from killrvideo_reco.api.overload import Gate
+from killrvideo_reco.api.overload import AdaptiveLimit, Gate
 from killrvideo_reco.settings import Settings
+
+
+def fixed(limit: int) -> AdaptiveLimit:
+    return AdaptiveLimit(limit, limit, limit)
 
 
 def test_the_gate_queues_a_few_hands_slots_over_in_order_and_refuses_the_rest():
     async def scenario():
-        gate = Gate(limit=2, queue_limit=2)
-        assert [await gate.enter(1.0), await gate.enter(1.0)] == [None, None]
-        first = asyncio.create_task(gate.enter(1.0))
-        second = asyncio.create_task(gate.enter(1.0))
+        gate = Gate(fixed(2), queue_limit=2)
+        assert [await gate.enter(1.0, 5.0), await gate.enter(1.0, 5.0)] == [None, None]
+        first = asyncio.create_task(gate.enter(1.0, 5.0))
+        second = asyncio.create_task(gate.enter(1.0, 5.0))
         await asyncio.sleep(0)
         assert gate.queued == 2
-        assert await gate.enter(1.0) == "queue_full"
+        assert await gate.enter(1.0, 5.0) == "queue_full"
         gate.leave()  # the slot goes to the oldest waiter, not to a newcomer
         assert await first is None and not second.done()
         gate.leave()
@@ -28,22 +32,73 @@ def test_the_gate_queues_a_few_hands_slots_over_in_order_and_refuses_the_rest():
     asyncio.run(scenario())
 
 
-def test_a_queued_request_that_waits_too_long_is_refused():
+def test_a_queued_request_still_waiting_at_the_deadline_is_refused():
     async def scenario():
-        gate = Gate(limit=1, queue_limit=5)
-        assert await gate.enter(0.01) is None
+        gate = Gate(fixed(1), queue_limit=5)
+        assert await gate.enter(1.0, 0.01) is None
         started = asyncio.get_running_loop().time()
-        assert await gate.enter(0.05) == "queue_timeout"
+        assert await gate.enter(1.0, 0.05) == "queue_timeout"
         assert asyncio.get_running_loop().time() - started < 0.5
         gate.leave()
-        assert gate.active == 0 and await gate.enter(0.0) is None
+        assert gate.active == 0 and await gate.enter(0.0, 1.0) is None
 
     asyncio.run(scenario())
 
 
+def test_the_queue_admits_only_what_it_can_serve_within_the_wait_budget():
+    async def scenario():
+        gate = Gate(fixed(2), queue_limit=100)
+        for _ in range(20):
+            gate.served(0.1)  # requests take 100 ms: two slots drain 20 a second
+        assert [await gate.enter(0.25, 5.0) for _ in range(2)] == [None, None]
+        waiting = [asyncio.create_task(gate.enter(0.25, 5.0)) for _ in range(5)]
+        await asyncio.sleep(0)
+        # Places 0-4 expect 50, 100, 150, 200, 250 ms: within the 250 ms budget, queued.
+        # Place 5 expects 300 ms: refused at once, not after waiting.
+        assert gate.queued == 5
+        started = asyncio.get_running_loop().time()
+        assert await gate.enter(0.25, 5.0) == "queue_full"
+        assert asyncio.get_running_loop().time() - started < 0.05
+        for _ in range(5):
+            gate.leave()
+        assert [await w for w in waiting] == [None] * 5
+        assert gate.active == 2 and gate.queued == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_limit_grows_while_service_times_hold_and_backs_off_when_they_rise():
+    limit = AdaptiveLimit(initial=8, minimum=4, maximum=64)
+    for _ in range(200):
+        limit.observe(0.020, in_flight=limit.limit)
+    grown = limit.limit
+    assert grown > 8, "steady service times at full use: the limit grows"
+    for _ in range(200):
+        limit.observe(0.200, in_flight=limit.limit)  # ten times slower: queueing
+    assert limit.limit < grown
+    for _ in range(2000):
+        limit.observe(0.200, in_flight=limit.limit)
+    assert 4 <= limit.limit <= 64
+
+
+def test_the_limit_stays_within_its_bounds_and_does_not_grow_when_unused():
+    limit = AdaptiveLimit(initial=8, minimum=4, maximum=16)
+    for _ in range(500):
+        limit.observe(0.010, in_flight=1)  # mostly idle: no evidence the limit is too low
+    assert limit.limit == 8
+    for _ in range(500):
+        limit.observe(0.010, in_flight=limit.limit)
+    assert limit.limit == 16
+    for _ in range(500):
+        limit.observe(10.0, in_flight=limit.limit)
+    assert limit.limit >= 4
+    assert AdaptiveLimit(initial=100, minimum=2, maximum=10).limit == 10
+
+
 def test_requests_beyond_the_limit_get_a_quick_503_problem_with_retry_after():
-    settings = Settings(embedding_provider="hashing", dev_mode=True, max_in_flight_requests=2,
-                        max_queued_requests=1, queue_wait_s=0.05)
+    settings = Settings(embedding_provider="hashing", dev_mode=True, min_in_flight_requests=2,
+                        initial_in_flight_requests=2, max_in_flight_requests=2,
+                        max_queued_requests=1, queue_wait_s=0.05, request_deadline_s=0.05)
     app = create_app(settings)
     release = asyncio.Event()
 

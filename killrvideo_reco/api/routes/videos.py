@@ -11,6 +11,7 @@ from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
 from killrvideo_reco.api.schemas import NewVideoIn, VideoOut, ViewIn, ViewOut
+from killrvideo_reco.domain.history import InvalidViewTime
 from killrvideo_reco.domain.models import VideoDetails
 from killrvideo_reco.domain.vectors import InvalidVector
 from killrvideo_reco.embeddings.provider import EmbeddingError
@@ -70,6 +71,8 @@ async def record_view(video_id: VideoIdPath, body: ViewIn, viewer: Viewer,
             body.watched_at), settings)
     except UnknownVideo as error:
         raise Problem(404, f"No video {video_id}.") from error
+    except InvalidViewTime as error:
+        raise Problem(422, str(error), title="Invalid watchedAt") from error
     except ContendedProfile as error:
         raise Problem(409, str(error), headers={"Retry-After": "1"}) from error
     metrics.VIEW_EVENTS.labels("duplicate" if outcome.duplicate else "recorded").inc()

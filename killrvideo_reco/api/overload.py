@@ -5,8 +5,8 @@ algorithm of Netflix's concurrency-limits, as Envoy's adaptive concurrency filte
 while service times stay near their long-run level the limit grows, and when they rise
 (requests queue inside the process or in Cassandra) it shrinks, between
 MIN_IN_FLIGHT_REQUESTS and MAX_IN_FLIGHT_REQUESTS. A request beyond the limit waits in a
-FIFO queue if its expected wait (its place in the queue times the mean service time over
-the limit) is within QUEUE_WAIT_S; otherwise, or past MAX_QUEUED_REQUESTS, it gets a 503
+FIFO queue if its expected wait (its place in the queue times the measured time between
+completions while busy) is within QUEUE_WAIT_S; otherwise, or past MAX_QUEUED_REQUESTS, it gets a 503
 problem with Retry-After at once, so an overloaded service answers quickly instead of
 letting every request slow down until clients time out. A queued request still waiting at
 REQUEST_DEADLINE_S gets the 503 then. Health checks and metrics are never queued: they
@@ -71,7 +71,10 @@ class Gate:
                  clock: Callable[[], float] = time.monotonic):
         self.limiter, self.queue_limit, self.clock = limit, queue_limit, clock
         self.active = 0
-        self.mean_service_s = 0.0  # EWMA of service times: the queue's drain rate
+        # The queue drains one request per `mean_interval_s`: the EWMA of the time between
+        # completions while busy (measured throughput, whatever holds requests up).
+        self.mean_interval_s = 0.0
+        self._mark: float | None = None  # the last completion, or when a busy spell began
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
 
     @property
@@ -84,11 +87,13 @@ class Gate:
 
     def expected_wait_s(self, position: int) -> float:
         """How long the request at `position` (0 = next) can expect to wait."""
-        return (position + 1) * self.mean_service_s / max(1, self.limit)
+        return (position + 1) * self.mean_interval_s
 
     async def enter(self, wait_budget_s: float, deadline_s: float) -> str | None:
         """None when a slot is taken; otherwise why not ('queue_full' or 'queue_timeout')."""
         if self.active < self.limit and not self._waiters:
+            if self.active == 0:
+                self._mark = self.clock()
             self.active += 1
             return None
         if (len(self._waiters) >= self.queue_limit
@@ -115,12 +120,18 @@ class Gate:
 
     def served(self, service_s: float) -> None:
         """A request finished after `service_s` in its slot: feed the estimates."""
-        self.mean_service_s += (service_s - self.mean_service_s) * (
-            0.1 if self.mean_service_s else 1.0)
+        now = self.clock()
+        if self._mark is not None:
+            interval = now - self._mark
+            self.mean_interval_s += (interval - self.mean_interval_s) * (
+                0.1 if self.mean_interval_s else 1.0)
+        self._mark = now
         self.limiter.observe(service_s, self.active)
 
     def leave(self) -> None:
         self.active -= 1
+        if self.active == 0 and not self._waiters:
+            self._mark = None  # idle time is no measure of how fast the queue drains
         # The oldest waiters take the free slots, as many as the (adaptive) limit allows.
         while self._waiters and self.active < self.limit:
             waiter = self._waiters.popleft()

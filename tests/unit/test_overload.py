@@ -46,23 +46,41 @@ def test_a_queued_request_still_waiting_at_the_deadline_is_refused():
 
 
 def test_the_queue_admits_only_what_it_can_serve_within_the_wait_budget():
+    now = [0.0]
+
     async def scenario():
-        gate = Gate(fixed(2), queue_limit=100)
-        for _ in range(20):
-            gate.served(0.1)  # requests take 100 ms: two slots drain 20 a second
-        assert [await gate.enter(0.25, 5.0) for _ in range(2)] == [None, None]
-        waiting = [asyncio.create_task(gate.enter(0.25, 5.0)) for _ in range(5)]
+        gate = Gate(fixed(2), queue_limit=100, clock=lambda: now[0])
+        assert [await gate.enter(0.27, 5.0), await gate.enter(0.27, 5.0)] == [None, None]
+        for _ in range(20):  # busy: a request completes every 50 ms
+            now[0] += 0.05
+            gate.served(0.1)
+        assert abs(gate.mean_interval_s - 0.05) < 1e-9
+        waiting = [asyncio.create_task(gate.enter(0.27, 5.0)) for _ in range(5)]
         await asyncio.sleep(0)
-        # Places 0-4 expect 50, 100, 150, 200, 250 ms: within the 250 ms budget, queued.
+        # Places 0-4 expect 50, 100, 150, 200, 250 ms: within a 270 ms budget, queued.
         # Place 5 expects 300 ms: refused at once, not after waiting.
         assert gate.queued == 5
-        started = asyncio.get_running_loop().time()
-        assert await gate.enter(0.25, 5.0) == "queue_full"
-        assert asyncio.get_running_loop().time() - started < 0.05
+        assert await gate.enter(0.27, 5.0) == "queue_full"
         for _ in range(5):
             gate.leave()
         assert [await w for w in waiting] == [None] * 5
         assert gate.active == 2 and gate.queued == 0
+
+    asyncio.run(scenario())
+
+
+def test_idle_time_does_not_count_as_slow_draining():
+    now = [0.0]
+
+    async def scenario():
+        gate = Gate(fixed(2), queue_limit=100, clock=lambda: now[0])
+        for _ in range(3):  # one request every 10 s, each served in 20 ms
+            now[0] += 10.0
+            assert await gate.enter(0.25, 5.0) is None
+            now[0] += 0.02
+            gate.served(0.02)
+            gate.leave()
+        assert abs(gate.mean_interval_s - 0.02) < 1e-9, "only busy time is measured"
 
     asyncio.run(scenario())
 

@@ -5,8 +5,8 @@ algorithm of Netflix's concurrency-limits, as Envoy's adaptive concurrency filte
 while service times stay near their long-run level the limit grows, and when they rise
 (requests queue inside the process or in Cassandra) it shrinks, between
 MIN_IN_FLIGHT_REQUESTS and MAX_IN_FLIGHT_REQUESTS. A request beyond the limit waits in a
-FIFO queue if its expected wait (its place in the queue times the measured time between
-completions while busy) is within QUEUE_WAIT_S; otherwise, or past MAX_QUEUED_REQUESTS, it gets a 503
+FIFO queue if it is within one round of the limit, or if its expected wait (its place in
+the queue times the measured time between completions while busy) is within QUEUE_WAIT_S; otherwise, or past MAX_QUEUED_REQUESTS, it gets a 503
 problem with Retry-After at once, so an overloaded service answers quickly instead of
 letting every request slow down until clients time out. A queued request still waiting at
 REQUEST_DEADLINE_S gets the 503 then. Health checks and metrics are never queued: they
@@ -96,8 +96,11 @@ class Gate:
                 self._mark = self.clock()
             self.active += 1
             return None
-        if (len(self._waiters) >= self.queue_limit
-                or self.expected_wait_s(len(self._waiters)) > wait_budget_s):
+        position = len(self._waiters)
+        # One round behind the slots always waits (about one service time); beyond it, a
+        # request waits only if it can expect a slot within the budget.
+        if position >= self.queue_limit or (
+                position >= self.limit and self.expected_wait_s(position) > wait_budget_s):
             return "queue_full"
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

@@ -57,14 +57,33 @@ def test_the_queue_admits_only_what_it_can_serve_within_the_wait_budget():
         assert abs(gate.mean_interval_s - 0.05) < 1e-9
         waiting = [asyncio.create_task(gate.enter(0.27, 5.0)) for _ in range(5)]
         await asyncio.sleep(0)
-        # Places 0-4 expect 50, 100, 150, 200, 250 ms: within a 270 ms budget, queued.
-        # Place 5 expects 300 ms: refused at once, not after waiting.
+        # Places 0-1 are one round behind the two slots: queued. Places 2-4 expect 150, 200,
+        # 250 ms: within a 270 ms budget, queued. Place 5 expects 300 ms: refused at once.
         assert gate.queued == 5
         assert await gate.enter(0.27, 5.0) == "queue_full"
         for _ in range(5):
             gate.leave()
         assert [await w for w in waiting] == [None] * 5
         assert gate.active == 2 and gate.queued == 0
+
+    asyncio.run(scenario())
+
+
+def test_one_round_behind_the_slots_always_queues():
+    now = [0.0]
+
+    async def scenario():
+        gate = Gate(fixed(4), queue_limit=100, clock=lambda: now[0])
+        assert [await gate.enter(0.1, 5.0) for _ in range(4)] == [None] * 4
+        now[0] += 2.0
+        gate.served(2.0)  # one stall: the drain estimate says 2 s per request
+        waiting = [asyncio.create_task(gate.enter(0.1, 5.0)) for _ in range(4)]
+        await asyncio.sleep(0)
+        assert gate.queued == 4, "a round behind four slots is not refused"
+        assert await gate.enter(0.1, 5.0) == "queue_full"
+        for _ in range(4):
+            gate.leave()
+        assert [await w for w in waiting] == [None] * 4
 
     asyncio.run(scenario())
 

@@ -171,7 +171,7 @@ def run(args) -> dict:
             rows.append(cell_row(f"hot viewer ({args.hot} at once) x{args.hot_rounds}", hot,
                                  sample.stop()))
             log(f"hot viewer: p50 {rows[-1]['p50']:.1f} p99 {rows[-1]['p99']:.1f} ms, "
-                f"{hot.non_2xx} non-2xx")
+                f"{hot.non_2xx} non-2xx {dict(hot.statuses)} {hot.errors[:2]}")
         checks = verify(resources, cells, before)
         log(f"verification: {checks}")
         touched = sorted({uuid.UUID(e.user_id) for c in cells for e in c.events})

@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--storm", action="store_true", help="closed loop, no back-off")
     parser.add_argument("--in-flight", type=int, default=defaults.max_in_flight_requests)
     parser.add_argument("--queued", type=int, default=defaults.max_queued_requests)
-    parser.add_argument("--queue-wait", type=float, default=defaults.queue_wait_budget_s)
+    parser.add_argument("--queue-wait", type=float, default=defaults.queue_wait_s)
     parser.add_argument("--no-limit", action="store_true", help="lift the concurrency limit")
     return parser.parse_args(argv)
 

@@ -161,16 +161,15 @@ class Settings(BaseSettings):
     initial_in_flight_requests: int = Field(
         8, ge=1, description="The adaptive concurrency limit at start-up.")
     max_in_flight_requests: int = Field(
-        64, ge=1, description="Highest the adaptive concurrency limit goes; more requests "
+        8, ge=1, description="Highest the adaptive concurrency limit goes; more requests "
                               "wait in the queue.")
     max_queued_requests: int = Field(
         256, ge=0, description="Requests waiting for a slot at most; beyond them the answer "
                                "is an immediate 503 with Retry-After.")
-    queue_wait_s: float | None = Field(
-        None, ge=0, le=60, description="Beyond one round behind the limit, a request joins the "
-        "queue only if its expected wait is within this (default: half of "
-        "REQUEST_DEADLINE_S, so it still has time to be served); otherwise an immediate 503 "
-        "with Retry-After. One still queued at REQUEST_DEADLINE_S gets the 503 then.")
+    queue_wait_s: float = Field(
+        0.5, ge=0, le=60, description="Beyond two rounds behind the limit, a request joins the "
+        "queue only if its expected wait is within this; otherwise an immediate 503 with "
+        "Retry-After. One still queued at REQUEST_DEADLINE_S gets the 503 then.")
     shutdown_grace_s: float = Field(
         10.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish "
                                 "(uvicorn's graceful timeout), and running jobs to record "
@@ -196,10 +195,6 @@ class Settings(BaseSettings):
     def _replication_shape(cls, value: str) -> str:
         replication_map(value)  # raises ValueError on a bad spec
         return value
-
-    @property
-    def queue_wait_budget_s(self) -> float:
-        return self.request_deadline_s / 2 if self.queue_wait_s is None else self.queue_wait_s
 
     def check_safe_to_serve(self) -> None:
         """Refuse to serve with the public development secret (or a guessable short one)

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            settings.initial_in_flight_requests, settings.min_in_flight_requests,
                            settings.max_in_flight_requests),
                        max_queued=settings.max_queued_requests,
-                       queue_wait_s=settings.queue_wait_budget_s,
+                       queue_wait_s=settings.queue_wait_s,
                        deadline_s=settings.request_deadline_s)
     app.add_middleware(RequestContext)
     for module in (health, recommendations, videos, me, admin):

@@ -5,7 +5,7 @@ algorithm of Netflix's concurrency-limits, as Envoy's adaptive concurrency filte
 while service times stay near their long-run level the limit grows, and when they rise
 (requests queue inside the process or in Cassandra) it shrinks, between
 MIN_IN_FLIGHT_REQUESTS and MAX_IN_FLIGHT_REQUESTS. A request beyond the limit waits in a
-FIFO queue if it is within one round of the limit, or if its expected wait (its place in
+FIFO queue if it is within two rounds of the limit, or if its expected wait (its place in
 the queue times the measured time between completions while busy) is within QUEUE_WAIT_S; otherwise, or past MAX_QUEUED_REQUESTS, it gets a 503
 problem with Retry-After at once, so an overloaded service answers quickly instead of
 letting every request slow down until clients time out. A queued request still waiting at
@@ -24,6 +24,7 @@ from killrvideo_reco.api.problems import problem_json
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 RETRY_AFTER_S = 1
+QUEUE_ROUNDS = 2  # queued requests per slot that always wait: a burst of 3x the limit
 
 
 class AdaptiveLimit:
@@ -97,10 +98,11 @@ class Gate:
             self.active += 1
             return None
         position = len(self._waiters)
-        # One round behind the slots always waits (about one service time); beyond it, a
+        # Two rounds behind the slots always wait (about two service times); beyond them, a
         # request waits only if it can expect a slot within the budget.
         if position >= self.queue_limit or (
-                position >= self.limit and self.expected_wait_s(position) > wait_budget_s):
+                position >= QUEUE_ROUNDS * self.limit
+                and self.expected_wait_s(position) > wait_budget_s):
             return "queue_full"
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

@@ -57,8 +57,8 @@ def test_the_queue_admits_only_what_it_can_serve_within_the_wait_budget():
         assert abs(gate.mean_interval_s - 0.05) < 1e-9
         waiting = [asyncio.create_task(gate.enter(0.27, 5.0)) for _ in range(5)]
         await asyncio.sleep(0)
-        # Places 0-1 are one round behind the two slots: queued. Places 2-4 expect 150, 200,
-        # 250 ms: within a 270 ms budget, queued. Place 5 expects 300 ms: refused at once.
+        # Places 0-3 are two rounds behind the two slots: queued. Place 4 expects 250 ms:
+        # within a 270 ms budget, queued. Place 5 expects 300 ms: refused at once.
         assert gate.queued == 5
         assert await gate.enter(0.27, 5.0) == "queue_full"
         for _ in range(5):
@@ -69,7 +69,7 @@ def test_the_queue_admits_only_what_it_can_serve_within_the_wait_budget():
     asyncio.run(scenario())
 
 
-def test_one_round_behind_the_slots_always_queues():
+def test_two_rounds_behind_the_slots_always_queue():
     now = [0.0]
 
     async def scenario():
@@ -77,13 +77,13 @@ def test_one_round_behind_the_slots_always_queues():
         assert [await gate.enter(0.1, 5.0) for _ in range(4)] == [None] * 4
         now[0] += 2.0
         gate.served(2.0)  # one stall: the drain estimate says 2 s per request
-        waiting = [asyncio.create_task(gate.enter(0.1, 5.0)) for _ in range(4)]
+        waiting = [asyncio.create_task(gate.enter(0.1, 5.0)) for _ in range(8)]
         await asyncio.sleep(0)
-        assert gate.queued == 4, "a round behind four slots is not refused"
+        assert gate.queued == 8, "two rounds behind four slots are not refused"
         assert await gate.enter(0.1, 5.0) == "queue_full"
-        for _ in range(4):
+        for _ in range(8):
             gate.leave()
-        assert [await w for w in waiting] == [None] * 4
+        assert [await w for w in waiting] == [None] * 8
 
     asyncio.run(scenario())
 

@@ -156,18 +156,18 @@ class Settings(BaseSettings):
     # trips; more only queue inside the event loop and slow every answer. The limit adapts
     # between these bounds to the service times it measures (api/overload.py).
     min_in_flight_requests: int = Field(
-        4, ge=1, description="Lowest the adaptive concurrency limit goes (and where it starts "
+        6, ge=1, description="Lowest the adaptive concurrency limit goes (and where it starts "
                              "when below INITIAL_IN_FLIGHT_REQUESTS).")
     initial_in_flight_requests: int = Field(
         8, ge=1, description="The adaptive concurrency limit at start-up.")
     max_in_flight_requests: int = Field(
-        8, ge=1, description="Highest the adaptive concurrency limit goes; more requests "
+        12, ge=1, description="Highest the adaptive concurrency limit goes; more requests "
                               "wait in the queue.")
     max_queued_requests: int = Field(
         256, ge=0, description="Requests waiting for a slot at most; beyond them the answer "
                                "is an immediate 503 with Retry-After.")
     queue_wait_s: float = Field(
-        0.5, ge=0, le=60, description="Beyond two rounds behind the limit, a request joins the "
+        1.0, ge=0, le=60, description="Beyond two rounds behind the limit, a request joins the "
         "queue only if its expected wait is within this; otherwise an immediate 503 with "
         "Retry-After. One still queued at REQUEST_DEADLINE_S gets the 503 then.")
     shutdown_grace_s: float = Field(

@@ -6,9 +6,10 @@ while service times stay near their long-run level the limit grows, and when the
 (requests queue inside the process or in Cassandra) it shrinks, between
 MIN_IN_FLIGHT_REQUESTS and MAX_IN_FLIGHT_REQUESTS. A request beyond the limit waits in a
 FIFO queue if it is within two rounds of the limit, or if its expected wait (its place in
-the queue times the measured time between completions while busy) is within QUEUE_WAIT_S; otherwise, or past MAX_QUEUED_REQUESTS, it gets a 503
-problem with Retry-After at once, so an overloaded service answers quickly instead of
-letting every request slow down until clients time out. A queued request still waiting at
+the queue times the measured time between completions while busy) is within QUEUE_WAIT_S;
+otherwise, or past MAX_QUEUED_REQUESTS, it gets a 503 problem with Retry-After at once,
+so an overloaded service answers quickly instead of letting every request slow down until
+clients time out. A queued request still waiting at
 REQUEST_DEADLINE_S gets the 503 then. Health checks and metrics are never queued: they
 must answer precisely when the service is busy."""
 from __future__ import annotations

@@ -79,7 +79,7 @@ lint: venv ## ruff, the type checker (mypy) and the import contracts (.importlin
 	$(VENV)/bin/lint-imports --no-cache
 
 fuzz: venv ## schemathesis, every check, against the app and a fresh keyspace (starts the node if needed)
-	$(PY) tools/fuzz.py
+	$(PY) -m tools.fuzz
 
 token: venv ## mint a local JWT: make token USER=<uuid> ROLE=viewer|creator|moderator
 	@$(CLI) token --user '$(USER)' --role '$(ROLE)'

@@ -19,6 +19,9 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# Run as a script, this folder comes first on sys.path, and its `cassandra` package (the
+# local node tool) would shadow the driver: import from the repository root instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "tools"]
 sys.path.insert(0, str(REPO))
 
 from killrvideo_reco.auth import mint  # noqa: E402
@@ -88,7 +91,8 @@ def main() -> int:
         # Creator and moderator (both include viewer): every operation is reachable.
         token = mint(settings, uuid.uuid4(), ["creator", "moderator"], ttl_s=3600)
         command = [
-            sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
+            sys.executable, "-m", "schemathesis.cli",
+            "--config-file", str(REPO / "tools" / "schemathesis.toml"), "run", f"{base}/openapi.json",
             "--checks", "all", "--header", f"Authorization: Bearer {token}",
             "--phases", "examples,coverage,fuzzing,stateful",
             "--max-examples", os.environ.get("FUZZ_MAX_EXAMPLES", "80"),

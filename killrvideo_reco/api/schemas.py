@@ -169,7 +169,9 @@ class ViewIn(ApiModel):
                           description="Client-chosen id; a retried event is counted once.")
     seconds_watched: StrictFloat = Field(ge=0, le=7 * 24 * 3600)
     duration_s: StrictFloat | None = Field(None, gt=0, le=7 * 24 * 3600)
-    watched_at: TimestampIn | None = Field(None, description="RFC 3339; default: now.")
+    watched_at: TimestampIn | None = Field(
+        None, description="RFC 3339; default: now. More than VIEW_CLOCK_SKEW_S (300 s) in the "
+        "future, or before VIEW_EARLIEST_WATCHED_AT (1980-01-01), gets 422.")
 
 
 class ViewOut(ApiModel):

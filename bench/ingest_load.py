@@ -61,7 +61,7 @@ def view_cell(base_url: str, users: list[str], videos: list[str], concurrency: i
                                   max_seconds, seed, same_user))
 
 
-class _Connection:
+class Connection:
     """One keep-alive HTTP/1.1 connection to the app; reopened after any error."""
 
     def __init__(self, host: str, port: int):
@@ -99,7 +99,7 @@ async def _view_cell(base_url, tokens, videos, concurrency, max_events, max_seco
     issued = 0
     deadline = time.perf_counter() + max_seconds
     host, port = base_url.split("//", 1)[1].split(":")
-    async def send(connection: _Connection, user: str, video: str, event_id: str,
+    async def send(connection: Connection, user: str, video: str, event_id: str,
                    seconds: float) -> SentEvent:
         status, recorded, attempt = 0, False, 0
         body = json.dumps({"eventId": event_id, "secondsWatched": seconds}).encode()
@@ -125,7 +125,7 @@ async def _view_cell(base_url, tokens, videos, concurrency, max_events, max_seco
 
     async def worker() -> None:
         nonlocal issued
-        connection = _Connection(host, int(port))
+        connection = Connection(host, int(port))
         try:
             while issued < max_events and time.perf_counter() < deadline:
                 issued += 1

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import machine, report
-from bench.ingest_load import RETRIES, _Connection
+from bench.ingest_load import RETRIES, Connection
 from bench.server import Server
 from killrvideo_reco.auth import mint
 from killrvideo_reco.bootstrap import build_stores
@@ -78,7 +78,7 @@ async def replay(base_url: str, histories: dict[int, list[data.Rating]], setting
     deadline = time.perf_counter() + seconds
     host, port = base_url.split("//", 1)[1].split(":")
 
-    async def one_viewer(connection: _Connection, user: int) -> None:
+    async def one_viewer(connection: Connection, user: int) -> None:
         token = f"Bearer {mint(settings, loader.user_uuid(user), ['viewer'], ttl_s=7200)}"
         for position, r in enumerate(histories[user]):
             if time.perf_counter() >= deadline:
@@ -107,7 +107,7 @@ async def replay(base_url: str, histories: dict[int, list[data.Rating]], setting
         result.viewers_done += 1
 
     async def worker() -> None:
-        connection = _Connection(host, int(port))
+        connection = Connection(host, int(port))
         try:
             while queue and time.perf_counter() < deadline:
                 await one_viewer(connection, queue.pop(0))

@@ -1,11 +1,14 @@
-"""The taste state's binary format (little-endian): a header, the negative sum, the
-channel sums, the recent positives, then (version 2) the behaviour block and (version 3)
-the interests. Older blobs still decode, without what they lack.
+"""The taste state's binary format (little-endian), layout 5: a bounded head and one cell
+per channel.
 
-Version 4 stores losslessly in float16 what is exactly a float16 vector: a channel of one
-video (its sum is mass x the video's rounded unit embedding) and the recent embeddings;
-a one-video channel whose video is among the recent likes just points at it. That is most
-of a state: a viewer of 50 creators' videos drops from 193 KB to ~50 KB."""
+The head holds the header, the negative sum, P (the saturated sum of every channel), the
+recent positives, the behaviour block and the interests: its size depends on the
+dimension and `recent_positive_kept`, never on the history. Each channel sum is its own
+cell (`encode_channel`), so a view writes only its uploader's. A channel of one video is
+stored as mass x its float16 unit vector (exact, checked), 2 bytes a value instead of 8.
+
+Blobs of layouts 1-4 (every channel inside the blob) raise OutdatedState: the service
+rebuilds such a viewer from history once, which is the migration."""
 from __future__ import annotations
 
 import struct
@@ -17,27 +20,31 @@ from .interests import Interest, decode_interests, encode_interests
 from .taste_behaviour import decode_behaviour, encode_behaviour
 from .taste_weights import ChannelSum, RecentPositive, readonly
 
-_MAGIC, _VERSION = b"KVTS", 4  # 4 float16 forms, 3 interests, 2 behaviour; all decode
+_MAGIC, _VERSION = b"KVTS", 5
 # magic version fingerprint dimension reference_time recent_floor negative_mass
-# negative_count n_channels n_recent
-_HEADER = struct.Struct("<4sHIIdddIII")
-_CHANNEL = struct.Struct("<HdId")        # key_len mass count as_of
-_FORM = struct.Struct("<B")              # v4: how the vector that follows is stored
-# float64 sum | mass x float16 unit vector | mass x the unit of recent like #index
-_FULL, _SCALED_F16, _SCALED_RECENT = 0, 1, 2
-_INDEX = struct.Struct("<H")
+# negative_count n_recent positive_mass positives
+_HEADER = struct.Struct("<4sHIIdddIIdI")
+_PREFIX = struct.Struct("<4sH")
+_FORM = struct.Struct("<B")
 _RECENT_F32, _RECENT_F16 = 0, 1
 _RECENT = struct.Struct("<16sdI")        # video_id at title_len
+_CHANNEL = struct.Struct("<dIdB")        # mass count as_of form
+_FULL, _SCALED_F16 = 0, 1                # float64 sum | mass x float16 unit vector
+
+
+class OutdatedState(ValueError):
+    """A blob of an older layout: rebuild the state from history."""
 
 
 def encode(s) -> bytes:
-    """A TasteState's bytes (see docs/recommendations.md, 'Storage format')."""
+    """A TasteState's head (see docs/recommendations.md, 'Storage format')."""
     n = s.dimension
+    pos_sum = s.positive_sum if s.positive_sum.size else np.zeros(n)
     parts = [_HEADER.pack(_MAGIC, _VERSION, s.fingerprint, n, s.reference_time, s.recent_floor,
-                          s.negative_mass, s.negative_count, len(s.channels),
-                          len(s.recent_positive)),
-             np.asarray(s.negative_sum, dtype="<f8").tobytes()]
-    # v4: the recent likes first, so a one-video channel can point at its video's entry.
+                          s.negative_mass, s.negative_count, len(s.recent_positive),
+                          s.positive_mass, s.positives),
+             np.asarray(s.negative_sum, dtype="<f8").tobytes(),
+             np.asarray(pos_sum, dtype="<f8").tobytes()]
     recent = (np.stack([r.embedding for r in s.recent_positive]).astype(np.float32)
               if s.recent_positive else np.zeros((0, n), np.float32))
     recent_f16 = bool(np.array_equal(recent.astype(np.float16).astype(np.float32), recent))
@@ -46,40 +53,13 @@ def encode(s) -> bytes:
     for r, row in zip(s.recent_positive, stored):
         t = r.title.encode()
         parts += [_RECENT.pack(r.video_id.bytes, r.at, len(t)), t, row.tobytes()]
-    in_recent = {row.tobytes(): i for i, row in enumerate(stored)} if recent_f16 else {}
-    keys = sorted(s.channels)  # sorted: equal states give equal bytes
-    for key, vector in zip(keys, _channel_vectors([s.channels[k] for k in keys], in_recent)):
-        ch, k = s.channels[key], key.encode()
-        parts += [_CHANNEL.pack(len(k), ch.mass, ch.count, ch.as_of), k, vector]
     parts.append(encode_behaviour(s.behaviour_run, s.behaviour_sum, s.behaviour_count))
     parts.append(encode_interests(s.interests))
     return b"".join(parts)
 
 
-def _channel_vectors(channels, in_recent: dict[bytes, int]) -> list[bytes]:
-    """Each channel's form byte and vector. A one-video channel's sum is mass x a float16
-    vector, bit for bit, so it takes 2 bytes a value, or none when that vector is a
-    recent like's (`in_recent`: float16 bytes -> index); checked, never assumed."""
-    out = [_FORM.pack(_FULL) + np.asarray(ch.vector_sum, dtype="<f8").tobytes()
-           for ch in channels]
-    singles = [i for i, ch in enumerate(channels) if ch.count == 1 and ch.mass > 0]
-    if singles:
-        sums = np.stack([channels[i].vector_sum for i in singles])
-        masses = np.array([channels[i].mass for i in singles])[:, None]
-        units = (sums / masses).astype(np.float16)
-        exact = np.all(masses * units.astype(np.float64) == sums, axis=1)
-        for i, unit, ok in zip(singles, units.astype("<f2"), exact):
-            if not ok:
-                continue
-            raw = unit.tobytes()
-            at = in_recent.get(raw)
-            out[i] = (_FORM.pack(_SCALED_F16) + raw if at is None
-                      else _FORM.pack(_SCALED_RECENT) + _INDEX.pack(at))
-    return out
-
-
 def decode(data: bytes) -> tuple:
-    """TasteState's constructor arguments, in field order."""
+    """TasteState's constructor arguments, in field order (no channels: they are cells)."""
     buf = memoryview(bytes(data))
     pos = 0
 
@@ -92,62 +72,60 @@ def decode(data: bytes) -> tuple:
 
     def floats(n: int, dtype: str) -> np.ndarray:
         return readonly(np.frombuffer(take(n * np.dtype(dtype).itemsize), dtype=dtype)
-                   .astype(dtype[1:]))
+                        .astype(dtype[1:]))
 
-    (magic, version, fp, n, ref, floor, neg_mass, neg_count, n_ch,
-     n_recent) = _HEADER.unpack(take(_HEADER.size))
+    if len(buf) < _PREFIX.size:
+        raise ValueError("truncated taste state")
+    magic, version = _PREFIX.unpack(buf[:_PREFIX.size])
     if magic != _MAGIC:
         raise ValueError("not a taste state")
-    if version not in (1, 2, 3, _VERSION):
+    if version < _VERSION:
+        raise OutdatedState(f"taste state layout {version} predates layout {_VERSION}")
+    if version != _VERSION:
         raise ValueError(f"unsupported taste state version {version}")
+    (_, _, fp, n, ref, floor, neg_mass, neg_count, n_recent, pos_mass,
+     positives) = _HEADER.unpack(take(_HEADER.size))
     neg_sum = floats(n, "<f8")
-
-    def read_recent() -> list[RecentPositive]:
-        form = _FORM.unpack(take(_FORM.size))[0] if version >= 4 else _RECENT_F32
-        out = []
-        for _ in range(n_recent):
-            vid, at, tlen = _RECENT.unpack(take(_RECENT.size))
-            title = bytes(take(tlen)).decode()
-            embedding = (floats(n, "<f2").astype(np.float32) if form == _RECENT_F16
-                         else floats(n, "<f4"))
-            out.append(RecentPositive(uuid.UUID(bytes=vid), title, at, readonly(embedding)))
-        return out
-
-    def read_channels(recent: list[RecentPositive]) -> dict[str, ChannelSum]:
-        out = {}
-        for _ in range(n_ch):
-            klen, mass, count, as_of = _CHANNEL.unpack(take(_CHANNEL.size))
-            key = bytes(take(klen)).decode()
-            form = _FORM.unpack(take(_FORM.size))[0] if version >= 4 else _FULL
-            if form == _SCALED_F16:
-                vector = readonly(mass * floats(n, "<f2").astype(np.float64))
-            elif form == _SCALED_RECENT:
-                (index,) = _INDEX.unpack(take(_INDEX.size))
-                if index >= len(recent):
-                    raise ValueError("channel points past the recent list")
-                vector = readonly(mass * recent[index].embedding.astype(np.float64))
-            elif form == _FULL:
-                vector = floats(n, "<f8")
-            else:
-                raise ValueError(f"unknown channel form {form}")
-            out[key] = ChannelSum(vector, mass, count, as_of)
-        return out
-
-    if version >= 4:  # recent likes first (channels may point at them)
-        recent = read_recent()
-        channels = read_channels(recent)
-    else:
-        channels = read_channels([])
-        recent = read_recent()
-    run, b_sum, b_count = ("", readonly(np.zeros(0)), 0)
-    if version >= 2:
-        run, b_sum, b_count, used = decode_behaviour(buf[pos:])
-        pos += used
-    interests: tuple[Interest, ...] = ()
-    if version >= 3:
-        interests, used = decode_interests(buf[pos:])
-        pos += used
+    pos_sum = floats(n, "<f8")
+    form = _FORM.unpack(take(_FORM.size))[0]
+    recent = []
+    for _ in range(n_recent):
+        vid, at, tlen = _RECENT.unpack(take(_RECENT.size))
+        title = bytes(take(tlen)).decode()
+        embedding = (floats(n, "<f2").astype(np.float32) if form == _RECENT_F16
+                     else floats(n, "<f4"))
+        recent.append(RecentPositive(uuid.UUID(bytes=vid), title, at, readonly(embedding)))
+    run, b_sum, b_count, used = decode_behaviour(buf[pos:])
+    pos += used
+    interests: tuple[Interest, ...]
+    interests, used = decode_interests(buf[pos:])
+    pos += used
     if pos != len(buf):
         raise ValueError("trailing bytes after taste state")
-    return (ref, n, neg_sum, neg_mass, neg_count, channels, tuple(recent), floor, fp,
-            run, b_sum, b_count, interests)
+    return (ref, n, neg_sum, neg_mass, neg_count, {}, tuple(recent), floor, fp,
+            run, b_sum, b_count, interests, pos_sum, pos_mass, positives)
+
+
+def encode_channel(ch: ChannelSum) -> bytes:
+    """One channel's cell. A one-video sum is mass x a float16 vector, bit for bit, so it
+    takes 2 bytes a value; checked, never assumed."""
+    if ch.count == 1 and ch.mass > 0:
+        unit = (ch.vector_sum / ch.mass).astype(np.float16)
+        if np.array_equal(ch.mass * unit.astype(np.float64), ch.vector_sum):
+            return (_CHANNEL.pack(ch.mass, ch.count, ch.as_of, _SCALED_F16)
+                    + unit.astype("<f2").tobytes())
+    return (_CHANNEL.pack(ch.mass, ch.count, ch.as_of, _FULL)
+            + np.asarray(ch.vector_sum, dtype="<f8").tobytes())
+
+
+def decode_channel(data: bytes, dimension: int) -> ChannelSum:
+    mass, count, as_of, form = _CHANNEL.unpack_from(data, 0)
+    body = memoryview(data)[_CHANNEL.size:]
+    if form == _SCALED_F16 and len(body) == 2 * dimension:
+        vector = mass * np.frombuffer(body, dtype="<f2").astype(np.float64)
+    elif form == _FULL and len(body) == 8 * dimension:
+        vector = np.frombuffer(body, dtype="<f8").astype(np.float64)
+    else:
+        raise ValueError(f"channel cell of form {form} and {len(body)} bytes does not fit "
+                         f"dimension {dimension}")
+    return ChannelSum(readonly(vector), mass, count, as_of)

@@ -9,6 +9,10 @@ from what they resemble but never outweigh the likes: a returning viewer whose l
 have decayed keeps a profile however many videos they hide. TasteState keeps these sums
 un-normalised, so one interaction can be added, replaced or removed in O(dimension) and the
 result matches a batch rebuild. See docs/recommendations.md, "Taste profiles".
+
+The state also keeps P itself (`positive_sum`), so neither a change nor the profile needs
+every channel: a change loads only the channels it touches (`channels` holds those; the
+store keeps each channel as its own cell). Its cost does not grow with the history.
 """
 from __future__ import annotations
 
@@ -22,13 +26,14 @@ import numpy as np
 from . import interests as interest_clusters
 from .interests import Interest
 from .taste_behaviour import add_behaviour
-from .taste_codec import decode, encode
+from .taste_codec import OutdatedState, decode, decode_channel, encode, encode_channel
 from .taste_weights import (  # re-exported: callers import everything from here
     ChannelSum,
     Interaction,
     ProfileParams,
     RecentPositive,
     channel_key,
+    channel_of,
     completion,
     decay,
     interaction_weight,
@@ -40,9 +45,11 @@ from .taste_weights import (  # re-exported: callers import everything from here
 )
 
 __all__ = [
-    "ChannelSum", "Interaction", "ProfileParams", "RecentPositive", "StaleStateError",
-    "TasteState", "apply_change", "build_state", "completion", "compute_profile",
-    "empty_state", "interaction_weight", "is_positive",
+    "ChannelSum", "Interaction", "OutdatedState", "ProfileParams", "RecentPositive",
+    "StaleStateError", "TasteState", "apply_change", "build_state", "channel_cells",
+    "channel_key",
+    "channel_of", "completion", "decode_channel", "encode_channel",
+    "compute_profile", "empty_state", "interaction_weight", "is_positive",
 ]
 
 # Relative tolerances. Exact ties and exact cancellations must land on the same side
@@ -61,6 +68,8 @@ class TasteState:
     negative_sum: np.ndarray  # float64, sum of w*e (w <= 0), decayed to reference_time
     negative_mass: float      # sum of |w|, decayed to reference_time
     negative_count: int
+    # The channel sums loaded with this state: every channel after build_state, only the
+    # ones a change touched otherwise. A count of 0 marks a channel the change emptied.
     channels: Mapping[str, ChannelSum]
     recent_positive: tuple[RecentPositive, ...] = ()  # newest first
     recent_floor: float = -math.inf  # positives at or before this were dropped
@@ -71,6 +80,10 @@ class TasteState:
     behaviour_count: int = 0
     # Clusters of the recent positives in the content space (domain/interests.py).
     interests: tuple[Interest, ...] = ()
+    # P = sum_c s_c * V_c and its mass, decayed to reference_time; the number of positives.
+    positive_sum: np.ndarray = field(default_factory=lambda: readonly(np.zeros(0)))
+    positive_mass: float = 0.0
+    positives: int = 0
 
     def behaviour_vector(self) -> np.ndarray | None:
         """The viewer's behaviour vector (float32), None before any positive with one."""
@@ -80,26 +93,17 @@ class TasteState:
         return self.behaviour_sum.astype(np.float32) if norm > 1e-12 else None
 
     def positive_count(self) -> int:
-        return sum(c.count for c in self.channels.values())
+        return self.positives
 
     def matches(self, params: ProfileParams) -> bool:
         """False when the stored sums used other weights: rebuild with build_state."""
         return self.fingerprint in (0, params.fingerprint())
 
-    def _positive_part(self, params: ProfileParams) -> tuple[np.ndarray, float]:
-        vec, mass = np.zeros(self.dimension), 0.0
-        for ch in self.channels.values():
-            s = min(1.0, params.channel_saturation / ch.count)
-            s *= decay(self.reference_time - ch.as_of, params)
-            vec += s * ch.vector_sum
-            mass += s * ch.mass
-        return vec, mass
-
     def preference_vector(self, params: ProfileParams) -> np.ndarray | None:
         """Unit float32 profile, or None when the viewer should get the cold-start feed."""
         if self.positive_count() < params.min_positive_videos:
             return None
-        pos, pos_mass = self._positive_part(params)
+        pos, pos_mass = self.positive_sum, self.positive_mass
         pos_norm = float(np.linalg.norm(pos))
         if not pos_mass > 0 or not pos_norm > _MIN_REL_NORM * pos_mass:  # likes cancel out
             return None
@@ -117,6 +121,7 @@ class TasteState:
         return (
             _scalars(self) == _scalars(other)
             and np.array_equal(self.negative_sum, other.negative_sum)
+            and np.array_equal(self.positive_sum, other.positive_sum)
             and self.channels.keys() == other.channels.keys()
             and all(_channel_eq(c, other.channels[k]) for k, c in self.channels.items())
             and len(self.recent_positive) == len(other.recent_positive)
@@ -131,7 +136,11 @@ class TasteState:
     __hash__ = None  # type: ignore[assignment]
 
     def to_bytes(self) -> bytes:
+        """The head; the channels are stored as cells of their own (encode_channel)."""
         return encode(self)
+
+    def with_channels(self, channels: Mapping[str, ChannelSum]) -> "TasteState":
+        return replace(self, channels=dict(channels))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "TasteState":
@@ -140,7 +149,7 @@ class TasteState:
 
 def _scalars(s: TasteState) -> tuple:
     return (s.reference_time, s.dimension, s.negative_mass, s.negative_count,
-            s.recent_floor, s.fingerprint)
+            s.recent_floor, s.fingerprint, s.positive_mass, s.positives)
 
 
 def _channel_eq(a: ChannelSum, b: ChannelSum) -> bool:
@@ -154,7 +163,8 @@ def empty_state(dimension: int, params: ProfileParams | None = None) -> TasteSta
     return TasteState(
         reference_time=0.0, dimension=dimension, negative_sum=readonly(np.zeros(dimension)),
         negative_mass=0.0, negative_count=0, channels={},
-        fingerprint=params.fingerprint() if params else 0)
+        fingerprint=params.fingerprint() if params else 0,
+        positive_sum=readonly(np.zeros(dimension)))
 
 
 def build_state(interactions: Iterable[Interaction], params: ProfileParams,
@@ -190,15 +200,24 @@ def build_state(interactions: Iterable[Interaction], params: ProfileParams,
             neg_mass += -dw
             neg_count += 1
     channels = {}
+    pos_sum, pos_mass = np.zeros(dimension), 0.0
     for key, members in groups.items():
         weights = np.array([m[0] for m in members])
         vectors = np.stack([m[1] for m in members])
-        channels[key] = ChannelSum(readonly(weights @ vectors), float(weights.sum()),
-                                   len(members), ref)
+        ch = ChannelSum(readonly(weights @ vectors), float(weights.sum()), len(members), ref)
+        channels[key] = ch
+        s = _saturation(ch.count, params)
+        pos_sum += s * ch.vector_sum
+        pos_mass += s * ch.mass
     recent_t, floor = trim_recent(recent, -math.inf, params.recent_positive_kept)
     return TasteState(ref, dimension, readonly(neg_sum), neg_mass, neg_count, channels,
                       recent_t, floor, params.fingerprint(), behaviour_run, readonly(b_sum),
-                      b_count, _cluster(recent_t, ref, params))
+                      b_count, _cluster(recent_t, ref, params), readonly(pos_sum), pos_mass,
+                      sum(ch.count for ch in channels.values()))
+
+
+def _saturation(count: int, params: ProfileParams) -> float:
+    return min(1.0, params.channel_saturation / count) if count > 0 else 0.0
 
 
 def _cluster(recent, ref: float, params: ProfileParams) -> tuple[Interest, ...]:
@@ -210,8 +229,9 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
                  params: ProfileParams) -> TasteState:
     """Replace one interaction's contribution: old=None adds, new=None removes.
 
-    `old` must be exactly what was applied before (same weights, same embedding).
-    Touches the negative sums and at most two channels; the input state is not changed.
+    `old` must be exactly what was applied before (same weights, same embedding), and the
+    state must hold the stored channel of a positive's uploader (the caller loads it).
+    Touches the global sums and one channel; the input state is not changed.
     """
     if old is None and new is None:
         return state
@@ -225,6 +245,10 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
     neg_count = state.negative_count
     b_sum, b_count = state.behaviour_sum * shift, state.behaviour_count
     channels = dict(state.channels)
+    pos_sum, pos_mass, positives = state.positive_sum * shift, state.positive_mass * shift, \
+        state.positives
+    if pos_sum.size == 0:  # an empty state from before any positive
+        pos_sum = np.zeros(state.dimension)
     interests: tuple[Interest, ...] | None = state.interests
     recent = list(state.recent_positive)
     floor = state.recent_floor
@@ -239,16 +263,28 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
         if w > 0:
             key = channel_key(i)
             ch = channels.get(key)
+            if ch is not None and ch.count == 0:
+                ch = None  # emptied earlier in this batch of changes
             if ch is None and sign < 0:
                 raise ValueError(f"positive watch of {i.video_id} is not part of this state")
             count = (ch.count if ch else 0) + sign
-            if count == 0:
-                del channels[key]  # exact reset: no float residue from subtraction
+            f = decay(ref - ch.as_of, params) if ch else 0.0
+            if ch is not None:  # the channel's old share of P leaves, its new share enters
+                s_old = _saturation(ch.count, params) * f
+                pos_sum = pos_sum - s_old * ch.vector_sum
+                pos_mass -= s_old * ch.mass
+            positives += sign
+            if count == 0:  # exact reset: no float residue from subtraction
+                channels[key] = ChannelSum(readonly(np.zeros(0)), 0.0, 0, ref)
             else:
-                f = decay(ref - ch.as_of, params) if ch else 0.0
                 vec = (ch.vector_sum * f if ch else np.zeros(state.dimension)) + dw * unit
                 mass = max(0.0, (ch.mass * f if ch else 0.0) + dw)
                 channels[key] = ChannelSum(readonly(vec), mass, count, ref)
+                s_new = _saturation(count, params)
+                pos_sum = pos_sum + s_new * vec
+                pos_mass += s_new * mass
+            if positives == 0:
+                pos_sum, pos_mass = np.zeros(state.dimension), 0.0
             if sign < 0:
                 recent = [r for r in recent if r.video_id != i.video_id]
             else:
@@ -272,7 +308,14 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
         interests = _cluster(recent_t, ref, params)
     return TasteState(ref, state.dimension, readonly(neg_sum), neg_mass, neg_count, channels,
                       recent_t, floor, params.fingerprint(), state.behaviour_run,
-                      readonly(b_sum), b_count, interests)
+                      readonly(b_sum), b_count, interests, readonly(pos_sum),
+                      max(0.0, pos_mass), positives)
+
+
+def channel_cells(state: TasteState) -> dict[str, bytes | None]:
+    """The stored form of the state's loaded channels; None deletes an emptied one."""
+    return {key: encode_channel(ch) if ch.count > 0 else None
+            for key, ch in state.channels.items()}
 
 
 def compute_profile(interactions: Iterable[Interaction], params: ProfileParams,

@@ -19,6 +19,9 @@ SECONDS_PER_DAY = 86400.0
 # one-video channel and the recent list are stored in 2 bytes per dimension without loss.
 # Part of the fingerprint: states summed from unrounded vectors are rebuilt once.
 UNIT_ROUNDING = 16
+# Layout 5 keeps P and each channel in its own cell; states of older layouts are rebuilt
+# from history once (their fingerprint differs), which is the migration.
+STATE_LAYOUT = 5
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,15 @@ class ProfileParams:
     def fingerprint(self) -> int:
         """Non-zero 32-bit digest of the parameters baked into stored sums.
 
-        channel_saturation, min_positive_videos, recent_positive_kept, negative_share
-        and the interest settings are applied at read time or re-derived by the batch
-        rebuild, so changing them does not invalidate stored states.
+        min_positive_videos, recent_positive_kept, negative_share and the interest
+        settings are applied at read time or re-derived by the batch rebuild, so changing
+        them does not invalidate stored states. channel_saturation is baked into the
+        stored P (state layout 5), so it is part of the digest.
         """
         packed = struct.pack(
-            "<6dI", self.half_life_days, self.bounce_threshold, self.bounce_weight,
-            self.hidden_weight, self.completion_cap, self.default_duration_s, UNIT_ROUNDING)
+            "<7dII", self.half_life_days, self.bounce_threshold, self.bounce_weight,
+            self.hidden_weight, self.completion_cap, self.default_duration_s,
+            self.channel_saturation, UNIT_ROUNDING, STATE_LAYOUT)
         return zlib.crc32(packed) or 1  # 0 means "not bound yet" in TasteState
 
 
@@ -146,8 +151,12 @@ def unit_embedding(i: Interaction, dimension: int) -> np.ndarray | None:
 
 
 def channel_key(i: Interaction) -> str:
+    return channel_of(i.video_id, i.uploader_id)
+
+
+def channel_of(video_id: uuid.UUID, uploader_id: uuid.UUID | None) -> str:
     """Saturation bucket: the uploader, or the video alone when the uploader is unknown."""
-    return str(i.uploader_id) if i.uploader_id is not None else f"video:{i.video_id}"
+    return str(uploader_id) if uploader_id is not None else f"video:{video_id}"
 
 
 def readonly(a: np.ndarray) -> np.ndarray:

@@ -11,13 +11,16 @@ import pytest
 from killrvideo_reco.domain.explanations import based_on_for_items, recent_videos
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
+    OutdatedState,
     ProfileParams,
     StaleStateError,
     TasteState,
     apply_change,
     build_state,
     compute_profile,
+    decode_channel,
     empty_state,
+    encode_channel,
     interaction_weight,
 )
 
@@ -318,7 +321,9 @@ def test_apply_change_rejects_inconsistent_input():
     with pytest.raises(StaleStateError):
         apply_change(s, None, watch(axis(1)), ProfileParams(half_life_days=30))
     # read-time-only parameters do not make a state stale
-    assert s.matches(ProfileParams(channel_saturation=1.0, min_positive_videos=1))
+    assert s.matches(ProfileParams(min_positive_videos=1, negative_share=0.2))
+    # channel_saturation is baked into the stored P (layout 5): changing it rebuilds
+    assert not s.matches(ProfileParams(channel_saturation=1.0))
     assert not s.matches(ProfileParams(bounce_weight=-0.2))
     assert apply_change(s, None, None, P) is s
 
@@ -358,14 +363,27 @@ def _rich_state() -> TasteState:
     return apply_change(s, None, watch(np.ones(D), 900.0, at=T0 - DAY, uploader=ch), P)
 
 
+def _stored(s: TasteState) -> tuple[bytes, dict[str, bytes]]:
+    """What the store writes: the head, and one cell per channel."""
+    return s.to_bytes(), {k: encode_channel(ch) for k, ch in s.channels.items()}
+
+
+def _restored(head: bytes, cells: dict[str, bytes]) -> TasteState:
+    state = TasteState.from_bytes(head)
+    return state.with_channels({k: decode_channel(c, state.dimension) for k, c in cells.items()})
+
+
 def test_serialization_round_trip_is_exact():
     s = _rich_state()
-    data = s.to_bytes()
-    back = TasteState.from_bytes(data)
+    head, cells = _stored(s)
+    back = _restored(head, cells)
     assert back == s
-    assert back.to_bytes() == data
+    assert back.to_bytes() == head
     assert back.recent_positive[0].title == "Vector search ✓"
     np.testing.assert_array_equal(back.preference_vector(P), s.preference_vector(P))
+    # the head alone gives the profile: the feed's vector needs no channel
+    np.testing.assert_array_equal(TasteState.from_bytes(head).preference_vector(P),
+                                  s.preference_vector(P))
     e = empty_state(D)
     assert TasteState.from_bytes(e.to_bytes()) == e
     assert s != e
@@ -375,28 +393,47 @@ def test_serialization_format_header():
     s = _rich_state()
     data = s.to_bytes()
     magic, version, fp, dim = struct.unpack_from("<4sHII", data)
-    assert (magic, version, fp, dim) == (b"KVTS", 4, P.fingerprint(), D)
+    assert (magic, version, fp, dim) == (b"KVTS", 5, P.fingerprint(), D)
     ref, floor, neg_mass = struct.unpack_from("<ddd", data, 14)
     assert ref == s.reference_time and floor == -math.inf and neg_mass == s.negative_mass
 
 
-def test_one_video_channels_and_recent_likes_are_stored_in_float16_without_loss():
+def test_older_layouts_ask_for_a_rebuild():
+    head = bytearray(_rich_state().to_bytes())
+    head[4:6] = struct.pack("<H", 4)
+    with pytest.raises(OutdatedState):
+        TasteState.from_bytes(bytes(head))
+
+
+def test_the_head_does_not_grow_with_the_history():
     rng = np.random.default_rng(7)
     dim = 384
-    # 50 likes from 50 creators (50 one-video channels), then a second video of creator 0.
+    creators = [uuid.uuid4() for _ in range(300)]
+
+    def likes(n):
+        return [watch(rng.normal(size=dim), at=T0 + k, uploader=creators[k % 300])
+                for k in range(n)]
+    small, large = build_state(likes(20), P, dim), build_state(likes(2000), P, dim)
+    assert len(large.channels) == 300 and len(small.channels) == 20
+    assert len(large.to_bytes()) <= len(small.to_bytes()) * 1.1
+
+
+def test_one_video_channels_are_stored_in_float16_without_loss():
+    rng = np.random.default_rng(7)
+    dim = 384
     creators = [uuid.uuid4() for _ in range(50)]
     likes = [watch(rng.normal(size=dim), at=T0 + k, uploader=creators[k]) for k in range(50)]
     state = build_state(likes, P, dim)
-    again = TasteState.from_bytes(state.to_bytes())
+    head, cells = _stored(state)
+    again = _restored(head, cells)
     assert again == state
     np.testing.assert_array_equal(again.preference_vector(P), state.preference_vector(P))
-    # float64 sums plus float32 recent vectors took 50*8*384 + 20*4*384 bytes and more.
-    # One-video channels among the recent likes point at them: ~26% of the old size.
-    assert len(state.to_bytes()) < 0.3 * (50 * 8 * dim + 20 * 4 * dim)
+    assert all(len(c) < 2 * dim + 32 for c in cells.values())  # mass x float16 unit
     grown = apply_change(state, None, watch(rng.normal(size=dim), at=T0 + 60,
                                             uploader=creators[0]), P)
-    assert grown.channels[str(creators[0])].count == 2  # a full float64 sum again
-    assert TasteState.from_bytes(grown.to_bytes()) == grown
+    assert grown.channels[str(creators[0])].count == 2
+    assert len(encode_channel(grown.channels[str(creators[0])])) > 8 * dim  # float64 again
+    assert _restored(*_stored(grown)) == grown
 
 
 @pytest.mark.parametrize("mangle", [

@@ -15,7 +15,10 @@ from killrvideo_reco.domain.taste_profile import (
     TasteState,
     apply_change,
     build_state,
+    channel_cells,
+    channel_of,
     compute_profile,
+    decode_channel,
     empty_state,
 )
 
@@ -139,7 +142,7 @@ def _expected_sums(history, p: ProfileParams):
 
 def _cap_binds(history, p: ProfileParams) -> bool:
     s = build_state(history, p, D)
-    positive, _ = s._positive_part(p)
+    positive = s.positive_sum
     return float(np.linalg.norm(s.negative_sum)) > p.negative_share * float(
         np.linalg.norm(positive)) * (1 - 1e-9)
 
@@ -260,9 +263,13 @@ def test_online_updates_match_batch(videos, p, actions):
     state = empty_state(D)
     current: dict[tuple[uuid.UUID, str], Interaction] = {}
     profiles = 0
+    cells: dict[str, bytes] = {}
     for idx, action, seconds, day, reload in actions:
         v = videos[idx % len(videos)]
         t = T0 + day * DAY
+        key = channel_of(v.video_id, v.uploader_id)
+        if key not in state.channels and key in cells:  # as the service loads it
+            state = state.with_channels({**state.channels, key: decode_channel(cells[key], D)})
         kind = "hide" if action in ("hide", "unhide") else "watch"
         old = current.get((v.video_id, kind))
         if action == "watch":  # a rewatch adds its seconds to the running total
@@ -279,7 +286,12 @@ def test_online_updates_match_batch(videos, p, actions):
             del current[(v.video_id, kind)]
         else:
             current[(v.video_id, kind)] = new
-        if reload:  # the service stores the state between events
+        for k, cell in channel_cells(state).items():  # the store keeps a cell per channel
+            if cell is None:
+                cells.pop(k, None)
+            else:
+                cells[k] = cell
+        if reload:  # the service stores the head; the next change loads its channel only
             state = TasteState.from_bytes(state.to_bytes())
         profiles += assert_matches_batch(state, current.values(), p)
     event(f"steps with a profile: {min(profiles, 5)}{'+' if profiles >= 5 else ''}")

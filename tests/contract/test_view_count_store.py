@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from killrvideo_reco.domain.models import HistoryRow
 from killrvideo_reco.jobs.profiles import MAX_TOKEN, MIN_TOKEN, token_splits
+from killrvideo_reco.jobs.recount import recount_views
 
 AT = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
 
@@ -53,3 +54,21 @@ def test_counters_take_signed_deltas_and_read_back(stores):
     assert scan(counts.counters_in_token_range, {a, b, never}) == sorted(
         [(a, 3), (b, 1)], key=lambda p: (str(p[0]), p[1]))
 
+
+def test_the_recount_sets_every_counter_to_the_plays_in_history(stores):
+    counts = stores.view_counts
+    over, under, missing, orphan, exact = (uuid.uuid4() for _ in range(5))
+    viewer, other = uuid.uuid4(), uuid.uuid4()
+    run(stores.viewers.import_watches([
+        (viewer, watched(over, 2)), (other, watched(over, 1)), (viewer, watched(under, 4)),
+        (other, watched(missing, 2)), (viewer, watched(exact, 1))]))
+    for video_id, views in ((over, 5), (under, 1), (orphan, 7), (exact, 1)):
+        run(counts.add(video_id, views))
+
+    summary = run(recount_views(counts, parallelism=2, splits=4))
+
+    mine = [over, under, missing, orphan, exact]
+    assert run(counts.totals(mine)) == {over: 3, under: 4, missing: 2, orphan: 0, exact: 1}
+    assert summary["videosCorrected"] >= 4 and summary["unsure"] == 0
+    again = run(recount_views(counts, parallelism=2, splits=4))
+    assert again["videosCorrected"] == 0 and again["totalDelta"] == 0

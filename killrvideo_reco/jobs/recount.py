@@ -37,6 +37,7 @@ from killrvideo_reco.service.ports import ViewCountRepository
 
 log = logging.getLogger(__name__)
 DEFAULT_SPLITS = 256
+# Corrections in flight at once, over all batches: one big batch must not flood the nodes.
 WRITES_IN_FLIGHT = 32
 
 

@@ -15,7 +15,8 @@ class FakeViewCountStore:
     def __init__(self, viewers: FakeViewerStore | None = None):
         self.viewers = viewers or FakeViewerStore()
         self.adds = 0
-        self.fail_adds = 0  # the next this-many adds raise after applying, as a timeout can
+        # The next `fail_adds` adds apply, then raise: a timeout after the write landed.
+        self.fail_adds = 0
 
     async def plays_in_token_range(self, start, end):
         rows = await self.viewers.history_in_token_range(start, end)

@@ -9,7 +9,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test lint fuzz token profiles train reembed bench bench-pgvector eval clean
+        unit-test lint fuzz token profiles recount train reembed bench bench-pgvector eval clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ token: venv ## mint a local JWT: make token USER=<uuid> ROLE=viewer|creator|mode
 
 profiles: schema ## rebuild every viewer's taste profile from history
 	$(CLI) profiles
+
+recount: schema ## recount the view counters from viewing history (exact totals after retries or node loss)
+	$(CLI) recount
 
 train: schema ## learn the behaviour space from viewing history and switch the feed to it
 	$(CLI) train

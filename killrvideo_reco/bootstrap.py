@@ -18,6 +18,7 @@ from killrvideo_reco.service.ports import (
     MetadataRepository,
     TrainingRepository,
     VideoRepository,
+    ViewCountRepository,
     ViewerRepository,
 )
 from killrvideo_reco.service.privacy import PrivacyService
@@ -31,6 +32,7 @@ from killrvideo_reco.store.jobs import JobStore
 from killrvideo_reco.store.metadata import MetadataStore
 from killrvideo_reco.store.vector_tables import VectorTablesStore
 from killrvideo_reco.store.videos import VideoStore
+from killrvideo_reco.store.view_counts import ViewCountStore
 from killrvideo_reco.store.viewers import ViewerStore
 
 SchemaError = schema.SchemaError
@@ -69,13 +71,14 @@ class Stores:
     metadata: MetadataStore
     jobs: JobStore
     vector_tables: VectorTablesStore
+    view_counts: ViewCountStore
 
 
 def build_stores(session: Session, keyspace: str) -> Stores:
     behaviour = BehaviourStore(session, keyspace)
     return Stores(VideoStore(session, keyspace), ViewerStore(session, keyspace), behaviour,
                   MetadataStore(session, keyspace), JobStore(session, keyspace),
-                  VectorTablesStore(session, keyspace))
+                  VectorTablesStore(session, keyspace), ViewCountStore(session, keyspace))
 
 
 @dataclass
@@ -116,6 +119,7 @@ class AppResources(Services):
     metadata: MetadataRepository
     jobs: JobRepository
     vector_tables: VectorTablesStore
+    view_counts: ViewCountRepository
     expected_schema: int  # the version the schema files in cql/ reach
 
     def close(self) -> None:
@@ -132,6 +136,7 @@ def build_resources(settings: Settings, embedder: EmbeddingProvider) -> AppResou
     services = services_on(stores, settings, embedder)
     return AppResources(**vars(services), database=database, metadata=stores.metadata,
                         jobs=stores.jobs, vector_tables=stores.vector_tables,
+                        view_counts=stores.view_counts,
                         expected_schema=schema.expected_version())
 
 

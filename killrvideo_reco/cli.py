@@ -75,6 +75,12 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     return rebuild_all_profiles(get_settings(), parallelism=args.parallelism)
 
 
+def cmd_recount(args: argparse.Namespace) -> int:
+    from killrvideo_reco.jobs.recount import recount_from_cli
+
+    return recount_from_cli(get_settings(), parallelism=args.parallelism)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from killrvideo_reco.jobs.train import train_from_cli
 
@@ -101,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     profiles = commands.add_parser("profiles", help="rebuild all taste profiles")
     profiles.add_argument("--parallelism", type=int, default=8)
     profiles.set_defaults(run=cmd_profiles)
+    recount = commands.add_parser("recount", help="recount the view counters from viewing history")
+    recount.add_argument("--parallelism", type=int, default=8)
+    recount.set_defaults(run=cmd_recount)
     commands.add_parser("reembed", help="re-embed the catalogue").set_defaults(run=cmd_reembed)
     commands.add_parser("train", help="learn the behaviour space and switch the feed to it"
                         ).set_defaults(run=cmd_train)

@@ -137,3 +137,15 @@ class _NoRun:
 
 
 NO_RUN: ActiveRun = _NoRun()
+
+
+class ViewCountRepository(Protocol):
+    """What the recount job reads and writes (jobs/recount.py): play counts from the
+    histories, the all-time view counters, and a correction to one counter."""
+    async def plays_in_token_range(self, start: int, end: int
+                                   ) -> list[tuple[uuid.UUID, int]]: ...
+    async def counters_in_token_range(self, start: int, end: int
+                                      ) -> list[tuple[uuid.UUID, int]]: ...
+    async def totals(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]: ...
+    async def add(self, video_id: uuid.UUID, delta: int) -> None:
+        """Counter increment: not idempotent, so never re-sent after a timeout."""

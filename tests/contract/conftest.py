@@ -7,16 +7,24 @@ from types import SimpleNamespace
 import pytest
 
 from killrvideo_reco.settings import Settings
-from tests.fakes import FakeBehaviourStore, FakeJobStore, FakeMetadataStore, FakeVideoStore, FakeViewerStore
+from tests.fakes import (
+    FakeBehaviourStore,
+    FakeJobStore,
+    FakeMetadataStore,
+    FakeVideoStore,
+    FakeViewCountStore,
+    FakeViewerStore,
+)
 
 
 @pytest.fixture(params=["fake", "cassandra"])
 def stores(request):
     if request.param == "fake":
-        videos = FakeVideoStore()
-        return SimpleNamespace(videos=videos, viewers=FakeViewerStore(),
+        videos, viewers = FakeVideoStore(), FakeViewerStore()
+        return SimpleNamespace(videos=videos, viewers=viewers,
                                behaviour=FakeBehaviourStore(videos), metadata=FakeMetadataStore(),
-                               jobs=FakeJobStore(), settings=Settings(dev_mode=True))
+                               jobs=FakeJobStore(), view_counts=FakeViewCountStore(viewers),
+                               settings=Settings(dev_mode=True))
     from killrvideo_reco.bootstrap import build_stores
 
     settings, session = request.getfixturevalue("cassandra")

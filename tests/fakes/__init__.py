@@ -4,7 +4,8 @@ tests/contract/ runs the same tests against these and the Cassandra stores."""
 from tests.fakes.behaviour import FakeBehaviourStore
 from tests.fakes.jobs import FakeJobStore, FakeMetadataStore
 from tests.fakes.videos import FakeVideoStore, summary_of
+from tests.fakes.view_counts import FakeViewCountStore
 from tests.fakes.viewers import FakeViewerStore
 
 __all__ = ["FakeBehaviourStore", "FakeJobStore", "FakeMetadataStore", "FakeVideoStore",
-           "FakeViewerStore", "summary_of"]
+           "FakeViewCountStore", "FakeViewerStore", "summary_of"]

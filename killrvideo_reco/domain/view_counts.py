@@ -1,0 +1,28 @@
+"""Exact view totals from viewing history, and the corrections that bring the all-time
+view counters to them (the recount job, jobs/recount.py)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+
+
+def add_plays(totals: dict[uuid.UUID, int], plays: Iterable[tuple[uuid.UUID, int]]) -> int:
+    """Fold (video, play count) history rows into per-video totals; returns the rows."""
+    rows = 0
+    for video_id, play_count in plays:
+        totals[video_id] = totals.get(video_id, 0) + play_count
+        rows += 1
+    return rows
+
+
+def corrections(exact: Mapping[uuid.UUID, int],
+                current: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, int]:
+    """The delta (exact - current) that makes each counter exact, zero deltas left out.
+    A video missing from `exact` has no views in history; one missing from `current` has
+    no counter yet: both count as 0."""
+    deltas = {}
+    for video_id in exact.keys() | current.keys():
+        delta = exact.get(video_id, 0) - current.get(video_id, 0)
+        if delta:
+            deltas[video_id] = delta
+    return deltas

@@ -183,13 +183,22 @@ class TasteRecord:
 
 
 @dataclass(frozen=True)
+class HistoryWrite:
+    """A history row as it is after a change, and the playback event ids it adds."""
+    row: HistoryRow
+    event_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class TasteChange:
-    """One atomic change to a viewer: the new taste state, and optionally the history row
-    (and playback event id) that caused it. Applied only if `expected_version` still holds."""
+    """One atomic change to a viewer: the new taste state (its head and the channel cells
+    it holds), and the history rows that caused it. Applied only if `expected_version`
+    still holds. `replace_channels`: the state holds every channel (a rebuild), so the
+    stored cells are replaced, not updated."""
     user_id: uuid.UUID
     expected_version: int | None
     new_version: int
     state: TasteState
     model_id: str | None
-    row: HistoryRow | None = None
-    event_id: str | None = None
+    rows: tuple[HistoryWrite, ...] = ()
+    replace_channels: bool = False

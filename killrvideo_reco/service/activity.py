@@ -1,8 +1,11 @@
 """Viewer activity: playback events and hides, each updating the taste profile online.
 
-Every change is one conditional batch on the viewer's partition (history row + profile
-state, `IF taste_version = <read>`): concurrent events for one viewer cannot lose an
-update, they retry. The feed's read model (user_preferences) is written after it.
+Every commit is one conditional batch on the viewer's partition (history rows, the taste
+state's head and the channel cells it changed, `IF taste_version = <read>`): concurrent
+commits for one viewer cannot lose an update, they retry. Changes for one viewer that
+arrive together are committed together (group_commit.py). A commit reads and writes the
+head, one channel cell per change and the changed history rows: O(dimension), whatever
+the history's length. The feed's read model (user_preferences) is written after it.
 """
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from functools import partial
 from typing import TypeVar
 
 from cachetools import TTLCache
@@ -22,16 +25,25 @@ from killrvideo_reco.domain import history as history_rules
 from killrvideo_reco.domain.behaviour import video_behaviour
 from killrvideo_reco.domain.explanations import recent_videos
 from killrvideo_reco.domain.history import ViewTimeRules
-from killrvideo_reco.domain.models import BehaviourRun, HistoryRow, TasteChange, TasteRecord, VideoFacts
+from killrvideo_reco.domain.models import (
+    BehaviourRun,
+    HistoryRow,
+    HistoryWrite,
+    TasteChange,
+    TasteRecord,
+    VideoFacts,
+)
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
     ProfileParams,
     TasteState,
     apply_change,
     build_state,
+    channel_of,
     empty_state,
 )
 from killrvideo_reco.retries import call, conditional_write, retry_transient
+from killrvideo_reco.service.group_commit import GroupCommits
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
 
 log = logging.getLogger(__name__)
@@ -53,6 +65,22 @@ class ViewOutcome:
     seconds_watched: float
 
 
+@dataclass(frozen=True)
+class Change:
+    """One view (event_id set) or hide/un-hide (hidden set) waiting for its commit."""
+    video_id: uuid.UUID
+    facts: VideoFacts
+    args: tuple  # _interaction_args
+    at: datetime
+    event_id: str | None = None
+    seconds: float = 0.0
+    duration_s: float | None = None
+    hidden: bool | None = None
+
+
+Outcome = ViewOutcome | bool
+
+
 class ActivityService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
@@ -63,7 +91,7 @@ class ActivityService:
         # Popular videos are viewed many times a second: their facts are read once per TTL.
         self.facts_cache = facts_cache
         self.view_times = view_times or ViewTimeRules()
-        self._writers = ViewerLocks()
+        self._commits: GroupCommits[Change, Outcome] = GroupCommits(self._commit_group)
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                           seconds: float, duration_s: float | None,
@@ -75,52 +103,100 @@ class ActivityService:
         self.view_times.check(at, now)
         facts = await self._facts(video_id)
         run = await self.runs.get()
-        args = _interaction_args(facts, run, self.view_times.not_after(now))
-        async with self._writers.hold(user_id):
-            return await self._record_view(user_id, video_id, event_id, seconds, duration_s,
-                                           at, facts, run, args)
-
-    async def _record_view(self, user_id, video_id, event_id, seconds, duration_s, at,
-                           facts, run, args) -> ViewOutcome:
-        async def attempt() -> ViewOutcome | None:
-            taste, row = await self._read_for_update(user_id, video_id)
-            if row is not None and event_id in row.event_ids:
-                return ViewOutcome(True, row.play_count, row.seconds_watched)
-            new_row = history_rules.after_view(row, video_id, at, seconds, duration_s,
-                                               facts.duration_s)
-            old = history_rules.watch_interaction(row, *args)
-            new = history_rules.watch_interaction(new_row, *args)
-            state = await self._current_state(user_id, taste, facts.embedding_model, run)
-            if await self._commit(user_id, taste, state, old, new, facts, new_row, event_id,
-                                  run, lambda: self.viewers.count_view(
-                                      video_id, at.date(),
-                                      history_rules.first_view_on_its_day(row, at))):
-                return ViewOutcome(False, new_row.play_count, new_row.seconds_watched)
-            return None
-        return await _until_applied(user_id, attempt)
+        change = Change(video_id, facts, _interaction_args(facts, run, self.view_times
+                                                           .not_after(now)),
+                        at, event_id=event_id, seconds=seconds, duration_s=duration_s)
+        outcome = await self._commits.submit(user_id, change)
+        assert isinstance(outcome, ViewOutcome)
+        return outcome
 
     async def set_hidden(self, user_id: uuid.UUID, video_id: uuid.UUID, hidden: bool) -> bool:
         """Hide or un-hide; returns False when it was already in that state."""
+        now = datetime.now(timezone.utc)
         facts = await self._facts(video_id)
         run = await self.runs.get()
-        args = _interaction_args(facts, run, self.view_times.not_after(datetime.now(timezone.utc)))
-        async with self._writers.hold(user_id):
-            return await self._set_hidden(user_id, video_id, hidden, facts, run, args)
+        change = Change(video_id, facts, _interaction_args(facts, run, self.view_times
+                                                           .not_after(now)),
+                        now, hidden=hidden)
+        return bool(await self._commits.submit(user_id, change))
 
-    async def _set_hidden(self, user_id, video_id, hidden, facts, run, args) -> bool:
-        async def attempt() -> bool | None:
-            taste, row = await self._read_for_update(user_id, video_id)
-            if (row is not None and row.hidden_at is not None) == hidden:
-                return False
-            base = row or HistoryRow(video_id=video_id)
-            new_row = replace(base, hidden_at=datetime.now(timezone.utc) if hidden else None)
-            old = history_rules.hide_interaction(row, *args)
-            new = history_rules.hide_interaction(new_row, *args)
-            state = await self._current_state(user_id, taste, facts.embedding_model, run)
-            if await self._commit(user_id, taste, state, old, new, facts, new_row, None, run):
-                return True
+    async def _commit_group(self, user_id: uuid.UUID,
+                            changes: Sequence[Change]) -> list[Outcome]:
+        """Changes of one embedding model share a state; a group that mixes models (a
+        re-embedding in progress) commits in runs of one model each."""
+        outcomes: list[Outcome] = []
+        start = 0
+        while start < len(changes):
+            model = changes[start].facts.embedding_model
+            end = start + 1
+            while end < len(changes) and changes[end].facts.embedding_model == model:
+                end += 1
+            outcomes += await _until_applied(
+                user_id, partial(self._try_commit, user_id, changes[start:end]))
+            start = end
+        return outcomes
+
+    async def _try_commit(self, user_id: uuid.UUID,
+                          changes: Sequence[Change]) -> list[Outcome] | None:
+        run = await self.runs.get()
+        model_id = changes[0].facts.embedding_model
+        keys = [channel_of(c.video_id, c.facts.uploader_id) for c in changes]
+        # The state first, then the rows: a commit between the two reads also moved
+        # taste_version, so the conditional write built on them fails and is retried.
+        taste = await self.viewers.taste_state(user_id, keys, for_update=True)
+        video_ids = list(dict.fromkeys(c.video_id for c in changes))
+        found = await asyncio.gather(*(self.viewers.history_row(user_id, v, for_update=True)
+                                       for v in video_ids))
+        rows: dict[uuid.UUID, HistoryRow | None] = dict(zip(video_ids, found))
+        state, rebuilt = await self._current_state(user_id, taste, model_id, run)
+        outcomes: list[Outcome] = []
+        added: dict[uuid.UUID, set[str]] = {}
+        counts: list[tuple[uuid.UUID, date, bool]] = []
+        try:
+            for c in changes:
+                row = rows[c.video_id]
+                if c.event_id is not None:
+                    if row is not None and c.event_id in row.event_ids:
+                        outcomes.append(ViewOutcome(True, row.play_count, row.seconds_watched))
+                        continue
+                    new_row = history_rules.after_view(row, c.video_id, c.at, c.seconds,
+                                                       c.duration_s, c.facts.duration_s)
+                    new_row = replace(new_row, event_ids=new_row.event_ids | {c.event_id})
+                    old = history_rules.watch_interaction(row, *c.args)
+                    new = history_rules.watch_interaction(new_row, *c.args)
+                    counts.append((c.video_id, c.at.date(),
+                                   history_rules.first_view_on_its_day(row, c.at)))
+                    added.setdefault(c.video_id, set()).add(c.event_id)
+                    outcomes.append(ViewOutcome(False, new_row.play_count,
+                                                new_row.seconds_watched))
+                else:
+                    if (row is not None and row.hidden_at is not None) == c.hidden:
+                        outcomes.append(False)
+                        continue
+                    new_row = replace(row or HistoryRow(video_id=c.video_id),
+                                      hidden_at=c.at if c.hidden else None)
+                    old = history_rules.hide_interaction(row, *c.args)
+                    new = history_rules.hide_interaction(new_row, *c.args)
+                    added.setdefault(c.video_id, set())
+                    outcomes.append(True)
+                state = apply_change(state, old, new, self.params)
+                rows[c.video_id] = new_row
+        except ValueError:
+            # A row read after a concurrent commit the state does not hold yet: that
+            # commit also moved taste_version, so re-reading is the right answer.
             return None
-        return await _until_applied(user_id, attempt)
+        if not added:  # only duplicates and no-ops: nothing to write
+            return outcomes
+        version = history_rules.next_version(taste.version, _now_us())
+        writes = tuple(HistoryWrite(_stored_row(rows[v]), frozenset(ids))
+                       for v, ids in added.items())
+        if not await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
+                                                     model_id, writes, rebuilt)):
+            return None
+        await asyncio.gather(
+            self._write_read_model(user_id, state, model_id, version, run),
+            *(self.viewers.count_view(*count) for count in counts))
+        return outcomes
 
     async def rebuild(self, user_id: uuid.UUID, model_id: str | None,
                       facts_cache: dict | None = None) -> bool:
@@ -132,19 +208,11 @@ class ActivityService:
             state = await self._state_from_history(user_id, model_id, facts_cache, run)
             version = history_rules.next_version(taste.version, _now_us())
             if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
-                                                     model_id)):
+                                                     model_id, replace_channels=True)):
                 await self._write_read_model(user_id, state, model_id, version, run)
                 return state.preference_vector(self.params) is not None
             return None
         return await _until_applied(user_id, lambda: retry_transient(attempt))
-
-    async def _read_for_update(self, user_id: uuid.UUID, video_id: uuid.UUID):
-        """The state first, then the row, one after the other: any change committed
-        between the two reads also changed taste_version, so the conditional write
-        built on them fails and is retried instead of mixing two snapshots."""
-        taste = await self.viewers.taste_state(user_id, for_update=True)
-        row = await self.viewers.history_row(user_id, video_id, for_update=True)
-        return taste, row
 
     async def _facts(self, video_id: uuid.UUID) -> VideoFacts:
         cache = self.facts_cache
@@ -158,21 +226,26 @@ class ActivityService:
         return facts
 
     async def _current_state(self, user_id: uuid.UUID, taste: TasteRecord,
-                             model_id: str | None, run: BehaviourRun | None) -> TasteState:
+                             model_id: str | None,
+                             run: BehaviourRun | None) -> tuple[TasteState, bool]:
+        """The state to change, and whether it was rebuilt (then it holds every channel,
+        and the stored cells are replaced)."""
         run_id = run.run_id if run else ""
         if taste.state is None:
             if taste.version is None:  # a new viewer
-                return replace(empty_state(self.dimension, self.params), behaviour_run=run_id)
-            # A state the store could not read: the history is the record, rebuild from it.
-            return await self._state_from_history(user_id, model_id, None, run)
+                return replace(empty_state(self.dimension, self.params),
+                               behaviour_run=run_id), False
+            # A state of an older layout, or one the store could not read: the history
+            # is the record, rebuild from it.
+            return await self._state_from_history(user_id, model_id, None, run), True
         state = taste.state
         if (state.dimension != self.dimension or not state.matches(self.params)
                 or taste.model_id != model_id or state.behaviour_run != run_id):
             # Stored sums use another model, run or weights: start over from history.
             log.info("user %s: rebuilding taste state (model %s -> %s, run %r -> %r)",
                      user_id, taste.model_id, model_id, state.behaviour_run, run_id)
-            return await self._state_from_history(user_id, model_id, None, run)
-        return state
+            return await self._state_from_history(user_id, model_id, None, run), True
+        return state, False
 
     async def _state_from_history(self, user_id: uuid.UUID, model_id: str | None,
                                   facts_cache: dict | None,
@@ -198,29 +271,6 @@ class ActivityService:
         return build_state(interactions, self.params, self.dimension,
                            run.run_id if run else "")
 
-    async def _commit(self, user_id, taste: TasteRecord, state: TasteState, old, new,
-                      facts: VideoFacts, new_row: HistoryRow, event_id: str | None,
-                      run: BehaviourRun | None,
-                      then: Callable[[], Awaitable[None]] | None = None) -> bool:
-        """The conditional write; once it applied, the read model and `then()` (the view
-        counters) are written concurrently. `then` runs only when the write applied."""
-        try:
-            new_state = apply_change(state, old, new, self.params)
-            version = history_rules.next_version(taste.version, _now_us())
-            applied = await self.viewers.commit(TasteChange(
-                user_id, taste.version, version, new_state, facts.embedding_model, new_row,
-                event_id))
-        except ValueError:
-            # The row was read after a concurrent commit the state does not hold yet:
-            # that commit also moved taste_version, so re-reading is the right answer.
-            applied = False
-        if not applied:
-            return False
-        await asyncio.gather(
-            self._write_read_model(user_id, new_state, facts.embedding_model, version, run),
-            *([then()] if then is not None else []))
-        return True
-
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
                                 model_id: str | None, version: int,
                                 run: BehaviourRun | None) -> None:
@@ -230,35 +280,14 @@ class ActivityService:
             recent_videos(state), version, behaviour, state.interests)
 
 
-class ViewerLocks:
-    """One asyncio lock per viewer with events in flight in this process: a burst of
-    events for one viewer queues here instead of racing through Paxos and retrying.
-    Other replicas still race; the conditional write keeps that correct."""
-
-    def __init__(self):
-        self._locks: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, user_id: uuid.UUID):
-        lock, users = self._locks.get(user_id) or (asyncio.Lock(), 0)
-        self._locks[user_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[user_id]
-            if users == 1:
-                del self._locks[user_id]
-            else:
-                self._locks[user_id] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-
 def _interaction_args(facts: VideoFacts, run: BehaviourRun | None, not_after: float) -> tuple:
     return (facts.content_features, facts.uploader_id, facts.title,
             video_behaviour(facts.behaviour, run), not_after)
+
+
+def _stored_row(row: HistoryRow | None) -> HistoryRow:
+    assert row is not None  # every changed video has a row by now
+    return row
 
 
 def _now_us() -> int:

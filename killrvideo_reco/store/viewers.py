@@ -19,7 +19,12 @@ from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.explanations import decode_recent, encode_recent
 from killrvideo_reco.domain.interests import Interest, decode_interests, encode_interests
 from killrvideo_reco.domain.models import HistoryRow, RecentVideo, StoredProfile, TasteChange, TasteRecord
-from killrvideo_reco.domain.taste_profile import TasteState
+from killrvideo_reco.domain.taste_profile import (
+    OutdatedState,
+    TasteState,
+    channel_cells,
+    decode_channel,
+)
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
@@ -73,6 +78,17 @@ class ViewerStore:
         self._taste = prepare(
             f"SELECT taste_version, taste_state, taste_model FROM {ks}.viewer_history "
             "WHERE userid = ? LIMIT 1")
+        # The head and one channel's cell in one read: a view's common case.
+        self._taste_and_channel = prepare(
+            f"SELECT taste_version, taste_state, taste_model, taste_channels[?] AS channel "
+            f"FROM {ks}.viewer_history WHERE userid = ? LIMIT 1")
+        self._channel = prepare(
+            f"SELECT taste_channels[?] AS channel FROM {ks}.viewer_history "
+            "WHERE userid = ? LIMIT 1")
+        self._set_channel = prepare(
+            f"UPDATE {ks}.viewer_history SET taste_channels[?] = ? WHERE userid = ?")
+        self._replace_channels = prepare(
+            f"UPDATE {ks}.viewer_history SET taste_channels = ? WHERE userid = ?")
         self._cas_taste = prepare(
             f"UPDATE {ks}.viewer_history SET taste_version = ?, taste_state = ?, taste_model = ? "
             "WHERE userid = ? IF taste_version = ?")
@@ -134,35 +150,67 @@ class ViewerStore:
         return [history_from_row(row) for row in await execute(
             self.session, self._history, (user_id,), _execution(for_update))]
 
-    async def taste_state(self, user_id: uuid.UUID, for_update: bool = False) -> TasteRecord:
-        rows = await execute(self.session, self._taste, (user_id,), _execution(for_update))
+    async def taste_state(self, user_id: uuid.UUID, channels: Sequence[str] = (),
+                          for_update: bool = False) -> TasteRecord:
+        """The head, with the cells of `channels` (those that exist) attached."""
+        execution = _execution(for_update)
+        keys = list(dict.fromkeys(channels))
+        if keys:
+            rows = await execute(self.session, self._taste_and_channel, (keys[0], user_id),
+                                 execution)
+        else:
+            rows = await execute(self.session, self._taste, (user_id,), execution)
         if not rows or rows[0].taste_version is None:
             return TasteRecord()
         row = rows[0]
+        cells = {keys[0]: row.channel} if keys else {}
+        if len(keys) > 1:  # after the head: a commit in between fails the conditional write
+            more = await asyncio.gather(*(execute(self.session, self._channel, (key, user_id),
+                                                  execution) for key in keys[1:]))
+            cells.update({key: r[0].channel if r else None for key, r in zip(keys[1:], more)})
+        return TasteRecord(row.taste_version, self._decode(user_id, row.taste_state, cells),
+                           row.taste_model)
+
+    @staticmethod
+    def _decode(user_id: uuid.UUID, head: bytes | None,
+                cells: dict[str, bytes | None]) -> TasteState | None:
+        if not head:
+            return None
         try:
-            state = TasteState.from_bytes(row.taste_state) if row.taste_state else None
+            state = TasteState.from_bytes(head)
+            return state.with_channels({key: decode_channel(cell, state.dimension)
+                                        for key, cell in cells.items() if cell})
+        except OutdatedState:
+            log.info("user %s: taste state of an older layout; rebuilding it from history",
+                     user_id)
         except ValueError as error:
             # Never fail a view over a damaged blob: the service rebuilds it from history.
             log.warning("user %s: unreadable taste state (%s); rebuilding it from history",
                         user_id, error)
-            state = None
-        return TasteRecord(row.taste_version, state, row.taste_model)
+        return None
 
     async def commit(self, change: TasteChange) -> bool:
-        """Write the taste state and (optionally) one history row atomically, only if nobody
-        else changed the state since it was read. False means: re-read and try again."""
+        """Write the head, the channel cells the state holds and the history rows
+        atomically (one conditional batch on the viewer's partition), only if nobody else
+        changed the state since it was read. False means: re-read and try again."""
         batch = BatchStatement(batch_type=BatchType.LOGGED)
         batch.add(self._cas_taste, (change.new_version, change.state.to_bytes(),
                                     change.model_id, change.user_id, change.expected_version))
-        row = change.row
-        if row is not None:
+        cells = channel_cells(change.state)
+        if change.replace_channels:
+            batch.add(self._replace_channels, (
+                {k: v for k, v in cells.items() if v is not None}, change.user_id))
+        else:
+            for key, cell in cells.items():
+                batch.add(self._set_channel, (key, cell, change.user_id))
+        for write in change.rows:
+            row = write.row
             batch.add(self._write_row, (
                 # A hide-only row writes no watch cells, so un-hiding removes the row
                 # and the video stops counting as seen.
                 row.first_watched, row.last_watched, row.play_count or None,
                 row.seconds_watched if row.play_count else None, row.duration_s,
-                row.hidden_at, {change.event_id} if change.event_id else set(),
-                change.user_id, row.video_id))
+                row.hidden_at, set(write.event_ids), change.user_id, row.video_id))
         rows = await execute(self.session, batch, None, WRITE_EXECUTION)
         return bool(rows and rows[0].applied)
 

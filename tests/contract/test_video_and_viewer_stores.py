@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
-from killrvideo_reco.domain.models import HistoryRow, NewVideo, RecentVideo, TasteChange
-from killrvideo_reco.domain.taste_profile import empty_state
+from killrvideo_reco.domain.models import HistoryRow, HistoryWrite, NewVideo, RecentVideo, TasteChange
+from killrvideo_reco.domain.taste_profile import ChannelSum, empty_state
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
 
@@ -77,8 +77,39 @@ def test_catalogue_model_is_set_and_read(stores):
 
 def commit(stores, user, expected, version, row=None, event=None):
     state = empty_state(stores.settings.vector_dimension)
-    return run(stores.viewers.commit(TasteChange(user, expected, version, state, "m1", row,
-                                                 event)))
+    rows = (HistoryWrite(row, frozenset({event} if event else ())),) if row else ()
+    return run(stores.viewers.commit(TasteChange(user, expected, version, state, "m1", rows)))
+
+
+def _channel(dim: int, count: int, seed: int) -> ChannelSum:
+    vector = np.random.default_rng(seed).normal(size=dim)
+    return ChannelSum(vector, 1.5 * count, count, 1_700_000_000.0 + seed)
+
+
+def test_channel_cells_are_read_and_written_one_by_one(stores):
+    user, dim = uuid.uuid4(), stores.settings.vector_dimension
+    viewers = stores.viewers
+    full = empty_state(dim).with_channels({f"c{k}": _channel(dim, 1 + k % 3, k)
+                                           for k in range(5)})
+    assert run(viewers.commit(TasteChange(user, None, 1, full, "m1", replace_channels=True)))
+    record = run(viewers.taste_state(user, ["c1", "c4", "nobody"], for_update=True))
+    assert set(record.state.channels) == {"c1", "c4"}, "only the asked-for cells"
+    for key in ("c1", "c4"):
+        got, want = record.state.channels[key], full.channels[key]
+        assert (got.mass, got.count, got.as_of) == (want.mass, want.count, want.as_of)
+        np.testing.assert_array_equal(got.vector_sum, want.vector_sum)
+    assert run(viewers.taste_state(user)).state.channels == {}, "the head alone"
+    # A change writes the cells it holds; an emptied channel (count 0) is deleted.
+    changed = record.state.with_channels({"c1": ChannelSum(np.zeros(0), 0.0, 0, 0.0),
+                                          "c9": _channel(dim, 1, 9)})
+    assert run(viewers.commit(TasteChange(user, 1, 2, changed, "m1")))
+    after = run(viewers.taste_state(user, ["c0", "c1", "c4", "c9"]))
+    assert set(after.state.channels) == {"c0", "c4", "c9"}
+    # A rebuild replaces every cell.
+    rebuilt = empty_state(dim).with_channels({"c7": _channel(dim, 2, 7)})
+    assert run(viewers.commit(TasteChange(user, 2, 3, rebuilt, "m1", replace_channels=True)))
+    final = run(viewers.taste_state(user, ["c0", "c4", "c7", "c9"]))
+    assert set(final.state.channels) == {"c7"}
 
 
 def test_taste_commits_are_conditional_on_the_version_read(stores):

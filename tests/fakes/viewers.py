@@ -8,12 +8,14 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 
 from killrvideo_reco.domain.models import HistoryRow, RecentVideo, StoredProfile, TasteChange, TasteRecord
+from killrvideo_reco.domain.taste_profile import ChannelSum
 
 
 class FakeViewerStore:
     def __init__(self):
         self.rows: dict[uuid.UUID, dict[uuid.UUID, HistoryRow]] = {}
-        self.tastes: dict[uuid.UUID, TasteRecord] = {}
+        self.tastes: dict[uuid.UUID, TasteRecord] = {}  # heads, without channels
+        self.channels: dict[uuid.UUID, dict[str, ChannelSum]] = {}  # one cell per channel
         self.profiles: dict[uuid.UUID, tuple[int, StoredProfile]] = {}
         self.views: dict[tuple[date, uuid.UUID], int] = {}  # distinct viewers a day
         self.totals: dict[uuid.UUID, int] = {}
@@ -32,10 +34,14 @@ class FakeViewerStore:
     async def history(self, user_id, for_update=False):
         return list(self.rows.get(user_id, {}).values())
 
-    async def taste_state(self, user_id, for_update=False):
+    async def taste_state(self, user_id, channels=(), for_update=False):
         record = self.tastes.get(user_id, TasteRecord())
         await asyncio.sleep(0)  # a real read yields before it answers: writers interleave
-        return record
+        if record.state is None:
+            return record
+        cells = self.channels.get(user_id, {})
+        return replace(record, state=record.state.with_channels(
+            {key: cells[key] for key in channels if key in cells}))
 
     async def commit(self, change: TasteChange) -> bool:
         if self.before_commit:
@@ -45,14 +51,22 @@ class FakeViewerStore:
             self.refused += 1
             return False
         self.commits += 1
-        self.tastes[change.user_id] = TasteRecord(change.new_version, change.state,
+        state = change.state
+        self.tastes[change.user_id] = TasteRecord(change.new_version, state.with_channels({}),
                                                   change.model_id)
-        if change.row is not None:
-            rows = self.rows.setdefault(change.user_id, {})
-            old = rows.get(change.row.video_id)
-            events = (old.event_ids if old else frozenset()) | (
-                {change.event_id} if change.event_id else set())
-            row = replace(change.row, event_ids=frozenset(events))
+        cells = self.channels.setdefault(change.user_id, {})
+        if change.replace_channels:
+            cells.clear()
+        for key, channel in state.channels.items():
+            if channel.count > 0:
+                cells[key] = channel
+            else:
+                cells.pop(key, None)
+        rows = self.rows.setdefault(change.user_id, {})
+        for write in change.rows:
+            old = rows.get(write.row.video_id)
+            events = (old.event_ids if old else frozenset()) | write.event_ids
+            row = replace(write.row, event_ids=frozenset(events))
             if row.play_count == 0 and row.hidden_at is None:
                 rows.pop(row.video_id, None)  # an un-hidden, never-watched row goes away
             else:
@@ -99,7 +113,7 @@ class FakeViewerStore:
         return [(user, row) for user, rows in self.rows.items() for row in rows.values()]
 
     async def forget(self, user_id, at_us):
-        for table in (self.rows, self.tastes, self.profiles):
+        for table in (self.rows, self.tastes, self.profiles, self.channels):
             table.pop(user_id, None)
 
     async def write_behaviour_many(self, slot, run_id, vectors, version):

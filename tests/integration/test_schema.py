@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from killrvideo_reco.domain.models import HistoryRow, NewVideo, TasteChange
+from killrvideo_reco.domain.models import HistoryRow, HistoryWrite, NewVideo, TasteChange
 from killrvideo_reco.domain.taste_profile import empty_state
 from killrvideo_reco.store import schema
 from killrvideo_reco.store.videos import VideoStore
@@ -117,9 +117,12 @@ def test_taste_commit_is_conditional(cassandra):
     states = [empty_state(dimension) for dimension in (2, 3, 4)]  # three distinguishable states
 
     async def run():
-        first = await viewers.commit(TasteChange(user, None, 10, states[0], "m", row, "e1"))
-        stale = await viewers.commit(TasteChange(user, None, 11, states[1], "m", row, "e2"))
-        second = await viewers.commit(TasteChange(user, 10, 12, states[2], "m", row, "e3"))
+        def change(expected, version, state, event):
+            return TasteChange(user, expected, version, state, "m",
+                               (HistoryWrite(row, frozenset({event})),))
+        first = await viewers.commit(change(None, 10, states[0], "e1"))
+        stale = await viewers.commit(change(None, 11, states[1], "e2"))
+        second = await viewers.commit(change(10, 12, states[2], "e3"))
         return (first, stale, second, await viewers.taste_state(user),
                 await viewers.history_row(user, video))
 

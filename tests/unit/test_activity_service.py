@@ -106,19 +106,27 @@ def test_online_profile_equals_batch_rebuild_over_many_events():
     np.testing.assert_allclose(online, batch, atol=1e-6)
 
 
-def test_a_burst_for_one_viewer_queues_in_process_instead_of_retrying():
+def test_a_burst_for_one_viewer_commits_as_a_group_instead_of_retrying():
     videos, viewers, activity, ids, _ = world()
     user = uuid.uuid4()
 
     async def burst():
-        return await asyncio.gather(*(activity.record_view(user, ids[n % len(ids)], f"e{n}",
+        first = await activity.record_view(user, ids[0], "e0", 300, 600)
+        rest = await asyncio.gather(*(activity.record_view(user, ids[n % len(ids)], f"e{n}",
                                                            300, 600) for n in range(20)))
+        return [first, *rest]
 
     outcomes = asyncio.run(burst())
-    assert not any(o.duplicate for o in outcomes)
-    assert (viewers.commits, viewers.refused) == (20, 0), "none lost a race: they queued"
-    assert sum(r.play_count for r in asyncio.run(viewers.history(user))) == 20
-    assert len(activity._writers) == 0, "locks are dropped once no event is in flight"
+    assert outcomes[1].duplicate and not any(o.duplicate for o in outcomes[2:]), \
+        "a retried event id counts once, in a group too"
+    assert (viewers.commits, viewers.refused) == (2, 0), "one commit for the burst, no race"
+    rows = asyncio.run(viewers.history(user))
+    assert sum(r.play_count for r in rows) == 20
+    assert set().union(*(r.event_ids for r in rows)) == {f"e{n}" for n in range(20)}
+    assert len(activity._commits) == 0, "nothing is left in flight"
+    online = viewers.profiles[user][1].preference_vector
+    assert asyncio.run(activity.rebuild(user, MODEL))
+    np.testing.assert_allclose(online, viewers.profiles[user][1].preference_vector, atol=1e-6)
 
 
 def test_a_view_whose_counter_write_failed_is_not_counted_again_on_retry():

@@ -26,7 +26,7 @@ import numpy as np
 
 from bench import ingest_load, machine, report, seed
 from bench.server import Server
-from killrvideo_reco.bootstrap import build_resources
+from killrvideo_reco.bootstrap import build_resources, migrate
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.profiles import rebuild_profiles
 
@@ -118,6 +118,7 @@ def cell_row(name: str, cell: ingest_load.IngestResult, cpu: dict) -> dict:
 
 def run(args) -> dict:
     settings = seed.bench_settings(SPEC.keyspace)
+    migrate(settings)  # a keyspace seeded by an older release lacks newer schema files
     resources = build_resources(settings, build_provider(settings))
     try:
         session = resources.database.session

@@ -206,6 +206,7 @@ def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dic
         marker["cached"] = True
         log(f"[bench] {spec.keyspace}: data set present (seeded {marker.get('seeded_at')}), "
             "skipping seeding")
+        apply_migrations(session, settings)  # a cached keyspace may predate newer files
         return marker
     if marker:
         log(f"[bench] {spec.keyspace}: holds another data set {marker.get('spec')}; "

@@ -141,13 +141,9 @@ class ActivityService:
         run = await self.runs.get()
         model_id = changes[0].facts.embedding_model
         keys = [channel_of(c.video_id, c.facts.uploader_id) for c in changes]
-        # The state first, then the rows: a commit between the two reads also moved
-        # taste_version, so the conditional write built on them fails and is retried.
-        taste = await self.viewers.taste_state(user_id, keys, for_update=True)
         video_ids = list(dict.fromkeys(c.video_id for c in changes))
-        found = await asyncio.gather(*(self.viewers.history_row(user_id, v, for_update=True)
-                                       for v in video_ids))
-        rows: dict[uuid.UUID, HistoryRow | None] = dict(zip(video_ids, found))
+        taste, found = await self.viewers.read_for_change(user_id, video_ids, keys)
+        rows: dict[uuid.UUID, HistoryRow | None] = {v: found.get(v) for v in video_ids}
         state, rebuilt = await self._current_state(user_id, taste, model_id, run)
         outcomes: list[Outcome] = []
         added: dict[uuid.UUID, set[str]] = {}

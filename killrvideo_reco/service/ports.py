@@ -55,9 +55,13 @@ class ViewerRepository(Protocol):
     async def history_row(self, user_id: uuid.UUID, video_id: uuid.UUID,
                           for_update: bool = False) -> HistoryRow | None: ...
     async def history(self, user_id: uuid.UUID, for_update: bool = False) -> list[HistoryRow]: ...
-    async def taste_state(self, user_id: uuid.UUID, channels: Sequence[str] = (),
-                          for_update: bool = False) -> TasteRecord:
-        """The head, with the stored cells of `channels` attached (those that exist)."""
+    async def taste_state(self, user_id: uuid.UUID, for_update: bool = False) -> TasteRecord:
+        """The taste state's head (no channel cells)."""
+    async def read_for_change(self, user_id: uuid.UUID, video_ids: Sequence[uuid.UUID],
+                              channels: Sequence[str]
+                              ) -> tuple[TasteRecord, dict[uuid.UUID, HistoryRow]]:
+        """What a change needs, read for update: the head with the stored cells of
+        `channels` attached (those that exist), then these videos' history rows."""
     async def commit(self, change: TasteChange) -> bool: ...
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,

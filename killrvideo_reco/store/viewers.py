@@ -19,17 +19,17 @@ from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.explanations import decode_recent, encode_recent
 from killrvideo_reco.domain.interests import Interest, decode_interests, encode_interests
 from killrvideo_reco.domain.models import HistoryRow, RecentVideo, StoredProfile, TasteChange, TasteRecord
-from killrvideo_reco.domain.taste_profile import (
-    OutdatedState,
-    TasteState,
-    channel_cells,
-    decode_channel,
-)
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.connection import prepare as prepare_statement
-from killrvideo_reco.store.rows import SLOT_COLUMNS, as_utc, slot_vectors
+from killrvideo_reco.store.rows import SLOT_COLUMNS, slot_vectors
+from killrvideo_reco.store.taste_states import (
+    HISTORY_COLUMNS,
+    TasteStates,
+    history_from_row,
+    is_history,
+)
 
 log = logging.getLogger(__name__)
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
@@ -37,9 +37,6 @@ IN_CHUNK = 100
 # Partitions per day of video_views_by_day_bucket (cql/0006). Changing it strands the
 # counters already written: it is part of the schema, not a setting.
 VIEW_BUCKETS = 16
-HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
-                   "duration_s, hidden_at, event_ids")
-
 
 def view_bucket(video_id: uuid.UUID) -> int:
     """Which of a day's VIEW_BUCKETS partitions counts this video (stable across
@@ -53,17 +50,10 @@ def _execution(for_update: bool):
     return WRITE_EXECUTION if for_update else EXEC_PROFILE_DEFAULT
 
 
-def history_from_row(row) -> HistoryRow:
-    return HistoryRow(
-        video_id=row.videoid, first_watched=as_utc(row.first_watched),
-        last_watched=as_utc(row.last_watched), play_count=row.play_count or 0,
-        seconds_watched=row.seconds_watched or 0.0, duration_s=row.duration_s,
-        hidden_at=as_utc(row.hidden_at), event_ids=frozenset(row.event_ids or ()))
-
-
 class ViewerStore:
     def __init__(self, session: Session, keyspace: str):
         self.session, self.keyspace = session, keyspace
+        self._tastes = TasteStates(session, keyspace, log)
         ks = keyspace
         prepare = partial(prepare_statement, session)
         self._import_watch = prepare(
@@ -75,27 +65,6 @@ class ViewerStore:
             f"SELECT {HISTORY_COLUMNS} FROM {ks}.viewer_history WHERE userid = ? AND videoid = ?")
         self._history = prepare(
             f"SELECT {HISTORY_COLUMNS} FROM {ks}.viewer_history WHERE userid = ?")
-        self._taste = prepare(
-            f"SELECT taste_version, taste_state, taste_model FROM {ks}.viewer_history "
-            "WHERE userid = ? LIMIT 1")
-        # The head and one channel's cell in one read: a view's common case.
-        self._taste_and_channel = prepare(
-            f"SELECT taste_version, taste_state, taste_model, taste_channels[?] AS channel "
-            f"FROM {ks}.viewer_history WHERE userid = ? LIMIT 1")
-        self._channel = prepare(
-            f"SELECT taste_channels[?] AS channel FROM {ks}.viewer_history "
-            "WHERE userid = ? LIMIT 1")
-        self._set_channel = prepare(
-            f"UPDATE {ks}.viewer_history SET taste_channels[?] = ? WHERE userid = ?")
-        self._replace_channels = prepare(
-            f"UPDATE {ks}.viewer_history SET taste_channels = ? WHERE userid = ?")
-        self._cas_taste = prepare(
-            f"UPDATE {ks}.viewer_history SET taste_version = ?, taste_state = ?, taste_model = ? "
-            "WHERE userid = ? IF taste_version = ?")
-        self._write_row = prepare(
-            f"UPDATE {ks}.viewer_history SET first_watched = ?, last_watched = ?, play_count = ?, "
-            "seconds_watched = ?, duration_s = ?, hidden_at = ?, event_ids = event_ids + ? "
-            "WHERE userid = ? AND videoid = ?")
         profile_columns = ("userid, preference_vector, model_id, item_count, last_updated, "
                            "recent_positive, interests")
         self._write_prefs = prepare(
@@ -144,75 +113,22 @@ class ViewerStore:
                           for_update: bool = False) -> HistoryRow | None:
         rows = await execute(self.session, self._history_row, (user_id, video_id),
                              _execution(for_update))
-        return history_from_row(rows[0]) if rows else None
+        return history_from_row(rows[0]) if rows and is_history(rows[0]) else None
 
     async def history(self, user_id: uuid.UUID, for_update: bool = False) -> list[HistoryRow]:
         return [history_from_row(row) for row in await execute(
-            self.session, self._history, (user_id,), _execution(for_update))]
+            self.session, self._history, (user_id,), _execution(for_update)) if is_history(row)]
 
-    async def taste_state(self, user_id: uuid.UUID, channels: Sequence[str] = (),
-                          for_update: bool = False) -> TasteRecord:
-        """The head, with the cells of `channels` (those that exist) attached."""
-        execution = _execution(for_update)
-        keys = list(dict.fromkeys(channels))
-        if keys:
-            rows = await execute(self.session, self._taste_and_channel, (keys[0], user_id),
-                                 execution)
-        else:
-            rows = await execute(self.session, self._taste, (user_id,), execution)
-        if not rows or rows[0].taste_version is None:
-            return TasteRecord()
-        row = rows[0]
-        cells = {keys[0]: row.channel} if keys else {}
-        if len(keys) > 1:  # after the head: a commit in between fails the conditional write
-            more = await asyncio.gather(*(execute(self.session, self._channel, (key, user_id),
-                                                  execution) for key in keys[1:]))
-            cells.update({key: r[0].channel if r else None for key, r in zip(keys[1:], more)})
-        return TasteRecord(row.taste_version, self._decode(user_id, row.taste_state, cells),
-                           row.taste_model)
+    async def taste_state(self, user_id: uuid.UUID, for_update: bool = False) -> TasteRecord:
+        return await self._tastes.head(user_id, _execution(for_update))
 
-    @staticmethod
-    def _decode(user_id: uuid.UUID, head: bytes | None,
-                cells: dict[str, bytes | None]) -> TasteState | None:
-        if not head:
-            return None
-        try:
-            state = TasteState.from_bytes(head)
-            return state.with_channels({key: decode_channel(cell, state.dimension)
-                                        for key, cell in cells.items() if cell})
-        except OutdatedState:
-            log.info("user %s: taste state of an older layout; rebuilding it from history",
-                     user_id)
-        except ValueError as error:
-            # Never fail a view over a damaged blob: the service rebuilds it from history.
-            log.warning("user %s: unreadable taste state (%s); rebuilding it from history",
-                        user_id, error)
-        return None
+    async def read_for_change(self, user_id: uuid.UUID, video_ids: Sequence[uuid.UUID],
+                              channels: Sequence[str]
+                              ) -> tuple[TasteRecord, dict[uuid.UUID, HistoryRow]]:
+        return await self._tastes.for_change(user_id, video_ids, channels, WRITE_EXECUTION)
 
     async def commit(self, change: TasteChange) -> bool:
-        """Write the head, the channel cells the state holds and the history rows
-        atomically (one conditional batch on the viewer's partition), only if nobody else
-        changed the state since it was read. False means: re-read and try again."""
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
-        batch.add(self._cas_taste, (change.new_version, change.state.to_bytes(),
-                                    change.model_id, change.user_id, change.expected_version))
-        cells = channel_cells(change.state)
-        if change.replace_channels:
-            batch.add(self._replace_channels, (
-                {k: v for k, v in cells.items() if v is not None}, change.user_id))
-        else:
-            for key, cell in cells.items():
-                batch.add(self._set_channel, (key, cell, change.user_id))
-        for write in change.rows:
-            row = write.row
-            batch.add(self._write_row, (
-                # A hide-only row writes no watch cells, so un-hiding removes the row
-                # and the video stops counting as seen.
-                row.first_watched, row.last_watched, row.play_count or None,
-                row.seconds_watched if row.play_count else None, row.duration_s,
-                row.hidden_at, set(write.event_ids), change.user_id, row.video_id))
-        rows = await execute(self.session, batch, None, WRITE_EXECUTION)
-        return bool(rows and rows[0].applied)
+        return await self._tastes.commit(change)
 
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,
@@ -274,8 +190,7 @@ class ViewerStore:
                                      ) -> list[tuple[uuid.UUID, HistoryRow]]:
         """Every history row of the viewers whose token is in (start, end] (training)."""
         rows = await execute(self.session, self._history_in_range, (start, end))
-        return [(row.userid, history_from_row(row)) for row in rows
-                if row.videoid is not None]
+        return [(row.userid, history_from_row(row)) for row in rows if is_history(row)]
 
     async def users_in_token_range(self, start: int, end: int) -> list[uuid.UUID]:
         """Viewers whose partition token is in (start, end]: batch jobs scan the ring."""

@@ -92,7 +92,7 @@ def test_channel_cells_are_read_and_written_one_by_one(stores):
     full = empty_state(dim).with_channels({f"c{k}": _channel(dim, 1 + k % 3, k)
                                            for k in range(5)})
     assert run(viewers.commit(TasteChange(user, None, 1, full, "m1", replace_channels=True)))
-    record = run(viewers.taste_state(user, ["c1", "c4", "nobody"], for_update=True))
+    record, _ = run(viewers.read_for_change(user, [], ["c1", "c4", "nobody"]))
     assert set(record.state.channels) == {"c1", "c4"}, "only the asked-for cells"
     for key in ("c1", "c4"):
         got, want = record.state.channels[key], full.channels[key]
@@ -103,13 +103,23 @@ def test_channel_cells_are_read_and_written_one_by_one(stores):
     changed = record.state.with_channels({"c1": ChannelSum(np.zeros(0), 0.0, 0, 0.0),
                                           "c9": _channel(dim, 1, 9)})
     assert run(viewers.commit(TasteChange(user, 1, 2, changed, "m1")))
-    after = run(viewers.taste_state(user, ["c0", "c1", "c4", "c9"]))
+    after, _ = run(viewers.read_for_change(user, [], ["c0", "c1", "c4", "c9"]))
     assert set(after.state.channels) == {"c0", "c4", "c9"}
     # A rebuild replaces every cell.
     rebuilt = empty_state(dim).with_channels({"c7": _channel(dim, 2, 7)})
     assert run(viewers.commit(TasteChange(user, 2, 3, rebuilt, "m1", replace_channels=True)))
-    final = run(viewers.taste_state(user, ["c0", "c4", "c7", "c9"]))
+    final, _ = run(viewers.read_for_change(user, [], ["c0", "c4", "c7", "c9"]))
     assert set(final.state.channels) == {"c7"}
+    # Channel rows are not history: the viewer has watched nothing.
+    assert run(viewers.history(user)) == [] and run(viewers.history_row(user, uuid.uuid4())) is None
+    video = uuid.uuid4()
+    row = HistoryRow(video, NOW, NOW, 2, 300.0, 600.0)
+    assert run(viewers.commit(TasteChange(user, 3, 4, final.state, "m1",
+                                          (HistoryWrite(row, frozenset({"e1"})),))))
+    again, rows = run(viewers.read_for_change(user, [video, uuid.uuid4()], ["c7"]))
+    assert set(rows) == {video} and rows[video].play_count == 2
+    assert set(again.state.channels) == {"c7"}
+    assert [r.video_id for r in run(viewers.history(user))] == [video]
 
 
 def test_taste_commits_are_conditional_on_the_version_read(stores):

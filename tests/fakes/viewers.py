@@ -34,14 +34,20 @@ class FakeViewerStore:
     async def history(self, user_id, for_update=False):
         return list(self.rows.get(user_id, {}).values())
 
-    async def taste_state(self, user_id, channels=(), for_update=False):
+    async def taste_state(self, user_id, for_update=False):
         record = self.tastes.get(user_id, TasteRecord())
         await asyncio.sleep(0)  # a real read yields before it answers: writers interleave
-        if record.state is None:
-            return record
-        cells = self.channels.get(user_id, {})
-        return replace(record, state=record.state.with_channels(
-            {key: cells[key] for key in channels if key in cells}))
+        return record
+
+    async def read_for_change(self, user_id, video_ids, channels):
+        record = await self.taste_state(user_id)
+        if record.state is not None:
+            cells = self.channels.get(user_id, {})
+            record = replace(record, state=record.state.with_channels(
+                {key: cells[key] for key in channels if key in cells}))
+        await asyncio.sleep(0)
+        mine = self.rows.get(user_id, {})
+        return record, {v: mine[v] for v in video_ids if v in mine}
 
     async def commit(self, change: TasteChange) -> bool:
         if self.before_commit:

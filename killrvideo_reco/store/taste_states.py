@@ -1,0 +1,144 @@
+"""CQL for taste states (layout 5) in the viewer's viewer_history partition: the head in
+static columns, and each channel's sum in a clustering row of its own.
+
+A channel row's clustering key is a name-based UUID of the channel (uuid5, version 5),
+which no video id shares (videos have random or time UUIDs), and the row sets nothing but
+`channel_sum`. Keeping the cells in the same partition is what lets one conditional batch
+commit the head, the channels and the history rows together; keeping them in rows rather
+than in a static map is what keeps a read of one of them O(1) on disk, not O(channels).
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from functools import partial
+
+from cassandra.cluster import Session
+from cassandra.query import BatchStatement, BatchType
+
+from killrvideo_reco.domain.models import HistoryRow, TasteChange, TasteRecord
+from killrvideo_reco.domain.taste_profile import (
+    OutdatedState,
+    TasteState,
+    channel_cells,
+    decode_channel,
+)
+from killrvideo_reco.store.aio import execute
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import prepare as prepare_statement
+from killrvideo_reco.store.rows import as_utc
+
+CHANNEL_ROWS = uuid.UUID("5e0c7a1e-6b1f-4c7e-9a53-2f1d9c8b7a61")
+HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
+                   "duration_s, hidden_at, event_ids")
+
+
+def channel_row_id(key: str) -> uuid.UUID:
+    return uuid.uuid5(CHANNEL_ROWS, key)
+
+
+def is_history(row) -> bool:
+    """A viewer_history row that records a watch or a hide (not a channel row, not the
+    static-only row of a partition without any)."""
+    return row.videoid is not None and (row.play_count is not None or row.hidden_at is not None)
+
+
+def history_from_row(row) -> HistoryRow:
+    return HistoryRow(
+        video_id=row.videoid, first_watched=as_utc(row.first_watched),
+        last_watched=as_utc(row.last_watched), play_count=row.play_count or 0,
+        seconds_watched=row.seconds_watched or 0.0, duration_s=row.duration_s,
+        hidden_at=as_utc(row.hidden_at), event_ids=frozenset(row.event_ids or ()))
+
+
+class TasteStates:
+    def __init__(self, session: Session, keyspace: str, log):
+        self.session, self.log = session, log
+        ks = keyspace
+        prepare = partial(prepare_statement, session)
+        self._head = prepare(
+            f"SELECT taste_version, taste_state, taste_model FROM {ks}.viewer_history "
+            "WHERE userid = ? LIMIT 1")
+        # The changed videos' history rows and the channel rows, in one read.
+        self._rows = prepare(
+            f"SELECT {HISTORY_COLUMNS}, channel_sum FROM {ks}.viewer_history "
+            "WHERE userid = ? AND videoid IN ?")
+        self._row_kinds = prepare(
+            f"SELECT videoid, play_count, hidden_at FROM {ks}.viewer_history WHERE userid = ?")
+        self._cas_head = prepare(
+            f"UPDATE {ks}.viewer_history SET taste_version = ?, taste_state = ?, taste_model = ? "
+            "WHERE userid = ? IF taste_version = ?")
+        self._set_channel = prepare(
+            f"UPDATE {ks}.viewer_history SET channel_sum = ? WHERE userid = ? AND videoid = ?")
+        self._write_row = prepare(
+            f"UPDATE {ks}.viewer_history SET first_watched = ?, last_watched = ?, play_count = ?, "
+            "seconds_watched = ?, duration_s = ?, hidden_at = ?, event_ids = event_ids + ? "
+            "WHERE userid = ? AND videoid = ?")
+
+    async def head(self, user_id: uuid.UUID, execution) -> TasteRecord:
+        rows = await execute(self.session, self._head, (user_id,), execution)
+        if not rows or rows[0].taste_version is None:
+            return TasteRecord()
+        row = rows[0]
+        return TasteRecord(row.taste_version, self._decode(user_id, row.taste_state),
+                           row.taste_model)
+
+    async def for_change(self, user_id: uuid.UUID, video_ids: Sequence[uuid.UUID],
+                         channels: Sequence[str], execution
+                         ) -> tuple[TasteRecord, dict[uuid.UUID, HistoryRow]]:
+        # The head first, then the rows: a commit between the two reads also moved
+        # taste_version, so the conditional write built on them fails and is retried.
+        record = await self.head(user_id, execution)
+        keys = {channel_row_id(key): key for key in dict.fromkeys(channels)}
+        ids = list(dict.fromkeys([*video_ids, *keys]))
+        found = await execute(self.session, self._rows, (user_id, ids), execution)
+        history = {row.videoid: history_from_row(row) for row in found if is_history(row)}
+        if record.state is not None:
+            cells = {keys[row.videoid]: decode_channel(row.channel_sum, record.state.dimension)
+                     for row in found if row.videoid in keys and row.channel_sum}
+            record = TasteRecord(record.version, record.state.with_channels(cells),
+                                 record.model_id)
+        return record, history
+
+    def _decode(self, user_id: uuid.UUID, head: bytes | None) -> TasteState | None:
+        if not head:
+            return None
+        try:
+            return TasteState.from_bytes(head)
+        except OutdatedState:
+            self.log.info("user %s: taste state of an older layout; rebuilding it from "
+                          "history", user_id)
+        except ValueError as error:
+            # Never fail a view over a damaged blob: the service rebuilds it from history.
+            self.log.warning("user %s: unreadable taste state (%s); rebuilding it from "
+                             "history", user_id, error)
+        return None
+
+    async def commit(self, change: TasteChange) -> bool:
+        """The head, the channel cells the state holds and the history rows, atomically
+        (one conditional batch on the viewer's partition), only if nobody else changed
+        the state since it was read. False means: re-read and try again."""
+        user_id = change.user_id
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch.add(self._cas_head, (change.new_version, change.state.to_bytes(),
+                                   change.model_id, user_id, change.expected_version))
+        cells = {channel_row_id(key): cell for key, cell in channel_cells(change.state).items()}
+        if change.replace_channels:
+            # Every stored channel the new state lacks goes (never one it writes: a delete
+            # and a write with one timestamp leave the row deleted).
+            stored = await execute(self.session, self._row_kinds, (user_id,), WRITE_EXECUTION)
+            cells.update({row.videoid: None for row in stored
+                          if row.videoid is not None and not is_history(row)
+                          and row.videoid not in cells})
+        for row_id, cell in cells.items():
+            batch.add(self._set_channel, (cell, user_id, row_id))
+        for write in change.rows:
+            row = write.row
+            batch.add(self._write_row, (
+                # A hide-only row writes no watch cells, so un-hiding removes the row
+                # and the video stops counting as seen.
+                row.first_watched, row.last_watched, row.play_count or None,
+                row.seconds_watched if row.play_count else None, row.duration_s,
+                row.hidden_at, set(write.event_ids), user_id, row.video_id))
+        rows = await execute(self.session, batch, None, WRITE_EXECUTION)
+        return bool(rows and rows[0].applied)

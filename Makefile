@@ -99,6 +99,7 @@ reembed: cassandra-up ## re-embed the catalogue with the configured provider, th
 bench: schema ## benchmarks: feed latency, view ingest, pgvector peer (docs/benchmarks.md), embeddings, profile rebuild
 	$(PY) -m bench.run_all
 	$(PY) -m bench.ingest_bench
+	$(PY) -m bench.view_bytes
 	$(PY) -m bench.replay
 	$(PY) bench/embeddings_bench.py
 	$(PY) -m bench.profile_rebuild_bench

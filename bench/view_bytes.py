@@ -128,6 +128,9 @@ def main() -> int:
         resources.database.close()
 
 
+BEGIN, END = "<!-- view-bytes:begin -->", "<!-- view-bytes:end -->"
+
+
 async def _measure(resources, settings) -> int:
     from killrvideo_reco.domain.models import NewVideo
     rng = np.random.default_rng(3)
@@ -141,14 +144,27 @@ async def _measure(resources, settings) -> int:
         await asyncio.gather(*(resources.videos.add(v) for v in videos[start:start + 200]))
     await resources.videos.set_catalogue_model(model)
     ids = [v.video_id for v in videos]
-    print("| viewer's history | bytes written | bytes read | statements |")
-    print("|---|---|---|---|")
+    lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `.venv/bin/python "
+             "-m bench.view_bytes` (part of `make bench`): one view (400 s of a 600 s video, "
+             "a new channel) by a viewer whose state was rebuilt from n watched videos, "
+             "every video its own channel; values of the statements sent and of the rows "
+             "received, counted at the store layer's one entry point.", "",
+             "| viewer's history | bytes written | bytes read | statements |",
+             "|---|---|---|---|"]
     for n, fresh in ((50, ids[-1]), (2000, ids[-2])):
         user = uuid.uuid4()
         await seed_viewer(resources.viewers, resources.activity, model, user, ids[:n])
         meter = await one_view(resources.activity, user, fresh)
-        print(f"| {n:,} watched, {n:,} channels | {meter.written:,} | {meter.read:,} | "
-              f"{meter.statements} |")
+        lines.append(f"| {n:,} watched, {n:,} channels | {meter.written:,} | "
+                     f"{meter.read:,} | {meter.statements} |")
+    block = "\n".join(lines)
+    print(block)
+    if "--no-write-docs" not in sys.argv:
+        from pathlib import Path
+
+        from bench import report
+        report.update_doc(Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md",
+                          block, BEGIN, END, heading="Bytes per view")
     return 0
 
 

@@ -176,7 +176,8 @@ def markdown(args, result: Replay, cpu: dict, sizes: list[int], histories,
         "- server CPU per event: app " + report.ms(per_event.get("server") or 0) + " ms, "
         "Cassandra " + report.ms(per_event.get("cassandra") or 0) + " ms (load at start "
         f"{cpu['load_before'][0]:.2f})",
-        (f"- stored taste-state heads (channel rows apart): p50 {np.percentile(sizes, 50) / 1024:.0f} KB, p90 "
+        (f"- stored taste-state heads (channel rows apart): p50 "
+         f"{np.percentile(sizes, 50) / 1024:.0f} KB, p90 "
          f"{np.percentile(sizes, 90) / 1024:.0f} KB, max {max(sizes) / 1024:.0f} KB"
          if sizes else "- stored taste states: none read"), "",
         "| history already watched | events | p50 ms | p99 ms |", "|---|---|---|---|"]

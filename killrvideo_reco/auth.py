@@ -27,12 +27,15 @@ class Principal:
         return role in self.roles
 
 
-def effective_roles(claimed: object) -> frozenset[str]:
+def effective_roles(claimed: object, role_map: dict[str, str] | None = None) -> frozenset[str]:
+    """Our roles for a `roles` claim; `role_map` (JWT_ROLE_MAP) first translates another
+    issuer's names, such as the KillrVideo backend's account status `active`."""
     if isinstance(claimed, str):
         names: list[object] = [claimed]
     else:
         names = list(claimed) if isinstance(claimed, (list, tuple, set, frozenset)) else []
-    return frozenset(r for name in names if isinstance(name, str) for r in ROLE_IMPLIES.get(name, ()))
+    mapped = [(role_map or {}).get(name, name) for name in names if isinstance(name, str)]
+    return frozenset(r for name in mapped for r in ROLE_IMPLIES.get(name, ()))
 
 
 def verification_key(settings: Settings) -> str:
@@ -69,7 +72,7 @@ def verify(token: str, settings: Settings) -> Principal:
         user_id = uuid.UUID(str(claims["sub"]))
     except ValueError as error:
         raise AuthError("the token's 'sub' claim is not a user UUID") from error
-    return Principal(user_id, effective_roles(claims.get("roles")))
+    return Principal(user_id, effective_roles(claims.get("roles"), settings.role_map))
 
 
 def mint(settings: Settings, user_id: uuid.UUID, roles: list[str], ttl_s: int = 86400,

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("", description="Required `iss` when set.")
     jwt_audience: str = Field("", description="Required `aud` when set.")
     jwt_leeway_s: int = Field(30, description="Clock skew tolerated on exp/nbf/iat.")
+    jwt_role_map: str = Field(
+        "", description="Role claims of another issuer mapped onto ours, e.g. `active=viewer` "
+        "for the KillrVideo backend's tokens (`roles: [\"active\"]`). Comma-separated "
+        "`theirs=ours` pairs; ours is viewer, creator or moderator. Unmapped claims that are "
+        "not ours grant nothing.")
 
     # --- feed ---
     feed_similarity_floor: float = Field(
@@ -196,6 +201,16 @@ class Settings(BaseSettings):
         replication_map(value)  # raises ValueError on a bad spec
         return value
 
+    @field_validator("jwt_role_map")
+    @classmethod
+    def _role_map_shape(cls, value: str) -> str:
+        role_map(value)  # raises ValueError on a bad spec
+        return value
+
+    @property
+    def role_map(self) -> dict[str, str]:
+        return role_map(self.jwt_role_map)
+
     def check_safe_to_serve(self) -> None:
         """Refuse to serve with the public development secret (or a guessable short one)
         outside development mode."""
@@ -216,6 +231,21 @@ class Settings(BaseSettings):
     @property
     def replication(self) -> dict[str, str | int]:
         return replication_map(self.cassandra_replication)
+
+
+OUR_ROLES = ("viewer", "creator", "moderator")
+
+
+def role_map(spec: str) -> dict[str, str]:
+    """'active=viewer,admin=moderator' -> {'active': 'viewer', 'admin': 'moderator'}."""
+    result: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        theirs, _, ours = (x.strip() for x in part.partition("="))
+        if not theirs or ours not in OUR_ROLES:
+            raise ValueError(f"bad JWT_ROLE_MAP entry {part!r}: want theirs=ours, with ours "
+                             f"one of {', '.join(OUR_ROLES)}")
+        result[theirs] = ours
+    return result
 
 
 def replication_map(spec: str) -> dict[str, str | int]:

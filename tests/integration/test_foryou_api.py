@@ -190,3 +190,24 @@ def test_dimension_mismatch_is_cold_start_not_500(cassandra, catalogue, caplog):
     assert again.source == page.source
     warnings = [r for r in caplog.records if str(user) in r.getMessage()]
     assert len(warnings) == 1 and "384" in warnings[0].getMessage()
+
+
+def test_killrvideo_backend_tokens_need_the_role_map(api, cassandra, catalogue):
+    """The KillrVideo backend's tokens carry the account status as roles (`["active"]`):
+    403 as they are, 200 once JWT_ROLE_MAP maps it onto viewer."""
+    from fastapi.testclient import TestClient
+
+    from killrvideo_reco.api.app import create_app
+
+    settings, _ = cassandra
+    token = jwt.encode({"sub": str(uuid.uuid4()), "roles": ["active"],
+                        "exp": int(time.time()) + 600}, settings.jwt_secret, "HS256")
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = api.get("/api/v1/recommendations/foryou", headers=headers)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    mapped = settings.model_copy(update={"jwt_role_map": "active=viewer"})
+    with TestClient(create_app(mapped), raise_server_exceptions=False) as client:
+        served = client.get("/api/v1/recommendations/foryou", headers=headers)
+    assert served.status_code == 200, served.text
+    assert served.json()["items"]

@@ -16,6 +16,28 @@ def test_roles_imply_viewer():
     assert effective_roles(["guest", 3]) == frozenset()
 
 
+def killrvideo_token(secret: str, user: uuid.UUID) -> str:
+    """Shaped exactly as the KillrVideo 2025 backend signs them: HS256, the account status
+    as the roles claim."""
+    return jwt.encode({"sub": str(user), "roles": ["active"], "exp": int(time.time()) + 600},
+                      secret, "HS256")
+
+
+def test_a_role_map_lets_killrvideo_backend_tokens_in():
+    user = uuid.uuid4()
+    plain = Settings()
+    assert verify(killrvideo_token(plain.jwt_secret, user), plain).roles == frozenset()
+    mapped = Settings(jwt_role_map="active=viewer, staff=moderator")
+    principal = verify(killrvideo_token(mapped.jwt_secret, user), mapped)
+    assert principal.user_id == user and principal.roles == {"viewer"}
+    assert effective_roles(["staff", "active"], mapped.role_map) == {"moderator", "viewer"}
+    assert effective_roles(["creator"], mapped.role_map) == {"creator", "viewer"}, \
+        "our own role names still work"
+    for bad in ("active", "active=admin", "=viewer"):
+        with pytest.raises(ValueError, match="JWT_ROLE_MAP"):
+            Settings(jwt_role_map=bad)
+
+
 def test_hs256_round_trip_with_issuer_and_audience():
     settings = Settings(jwt_issuer="killrvideo", jwt_audience="reco")
     user = uuid.uuid4()

@@ -36,6 +36,10 @@ CANDIDATES_KEPT = Counter(
     "killrvideo_feed_candidates_kept_total",
     "Feed candidates left after dropping watched, hidden and below-floor videos, by path.",
     ["path"])
+FEED_LIST_CACHE = Counter(
+    "killrvideo_feed_list_cache_total",
+    "Personalised feed requests answered from the ranked-list cache (hit) or computed and "
+    "cached (miss).", ["result"])
 ANN_WIDENINGS = Counter(
     "killrvideo_feed_ann_widenings_total",
     "ANN searches repeated with a larger LIMIT because too few candidates were unseen.",

@@ -104,6 +104,14 @@ class Settings(BaseSettings):
         20_000, ge=0, description="Videos whose facts (embedding, creator, duration) view events "
         "keep in memory for FEED_CACHE_TTL_S; 0 reads them for every event.")
     feed_max_ann_limit: int = Field(1000, description="Cassandra caps ANN LIMIT at 1000.")
+    feed_list_cache_size: int = Field(
+        500, ge=0, description="Viewers whose ranked For You list each replica keeps, so that "
+        "page 2, page 3 and a reload cost one key read (about 250 KB a viewer at the default "
+        "candidate sizes). The key is the viewer's profile version and the live run: their "
+        "next view or hide invalidates it. 0 turns the cache off.")
+    feed_list_cache_ttl_s: float = Field(
+        60.0, ge=0, description="How long a cached ranked list serves (new uploads and "
+        "trending reach a viewer's cached list after at most this long).")
     trending_window_days: int = Field(
         7, description="Trending = most distinct viewers in this many days.")
     view_clock_skew_s: float = Field(

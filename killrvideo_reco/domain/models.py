@@ -114,6 +114,7 @@ class StoredProfile:
     # slot -> (run id, the viewer's raw behaviour vector in that run)
     behaviour: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
     interests: tuple[Interest, ...] = ()  # most important first
+    version: int | None = None  # the taste version it was written at (its write time)
 
     def behaviour_in(self, run: "BehaviourRun | None") -> np.ndarray | None:
         """The behaviour vector of exactly this run, never another run's."""

@@ -151,6 +151,14 @@ def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float,
     return [ranked[i] for i in order]
 
 
+def compact(ranked: list[Ranked]) -> list[Ranked]:
+    """The list as the cache keeps it: embeddings in float16 (half the memory; shaping
+    and explanations compare them at far coarser resolution)."""
+    return [replace(r, candidate=replace(r.candidate, embedding=r.candidate.embedding
+                                         .astype(np.float16)))
+            if r.candidate.embedding is not None else r for r in ranked]
+
+
 def _embeddings(candidates: Sequence[FeedCandidate]) -> np.ndarray:
     """(n, d) unit content embeddings; zero rows where unknown."""
     width = next((c.embedding.shape[0] for c in candidates if c.embedding is not None), 0)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 
 import numpy as np
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
@@ -26,8 +26,14 @@ from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.explanations import based_on_for_items
 from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, FeedSource, RecentVideo
 from killrvideo_reco.domain.shaping import ShapingParams
-from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
-from killrvideo_reco.service.candidates import CandidateLimits, Ranked, TwoStageFeed, shaped
+from killrvideo_reco.metrics import ANN_WIDENINGS, FEED_LIST_CACHE, count_candidates
+from killrvideo_reco.service.candidates import (
+    CandidateLimits,
+    Ranked,
+    TwoStageFeed,
+    compact,
+    shaped,
+)
 from killrvideo_reco.service.fallback import FallbackPool
 from killrvideo_reco.service.ports import (
     NO_RUN,
@@ -60,6 +66,12 @@ class FeedService:
                                      settings.feed_max_ann_limit, settings.feed_cache_ttl_s)
         self._catalogue_model = CachedValue(videos.catalogue_model, settings.feed_cache_ttl_s)
         self._logged_unusable: LRUCache[uuid.UUID, bool] = LRUCache(maxsize=10_000)
+        # Ranked lists by (viewer, profile version, run): a view or hide writes a new
+        # version, so the next request after it never sees a list that predates it.
+        self.lists: TTLCache[tuple, list[Ranked]] | None = (
+            TTLCache(maxsize=settings.feed_list_cache_size, ttl=settings.feed_list_cache_ttl_s)
+            if settings.feed_list_cache_size > 0 and settings.feed_list_cache_ttl_s > 0
+            else None)
 
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         prefs, catalogue_model, run = await asyncio.gather(
@@ -71,12 +83,7 @@ class FeedService:
         behaviour_query = query_vector(behaviour) if behaviour is not None else None
         if run is not None and self.two_stage and (behaviour_query is not None
                                                    or verdict.vector is not None):
-            size = self.settings.feed_popular_candidates
-            popular = ranking.merge_unique((await self.fallback.trending())[:size],
-                                           run.popular[:size])
-            interests = prefs.interests if prefs is not None and verdict.vector is not None else ()
-            ranked = await self.two_stage.ranked_unseen(user_id, run, behaviour_query,
-                                                        verdict.vector, popular, interests)
+            ranked = await self._ranked(user_id, run, prefs, behaviour_query, verdict.vector)
             if ranked:
                 start, end = ranking.page_bounds(page, page_size)
                 # Shaping is greedy: the positions up to this page's end are final already.
@@ -90,6 +97,30 @@ class FeedService:
                 items = await self._explain(fresh[start:end], prefs.recent_positive)
                 return FeedPage(items, len(fresh), page, page_size, "personalized")
         return await self._cold_start(user_id, page, page_size)
+
+    async def _ranked(self, user_id: uuid.UUID, run, prefs, behaviour_query,
+                      content_query) -> list[Ranked]:
+        """The viewer's ranked unseen candidates, from the list cache when this profile
+        version and run already produced them (page 2, page 3, a reload)."""
+        key = (user_id, prefs.version, run.run_id, content_query is not None) \
+            if prefs is not None and prefs.version is not None else None
+        cached = self.lists.get(key) if key is not None and self.lists is not None else None
+        if cached is not None:
+            FEED_LIST_CACHE.labels("hit").inc()
+            return cached
+        assert self.two_stage
+        size = self.settings.feed_popular_candidates
+        popular = ranking.merge_unique((await self.fallback.trending())[:size],
+                                       run.popular[:size])
+        interests = prefs.interests if prefs is not None and content_query is not None else ()
+        # Compacted whether cached or not: a page served from the cache is shaped and
+        # explained from exactly what the first page was.
+        ranked = compact(await self.two_stage.ranked_unseen(
+            user_id, run, behaviour_query, content_query, popular, interests))
+        if key is not None and self.lists is not None and ranked:
+            FEED_LIST_CACHE.labels("miss").inc()
+            self.lists[key] = ranked
+        return ranked
 
     async def nearest_unseen(self, user_id: uuid.UUID, vector, needed: int) -> list[Candidate]:
         """Videos nearest `vector` that the viewer has not seen, best first: at least

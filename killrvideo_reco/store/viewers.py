@@ -76,6 +76,7 @@ class ViewerStore:
             for slot in SLOTS}
         self._prefs = prepare(
             f"SELECT preference_vector, model_id, item_count, recent_positive, interests, "
+            f"WRITETIME(model_id) AS version, "
             f"{SLOT_COLUMNS} FROM {ks}.user_preferences WHERE userid = ?")
         self._write_behaviour = {slot: prepare(
             f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET behaviour_{slot} = ?, "
@@ -155,7 +156,7 @@ class ViewerStore:
         recent = tuple(decode_recent(row.recent_positive)) if row.recent_positive else ()
         interests = decode_interests(row.interests)[0] if row.interests else ()
         return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
-                             slot_vectors(row), interests)
+                             slot_vectors(row), interests, row.version)
 
     async def write_behaviour_many(self, slot: str, run_id: str,
                                    vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],

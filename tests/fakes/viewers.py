@@ -88,7 +88,8 @@ class FakeViewerStore:
             if behaviour is not None:
                 slots[behaviour[0]] = (behaviour[1], behaviour[2])
             self.profiles[user_id] = (version, StoredProfile(
-                vector, model_id, item_count, tuple(recent_positive), slots, tuple(interests)))
+                vector, model_id, item_count, tuple(recent_positive), slots, tuple(interests),
+                version))
 
     async def profile(self, user_id):
         found = self.profiles.get(user_id)

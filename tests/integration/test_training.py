@@ -175,6 +175,32 @@ def test_two_stage_pages_are_consistent_and_exclude_what_was_seen(world, api):
     assert all(p["total"] == long["total"] for p in pages)
 
 
+def test_a_view_invalidates_the_cached_ranked_list(world, api):
+    settings, resources, ids, viewers = world
+    if asyncio.run(resources.behaviour.active_run()) is None:
+        train_now(resources, settings)
+    user = viewers["db"][3]
+    headers = auth(settings, user)
+
+    def hits() -> float:
+        text = api.get("/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith('killrvideo_feed_list_cache_total{result="hit"}'))
+
+    first = api.get(FEED, params={"pageSize": 5}, headers=headers).json()
+    before = hits()
+    second = api.get(FEED, params={"page": 2, "pageSize": 5}, headers=headers).json()
+    assert hits() == before + 1, "page 2 came from the cache"
+    top = first["items"][0]["videoId"]
+    view = api.post(f"/api/v1/videos/{top}/views", headers=headers,
+                    json={"eventId": f"cache-{uuid.uuid4()}", "secondsWatched": 500,
+                          "durationS": 600})
+    assert view.status_code in (200, 201), view.text
+    again = api.get(FEED, params={"pageSize": 5}, headers=headers).json()
+    assert hits() == before + 1, "the view wrote a new profile version: a miss"
+    assert top not in [i["videoId"] for i in again["items"] + second["items"]]
+
+
 def test_training_job_over_http(world, api):
     settings, resources, _, viewers = world
     moderator = auth(settings, uuid.uuid4(), roles=("moderator",))

@@ -128,3 +128,31 @@ def test_shaped_pages_are_slices_of_one_request():
     for page in pages:  # the creator cap holds on every page of the default size
         creators = [videos.videos[i.summary.video_id].uploader_id for i in page.items]
         assert max(creators.count(c) for c in creators) <= 2
+
+
+def test_later_pages_come_from_the_list_cache_until_the_profile_changes():
+    videos, behaviour, run, ids, topic_of = world()
+    viewers = FakeViewerStore()
+    user, state = two_topic_viewer(videos, viewers, ids, topic_of, ProfileParams())
+    cached, uncached = feed_for(videos, viewers, behaviour, run), \
+        feed_for(videos, viewers, behaviour, run, feed_list_cache_size=0)
+
+    def ids_of(page):
+        return [i.summary.video_id for i in page.items]
+
+    first = asyncio.run(cached.for_you(user, 1, 10))
+    searches = len(behaviour.limits)
+    later = [asyncio.run(cached.for_you(user, n, 10)) for n in (2, 3, 1)]
+    assert len(behaviour.limits) == searches, "pages 2, 3 and a reload: no new search"
+    paged = ids_of(first) + ids_of(later[0]) + ids_of(later[1])
+    assert paged == ids_of(asyncio.run(uncached.for_you(user, 1, 30))), \
+        "the same pages with the cache off"
+    assert ids_of(later[2]) == ids_of(first)
+    # A view writes a new profile version: the next request searches again and drops it.
+    watched = ids_of(first)[0]
+    viewers.watch(user, watched)
+    asyncio.run(viewers.write_profile(
+        user, state.preference_vector(ProfileParams()), MODEL, state.positive_count(),
+        recent_videos(state), 2, ("a", "r1", np.array([1.0, 0.0, 0.0, 0.0])), state.interests))
+    after = asyncio.run(cached.for_you(user, 1, 10))
+    assert len(behaviour.limits) > searches and watched not in ids_of(after)

@@ -22,6 +22,7 @@ from killrvideo_reco.service.ports import (
     ViewerRepository,
 )
 from killrvideo_reco.service.privacy import PrivacyService
+from killrvideo_reco.service.related import RelatedVideos
 from killrvideo_reco.service.runs import LiveRun
 from killrvideo_reco.service.ttl_cache import ttl_cache
 from killrvideo_reco.settings import Settings
@@ -92,6 +93,7 @@ class Services:
     activity: ActivityService
     catalogue: CatalogueService
     privacy: PrivacyService
+    related: RelatedVideos
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
@@ -105,7 +107,8 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
                         runs, facts_cache, view_time_rules(settings)),
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs),
-        PrivacyService(videos, viewers))
+        PrivacyService(videos, viewers),
+        RelatedVideos(videos, viewers, behaviour, runs))
 
 
 def services_on(stores: Stores, settings: Settings, embedder: EmbeddingProvider) -> Services:

@@ -52,6 +52,13 @@ async def principal(request: Request) -> Principal:
                                 f'error_description="{error}"'}) from error
 
 
+async def optional_principal(request: Request) -> Principal | None:
+    """No Authorization header: anonymous (None); one that is there must be valid."""
+    if not request.headers.get("authorization"):
+        return None
+    return await principal(request)
+
+
 def require(role: str):
     async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.has(role):
@@ -62,6 +69,7 @@ def require(role: str):
 
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
+MaybeViewer = Annotated[Principal | None, Depends(optional_principal)]
 Creator = Annotated[Principal, Depends(require("creator"))]
 Moderator = Annotated[Principal, Depends(require("moderator"))]
 Resources = Annotated[AppResources, Depends(resources)]

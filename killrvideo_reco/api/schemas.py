@@ -129,6 +129,19 @@ class FeedItemOut(VideoSummaryOut):
                    based_on=[BasedOnOut(video_id=b.video_id, title=b.title) for b in item.based_on])
 
 
+class RelatedItemOut(VideoSummaryOut):
+    similarity: float = Field(description="Cosine to the video in the space it was found in.")
+    space: Literal["behaviour", "content"] = Field(description=(
+        "behaviour: co-watched with the video (the live training run); content: similar "
+        "title, description and tags (untrained or new videos)."))
+    reason: str = Field(description="Why it is related, for display.")
+
+
+class RelatedOut(ApiModel):
+    video_id: uuid.UUID = Field(description="The video these are related to.")
+    items: list[RelatedItemOut]
+
+
 class FeedPageOut(ApiModel):
     items: list[FeedItemOut]
     total: int = Field(description="Recommendable videos within this request's search horizon "

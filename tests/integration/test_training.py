@@ -201,6 +201,31 @@ def test_a_view_invalidates_the_cached_ranked_list(world, api):
     assert top not in [i["videoId"] for i in again["items"] + second["items"]]
 
 
+def test_related_videos_are_co_watched_and_leave_out_what_the_viewer_saw(world, api):
+    settings, resources, ids, viewers = world
+    if asyncio.run(resources.behaviour.active_run()) is None:
+        train_now(resources, settings)
+    video = ids["space"][0]
+    url = f"/api/v1/videos/{video}/related"
+    public = api.get(url, params={"limit": 5})
+    assert public.status_code == 200, public.text
+    body = public.json()
+    items = [i["videoId"] for i in body["items"]]
+    assert body["videoId"] == str(video) and len(items) == 5 and str(video) not in items
+    assert {i["space"] for i in body["items"]} == {"behaviour"}, "trained: co-watched"
+    assert sum(i["videoId"] in {str(v) for v in ids["space"]} for i in body["items"]) >= 4
+    assert body["items"][0]["reason"].startswith("Watched by people who watched")
+    user = viewers["space"][0]
+    watched = {str(r.video_id) for r in asyncio.run(resources.viewers.history(user))}
+    mine = api.get(url, params={"limit": 5}, headers=auth(settings, user)).json()["items"]
+    assert mine and not {i["videoId"] for i in mine} & watched
+    assert api.get(f"/api/v1/videos/{uuid.uuid4()}/related").status_code == 404
+    bad = api.get(url, params={"limit": 0})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert api.get(url, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
 def test_training_job_over_http(world, api):
     settings, resources, _, viewers = world
     moderator = auth(settings, uuid.uuid4(), roles=("moderator",))

@@ -3,18 +3,34 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from killrvideo_reco import metrics
-from killrvideo_reco.api.deps import Creator, CurrentSettings, Resources, Viewer, within_deadline
+from killrvideo_reco.api.deps import (
+    Creator,
+    CurrentSettings,
+    MaybeViewer,
+    Resources,
+    Viewer,
+    within_deadline,
+)
 from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
-from killrvideo_reco.api.schemas import NewVideoIn, VideoOut, ViewIn, ViewOut
+from killrvideo_reco.api.schemas import (
+    NewVideoIn,
+    RelatedItemOut,
+    RelatedOut,
+    VideoOut,
+    VideoSummaryOut,
+    ViewIn,
+    ViewOut,
+)
 from killrvideo_reco.domain.history import InvalidViewTime
 from killrvideo_reco.domain.models import VideoDetails
 from killrvideo_reco.domain.vectors import InvalidVector
 from killrvideo_reco.embeddings.provider import EmbeddingError
+from killrvideo_reco.service import related as related_videos
 from killrvideo_reco.service.activity import ContendedProfile, UnknownVideo
 
 router = APIRouter(prefix=f"{API_PREFIX}/videos", tags=["videos"])
@@ -58,6 +74,26 @@ async def get_video(video_id: VideoIdPath, viewer: Viewer, resources: Resources,
     if row is None:
         raise Problem(404, f"No video {video_id}.")
     return _video_out(row)
+
+
+@router.get("/{videoId}/related", response_model=RelatedOut, response_model_by_alias=True,
+            summary="Videos related to this one (watch next); public, or for a viewer",
+            responses=problems(401, 404, 422, 503))
+async def related(video_id: VideoIdPath, resources: Resources, settings: CurrentSettings,
+                  who: MaybeViewer,
+                  limit: Annotated[int, Query(ge=1, le=50, description="Items wanted")] = 10
+                  ) -> RelatedOut:
+    """Co-watched videos (the live training run), or similar ones for untrained or new
+    videos. With a bearer token, the viewer's watched and hidden videos are left out."""
+    viewer = who.user_id if who is not None and who.has("viewer") else None
+    try:
+        found = await within_deadline(
+            resources.related.related(video_id, limit, viewer), settings)
+    except related_videos.UnknownVideo as error:
+        raise Problem(404, f"No video {video_id}.") from error
+    return RelatedOut(video_id=video_id, items=[RelatedItemOut(
+        **VideoSummaryOut.of(r.summary).model_dump(), similarity=r.similarity, space=r.space,
+        reason=r.reason) for r in found])
 
 
 @router.post("/{videoId}/views", response_model=ViewOut, response_model_by_alias=True,

@@ -1,8 +1,8 @@
 """Related videos ("watch next"): a video's nearest neighbours, behaviour space first.
 
 With a live training run and a vector for the video in it, the neighbours are the videos
-co-watched with it (ANN over the run's behaviour slot, queried with the video's own index
-vector); otherwise, for untrained or new videos, the nearest in the content space. A
+co-watched with it (ANN over the run's behaviour slot, queried with the video's own
+direction in it); otherwise, for untrained or new videos, the nearest in the content space. A
 viewer's watched and hidden videos are dropped (exactly, as in the feed); without a
 viewer, nothing is. One ANN query and one exclusion lookup per request: precomputed
 neighbour lists (issue "The feed at the cost of one ANN query") are the next step.
@@ -13,8 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-
+from killrvideo_reco.domain.behaviour import query_vector, video_behaviour
 from killrvideo_reco.domain.models import VideoSummary
 from killrvideo_reco.service.ports import (
     NO_RUN,
@@ -59,13 +58,15 @@ class RelatedVideos:
         run = await self.runs.get()
         space: Space = "content"
         found: list[tuple[uuid.UUID, float]] = []
-        if run is not None and self.behaviour is not None and run.slot in facts.behaviour:
-            run_id, index_vector = facts.behaviour[run.slot]
-            if run_id == run.run_id:
-                candidates = await self.behaviour.nearest(
-                    run, "behaviour", np.asarray(index_vector, dtype=np.float32), None, rows)
-                found = [(c.video_id, c.behaviour) for c in candidates]
-                space = "behaviour"
+        raw = video_behaviour(facts.behaviour, run) if self.behaviour is not None else None
+        # The video's direction as a viewer-style query (extra dimension 0): the index
+        # ranks by inner product with it. Its own index vector would not do: the extra
+        # dimension would make every item of a similar length look related.
+        query = query_vector(raw) if raw is not None else None
+        if run is not None and self.behaviour is not None and query is not None:
+            candidates = await self.behaviour.nearest(run, "behaviour", query, None, rows)
+            found = [(c.video_id, c.behaviour) for c in candidates]
+            space = "behaviour"
         if not found:
             space = "content"
             nearest = await self.videos.nearest(facts.content_features, rows)

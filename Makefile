@@ -101,6 +101,7 @@ bench: schema ## benchmarks: feed latency, view ingest, pgvector peer (docs/benc
 	$(PY) -m bench.feed_pages
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.view_bytes
+	$(PY) -m bench.view_statements
 	$(PY) -m bench.replay
 	$(PY) bench/embeddings_bench.py
 	$(PY) -m bench.profile_rebuild_bench

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jwt
@@ -27,7 +28,7 @@ class Principal:
         return role in self.roles
 
 
-def effective_roles(claimed: object, role_map: dict[str, str] | None = None) -> frozenset[str]:
+def effective_roles(claimed: object, role_map: Mapping[str, str] | None = None) -> frozenset[str]:
     """Our roles for a `roles` claim; `role_map` (JWT_ROLE_MAP) first translates another
     issuer's names, such as the KillrVideo backend's account status `active`."""
     if isinstance(claimed, str):

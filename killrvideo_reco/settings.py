@@ -2,8 +2,10 @@
 are kept short and documented in the README)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -216,7 +218,7 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def role_map(self) -> dict[str, str]:
+    def role_map(self) -> Mapping[str, str]:
         return role_map(self.jwt_role_map)
 
     def check_safe_to_serve(self) -> None:
@@ -244,7 +246,8 @@ class Settings(BaseSettings):
 OUR_ROLES = ("viewer", "creator", "moderator")
 
 
-def role_map(spec: str) -> dict[str, str]:
+@lru_cache(maxsize=16)  # every authenticated request reads it: parse each spec once
+def role_map(spec: str) -> Mapping[str, str]:
     """'active=viewer,admin=moderator' -> {'active': 'viewer', 'admin': 'moderator'}."""
     result: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
@@ -253,7 +256,7 @@ def role_map(spec: str) -> dict[str, str]:
             raise ValueError(f"bad JWT_ROLE_MAP entry {part!r}: want theirs=ours, with ours "
                              f"one of {', '.join(OUR_ROLES)}")
         result[theirs] = ours
-    return result
+    return MappingProxyType(result)
 
 
 def replication_map(spec: str) -> dict[str, str | int]:

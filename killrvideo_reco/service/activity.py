@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from functools import partial
+from itertools import groupby
 from typing import TypeVar
 
 from cachetools import TTLCache
@@ -70,7 +71,7 @@ class Change:
     """One view (event_id set) or hide/un-hide (hidden set) waiting for its commit."""
     video_id: uuid.UUID
     facts: VideoFacts
-    args: tuple  # _interaction_args
+    not_after: float  # ViewTimeRules.not_after when it arrived
     at: datetime
     event_id: str | None = None
     seconds: float = 0.0
@@ -102,10 +103,8 @@ class ActivityService:
         at = at or now
         self.view_times.check(at, now)
         facts = await self._facts(video_id)
-        run = await self.runs.get()
-        change = Change(video_id, facts, _interaction_args(facts, run, self.view_times
-                                                           .not_after(now)),
-                        at, event_id=event_id, seconds=seconds, duration_s=duration_s)
+        change = Change(video_id, facts, self.view_times.not_after(now), at,
+                        event_id=event_id, seconds=seconds, duration_s=duration_s)
         outcome = await self._commits.submit(user_id, change)
         assert isinstance(outcome, ViewOutcome)
         return outcome
@@ -114,10 +113,7 @@ class ActivityService:
         """Hide or un-hide; returns False when it was already in that state."""
         now = datetime.now(timezone.utc)
         facts = await self._facts(video_id)
-        run = await self.runs.get()
-        change = Change(video_id, facts, _interaction_args(facts, run, self.view_times
-                                                           .not_after(now)),
-                        now, hidden=hidden)
+        change = Change(video_id, facts, self.view_times.not_after(now), now, hidden=hidden)
         return bool(await self._commits.submit(user_id, change))
 
     async def _commit_group(self, user_id: uuid.UUID,
@@ -125,15 +121,9 @@ class ActivityService:
         """Changes of one embedding model share a state; a group that mixes models (a
         re-embedding in progress) commits in runs of one model each."""
         outcomes: list[Outcome] = []
-        start = 0
-        while start < len(changes):
-            model = changes[start].facts.embedding_model
-            end = start + 1
-            while end < len(changes) and changes[end].facts.embedding_model == model:
-                end += 1
+        for _, part in groupby(changes, key=lambda c: c.facts.embedding_model):
             outcomes += await _until_applied(
-                user_id, partial(self._try_commit, user_id, changes[start:end]))
-            start = end
+                user_id, partial(self._try_commit, user_id, list(part)))
         return outcomes
 
     async def _try_commit(self, user_id: uuid.UUID,
@@ -146,11 +136,14 @@ class ActivityService:
         rows: dict[uuid.UUID, HistoryRow | None] = {v: found.get(v) for v in video_ids}
         state, rebuilt = await self._current_state(user_id, taste, model_id, run)
         outcomes: list[Outcome] = []
-        added: dict[uuid.UUID, set[str]] = {}
+        added: dict[uuid.UUID, set[str]] = {}  # per changed video, the event ids it adds
+        written: dict[uuid.UUID, HistoryRow] = {}
         counts: list[tuple[uuid.UUID, date, bool]] = []
         try:
             for c in changes:
                 row = rows[c.video_id]
+                # The run read for this commit: interactions and state agree on it.
+                args = _interaction_args(c.facts, run, c.not_after)
                 if c.event_id is not None:
                     if row is not None and c.event_id in row.event_ids:
                         outcomes.append(ViewOutcome(True, row.play_count, row.seconds_watched))
@@ -158,8 +151,8 @@ class ActivityService:
                     new_row = history_rules.after_view(row, c.video_id, c.at, c.seconds,
                                                        c.duration_s, c.facts.duration_s)
                     new_row = replace(new_row, event_ids=new_row.event_ids | {c.event_id})
-                    old = history_rules.watch_interaction(row, *c.args)
-                    new = history_rules.watch_interaction(new_row, *c.args)
+                    old = history_rules.watch_interaction(row, *args)
+                    new = history_rules.watch_interaction(new_row, *args)
                     counts.append((c.video_id, c.at.date(),
                                    history_rules.first_view_on_its_day(row, c.at)))
                     added.setdefault(c.video_id, set()).add(c.event_id)
@@ -171,12 +164,12 @@ class ActivityService:
                         continue
                     new_row = replace(row or HistoryRow(video_id=c.video_id),
                                       hidden_at=c.at if c.hidden else None)
-                    old = history_rules.hide_interaction(row, *c.args)
-                    new = history_rules.hide_interaction(new_row, *c.args)
+                    old = history_rules.hide_interaction(row, *args)
+                    new = history_rules.hide_interaction(new_row, *args)
                     added.setdefault(c.video_id, set())
                     outcomes.append(True)
                 state = apply_change(state, old, new, self.params)
-                rows[c.video_id] = new_row
+                rows[c.video_id] = written[c.video_id] = new_row
         except ValueError:
             # A row read after a concurrent commit the state does not hold yet: that
             # commit also moved taste_version, so re-reading is the right answer.
@@ -184,8 +177,7 @@ class ActivityService:
         if not added:  # only duplicates and no-ops: nothing to write
             return outcomes
         version = history_rules.next_version(taste.version, _now_us())
-        writes = tuple(HistoryWrite(_stored_row(rows[v]), frozenset(ids))
-                       for v, ids in added.items())
+        writes = tuple(HistoryWrite(written[v], frozenset(ids)) for v, ids in added.items())
         if not await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
                                                      model_id, writes, rebuilt)):
             return None
@@ -279,11 +271,6 @@ class ActivityService:
 def _interaction_args(facts: VideoFacts, run: BehaviourRun | None, not_after: float) -> tuple:
     return (facts.content_features, facts.uploader_id, facts.title,
             video_behaviour(facts.behaviour, run), not_after)
-
-
-def _stored_row(row: HistoryRow | None) -> HistoryRow:
-    assert row is not None  # every changed video has a row by now
-    return row
 
 
 def _now_us() -> int:

@@ -9,6 +9,7 @@ than in a static map is what keeps a read of one of them O(1) on disk, not O(cha
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from functools import partial
@@ -28,6 +29,7 @@ from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.connection import prepare as prepare_statement
 from killrvideo_reco.store.rows import as_utc
 
+log = logging.getLogger(__name__)
 CHANNEL_ROWS = uuid.UUID("5e0c7a1e-6b1f-4c7e-9a53-2f1d9c8b7a61")
 HISTORY_COLUMNS = ("videoid, first_watched, last_watched, play_count, seconds_watched, "
                    "duration_s, hidden_at, event_ids")
@@ -52,8 +54,8 @@ def history_from_row(row) -> HistoryRow:
 
 
 class TasteStates:
-    def __init__(self, session: Session, keyspace: str, log):
-        self.session, self.log = session, log
+    def __init__(self, session: Session, keyspace: str):
+        self.session = session
         ks = keyspace
         prepare = partial(prepare_statement, session)
         self._head = prepare(
@@ -106,11 +108,11 @@ class TasteStates:
         try:
             return TasteState.from_bytes(head)
         except OutdatedState:
-            self.log.info("user %s: taste state of an older layout; rebuilding it from "
+            log.info("user %s: taste state of an older layout; rebuilding it from "
                           "history", user_id)
         except ValueError as error:
             # Never fail a view over a damaged blob: the service rebuilds it from history.
-            self.log.warning("user %s: unreadable taste state (%s); rebuilding it from "
+            log.warning("user %s: unreadable taste state (%s); rebuilding it from "
                              "history", user_id, error)
         return None
 

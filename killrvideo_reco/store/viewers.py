@@ -53,7 +53,7 @@ def _execution(for_update: bool):
 class ViewerStore:
     def __init__(self, session: Session, keyspace: str):
         self.session, self.keyspace = session, keyspace
-        self._tastes = TasteStates(session, keyspace, log)
+        self._tastes = TasteStates(session, keyspace)
         ks = keyspace
         prepare = partial(prepare_statement, session)
         self._import_watch = prepare(

@@ -51,6 +51,12 @@ def train_now(resources, settings, **options):
     return asyncio.run(run_training(resources, settings, **options))
 
 
+def ensure_trained(resources, settings) -> None:
+    """Tests may run alone: train once if no earlier test did."""
+    if asyncio.run(resources.behaviour.active_run()) is None:
+        train_now(resources, settings)
+
+
 def test_training_switches_the_feed_and_views_move_the_behaviour_vector(world, api):
     settings, resources, ids, viewers = world
     before = api.get(FEED, headers=auth(settings, viewers["db"][0])).json()
@@ -89,8 +95,7 @@ def test_training_switches_the_feed_and_views_move_the_behaviour_vector(world, a
 
 def test_retrain_is_atomic_and_an_interrupted_one_leaves_the_old_run(world, api, monkeypatch):
     settings, resources, ids, viewers = world
-    if asyncio.run(resources.behaviour.active_run()) is None:
-        train_now(resources, settings)
+    ensure_trained(resources, settings)
     first = asyncio.run(resources.behaviour.active_run())
     user = viewers["food"][1]
 
@@ -157,8 +162,7 @@ def test_ann_in_cassandra_agrees_with_exact_inner_product(world):
 
 def test_two_stage_pages_are_consistent_and_exclude_what_was_seen(world, api):
     settings, resources, ids, viewers = world
-    if asyncio.run(resources.behaviour.active_run()) is None:
-        train_now(resources, settings)
+    ensure_trained(resources, settings)
     user = viewers["db"][2]
     headers = auth(settings, user)
     hidden = ids["space"][0]
@@ -177,8 +181,7 @@ def test_two_stage_pages_are_consistent_and_exclude_what_was_seen(world, api):
 
 def test_a_view_invalidates_the_cached_ranked_list(world, api):
     settings, resources, ids, viewers = world
-    if asyncio.run(resources.behaviour.active_run()) is None:
-        train_now(resources, settings)
+    ensure_trained(resources, settings)
     user = viewers["db"][3]
     headers = auth(settings, user)
 
@@ -203,8 +206,7 @@ def test_a_view_invalidates_the_cached_ranked_list(world, api):
 
 def test_related_videos_are_co_watched_and_leave_out_what_the_viewer_saw(world, api):
     settings, resources, ids, viewers = world
-    if asyncio.run(resources.behaviour.active_run()) is None:
-        train_now(resources, settings)
+    ensure_trained(resources, settings)
     video = ids["space"][0]
     url = f"/api/v1/videos/{video}/related"
     public = api.get(url, params={"limit": 5})

@@ -115,10 +115,12 @@ def watched_count(returned: Sequence, history: set, k: int) -> int:
 
 # ---------------------------------------------------------------- our retrieval stage
 
-def needs_widening(found: int, fresh: int, limit: int, max_limit: int) -> bool:
-    """service/candidates.py `_widen`: search again with twice the LIMIT when a full
-    answer was more than half already seen, up to Cassandra's cap."""
-    return found >= limit and fresh * 2 < limit and limit < max_limit
+def needs_widening(found: int, fresh: int, limit: int, max_limit: int,
+                   wanted: int | None = None) -> bool:
+    """service/candidates.py `_widen`: search again when a full answer holds fewer than
+    half the fresh rows wanted (default: the LIMIT itself), up to Cassandra's cap."""
+    return found >= limit and fresh * 2 < (limit if wanted is None else wanted) \
+        and limit < max_limit
 
 
 def first_fresh(found: Sequence[uuid.UUID], seen: set[uuid.UUID], k: int) -> list[uuid.UUID]:

@@ -16,6 +16,7 @@ from killrvideo_reco.service.ports import (
     BehaviourRepository,
     JobRepository,
     MetadataRepository,
+    NeighbourRepository,
     TrainingRepository,
     VideoRepository,
     ViewCountRepository,
@@ -31,6 +32,7 @@ from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.store.connection import Database, Session
 from killrvideo_reco.store.jobs import JobStore
 from killrvideo_reco.store.metadata import MetadataStore
+from killrvideo_reco.store.neighbours import NeighbourStore
 from killrvideo_reco.store.vector_tables import VectorTablesStore
 from killrvideo_reco.store.videos import VideoStore
 from killrvideo_reco.store.view_counts import ViewCountStore
@@ -73,13 +75,15 @@ class Stores:
     jobs: JobStore
     vector_tables: VectorTablesStore
     view_counts: ViewCountStore
+    neighbours: NeighbourStore
 
 
 def build_stores(session: Session, keyspace: str) -> Stores:
     behaviour = BehaviourStore(session, keyspace)
     return Stores(VideoStore(session, keyspace), ViewerStore(session, keyspace), behaviour,
                   MetadataStore(session, keyspace), JobStore(session, keyspace),
-                  VectorTablesStore(session, keyspace), ViewCountStore(session, keyspace))
+                  VectorTablesStore(session, keyspace), ViewCountStore(session, keyspace),
+                  NeighbourStore(session, keyspace))
 
 
 @dataclass
@@ -98,22 +102,24 @@ class Services:
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
                    embedder: EmbeddingProvider, behaviour: BehaviourRepository | None = None,
-                   training: TrainingRepository | None = None) -> Services:
+                   training: TrainingRepository | None = None,
+                   neighbours: NeighbourRepository | None = None) -> Services:
     runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
     facts_cache = ttl_cache(settings.feed_cache_ttl_s, settings.view_facts_cache_size)
+    feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours)
     return Services(
-        videos, viewers, behaviour, training, runs,
-        FeedService(videos, viewers, settings, behaviour, runs),
+        videos, viewers, behaviour, training, runs, feed,
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
                         runs, facts_cache, view_time_rules(settings)),
-        CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs),
+        CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs,
+                         feed.neighbours),
         PrivacyService(videos, viewers),
         RelatedVideos(videos, viewers, behaviour, runs))
 
 
 def services_on(stores: Stores, settings: Settings, embedder: EmbeddingProvider) -> Services:
     return build_services(stores.videos, stores.viewers, settings, embedder, stores.behaviour,
-                          stores.behaviour)
+                          stores.behaviour, stores.neighbours)
 
 
 @dataclass

@@ -40,6 +40,11 @@ FEED_LIST_CACHE = Counter(
     "killrvideo_feed_list_cache_total",
     "Personalised feed requests answered from the ranked-list cache (hit) or computed and "
     "cached (miss).", ["result"])
+NEIGHBOUR_LISTS = Counter(
+    "killrvideo_neighbour_lists_total",
+    "Interest neighbour lists read by key (stored) or computed with an ANN query and "
+    "stored (computed: new, of another model, or older than FEED_NEIGHBOURS_MAX_AGE_H).",
+    ["result"])
 ANN_WIDENINGS = Counter(
     "killrvideo_feed_ann_widenings_total",
     "ANN searches repeated with a larger LIMIT because too few candidates were unseen.",

@@ -114,6 +114,17 @@ class Settings(BaseSettings):
     feed_list_cache_ttl_s: float = Field(
         60.0, ge=0, description="How long a cached ranked list serves (new uploads and "
         "trending reach a viewer's cached list after at most this long).")
+    feed_neighbours: int = Field(
+        100, ge=0, le=1000, description="Neighbours kept per video in the content space "
+        "(video_neighbours); each interest's candidates are the first of its medoid's list, "
+        "read by key. 0: one ANN query per interest and request instead.")
+    feed_neighbours_max_age_h: float = Field(
+        24.0, gt=0, description="A neighbour list older than this is recomputed when next "
+        "read, so videos uploaded since enter it.")
+    feed_feature_cache_size: int = Field(
+        20_000, ge=1, description="Videos whose ranking features (behaviour and content "
+        "vectors, popularity, creator) each replica keeps per training run for the "
+        "neighbour-list candidates (about 2 KB a video at 384 dimensions).")
     trending_window_days: int = Field(
         7, description="Trending = most distinct viewers in this many days.")
     view_clock_skew_s: float = Field(

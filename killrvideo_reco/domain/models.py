@@ -203,3 +203,13 @@ class TasteChange:
     model_id: str | None
     rows: tuple[HistoryWrite, ...] = ()
     replace_channels: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class NeighbourList:
+    """A video's nearest neighbours in one space, best first, as computed in `version`
+    (the embedding model for the content space) at `computed_at` (epoch seconds)."""
+    version: str
+    computed_at: float
+    video_ids: tuple[uuid.UUID, ...]
+    similarities: np.ndarray  # (n,) float32 cosines

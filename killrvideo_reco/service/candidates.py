@@ -21,6 +21,7 @@ from killrvideo_reco.domain import shaping
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
+from killrvideo_reco.service.neighbours import InterestSource, rows_for
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
 
 MAX_ANN_LIMIT = 1000
@@ -45,25 +46,45 @@ class Ranked:
 
 class TwoStageFeed:
     def __init__(self, behaviour: BehaviourRepository, viewers: ViewerRepository,
-                 limits: CandidateLimits):
+                 limits: CandidateLimits, interest_source: InterestSource | None = None):
         self.behaviour, self.viewers, self.limits = behaviour, viewers, limits
+        self.interest_source = interest_source
         # One pool per (run, trending list); a new key replaces the old one.
         self._pools: TTLCache[tuple, PopularPool] = TTLCache(maxsize=1, ttl=limits.pool_ttl_s)
 
     async def ranked_unseen(self, user_id: uuid.UUID, run: BehaviourRun,
                             behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
                             popular_ids: Sequence[uuid.UUID],
-                            interests: Sequence[Interest] = ()) -> list[Ranked]:
+                            interests: Sequence[Interest] = (), model_id: str | None = None,
+                            watched: int = 0) -> list[Ranked]:
+        """`watched`, an estimate of how many videos the viewer has seen, sizes each
+        source up front: a heavy watcher's first ANN query is deep enough, instead of a
+        chain of widening ones."""
         # source -> (space, vector searched for or None for the space's own query, rows)
         searches: dict[str, tuple[str, np.ndarray | None, int]] = {}
+        wanted: dict[str, int] = {}  # fresh rows each source should bring
+        cap = MAX_ANN_LIMIT
         if behaviour_query is not None:
-            searches["behaviour"] = ("behaviour", None, self.limits.behaviour)
+            searches["behaviour"] = ("behaviour", None,
+                                     min(cap, self.limits.behaviour + watched))
+            wanted["behaviour"] = self.limits.behaviour
+        listed: Coroutine[Any, Any, dict[str, list[FeedCandidate]]] | None = None
         if content_query is not None and len(interests) >= 2:
             rows = interest_clusters.allocate(interests, self.limits.content)
-            searches.update({f"interest {n}": ("content", i.medoid, rows[n])
-                             for n, i in enumerate(interests)})
+            if self.interest_source is not None and model_id is not None:
+                size = self.interest_source.neighbours.size
+                listed = self.interest_source.candidates(
+                    run, interests, [rows_for(r, self.limits.content, watched, size)
+                                     for r in rows], model_id, behaviour_query, content_query)
+            else:
+                searches.update({f"interest {n}": ("content", i.medoid, min(
+                    cap, rows_for(rows[n], self.limits.content, watched, cap)))
+                    for n, i in enumerate(interests)})
+                wanted.update({f"interest {n}": r for n, r in enumerate(rows)})
         elif content_query is not None:
-            searches["content"] = ("content", None, self.limits.content)
+            searches["content"] = ("content", None,
+                                   min(cap, self.limits.content + watched))
+            wanted["content"] = self.limits.content
         popular: Coroutine[Any, Any, list[FeedCandidate]] | None = (
             self._popular(run, behaviour_query, content_query, tuple(popular_ids[:self.limits.popular]))
             if popular_ids and self.limits.popular else _nothing())
@@ -71,20 +92,23 @@ class TwoStageFeed:
         seen: set[uuid.UUID] = set()
         checked: set[uuid.UUID] = set()
         pending = {source: limit for source, (_, _, limit) in searches.items()}
-        while pending:
-            results = await asyncio.gather(popular or _nothing(), *(
+        first = True
+        while pending or first:
+            results = await asyncio.gather(popular or _nothing(), listed or _no_lists(), *(
                 self._nearest(run, *searches[source][:2], behaviour_query, content_query, limit)
                 for source, limit in pending.items()))
-            popular = None
+            popular, listed, first = None, None, False
             if results[0]:
                 found["popular"] = results[0]
-            found.update(zip(pending, results[1:]))
+            found.update(results[1])
+            found.update(zip(pending, results[2:]))
             # One exclusion lookup for every source's new candidates.
             new = list({c.video_id for group in found.values() for c in group} - checked)
             seen |= await self.viewers.seen_among(user_id, new)
             checked.update(new)
-            pending = {space: min(limit * 2, MAX_ANN_LIMIT) for space, limit in pending.items()
-                       if _widen(found[space], seen, limit)}
+            # Short of fresh rows still: the second query goes to the cap at once.
+            pending = {space: cap for space, limit in pending.items()
+                       if _widen(found[space], seen, limit, wanted[space])}
             ANN_WIDENINGS.labels("two_stage").inc(len(pending))
         merged: dict[uuid.UUID, FeedCandidate] = {}
         for group in found.values():
@@ -101,9 +125,13 @@ class TwoStageFeed:
         candidates.sort(key=lambda c: c.video_id.bytes)  # a stable order for equal scores
         scores = run.ranker.score(
             np.array([[c.behaviour, c.content, c.popularity] for c in candidates]))
-        labels = interest_clusters.label(interests, _embeddings(candidates),
-                                         self.limits.interest_similarity)
-        ranked = [Ranked(c, float(s), int(n)) for c, s, n in zip(candidates, scores, labels)]
+        embeddings = _embeddings(candidates)
+        labels = interest_clusters.label(interests, embeddings, self.limits.interest_similarity)
+        # What the list keeps (and the cache holds): float16 embeddings, converted in one
+        # go. Shaping and explanations compare them at far coarser resolution.
+        half = embeddings.astype(np.float16)
+        ranked = [Ranked(_with_embedding(c, half[n]), float(s), int(label))
+                  for n, (c, s, label) in enumerate(zip(candidates, scores, labels))]
         ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))
         return ranked
 
@@ -151,12 +179,10 @@ def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float,
     return [ranked[i] for i in order]
 
 
-def compact(ranked: list[Ranked]) -> list[Ranked]:
-    """The list as the cache keeps it: embeddings in float16 (half the memory; shaping
-    and explanations compare them at far coarser resolution)."""
-    return [replace(r, candidate=replace(r.candidate, embedding=r.candidate.embedding
-                                         .astype(np.float16)))
-            if r.candidate.embedding is not None else r for r in ranked]
+def _with_embedding(c: FeedCandidate, embedding: np.ndarray) -> FeedCandidate:
+    return FeedCandidate(c.video_id, c.behaviour, c.content, c.popularity, c.sources,
+                         embedding if c.embedding is not None else None, c.uploader_id,
+                         c.added_at)
 
 
 def _embeddings(candidates: Sequence[FeedCandidate]) -> np.ndarray:
@@ -169,12 +195,17 @@ def _embeddings(candidates: Sequence[FeedCandidate]) -> np.ndarray:
     return out
 
 
-def _widen(found: list[FeedCandidate], seen: set[uuid.UUID], limit: int) -> bool:
-    """Search further when more than half of a full answer was already seen (heavy
-    watchers), up to Cassandra's cap. Depends on the viewer only, never on the page."""
+def _widen(found: list[FeedCandidate], seen: set[uuid.UUID], limit: int, wanted: int) -> bool:
+    """Search further when a full answer holds fewer than half the fresh rows the source
+    should bring (the estimate of what the viewer has seen was short), up to Cassandra's
+    cap. Depends on the viewer only, never on the page."""
     fresh = sum(1 for c in found if c.video_id not in seen)
-    return len(found) >= limit and fresh * 2 < limit and limit < MAX_ANN_LIMIT
+    return len(found) >= limit and fresh * 2 < wanted and limit < MAX_ANN_LIMIT
 
 
 async def _nothing() -> list[FeedCandidate]:
     return []
+
+
+async def _no_lists() -> dict[str, list[FeedCandidate]]:
+    return {}

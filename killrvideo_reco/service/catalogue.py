@@ -4,6 +4,7 @@ can be recommended before anyone has watched it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -14,15 +15,19 @@ from killrvideo_reco.domain.behaviour import index_vectors
 from killrvideo_reco.domain.models import NewVideo, VideoDetails
 from killrvideo_reco.domain.vectors import checked_vector
 from killrvideo_reco.embeddings.provider import EmbeddingProvider, video_text
+from killrvideo_reco.service.neighbours import ContentNeighbours
 from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository
 from killrvideo_reco.service.runs import LiveRun
+
+log = logging.getLogger(__name__)
 
 
 class CatalogueService:
     def __init__(self, videos: VideoRepository, embedder: EmbeddingProvider, dimension: int,
-                 behaviour: BehaviourRepository | None = None, runs: LiveRun | None = None):
+                 behaviour: BehaviourRepository | None = None, runs: LiveRun | None = None,
+                 neighbours: ContentNeighbours | None = None):
         self.videos, self.embedder, self.dimension = videos, embedder, dimension
-        self.behaviour, self.runs = behaviour, runs
+        self.behaviour, self.runs, self.neighbours = behaviour, runs, neighbours
         self._model_recorded = False
 
     async def add_video(self, uploader_id: uuid.UUID, title: str, description: str,
@@ -41,6 +46,7 @@ class CatalogueService:
                          category, duration_s, vector, self.embedder.model_id)
         await self.videos.add(video)
         await self._place_in_behaviour_space(video)
+        await self._list_neighbours(video)
         if not self._model_recorded:
             await self.ensure_catalogue_model()
         return video
@@ -55,6 +61,18 @@ class CatalogueService:
         predicted = content_map.predict(video.content_features)
         await self.behaviour.write_video(run.slot, run.run_id, video.video_id,
                                          index_vectors(predicted, run.max_norm)[0])
+
+    async def _list_neighbours(self, video: NewVideo) -> None:
+        """Its content neighbour list, for when it becomes a viewer's interest. Not worth
+        failing an upload for: the feed computes a missing list on first use."""
+        if self.neighbours is None or self.neighbours.size == 0:
+            return
+        try:
+            await self.neighbours.compute(video.video_id, video.content_features,
+                                          video.embedding_model)
+        except Exception as error:
+            log.warning("video %s: neighbour list not computed at upload (%s); it will be "
+                        "on first use", video.video_id, error)
 
     async def ensure_catalogue_model(self) -> None:
         """Record which model the catalogue uses, the first time (reembed changes it)."""

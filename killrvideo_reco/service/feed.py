@@ -31,14 +31,15 @@ from killrvideo_reco.service.candidates import (
     CandidateLimits,
     Ranked,
     TwoStageFeed,
-    compact,
     shaped,
 )
 from killrvideo_reco.service.fallback import FallbackPool
+from killrvideo_reco.service.neighbours import CandidateFeatures, ContentNeighbours, InterestSource
 from killrvideo_reco.service.ports import (
     NO_RUN,
     ActiveRun,
     BehaviourRepository,
+    NeighbourRepository,
     VideoRepository,
     ViewerRepository,
 )
@@ -51,13 +52,20 @@ log = logging.getLogger(__name__)
 class FeedService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  settings: Settings, behaviour: BehaviourRepository | None = None,
-                 runs: ActiveRun | None = None):
+                 runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None):
         self.videos, self.viewers, self.settings = videos, viewers, settings
         self.runs = runs or NO_RUN
+        # The content neighbour lists, shared with uploads (catalogue.py), which compute theirs.
+        self.neighbours = ContentNeighbours(
+            videos, neighbours, settings.feed_neighbours,
+            settings.feed_neighbours_max_age_h * 3600) if neighbours else None
+        interest_source = InterestSource(
+            self.neighbours, CandidateFeatures(behaviour, settings.feed_feature_cache_size)
+        ) if behaviour and self.neighbours and settings.feed_neighbours > 0 else None
         self.two_stage = behaviour and TwoStageFeed(behaviour, viewers, CandidateLimits(
             settings.feed_behaviour_candidates, settings.feed_content_candidates,
             settings.feed_popular_candidates, settings.feed_similarity_floor,
-            settings.feed_cache_ttl_s, settings.feed_interest_similarity))
+            settings.feed_cache_ttl_s, settings.feed_interest_similarity), interest_source)
         self.shaping = ShapingParams(
             settings.feed_diversity_lambda, settings.feed_creator_cap,
             settings.feed_shaping_block, settings.feed_shaping_window,
@@ -113,10 +121,12 @@ class FeedService:
         popular = ranking.merge_unique((await self.fallback.trending())[:size],
                                        run.popular[:size])
         interests = prefs.interests if prefs is not None and content_query is not None else ()
-        # Compacted whether cached or not: a page served from the cache is shaped and
-        # explained from exactly what the first page was.
-        ranked = compact(await self.two_stage.ranked_unseen(
-            user_id, run, behaviour_query, content_query, popular, interests))
+        # Embeddings are float16 whether cached or not: a page served from the cache is
+        # shaped and explained from exactly what the first page was.
+        ranked = await self.two_stage.ranked_unseen(
+            user_id, run, behaviour_query, content_query, popular, interests,
+            prefs.model_id if prefs is not None else None,
+            prefs.item_count if prefs is not None else 0)
         if key is not None and self.lists is not None and ranked:
             FEED_LIST_CACHE.labels("miss").inc()
             self.lists[key] = ranked

@@ -18,6 +18,7 @@ from killrvideo_reco.domain.models import (
     Candidate,
     FeedCandidate,
     HistoryRow,
+    NeighbourList,
     NewVideo,
     PopularPool,
     RecentVideo,
@@ -95,6 +96,14 @@ class BehaviourRepository(Protocol):
     async def write_video(self, slot: str, run_id: str, video_id: uuid.UUID,
                           vector: np.ndarray, popularity: float = 0.0) -> None: ...
     async def active_run(self) -> BehaviourRun | None: ...
+
+
+class NeighbourRepository(Protocol):
+    """Per-video neighbour lists by space, read by key and written whole."""
+    async def neighbour_lists(self, video_ids: Sequence[uuid.UUID],
+                              space: str) -> dict[uuid.UUID, NeighbourList]: ...
+    async def write_neighbours(self, video_id: uuid.UUID, space: str,
+                               neighbours: NeighbourList) -> None: ...
 
 
 class TrainingRepository(Protocol):

@@ -11,6 +11,7 @@ from tests.fakes import (
     FakeBehaviourStore,
     FakeJobStore,
     FakeMetadataStore,
+    FakeNeighbourStore,
     FakeVideoStore,
     FakeViewCountStore,
     FakeViewerStore,
@@ -24,6 +25,7 @@ def stores(request):
         return SimpleNamespace(videos=videos, viewers=viewers,
                                behaviour=FakeBehaviourStore(videos), metadata=FakeMetadataStore(),
                                jobs=FakeJobStore(), view_counts=FakeViewCountStore(viewers),
+                               neighbours=FakeNeighbourStore(),
                                settings=Settings(dev_mode=True))
     from killrvideo_reco.bootstrap import build_stores
 

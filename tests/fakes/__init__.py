@@ -3,9 +3,11 @@ nearest-neighbour search, seen lookups), so services are unit-tested without Cas
 tests/contract/ runs the same tests against these and the Cassandra stores."""
 from tests.fakes.behaviour import FakeBehaviourStore
 from tests.fakes.jobs import FakeJobStore, FakeMetadataStore
+from tests.fakes.neighbours import FakeNeighbourStore
 from tests.fakes.videos import FakeVideoStore, summary_of
 from tests.fakes.view_counts import FakeViewCountStore
 from tests.fakes.viewers import FakeViewerStore
 
-__all__ = ["FakeBehaviourStore", "FakeJobStore", "FakeMetadataStore", "FakeVideoStore",
+__all__ = ["FakeBehaviourStore", "FakeJobStore", "FakeMetadataStore", "FakeNeighbourStore",
+           "FakeVideoStore",
            "FakeViewCountStore", "FakeViewerStore", "summary_of"]

@@ -107,7 +107,9 @@ def test_needs_widening_is_the_services_rule():
         rows = [FeedCandidate(v, 0.0, 0.0, 0.0, frozenset({"content"})) for v in ids(found)]
         seen = {c.video_id for c in rows[fresh:]}
         assert retrieval.needs_widening(found, fresh, limit, candidates.MAX_ANN_LIMIT) == \
-            candidates._widen(rows, seen, limit), (limit, found, fresh)
+            candidates._widen(rows, seen, limit, limit), (limit, found, fresh)
+        assert retrieval.needs_widening(found, fresh, limit, candidates.MAX_ANN_LIMIT, 20) == \
+            candidates._widen(rows, seen, limit, 20), (limit, found, fresh)
 
 
 def test_first_fresh_keeps_the_ann_order():

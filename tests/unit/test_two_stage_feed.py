@@ -58,7 +58,7 @@ def test_sources_are_merged_excluded_and_ranked_by_the_runs_weights():
     assert both, "a video found by two sources appears once, with both sources"
 
 
-def test_a_heavy_watcher_widens_the_behaviour_horizon_only():
+def _heavy_watcher():
     videos, behaviour, run, raw, ids, popularity, _ = world()
     viewers = FakeViewerStore()
     user = uuid.uuid4()
@@ -67,10 +67,28 @@ def test_a_heavy_watcher_widens_the_behaviour_horizon_only():
     for i in nearest[:35]:  # most of the first 40 behaviour neighbours are watched
         viewers.watch(user, ids[i])
     feed = TwoStageFeed(behaviour, viewers, CandidateLimits(40, 20, 0, -1.0))
+    return feed, behaviour, run, user, query_vector(q), {ids[i] for i in nearest[:35]}
+
+
+def test_an_unsized_search_short_of_fresh_rows_goes_to_the_cap_at_once():
+    feed, behaviour, run, user, bq, watched = _heavy_watcher()
     cq = np.ones(8) / np.sqrt(8)
 
-    ranked = asyncio.run(feed.ranked_unseen(user, run, query_vector(q), cq, []))
+    ranked = asyncio.run(feed.ranked_unseen(user, run, bq, cq, []))
 
-    assert ("behaviour", 80) in behaviour.limits
+    assert [n for s, n in behaviour.limits if s == "behaviour"] == [40, 1000]
     assert [n for s, n in behaviour.limits if s == "content"] == [20]
-    assert not {r.candidate.video_id for r in ranked} & {ids[i] for i in nearest[:35]}
+    assert not {r.candidate.video_id for r in ranked} & watched
+
+
+def test_a_heavy_watchers_first_search_is_sized_from_their_history():
+    feed, behaviour, run, user, bq, watched = _heavy_watcher()
+    cq = np.ones(8) / np.sqrt(8)
+
+    ranked = asyncio.run(feed.ranked_unseen(user, run, bq, cq, [], watched=35))
+
+    # 40 rows + 35 probably seen: one query deep enough, no widening.
+    assert [n for s, n in behaviour.limits if s == "behaviour"] == [75]
+    assert [n for s, n in behaviour.limits if s == "content"] == [55]
+    assert not {r.candidate.video_id for r in ranked} & watched
+    assert sum("behaviour" in r.candidate.sources for r in ranked) >= 20

@@ -1,0 +1,137 @@
+"""The interest source of the feed: each interest's candidates are its medoid's neighbour
+list in the content space, read by key (video_neighbours), instead of one ANN query per
+interest and request.
+
+A list is computed with one ANN query when a video is uploaded, or the first time it is
+asked for, and again when the catalogue's model changed or the list is older than its
+maximum age (so videos uploaded since enter it). The candidates' features (behaviour and
+content vectors, popularity, creator) are read by key too, and kept per run in a bounded
+LRU: the videos near the viewers' interests are read once, not once per request.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from cachetools import LRUCache
+
+from killrvideo_reco.domain.interests import Interest
+from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, NeighbourList
+from killrvideo_reco.metrics import NEIGHBOUR_LISTS
+from killrvideo_reco.service.ports import (
+    BehaviourRepository,
+    NeighbourRepository,
+    VideoRepository,
+)
+
+log = logging.getLogger(__name__)
+CONTENT = "content"
+
+
+@dataclass(frozen=True)
+class Features:
+    behaviour: np.ndarray  # unit index vector in the run's space (zeros when none)
+    content: np.ndarray    # unit content embedding
+    popularity: float
+    uploader_id: uuid.UUID | None
+    added_at: float | None
+
+
+class ContentNeighbours:
+    """Read-through neighbour lists in the content space."""
+
+    def __init__(self, videos: VideoRepository, store: NeighbourRepository, size: int,
+                 max_age_s: float):
+        self.videos, self.store, self.size, self.max_age_s = videos, store, size, max_age_s
+
+    async def lists(self, medoids: Sequence[Interest],
+                    model_id: str) -> dict[uuid.UUID, NeighbourList]:
+        stored = await self.store.neighbour_lists([m.medoid_id for m in medoids], CONTENT)
+        now = time.time()
+        stale = [m for m in medoids if not _usable(stored.get(m.medoid_id), model_id, now,
+                                                  self.max_age_s)]
+        NEIGHBOUR_LISTS.labels("stored").inc(len(medoids) - len(stale))
+        NEIGHBOUR_LISTS.labels("computed").inc(len(stale))
+        computed = await asyncio.gather(
+            *(self.compute(m.medoid_id, m.medoid, model_id) for m in stale))
+        return {**stored, **{m.medoid_id: found for m, found in zip(stale, computed)}}
+
+    async def compute(self, video_id: uuid.UUID, vector: np.ndarray,
+                      model_id: str) -> NeighbourList:
+        found = await self.videos.nearest(np.asarray(vector, dtype=np.float32), self.size + 1)
+        kept = [c for c in found if c.summary.video_id != video_id][:self.size]
+        neighbours = NeighbourList(model_id, time.time(),
+                                   tuple(c.summary.video_id for c in kept),
+                                   np.array([c.score for c in kept], dtype=np.float32))
+        await self.store.write_neighbours(video_id, CONTENT, neighbours)
+        return neighbours
+
+
+def _usable(found: NeighbourList | None, model_id: str, now: float, max_age_s: float) -> bool:
+    return (found is not None and found.version == model_id
+            and now - found.computed_at <= max_age_s)
+
+
+class CandidateFeatures:
+    """Ranking features of videos by id, per run, from a bounded in-process LRU."""
+
+    def __init__(self, behaviour: BehaviourRepository, size: int):
+        self.behaviour = behaviour
+        self._cache: LRUCache[tuple[str, uuid.UUID], Features] = LRUCache(maxsize=max(size, 1))
+
+    async def features(self, run: BehaviourRun,
+                       video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Features]:
+        found = {v: f for v in video_ids if (f := self._cache.get((run.run_id, v))) is not None}
+        missing = [v for v in dict.fromkeys(video_ids) if v not in found]
+        if missing:
+            pool = await self.behaviour.popular_pool(run, missing)
+            for n, video_id in enumerate(pool.video_ids):
+                found[video_id] = self._cache[(run.run_id, video_id)] = Features(
+                    pool.behaviour[n], pool.content[n], float(pool.popularity[n]),
+                    pool.uploader_ids[n] if pool.uploader_ids else None,
+                    pool.added_at[n] if pool.added_at else None)
+        return found
+
+
+class InterestSource:
+    """Candidates for each interest from its medoid's neighbour list."""
+
+    def __init__(self, neighbours: ContentNeighbours, features: CandidateFeatures):
+        self.neighbours, self.features = neighbours, features
+
+    async def candidates(self, run: BehaviourRun, interests: Sequence[Interest],
+                         rows: Sequence[int], model_id: str,
+                         behaviour_query: np.ndarray | None,
+                         content_query: np.ndarray) -> dict[str, list[FeedCandidate]]:
+        """Per interest ("interest n"), the first `rows[n]` videos of its medoid's list."""
+        lists = await self.neighbours.lists(interests, model_id)
+        taken = {f"interest {n}": list(lists[i.medoid_id].video_ids[:rows[n]])
+                 if i.medoid_id in lists else [] for n, i in enumerate(interests)}
+        features = await self.features.features(
+            run, [v for ids in taken.values() for v in ids])
+        out: dict[str, list[FeedCandidate]] = {}
+        for source, ids in taken.items():
+            known = [v for v in ids if v in features]
+            out[source] = [_candidate(v, features[v], behaviour_query, content_query)
+                           for v in known]
+        return out
+
+
+def rows_for(share: int, content_total: int, watched_estimate: int, size: int) -> int:
+    """An interest's rows: its share of the content rows, plus its share of what the
+    viewer has probably seen among them already, within its list."""
+    extra = math.ceil(watched_estimate * share / max(content_total, 1))
+    return min(size, share + extra)
+
+
+def _candidate(video_id: uuid.UUID, f: Features, behaviour_query: np.ndarray | None,
+               content_query: np.ndarray) -> FeedCandidate:
+    b = float(f.behaviour @ behaviour_query) if behaviour_query is not None else 0.0
+    return FeedCandidate(video_id, b, float(f.content @ content_query), f.popularity,
+                         frozenset(("interest",)), f.content, f.uploader_id, f.added_at)

@@ -1,0 +1,51 @@
+"""CQL for the per-video neighbour lists (video_neighbours): read by key, written whole."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from functools import partial
+
+import numpy as np
+from cassandra.cluster import Session
+
+from killrvideo_reco.domain.models import NeighbourList
+from killrvideo_reco.store.aio import execute
+from killrvideo_reco.store.connection import WRITE_EXECUTION
+from killrvideo_reco.store.connection import prepare as prepare_statement
+from killrvideo_reco.store.rows import as_utc
+
+
+class NeighbourStore:
+    def __init__(self, session: Session, keyspace: str):
+        self.session = session
+        prepare = partial(prepare_statement, session)
+        self._read = prepare(
+            f"SELECT videoid, version, computed_at, neighbours, similarities "
+            f"FROM {keyspace}.video_neighbours WHERE videoid IN ? AND space = ?")
+        self._write = prepare(
+            f"INSERT INTO {keyspace}.video_neighbours (videoid, space, version, computed_at, "
+            "neighbours, similarities) VALUES (?, ?, ?, ?, ?, ?)")
+
+    async def neighbour_lists(self, video_ids: Sequence[uuid.UUID],
+                              space: str) -> dict[uuid.UUID, NeighbourList]:
+        if not video_ids:
+            return {}
+        rows = await execute(self.session, self._read, (list(dict.fromkeys(video_ids)), space))
+        found = {}
+        for row in rows:
+            data = row.neighbours or b""
+            computed = as_utc(row.computed_at)
+            found[row.videoid] = NeighbourList(
+                row.version or "", computed.timestamp() if computed else 0.0,
+                tuple(uuid.UUID(bytes=data[i:i + 16]) for i in range(0, len(data), 16)),
+                np.frombuffer(row.similarities or b"", dtype="<f4").astype(np.float32))
+        return found
+
+    async def write_neighbours(self, video_id: uuid.UUID, space: str,
+                               neighbours: NeighbourList) -> None:
+        await execute(self.session, self._write, (
+            video_id, space, neighbours.version,
+            datetime.fromtimestamp(neighbours.computed_at, timezone.utc),
+            b"".join(v.bytes for v in neighbours.video_ids),
+            np.asarray(neighbours.similarities, dtype="<f4").tobytes()), WRITE_EXECUTION)

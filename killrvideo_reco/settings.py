@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from killrvideo_reco.domain.schedule import parse_schedule
+
 ConsistencyName = Literal[
     "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"
 ]
@@ -246,6 +248,12 @@ class Settings(BaseSettings):
     @classmethod
     def _replication_shape(cls, value: str) -> str:
         replication_map(value)  # raises ValueError on a bad spec
+        return value
+
+    @field_validator("train_schedule")
+    @classmethod
+    def _schedule_shape(cls, value: str) -> str:
+        parse_schedule(value)  # raises ValueError on a bad spec
         return value
 
     @field_validator("jwt_role_map")

@@ -47,7 +47,6 @@ def spark_properties(options: SparkOptions) -> dict[str, str]:
         "spark.app.name": options.app_name,
         "spark.driver.memory": options.driver_memory,
         "spark.executor.memory": options.executor_memory,
-        "spark.jars.packages": options.packages,
         "spark.sql.extensions": "com.datastax.spark.connector.CassandraSparkExtensions",
         "spark.cassandra.connection.host": options.cassandra_hosts,
         "spark.cassandra.connection.port": str(options.cassandra_port),
@@ -64,6 +63,8 @@ def spark_properties(options: SparkOptions) -> dict[str, str]:
     }
     if _loopback(options.master):
         props["spark.driver.host"] = "127.0.0.1"
+    if options.packages:  # empty: the jars come from spark.jars (SPARK_EXTRA_CONF) instead
+        props["spark.jars.packages"] = options.packages
     if options.executor_cores:
         props["spark.executor.cores"] = str(options.executor_cores)
     if options.partitions:

@@ -148,9 +148,9 @@ bench-pgvector: schema ## only the PostgreSQL + pgvector peer side by side with 
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench.pgvector_peer
 
-eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png
+eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png (TRAIN_ENGINE=spark: + the ALS rows of both engines)
 	$(PY) -m pip install --quiet -e '.[eval]'
-	$(PY) -m killrvideo_reco.evaluation
+	$(PY) -m killrvideo_reco.evaluation $(if $(filter spark,$(TRAIN_ENGINE)),--engines)
 
 clean: ## remove the virtualenv and caches (keeps .cassandra; rm it to reset the node)
 	rm -rf $(VENV) $(SPARK_VENV) .pytest_cache .hypothesis *.egg-info

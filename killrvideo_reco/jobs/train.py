@@ -20,8 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import numpy as np
+
 from killrvideo_reco.bootstrap import Services, profile_params
-from killrvideo_reco.domain.behaviour import ContentMap, RankerWeights, other_slot
+from killrvideo_reco.domain.behaviour import (
+    ContentMap,
+    RankerWeights,
+    matrix_to_bytes,
+    other_slot,
+)
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
 from killrvideo_reco.jobs.progress import Progress
@@ -57,6 +64,7 @@ class Fitted:
     content_map: ContentMap
     popular: list[uuid.UUID]
     quality: dict
+    query_map: np.ndarray | None = None
 
 
 async def run_training(resources: Services, settings: Settings,
@@ -95,7 +103,8 @@ async def run_training(resources: Services, settings: Settings,
         fitted = await _fit_locally(resources, settings, config, splits, slot, run_id,
                                     exclude, step)
     run = BehaviourRun(run_id, slot, settings.behaviour_dimension, fitted.bound,
-                       fitted.ranker, fitted.content_map.to_bytes(), tuple(fitted.popular))
+                       fitted.ranker, fitted.content_map.to_bytes(), tuple(fitted.popular),
+                       None if fitted.query_map is None else matrix_to_bytes(fitted.query_map))
     quality = {**fitted.quality, "ranker": fitted.ranker.weights}
     await store.save_run(run, "complete", started_at, json.dumps(quality))
     await store.activate(run_id, previous.run_id if previous else None)
@@ -143,7 +152,7 @@ async def _fit_locally(resources: Services, settings: Settings, config: Training
         slot, run_id, list(zip(model.viewer_ids, model.viewers.astype("float32"))), version)
     step("viewers written")
     return Fitted(config.factors.model, model.bound, model.ranker, model.content_map,
-                  model.popular, model.quality)
+                  model.popular, model.quality, model.query_map)
 
 
 def train_from_cli(settings: Settings) -> int:

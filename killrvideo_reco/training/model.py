@@ -12,7 +12,13 @@ import numpy as np
 from killrvideo_reco.domain.behaviour import ContentMap, RankerWeights, index_vectors, max_norm
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.domain.vectors import unit_rows
-from killrvideo_reco.training.factors import FactorConfig, fit_content_map, fit_item_vectors, viewer_vectors
+from killrvideo_reco.training.factors import (
+    FactorConfig,
+    fit_content_map,
+    fit_item_vectors,
+    query_map,
+    viewer_vectors,
+)
 from killrvideo_reco.training.interactions import History, decayed_weights, matrix
 from killrvideo_reco.training.ranker import (
     CandidateSizes,
@@ -53,6 +59,7 @@ class TrainedModel:
     viewers: np.ndarray          # (viewers, dimension) raw behaviour vectors
     trained_videos: int
     quality: dict
+    query_map: np.ndarray | None = None  # ALS runs: domain/behaviour.viewer_query
 
 
 @dataclass
@@ -132,7 +139,8 @@ def train(history: History, video_ids: list[uuid.UUID], content: np.ndarray,
     return TrainedModel(video_ids, space.index, space.popularity, space.bound,
                         space.content_map, ranker, space.popular, list(history.users),
                         viewer_vectors(viewer_matrix, space.served_raw), int(trained.sum()),
-                        quality)
+                        quality, als_query_map(trained_vectors, config.factors.regularization,
+                                               config))
 
 
 def _compact(rows: np.ndarray, trained: np.ndarray) -> np.ndarray:
@@ -140,11 +148,23 @@ def _compact(rows: np.ndarray, trained: np.ndarray) -> np.ndarray:
     return (np.cumsum(trained) - 1)[rows]
 
 
+def als_query_map(trained_vectors: np.ndarray, regularization: float,
+                  config: TrainingConfig) -> np.ndarray | None:
+    """The run's query map: ALS runs only (a PureSVD sum is already its own scoring)."""
+    if config.factors.model != "als":
+        return None
+    return query_map(trained_vectors, regularization)
+
+
 def viewer_case(seen: np.ndarray, weights: np.ndarray, labels: set[int], vectors: np.ndarray,
-                unit: np.ndarray, params: ProfileParams) -> ViewerCase:
-    """A held-out viewer as the ranker fit sees them: their fit part's behaviour sum and
-    content preference, and the catalogue rows they watched next."""
+                unit: np.ndarray, params: ProfileParams,
+                transform: np.ndarray | None = None) -> ViewerCase:
+    """A held-out viewer as the ranker fit sees them: their fit part's behaviour query (the
+    sum, times the run's query map if it has one) and content preference, and the
+    catalogue rows they watched next."""
     behaviour = weights @ vectors[seen] if seen.size else None
+    if behaviour is not None and transform is not None:
+        behaviour = transform @ behaviour
     pref = weights @ unit[seen] if seen.size >= params.min_positive_videos else None
     if pref is not None and np.linalg.norm(pref) > 1e-12:
         pref = pref / np.linalg.norm(pref)
@@ -175,9 +195,11 @@ def _fit_ranker(users, rows, decayed, times, trained, content, config: TrainingC
     rng = np.random.default_rng(config.seed)
     if labelled.size > RANKER_VIEWERS:
         labelled = rng.choice(labelled, RANKER_VIEWERS, replace=False)
+    transform = als_query_map(vectors[trained], config.factors.regularization, config)
     cases = []
     for user in labelled:
         row = fit_matrix.getrow(user)
         labels = set(held_matrix.getrow(user).indices.tolist())
-        cases.append(viewer_case(row.indices, row.data, labels, vectors, unit, config.params))
+        cases.append(viewer_case(row.indices, row.data, labels, vectors, unit, config.params,
+                                 transform))
     return fit_ranker(cases, vectors, unit, pop, config)

@@ -21,7 +21,7 @@ from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.models import HistoryRow
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.domain.vectors import unit_rows
-from killrvideo_reco.training.factors import FactorConfig
+from killrvideo_reco.training.factors import FactorConfig, query_map
 from killrvideo_reco.training.interactions import viewer_positives
 from killrvideo_reco.training.model import (
     RANKER_VIEWERS,
@@ -46,6 +46,7 @@ class SparkRun:
     quality: dict
     viewer_vectors: object    # RDD of (viewer id string, list of float), not collected
     trained_videos: int
+    query_map: np.ndarray     # (Y^T Y + lambda_eff I)^-1, see spark_regularization
 
 
 def viewer_training_rows(rows: Iterable[HistoryRow], params: ProfileParams,
@@ -104,7 +105,9 @@ def train_on_spark(spark, history, video_ids: list[uuid.UUID], content: np.ndarr
                          StructField("held", BooleanType(), False)])
     watches = spark.createDataFrame(grouped.zipWithIndex().flatMap(positives), schema)
     watches = watches.persist(StorageLevel.MEMORY_AND_DISK)
-    n_viewers = grouped.count()
+    n_viewers, n_positives = grouped.count(), watches.count()
+    regularization = spark_regularization(config.factors.regularization, n_positives,
+                                          watches.select("user").distinct().count())
     on_step(STEPS[0])
 
     viewers_per_row = counts_per_video(watches.groupBy("item").count().collect(), n_videos)
@@ -118,12 +121,12 @@ def train_on_spark(spark, history, video_ids: list[uuid.UUID], content: np.ndarr
     kept = watches.filter(~F.col("held"))
     pop = log_scaled(counts_per_video(kept.groupBy("item").count().collect(), n_videos))
     unit = unit_rows(content, floor=1e-12)
-    cases = _sample_cases(watches, vectors, unit, config)
+    cases = _sample_cases(watches, vectors, unit, config,
+                          query_map(vectors[trained], regularization))
     ranker, quality = fit_ranker(cases, vectors, unit, pop, config)
     on_step(STEPS[2])
 
     full = _item_vectors(on_trained, config.factors, n_videos)
-    watches_total = watches.count()
     on_step(STEPS[3])
     space = video_space(video_ids, content, trained, full[trained], viewers_per_row, config)
     served = sc.broadcast(space.served_raw)
@@ -132,8 +135,15 @@ def train_on_spark(spark, history, video_ids: list[uuid.UUID], content: np.ndarr
                       .mapValues(lambda pairs: behaviour_sum(pairs, served.value)))
     on_step(STEPS[4])
     quality.update({"videos": n_videos, "trainedVideos": int(trained.sum()),
-                    "viewers": n_viewers, "positives": int(watches_total)})
-    return SparkRun(space, ranker, quality, viewer_vectors, int(trained.sum()))
+                    "viewers": n_viewers, "positives": int(n_positives)})
+    return SparkRun(space, ranker, quality, viewer_vectors, int(trained.sum()),
+                    query_map(full[trained], regularization))
+
+
+def spark_regularization(reg_param: float, positives: int, viewers: int) -> float:
+    """MLlib's implicit ALS regularises a viewer's solve with regParam x their number of
+    ratings (ALS-WR), not regParam: the query map takes the mean viewer's."""
+    return reg_param * positives / max(viewers, 1)
 
 
 def _item_vectors(watches, factors: FactorConfig, n_videos: int) -> np.ndarray:
@@ -151,7 +161,8 @@ def _item_vectors(watches, factors: FactorConfig, n_videos: int) -> np.ndarray:
     return vectors
 
 
-def _sample_cases(watches, vectors: np.ndarray, unit: np.ndarray, config: TrainingConfig):
+def _sample_cases(watches, vectors: np.ndarray, unit: np.ndarray, config: TrainingConfig,
+                  transform: np.ndarray):
     """The ranking fit's viewers: up to RANKER_VIEWERS with a hold-out, their positives
     collected to the driver (bounded by the sample, not by the history)."""
     from pyspark.sql import functions as F
@@ -169,5 +180,5 @@ def _sample_cases(watches, vectors: np.ndarray, unit: np.ndarray, config: Traini
         cases.append(viewer_case(np.array([r.item for r in fit], dtype=np.int64),
                                  np.array([r.rating for r in fit]),
                                  {r.item for r in by_viewer[user] if r.held}, vectors, unit,
-                                 config.params))
+                                 config.params, transform))
     return cases

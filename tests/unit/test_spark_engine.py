@@ -182,3 +182,10 @@ def test_the_training_job_and_the_api_load_no_spark():
     code = ("import sys, killrvideo_reco.jobs.train, killrvideo_reco.api.app; "
             "sys.exit(any(m == 'pyspark' or m.startswith('pyspark.') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_spark_query_map_uses_mllibs_regularisation_of_the_mean_viewer():
+    from killrvideo_reco.training.spark_engine import spark_regularization
+
+    assert spark_regularization(1.0, 1_000_000, 50_000) == 20.0
+    assert spark_regularization(0.5, 10, 0) == 5.0

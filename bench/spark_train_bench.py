@@ -88,6 +88,21 @@ def executors(app_id: str) -> dict[str, float]:
     return out
 
 
+def heap_peaks(sc) -> dict[str, float]:
+    """Peak JVM heap used (MB) of the driver and each executor, from Spark's REST API."""
+    import json
+    import urllib.request
+
+    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/allexecutors"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            found = json.load(answer)
+    except OSError:
+        return {}
+    return {f"{e['id']} heap used": e.get("peakMemoryMetrics", {}).get("JVMHeapMemory", 0) / 2**20
+            for e in found}
+
+
 def run_local(args, video_ids, members, content, config) -> dict:
     history = History()
     for viewer in range(args.viewers):
@@ -118,6 +133,7 @@ def run_spark(args, video_ids, members, content, config) -> dict:
         seconds = time.perf_counter() - start
         memory = {"driver JVM": peak_rss_mb(sc._gateway.proc.pid),  # noqa: SLF001
                   **{f"executor {k}": v for k, v in sorted(executors(sc.applicationId).items())}}
+        memory.update(heap_peaks(sc))
         return {"seconds": seconds, "positives": run.quality["positives"], "viewers": viewers,
                 "trained": run.trained_videos, "quality": run.quality, "memory": memory}
     finally:

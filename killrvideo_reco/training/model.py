@@ -61,6 +61,12 @@ class TrainedModel:
     quality: dict
     query_map: np.ndarray | None = None  # ALS runs: domain/behaviour.viewer_query
 
+    def query(self, viewer: int) -> np.ndarray:
+        """A viewer's behaviour query as serving computes it (the sum, times the query map
+        of an ALS run), for in-memory scoring."""
+        vector = self.viewers[viewer]
+        return vector if self.query_map is None else self.query_map @ vector
+
 
 @dataclass
 class VideoSpace:

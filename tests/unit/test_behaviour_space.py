@@ -146,3 +146,12 @@ def test_an_als_runs_viewer_query_is_its_query_map_times_the_sum():
                                rtol=1e-5)
     np.testing.assert_array_equal(viewer_query(summed, svd), query_vector(summed))
     assert viewer_query(np.zeros(4), als) is None
+
+
+def test_in_memory_scoring_uses_the_query_serving_uses():
+    history, videos, content, _ = synthetic()
+    for model in ("svd", "als"):
+        trained = train(history, videos, content,
+                        TrainingConfig(factors=FactorConfig(model, dimension=8, iterations=5)))
+        expected = trained.viewers[0] if model == "svd" else trained.query_map @ trained.viewers[0]
+        np.testing.assert_allclose(trained.query(0), expected)

@@ -56,8 +56,39 @@ def fit(users: list[data.UserSplit], config: TrainingConfig):
 
 def study(users: list[data.UserSplit], config: TrainingConfig) -> dict[str, float]:
     ratings, x, y, user_row, item_col = fit(users, config)
+    return score(users, config, ratings, x, y, user_row, item_col,
+                 config.factors.regularization)
+
+
+def spark_study(users: list[data.UserSplit], config: TrainingConfig,
+                reg_params: list[float]) -> dict[float, dict[str, float]]:
+    """The same scoring with MLlib's ALS item factors (local[*]) for several regParams:
+    MLlib scales the penalty by each row's rating count (ALS-WR), `implicit` does not."""
+    from killrvideo_reco.training.spark_engine import fit_item_factors
+    from killrvideo_reco.training.spark_session import SparkOptions, start_session
+
+    ratings, _, _, user_row, item_col = fit(users, config)
+    coo = ratings.tocoo()
+    spark = start_session(SparkOptions(packages=""))
+    try:
+        frame = spark.createDataFrame(
+            [(int(u), int(i), float(r)) for u, i, r in zip(coo.row, coo.col, coo.data)],
+            ["user", "item", "rating"])
+        found = {}
+        for reg in reg_params:
+            factors = replace(config.factors, regularization=reg)
+            y = fit_item_factors(frame, factors, ratings.shape[1])
+            penalty = reg * ratings.nnz / ratings.shape[0]  # the mean viewer's
+            found[reg] = score(users, config, ratings, None, y, user_row, item_col, penalty)
+        return found
+    finally:
+        spark.stop()
+
+
+def score(users, config: TrainingConfig, ratings, x, y, user_row, item_col,
+          penalty: float) -> dict[str, float]:
     f = config.factors
-    inverse = np.linalg.inv(y.T @ y + f.regularization * np.eye(y.shape[1]))
+    inverse = np.linalg.inv(y.T @ y + penalty * np.eye(y.shape[1]))
     movie_of = {col: m for m, col in ((mid, item_col.get(video_uuid(mid)))
                                       for mid in {r.movie_id for u in users for r in u.train})
                 if col is not None}
@@ -69,7 +100,8 @@ def study(users: list[data.UserSplit], config: TrainingConfig) -> dict[str, floa
         row = ratings.getrow(user_row[user_uuid(u.user_id)])
         seen, w = row.indices, row.data
         summed = w @ y[seen]
-        queries = {"own factors": x[user_row[user_uuid(u.user_id)]], "sum": summed,
+        queries = {"own factors": x[user_row[user_uuid(u.user_id)]] if x is not None else summed,
+                   "sum": summed,
                    "A^-1 sum": inverse @ summed,
                    "A^-1 confidence sum": inverse @ ((1 + f.alpha * w) @ y[seen])}
         exclude = {item_col[video_uuid(r.movie_id)] for r in u.train
@@ -87,10 +119,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=DEFAULT_DATA)
+    ap.add_argument("--spark-reg", default="",
+                    help="MLlib regParams to score instead, e.g. 1,0.1,0.01 (needs PySpark)")
     args = ap.parse_args()
     dataset = data.load(args.data_dir)
     latest, _ = data.split_users(dataset.ratings)
     base = TrainingConfig()
+    if args.spark_reg:
+        config = replace(base, factors=replace(base.factors, model="als"))
+        print("| split | MLlib regParam | sum | A^-1 sum |")
+        print("|---|---:|---:|---:|")
+        for split, users in (("latest 10 (make eval)", latest),
+                             ("random 10, seed 1", random_split(dataset.ratings, 1))):
+            regs = [float(r) for r in args.spark_reg.split(",")]
+            for reg, ndcg in spark_study(users, config, regs).items():
+                print(f"| {split} | {reg:g} | {ndcg['sum']:.4f} | {ndcg['A^-1 sum']:.4f} |")
+        return 0
     print("| split | ALS | own factors | sum | A^-1 sum | A^-1 confidence sum |")
     print("|---|---|---:|---:|---:|---:|")
     for split, users in (("latest 10 (make eval)", latest),

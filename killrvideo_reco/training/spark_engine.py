@@ -117,7 +117,7 @@ def train_on_spark(spark, history, video_ids: list[uuid.UUID], content: np.ndarr
     on_step(STEPS[1])
 
     fit_part = on_trained.filter(~F.col("held"))
-    vectors = _item_vectors(fit_part, config.factors, n_videos)
+    vectors = fit_item_factors(fit_part, config.factors, n_videos)
     kept = watches.filter(~F.col("held"))
     pop = log_scaled(counts_per_video(kept.groupBy("item").count().collect(), n_videos))
     unit = unit_rows(content, floor=1e-12)
@@ -126,7 +126,7 @@ def train_on_spark(spark, history, video_ids: list[uuid.UUID], content: np.ndarr
     ranker, quality = fit_ranker(cases, vectors, unit, pop, config)
     on_step(STEPS[2])
 
-    full = _item_vectors(on_trained, config.factors, n_videos)
+    full = fit_item_factors(on_trained, config.factors, n_videos)
     on_step(STEPS[3])
     space = video_space(video_ids, content, trained, full[trained], viewers_per_row, config)
     served = sc.broadcast(space.served_raw)
@@ -146,7 +146,7 @@ def spark_regularization(reg_param: float, positives: int, viewers: int) -> floa
     return reg_param * positives / max(viewers, 1)
 
 
-def _item_vectors(watches, factors: FactorConfig, n_videos: int) -> np.ndarray:
+def fit_item_factors(watches, factors: FactorConfig, n_videos: int) -> np.ndarray:
     """ALS item factors as (videos, dimension); rows of videos not in `watches` stay 0.
     Confidence 1 + alpha * weight, as the local engine gives `implicit`."""
     from pyspark.ml.recommendation import ALS

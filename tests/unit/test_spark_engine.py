@@ -184,8 +184,9 @@ def test_the_training_job_and_the_api_load_no_spark():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def test_the_spark_query_map_uses_mllibs_regularisation_of_the_mean_viewer():
-    from killrvideo_reco.training.spark_engine import spark_regularization
+def test_mllibs_penalty_is_scaled_so_the_mean_viewer_gets_train_regularization():
+    from killrvideo_reco.training.spark_engine import mllib_reg_param
 
-    assert spark_regularization(1.0, 1_000_000, 50_000) == 20.0
-    assert spark_regularization(0.5, 10, 0) == 5.0
+    per_viewer = 1_000_000 / 50_000
+    assert mllib_reg_param(1.0, 1_000_000, 50_000) * per_viewer == 1.0
+    assert mllib_reg_param(0.5, 0, 0) == 0.5

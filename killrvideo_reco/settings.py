@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from killrvideo_reco.domain.schedule import parse_schedule
+
 ConsistencyName = Literal[
     "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"
 ]
@@ -76,6 +78,43 @@ class Settings(BaseSettings):
                                    "not trained; they get vectors from the content map.")
     train_content_map_ridge: float = Field(
         10.0, gt=0, description="Ridge penalty of the content -> behaviour map for new videos.")
+    train_engine: Literal["local", "spark"] = Field(
+        "local", description="local: one process (TRAIN_MODEL); spark: ALS in Spark MLlib "
+        "(TRAIN_MODEL is ignored), history read through the Spark Cassandra Connector. Needs "
+        "PySpark: the make targets install it into .venv-spark when TRAIN_ENGINE=spark.")
+    train_schedule: str = Field(
+        "", description="Retrain on a schedule, e.g. `every 24h` or `every 30m`; empty: off. "
+        "The replica that wins the training lease runs it; a failed run leaves the live one "
+        "serving and the next slot retries.")
+
+    # --- the Spark engine (TRAIN_ENGINE=spark) ---
+    spark_master: str = Field(
+        "local[*]", description="Where the Spark driver sends work: `local[*]` (in-process), "
+        "`spark://host:7077` (a standalone master, e.g. make spark-up), `yarn`, `k8s://...`.")
+    spark_driver_memory: str = Field(
+        "1g", description="spark.driver.memory. The driver holds catalogue-sized data only "
+        "(item factors, content vectors, a 2,000-viewer sample for the ranking weights).")
+    spark_executor_memory: str = Field(
+        "1g", description="spark.executor.memory, per executor (grows with watches per executor).")
+    spark_executor_cores: int = Field(
+        0, ge=0, description="spark.executor.cores; 0 leaves Spark's default (all of a worker's).")
+    spark_packages: str = Field(
+        "com.datastax.spark:spark-cassandra-connector_2.12:3.5.1",
+        description="spark.jars.packages: Maven coordinates resolved by the driver (Maven "
+        "Central) and shipped to the executors.")
+    spark_partitions: int = Field(
+        0, ge=0, description="Shuffle partitions and ALS blocks; 0: twice the executors' cores.")
+    spark_cassandra_read_consistency: ConsistencyName = Field(
+        "LOCAL_ONE", description="Consistency of the connector's history scan (its default). "
+        "LOCAL_QUORUM reads what a quorum acknowledged, at twice the replica reads.")
+    spark_cassandra_split_size_mb: int = Field(
+        64, ge=1, description="spark.cassandra.input.split.sizeInMB: token-range split size, "
+        "so the number of Spark partitions the history scan has (estimated from table size).")
+    spark_cassandra_fetch_size_rows: int = Field(
+        1000, ge=1, description="spark.cassandra.input.fetch.sizeInRows: rows per page.")
+    spark_extra_conf: str = Field(
+        "", description="More Spark properties, `key=value` comma-separated (e.g. "
+        "`spark.executor.instances=4`).")
 
     # --- auth ---
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = Field(
@@ -220,6 +259,12 @@ class Settings(BaseSettings):
     @classmethod
     def _replication_shape(cls, value: str) -> str:
         replication_map(value)  # raises ValueError on a bad spec
+        return value
+
+    @field_validator("train_schedule")
+    @classmethod
+    def _schedule_shape(cls, value: str) -> str:
+        parse_schedule(value)  # raises ValueError on a bad spec
         return value
 
     @field_validator("jwt_role_map")

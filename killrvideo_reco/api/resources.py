@@ -8,6 +8,7 @@ import logging
 
 from killrvideo_reco.bootstrap import AppResources, build_resources, job_policy
 from killrvideo_reco.embeddings.factory import build_provider
+from killrvideo_reco.jobs.scheduled_training import run_schedule
 from killrvideo_reco.service.job_registry import JobRegistry
 from killrvideo_reco.settings import Settings
 
@@ -24,6 +25,7 @@ class ResourceHolder:
         self.jobs: JobRegistry | None = None
         self.last_error: str | None = None
         self._task: asyncio.Task | None = None
+        self._schedule: asyncio.Task | None = None  # TRAIN_SCHEDULE's checks
 
     async def start(self) -> None:
         if not await self._try_connect():
@@ -34,6 +36,9 @@ class ResourceHolder:
             self.resources = await asyncio.to_thread(build_resources, self.settings, self.embedder)
             self.jobs = JobRegistry(self.resources.jobs, job_policy(self.settings))
             self.last_error = None
+            if self.settings.train_schedule:
+                self._schedule = asyncio.create_task(
+                    run_schedule(self.resources, self.settings, self.jobs))
             return True
         except Exception as error:  # noqa: BLE001 - reported by /readyz and retried
             self.last_error = f"{type(error).__name__}: {error}"
@@ -46,8 +51,9 @@ class ResourceHolder:
             await asyncio.sleep(2)
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in (self._task, self._schedule):
+            if task:
+                task.cancel()
         if self.jobs:  # first: running jobs record where they stopped
             await self.jobs.shutdown()
         if self.resources:

@@ -44,6 +44,26 @@ def query_vector(viewer_vector: np.ndarray) -> np.ndarray | None:
     return np.append(q / norm, 0.0).astype(np.float32)
 
 
+def viewer_query(viewer_vector: np.ndarray, run) -> np.ndarray | None:
+    """A viewer's stored behaviour vector (a running sum of item vectors) as the run's
+    index query. ALS runs carry (Y^T Y + lambda I)^-1: the sum times it approximates
+    ALS's own user factor, which scores better than the plain sum (evaluation/
+    als_query_study.py), while the stored vector stays a sum one view updates."""
+    if run is not None and run.query_map:
+        viewer_vector = matrix_from_bytes(run.query_map) @ np.asarray(viewer_vector, np.float64)
+    return query_vector(viewer_vector)
+
+
+def matrix_to_bytes(matrix: np.ndarray) -> bytes:
+    rows, cols = matrix.shape
+    return np.array([rows, cols], dtype="<i4").tobytes() + np.asarray(matrix, "<f4").tobytes()
+
+
+def matrix_from_bytes(blob: bytes) -> np.ndarray:
+    rows, cols = np.frombuffer(blob[:8], dtype="<i4")
+    return np.frombuffer(blob[8:], dtype="<f4").reshape(rows, cols).astype(np.float64)
+
+
 @dataclass(frozen=True)
 class ContentMap:
     """Ridge regression from content embeddings to behaviour vectors, for new videos."""

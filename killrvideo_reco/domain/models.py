@@ -60,6 +60,7 @@ class BehaviourRun:
     ranker: RankerWeights = field(default_factory=RankerWeights)
     content_map: bytes | None = None
     popular: tuple[uuid.UUID, ...] = ()
+    query_map: bytes | None = None  # ALS runs: see domain/behaviour.viewer_query
 
 
 @dataclass(frozen=True)

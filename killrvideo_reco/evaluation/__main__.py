@@ -38,6 +38,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="where quality.md and quality.png go (default: %(default)s)")
     p.add_argument("--no-variants", action="store_true",
                    help="skip the in-memory sensitivity grid and the cold-video check")
+    p.add_argument("--engines", action="store_true",
+                   help="also train ALS with the local and the Spark engine and rank For You "
+                        "after each (needs PySpark: make eval TRAIN_ENGINE=spark)")
     return p.parse_args(argv)
 
 
@@ -53,10 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     # Larger timeout than serving: ANN queries at LIMIT 1000 under load, batch rebuilds.
-    settings = Settings(cassandra_keyspace=args.keyspace, cassandra_request_timeout_s=30.0)
+    # The main table is the default engine's run; --engines adds the ALS rows of both.
+    settings = Settings(cassandra_keyspace=args.keyspace, cassandra_request_timeout_s=30.0,
+                        train_engine="local")
     provider = build_provider(settings)
     config = RunConfig(data_dir=args.data_dir, users=args.users, cache_dir=REPO / ".cache",
-                       offline_checks=not args.no_variants)
+                       offline_checks=not args.no_variants, engines=args.engines)
     database = Database(settings)
     try:
         schema.reset_keyspace(database.session, settings)
@@ -66,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         database.close()
     elapsed = time.monotonic() - started
     print(report.table(result))
-    command = "make eval  # = .venv/bin/python -m killrvideo_reco.evaluation" + (
+    command = ("make eval TRAIN_ENGINE=spark  # = .venv-spark/bin/python" if args.engines else
+               "make eval  # = .venv/bin/python") + " -m killrvideo_reco.evaluation" + (
         f" --users {args.users}" if args.users else "") + (
-        " --no-variants" if args.no_variants else "")
+        " --no-variants" if args.no_variants else "") + (" --engines" if args.engines else "")
     md, png = report.write(result, args.docs_dir, command, elapsed)
     print(f"\nwrote {md}" + (f" and {png}" if png else " (no chart: pip install '.[eval]')")
           + f" in {elapsed:.0f}s")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from killrvideo_reco.domain import ranking
-from killrvideo_reco.domain.behaviour import query_vector
+from killrvideo_reco.domain.behaviour import viewer_query
 from killrvideo_reco.domain.models import BehaviourRun, Candidate
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.evaluation.data import UserSplit, watch_for_rating
@@ -130,7 +130,7 @@ class Recommenders:
         uid = user_uuid(user.user_id)
         profile = await self.viewers.profile(uid)
         vector = profile.behaviour_in(run) if profile else None
-        query = query_vector(vector) if vector is not None else None
+        query = viewer_query(vector, run) if vector is not None else None
         if query is None:
             return []
         found = await behaviour.nearest(run, "behaviour", query, None, BEHAVIOUR_HORIZON)

@@ -70,7 +70,7 @@ def score_config(users, movie_ids, content, config: TrainingConfig) -> dict[str,
     lists: dict[str, dict] = {"popularity": {}, "behaviour": {}, "two-stage": {}}
     for u in users:
         seen = np.array([row_of[r.movie_id] for r in u.train])
-        q = model.viewers[viewer[user_uuid(u.user_id)]]
+        q = model.query(viewer[user_uuid(u.user_id)])
         liked = [row_of[r.movie_id] for r in u.train
                  if data.watch_for_rating(r.rating)[0] >= config.params.bounce_threshold]
         pref = unit[liked].sum(axis=0) if len(liked) >= config.params.min_positive_videos else None
@@ -118,7 +118,7 @@ def cold_videos(users, movie_ids, content, config: TrainingConfig, seed: int = 3
         liked = [row_of[r.movie_id] for r in u.train]
         pref = unit[liked].sum(axis=0)
         for name, scores in (("behaviour (content map)",
-                              raw[pool] @ model.viewers[viewer[user_uuid(u.user_id)]]),
+                              raw[pool] @ model.query(viewer[user_uuid(u.user_id)])),
                              ("content cosine", unit[pool] @ pref),
                              ("random", rng.random(pool.size))):
             top = pool[np.argsort(-scores, kind="stable")[:K]]

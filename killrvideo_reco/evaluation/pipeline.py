@@ -22,6 +22,7 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.evaluation import data, loader, metrics, offline, shaping_study
 from killrvideo_reco.evaluation.data import UserSplit
 from killrvideo_reco.evaluation.embedding import embed_movies
+from killrvideo_reco.evaluation.engines import engine_runs
 from killrvideo_reco.evaluation.methods import Catalogue, Recommenders
 from killrvideo_reco.jobs.profiles import rebuild_profiles
 from killrvideo_reco.jobs.train import run_training, training_config
@@ -40,6 +41,7 @@ class RunConfig:
     k: int = 10
     cache_dir: Path | None = Path(".cache")
     offline_checks: bool = True       # sensitivity grid and cold videos (in memory)
+    engines: bool = False             # + For You after local ALS and Spark ALS (needs PySpark)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class RunResult:
     stats: dict
     feed_sources: Counter
     training: dict = field(default_factory=dict)
+    engines: dict = field(default_factory=dict)  # method key -> its training summary
     sensitivity: list[dict] = field(default_factory=list)
     cold: dict = field(default_factory=dict)
     shaping: list[dict] = field(default_factory=list)
@@ -126,6 +129,16 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
     feed_out = await _per_user(users, rec.for_you)
     behaviour_out = await _per_user(users, lambda u: rec.behaviour_only(u, behaviour, run))
     lap("rank after training (For You, behaviour only)")
+    engine_results, engines = [], {}
+    if config.engines:
+        async def rank_all():
+            out = await _per_user(users, rec.for_you)
+            return {u: items for u, (items, _) in out.items()}
+
+        for key, name, lists, summary in await engine_runs(services, settings, rank_all):
+            engine_results.append(MethodResult(key, name, lists))
+            engines[key] = summary
+        lap("train ALS with each engine and rank For You (make eval TRAIN_ENGINE=spark)")
 
     results = [
         MethodResult("popularity", "Popularity (most-rated, unwatched)",
@@ -137,6 +150,7 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
         MethodResult("behaviour", "Behaviour only: behaviour vector + ANN", behaviour_out),
         MethodResult("foryou", "For You: two-stage feed (FeedService)",
                      {u: items for u, (items, _) in feed_out.items()}),
+        *engine_results,
         MethodResult("i2i_max", "Item-to-item (content), last 5 positives, max",
                      {u: r["max"] for u, r in i2i_out.items()}, variant=True),
         MethodResult("i2i_sum", "Item-to-item (content), last 5 positives, sum",
@@ -177,5 +191,5 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
         "short_feed_lists": sum(1 for items, _ in feed_out.values() if len(items) < config.k),
     }
     sources = Counter(source for _, source in feed_out.values())
-    return RunResult(config, results, timings, stats, sources, training, sensitivity_rows, cold,
-                     shaping_rows)
+    return RunResult(config, results, timings, stats, sources, training, engines,
+                     sensitivity_rows, cold, shaping_rows)

@@ -64,7 +64,30 @@ def verdict(result: RunResult) -> str:
     for key, label in (("behaviour", "behaviour only"), ("content", "content only")):
         _, word, ci = _versus(feed, m[key])
         lines.append(f"Against {label} the feed {word} it ({ci}).")
+    lines += engine_lines(result)
     return "\n".join(f"- {line}" for line in lines)
+
+
+def engine_lines(result: RunResult) -> list[str]:
+    """The Spark row against the local engine's ALS and the default PureSVD feed."""
+    m = _by_key(result)
+    if "foryou_als_spark" not in m or "foryou_als_local" not in m:
+        return []
+    spark, local, svd = m["foryou_als_spark"], m["foryou_als_local"], m["foryou"]
+    gap = spark.metrics["ndcg"] / max(local.metrics["ndcg"], 1e-9) - 1
+    _, word, ci = _versus(spark, local)
+    times = ", ".join(f"{name} {result.engines[key]['wallSeconds']} s" for key, name in (
+        ("foryou_als_local", "local"), ("foryou_als_spark", "Spark")))
+    lines = [f"**Spark engine**: For You after ALS trained by Spark MLlib, NDCG@10 "
+             f"{spark.metrics['ndcg']:.4f}, vs {local.metrics['ndcg']:.4f} after the local "
+             f"engine's ALS with the same hyper-parameters: {gap:+.1%} (target: within 5%: "
+             f"{'met' if abs(gap) <= 0.05 else 'NOT met'}); Spark {word} local ({ci}). "
+             f"Training with the profile rebuild: {times}."]
+    for row, name in ((local, "local ALS"), (spark, "Spark ALS")):
+        _, word, ci = _versus(row, svd)
+        lines.append(f"Against the default PureSVD feed ({svd.metrics['ndcg']:.4f}), {name} "
+                     f"{word} it ({ci}).")
+    return lines
 
 
 def training_section(result: RunResult) -> str:

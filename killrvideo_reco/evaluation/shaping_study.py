@@ -62,7 +62,7 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
     multi, covered = 0, {name: 0 for name, _, _ in variants}
     for u in users:
         seen = np.array([row_of[r.movie_id] for r in u.train])
-        q = model.viewers[viewer[user_uuid(u.user_id)]]
+        q = model.query(viewer[user_uuid(u.user_id)])
         liked = [r for r in u.train
                  if data.watch_for_rating(r.rating)[0] >= params.bounce_threshold]
         rows = [row_of[r.movie_id] for r in liked]

@@ -17,10 +17,18 @@ import resource
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import numpy as np
+
 from killrvideo_reco.bootstrap import Services, profile_params
-from killrvideo_reco.domain.behaviour import other_slot
+from killrvideo_reco.domain.behaviour import (
+    ContentMap,
+    RankerWeights,
+    matrix_to_bytes,
+    other_slot,
+)
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
 from killrvideo_reco.jobs.progress import Progress
@@ -29,6 +37,7 @@ from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History
 from killrvideo_reco.training.model import TrainingConfig, train
 from killrvideo_reco.training.ranker import CandidateSizes
+from killrvideo_reco.training.spark_engine import STEPS as SPARK_FIT_STEPS
 
 log = logging.getLogger(__name__)
 HISTORY_SPLITS = 256
@@ -46,6 +55,18 @@ def training_config(settings: Settings) -> TrainingConfig:
                              settings.feed_content_candidates, settings.feed_popular_candidates))
 
 
+@dataclass
+class Fitted:
+    """What either engine leaves for the run's record once its vectors are written."""
+    model: str
+    bound: float
+    ranker: RankerWeights
+    content_map: ContentMap
+    popular: list[uuid.UUID]
+    quality: dict
+    query_map: np.ndarray | None = None
+
+
 async def run_training(resources: Services, settings: Settings,
                        on_progress: Callable[[Progress], None] | None = None,
                        progress_stream=None, exclude: frozenset[uuid.UUID] = frozenset(),
@@ -58,8 +79,12 @@ async def run_training(resources: Services, settings: Settings,
     slot = other_slot(previous.slot) if previous else "a"
     run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     config = training_config(settings)
-    splits = token_splits(HISTORY_SPLITS)
-    progress = Progress("train", len(splits) + len(STEPS) - 1, item_name="rows",
+    spark = settings.train_engine == "spark"
+    splits = [] if spark else token_splits(HISTORY_SPLITS)
+    # Steps up to the vectors written (session, Spark's, videos, viewers; or history
+    # splits, fit, videos, viewers), then the switch and the profile rebuild.
+    engine_steps = 1 + len(SPARK_FIT_STEPS) + 2 if spark else len(splits) + 3
+    progress = Progress("train", engine_steps + 2, item_name="rows",
                         **({"stream": progress_stream} if progress_stream else {}))
 
     def step(name: str, items: int = 0) -> None:
@@ -70,6 +95,44 @@ async def run_training(resources: Services, settings: Settings,
 
     pending = BehaviourRun(run_id, slot, settings.behaviour_dimension, 1.0)
     await store.save_run(pending, "training", started_at, None)
+    if spark:
+        from killrvideo_reco.jobs.train_spark import fit_on_spark
+
+        fitted = await fit_on_spark(resources, settings, config, slot, run_id, exclude, step)
+    else:
+        fitted = await _fit_locally(resources, settings, config, splits, slot, run_id,
+                                    exclude, step)
+    run = BehaviourRun(run_id, slot, settings.behaviour_dimension, fitted.bound,
+                       fitted.ranker, fitted.content_map.to_bytes(), tuple(fitted.popular),
+                       None if fitted.query_map is None else matrix_to_bytes(fitted.query_map))
+    quality = {**fitted.quality, "ranker": fitted.ranker.weights}
+    await store.save_run(run, "complete", started_at, json.dumps(quality))
+    await store.activate(run_id, previous.run_id if previous else None)
+    if resources.runs:
+        resources.runs.invalidate()
+    step("switched")
+    profiles = None
+    if rebuild:
+        profiles = await rebuild_profiles(resources.videos, resources.viewers,
+                                          resources.activity, progress_stream=progress_stream)
+    step("profiles rebuilt")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    seconds = time.monotonic() - clock
+    summary = {"runId": run_id, "slot": slot, "previousRunId": previous.run_id if previous else None,
+               "engine": settings.train_engine, "model": fitted.model,
+               "dimension": settings.behaviour_dimension,
+               "seconds": round(seconds, 1), "peakRssMB": round(peak_mb, 1),
+               "quality": quality, "profiles": profiles}
+    log.info("train %s: live after %.1fs (quality %s)", run_id, seconds, quality)
+    return summary
+
+
+async def _fit_locally(resources: Services, settings: Settings, config: TrainingConfig,
+                       splits, slot: str, run_id: str, exclude: frozenset[uuid.UUID],
+                       step: Callable[..., None]) -> Fitted:
+    """The local engine: history into memory, fit in this process, vectors written."""
+    store = resources.training
+    assert store is not None
     history = History()
     params = profile_params(settings)
     for start, end in splits:
@@ -88,28 +151,8 @@ async def run_training(resources: Services, settings: Settings,
     await resources.viewers.write_behaviour_many(
         slot, run_id, list(zip(model.viewer_ids, model.viewers.astype("float32"))), version)
     step("viewers written")
-    run = BehaviourRun(run_id, slot, settings.behaviour_dimension, model.bound,
-                       model.ranker, model.content_map.to_bytes(),
-                       tuple(model.popular))
-    quality = {**model.quality, "ranker": model.ranker.weights}
-    await store.save_run(run, "complete", started_at, json.dumps(quality))
-    await store.activate(run_id, previous.run_id if previous else None)
-    if resources.runs:
-        resources.runs.invalidate()
-    step("switched")
-    profiles = None
-    if rebuild:
-        profiles = await rebuild_profiles(resources.videos, resources.viewers,
-                                          resources.activity, progress_stream=progress_stream)
-    step("profiles rebuilt")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    seconds = time.monotonic() - clock
-    summary = {"runId": run_id, "slot": slot, "previousRunId": previous.run_id if previous else None,
-               "model": config.factors.model, "dimension": settings.behaviour_dimension,
-               "seconds": round(seconds, 1), "peakRssMB": round(peak_mb, 1),
-               "quality": quality, "profiles": profiles}
-    log.info("train %s: live after %.1fs (quality %s)", run_id, seconds, quality)
-    return summary
+    return Fitted(config.factors.model, model.bound, model.ranker, model.content_map,
+                  model.popular, model.quality, model.query_map)
 
 
 def train_from_cli(settings: Settings) -> int:
@@ -128,7 +171,8 @@ def train_from_cli(settings: Settings) -> int:
         return code
     summary = job.result
     q = summary["quality"]
-    print(f"train: run {summary['runId']} is live (slot {summary['slot']}, {summary['model']}, "
+    print(f"train: run {summary['runId']} is live (slot {summary['slot']}, {summary['engine']} "
+          f"engine, {summary['model']}, "
           f"{summary['dimension']} factors) after {summary['seconds']}s, process peak RSS "
           f"{summary['peakRssMB']} MB")
     print(f"train: {q['viewers']} viewers, {q['positives']} positive watches, "

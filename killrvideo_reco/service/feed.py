@@ -22,7 +22,7 @@ from cachetools import LRUCache, TTLCache
 
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
-from killrvideo_reco.domain.behaviour import query_vector
+from killrvideo_reco.domain.behaviour import viewer_query
 from killrvideo_reco.domain.explanations import based_on_for_items
 from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, FeedSource, RecentVideo
 from killrvideo_reco.domain.shaping import ShapingParams
@@ -88,7 +88,7 @@ class FeedService:
         if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:
             self._log_unusable_once(user_id, verdict.reason)
         behaviour = prefs.behaviour_in(run) if prefs is not None else None
-        behaviour_query = query_vector(behaviour) if behaviour is not None else None
+        behaviour_query = viewer_query(behaviour, run) if behaviour is not None else None
         if run is not None and self.two_stage and (behaviour_query is not None
                                                    or verdict.vector is not None):
             ranked = await self._ranked(user_id, run, prefs, behaviour_query, verdict.vector)

@@ -74,12 +74,13 @@ class BehaviourStore:
         self._set_active = prepare(
             f"INSERT INTO {ks}.service_metadata (name, value) VALUES (?, ?)")
         self._get_run = prepare(
-            f"SELECT run_id, slot, status, dimension, max_norm, ranker, content_map, popular "
+            f"SELECT run_id, slot, status, dimension, max_norm, ranker, content_map, popular, "
+            "query_map "
             f"FROM {ks}.training_runs WHERE run_id = ?")
         self._save_run = prepare(
             f"INSERT INTO {ks}.training_runs (run_id, slot, status, started_at, finished_at, "
-            "dimension, max_norm, ranker, content_map, popular, quality) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            "dimension, max_norm, ranker, content_map, popular, quality, query_map) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self._set_status = prepare(
             f"UPDATE {ks}.training_runs SET status = ?, finished_at = ? WHERE run_id = ?")
 
@@ -192,7 +193,7 @@ class BehaviourStore:
         r = rows[0]
         return BehaviourRun(r.run_id, r.slot, r.dimension, r.max_norm,
                             RankerWeights.from_json(r.ranker), r.content_map,
-                            _uuids(r.popular))
+                            _uuids(r.popular), r.query_map)
 
     async def save_run(self, run: BehaviourRun, status: str, started_at: datetime,
                        quality_json: str | None) -> None:
@@ -200,7 +201,7 @@ class BehaviourStore:
         await execute(self.session, self._save_run, (
             run.run_id, run.slot, status, started_at, finished, run.dimension, run.max_norm,
             run.ranker.to_json(), run.content_map, b"".join(v.bytes for v in run.popular),
-            quality_json), WRITE_EXECUTION)
+            quality_json, run.query_map), WRITE_EXECUTION)
 
     async def activate(self, run_id: str, previous: str | None) -> None:
         """The switch readers see: one cell, so they get the old run or the new one."""

@@ -69,6 +69,14 @@ def _implicit_als(ratings: sparse.csr_matrix, k: int, config: FactorConfig) -> n
     return np.asarray(model.item_factors, dtype=np.float64)
 
 
+def query_map(item_vectors: np.ndarray, regularization: float) -> np.ndarray:
+    """(Y^T Y + lambda I)^-1 for an ALS run: ALS's user factor is (Y^T C_u Y + lambda I)^-1
+    Y^T C_u p_u; without the per-viewer Y^T (C_u - I) Y term it is this fixed matrix times
+    the viewer's sum of item vectors, which the view path keeps up to date."""
+    y = np.asarray(item_vectors, dtype=np.float64)
+    return np.linalg.inv(y.T @ y + max(regularization, 1e-6) * np.eye(y.shape[1]))
+
+
 def viewer_vectors(weights: sparse.csr_matrix, items: np.ndarray) -> np.ndarray:
     """Each viewer's behaviour vector: their weighted sum of item vectors."""
     return np.asarray(weights @ items)

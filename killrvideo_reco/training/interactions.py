@@ -32,18 +32,14 @@ class History:
         u, i, w, t = [], [], [], []
         for user_id, row in rows:
             user = self.users.setdefault(user_id, len(self.users))
-            for interaction in (watch_interaction(row, _NO_VECTOR, None, ""),
-                                hide_interaction(row, _NO_VECTOR, None, "")):
-                if interaction is None:
-                    continue
+            for weight, at in weighed(row, params):
                 # Every interaction moves the viewer's reference time, as in build_state.
-                self._latest[user] = max(self._latest.get(user, -np.inf), interaction.at)
-                weight = interaction_weight(interaction, params)
+                self._latest[user] = max(self._latest.get(user, -np.inf), at)
                 if weight > 0:
                     u.append(user)
                     i.append(self.items.setdefault(row.video_id, len(self.items)))
                     w.append(weight)
-                    t.append(interaction.at)
+                    t.append(at)
         if u:
             self._u.append(np.asarray(u, dtype=np.int32))
             self._i.append(np.asarray(i, dtype=np.int32))
@@ -68,6 +64,36 @@ class History:
     @property
     def positives(self) -> int:
         return int(sum(a.size for a in self._u))
+
+
+def weighed(row: HistoryRow, params: ProfileParams) -> list[tuple[float, float]]:
+    """(undecayed weight, time) of the row's watch and of its hide, for those it has:
+    the taste profile's own weights (completion, rewatch cap, bounces and hides <= 0)."""
+    found = []
+    for interaction in (watch_interaction(row, _NO_VECTOR, None, ""),
+                        hide_interaction(row, _NO_VECTOR, None, "")):
+        if interaction is not None:
+            found.append((interaction_weight(interaction, params), interaction.at))
+    return found
+
+
+def viewer_positives(rows: Iterable[HistoryRow], params: ProfileParams
+                     ) -> list[tuple[uuid.UUID, float, float]]:
+    """One viewer's positive watches as (video, decayed weight, time): what History and
+    decayed_weights compute in bulk, for an engine that holds one viewer at a time."""
+    latest, found = -np.inf, []
+    for row in rows:
+        for weight, at in weighed(row, params):
+            latest = max(latest, at)
+            if weight > 0:
+                found.append((row.video_id, weight, at))
+    if not found:
+        return []
+    weights = np.array([w for _, w, _ in found])
+    times = np.array([at for _, _, at in found])
+    decayed = decayed_weights(np.zeros(len(found), dtype=np.int64), weights, times,
+                              np.array([latest]), params)
+    return [(video, float(d), at) for (video, _, at), d in zip(found, decayed)]
 
 
 def decayed_weights(users: np.ndarray, weights: np.ndarray, times: np.ndarray,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -30,11 +31,13 @@ def test_a_run_is_served_once_complete_and_the_switch_retires_the_previous(store
     assert run(stores.behaviour.run(first.run_id)) is None, "an unfinished run never serves"
     run(stores.behaviour.save_run(first, "complete", STARTED, '{"ndcg": 0.1}'))
     loaded = run(stores.behaviour.run(first.run_id))
-    assert (loaded.slot, loaded.popular) == ("a", first.popular)
+    assert (loaded.slot, loaded.popular, loaded.query_map) == ("a", first.popular, None)
     run(stores.behaviour.activate(first.run_id, None))
     assert run(stores.behaviour.active_run()).run_id == first.run_id
 
+    second = replace(second, query_map=b"\x02\x00\x00\x00" * 2 + bytes(16))  # an ALS run
     run(stores.behaviour.save_run(second, "complete", STARTED, None))
+    assert run(stores.behaviour.run(second.run_id)).query_map == second.query_map
     run(stores.behaviour.activate(second.run_id, first.run_id))
     assert run(stores.behaviour.active_run()).run_id == second.run_id
     assert run(stores.behaviour.run(first.run_id)) is None, "the previous run is retired"

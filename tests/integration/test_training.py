@@ -244,3 +244,35 @@ def test_training_job_over_http(world, api):
     assert body["result"]["runId"] == asyncio.run(resources.behaviour.active_run()).run_id
     assert before is None or body["result"]["runId"] != before.run_id
     assert body["progress"]["done"] == body["progress"]["total"]
+
+
+def test_an_unreachable_spark_master_fails_the_job_and_the_live_run_serves(world):
+    """TRAIN_ENGINE=spark with no master answering: the job is `failed` with the cause
+    in seconds (not after Spark's minute of retries), the lease is freed, and the live
+    run keeps serving. Needs no PySpark: the master is checked before Spark starts."""
+    import socket
+
+    from fastapi.testclient import TestClient
+
+    from killrvideo_reco.api.app import create_app
+
+    settings, resources, _, viewers = world
+    ensure_trained(resources, settings)
+    live = asyncio.run(resources.behaviour.active_run())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        master = f"spark://127.0.0.1:{probe.getsockname()[1]}"
+    spark = settings.model_copy(update={"train_engine": "spark", "spark_master": master})
+    moderator = auth(settings, uuid.uuid4(), roles=("moderator",))
+    with TestClient(create_app(spark), raise_server_exceptions=False) as client:
+        before = client.get(FEED, headers=auth(settings, viewers["db"][2])).json()
+        started = client.post("/api/v1/admin/jobs/train", headers=moderator)
+        assert started.status_code == 202
+        body = wait_for_job(client, started.json()["jobId"], moderator, 60, 0.2)
+        assert body["status"] == "failed", body
+        assert master in body["error"] and "does not answer" in body["error"]
+        assert asyncio.run(resources.behaviour.active_run()).run_id == live.run_id
+        assert client.get(FEED, headers=auth(settings, viewers["db"][2])).json() == before
+        again = client.post("/api/v1/admin/jobs/train", headers=moderator)
+        assert again.status_code == 202, "the lease was freed by the failed job"
+        wait_for_job(client, again.json()["jobId"], moderator, 60, 0.2)

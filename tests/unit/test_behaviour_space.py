@@ -117,3 +117,41 @@ def test_training_learns_co_watching_and_places_unwatched_videos(model):
     q = trained.quality
     assert q["ndcg@10 ranked"] > q["ndcg@10 popularity"]
     assert trained.ranker.source == "fitted"
+    # ALS runs carry (Y^T Y + lambda I)^-1 for the viewers' queries; PureSVD runs none.
+    if model == "svd":
+        assert trained.query_map is None
+    else:
+        y = raw[[v not in held_out for v in videos]]
+        np.testing.assert_allclose(trained.query_map @ (y.T @ y + np.eye(8)), np.eye(8),
+                                   atol=1e-3)
+
+
+def test_an_als_runs_viewer_query_is_its_query_map_times_the_sum():
+    from killrvideo_reco.domain.behaviour import (
+        matrix_from_bytes,
+        matrix_to_bytes,
+        query_vector,
+        viewer_query,
+    )
+    from killrvideo_reco.domain.models import BehaviourRun
+
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=(50, 4))
+    inverse = np.linalg.inv(y.T @ y + 2.0 * np.eye(4))
+    assert np.allclose(matrix_from_bytes(matrix_to_bytes(inverse)), inverse, rtol=1e-6)
+    summed = y[:5].sum(axis=0)
+    als = BehaviourRun("als", "a", 4, 1.0, query_map=matrix_to_bytes(inverse))
+    svd = BehaviourRun("svd", "b", 4, 1.0)
+    np.testing.assert_allclose(viewer_query(summed, als), query_vector(inverse @ summed),
+                               rtol=1e-5)
+    np.testing.assert_array_equal(viewer_query(summed, svd), query_vector(summed))
+    assert viewer_query(np.zeros(4), als) is None
+
+
+def test_in_memory_scoring_uses_the_query_serving_uses():
+    history, videos, content, _ = synthetic()
+    for model in ("svd", "als"):
+        trained = train(history, videos, content,
+                        TrainingConfig(factors=FactorConfig(model, dimension=8, iterations=5)))
+        expected = trained.viewers[0] if model == "svd" else trained.query_map @ trained.viewers[0]
+        np.testing.assert_allclose(trained.query(0), expected)

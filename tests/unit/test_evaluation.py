@@ -189,3 +189,24 @@ def test_paired_bootstrap_interval():
     assert (diff, lo, hi) == pytest.approx((0.25, 0.25, 0.25))
     diff, lo, hi = metrics.paired_bootstrap([1.0, 0.0] * 50, [0.0, 1.0] * 50)
     assert diff == pytest.approx(0.0) and lo < 0 < hi
+
+
+def test_the_spark_row_is_compared_with_local_als_and_puresvd():
+    from pathlib import Path
+
+    from killrvideo_reco.evaluation.pipeline import MethodResult, RunConfig, RunResult
+    from killrvideo_reco.evaluation.report import engine_lines
+
+    def method(key, per_user):
+        return MethodResult(key, key, {}, metrics={"ndcg": sum(per_user) / len(per_user),
+                                                   "ndcg_per_user": per_user})
+
+    users = [0.1, 0.2, 0.0, 0.3] * 25
+    methods = [method("foryou", users), method("foryou_als_local", [u * 0.9 for u in users]),
+               method("foryou_als_spark", [u * 0.88 for u in users])]
+    result = RunResult(RunConfig(Path(".")), methods, {}, {}, None, engines={
+        "foryou_als_local": {"wallSeconds": 50.0}, "foryou_als_spark": {"wallSeconds": 200.0}})
+    first, *against = engine_lines(result)
+    assert "-2.2%" in first and "within 5%: met" in first and "Spark 200.0 s" in first
+    assert len(against) == 2 and all("PureSVD" in line for line in against)
+    assert engine_lines(RunResult(RunConfig(Path(".")), methods[:1], {}, {}, None)) == []

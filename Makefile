@@ -138,6 +138,7 @@ bench: schema ## benchmarks: feed latency, view ingest, pgvector peer (docs/benc
 	$(PY) -m bench.view_bytes
 	$(PY) -m bench.view_statements
 	$(PY) -m bench.replay
+	$(PY) -m bench.replay_feed
 	$(PY) bench/embeddings_bench.py
 	$(PY) -m bench.profile_rebuild_bench
 	$(PY) -m bench.train_bench

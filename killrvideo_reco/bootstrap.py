@@ -98,6 +98,7 @@ class Services:
     catalogue: CatalogueService
     privacy: PrivacyService
     related: RelatedVideos
+    neighbours: NeighbourRepository | None  # training writes the behaviour lists
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
@@ -114,7 +115,8 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs,
                          feed.neighbours),
         PrivacyService(videos, viewers),
-        RelatedVideos(videos, viewers, behaviour, runs))
+        RelatedVideos(videos, viewers, feed.neighbours, runs),
+        neighbours)
 
 
 def services_on(stores: Stores, settings: Settings, embedder: EmbeddingProvider) -> Services:

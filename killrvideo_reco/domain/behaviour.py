@@ -20,6 +20,12 @@ def other_slot(slot: str) -> str:
     return "b" if slot == "a" else "a"
 
 
+def behaviour_space(slot: str) -> str:
+    """The `space` key of a run's neighbour lists: per slot, like its vectors, so a retrain
+    writes the idle slot's lists and the switch flips lists and vectors together."""
+    return f"behaviour {slot}"
+
+
 def max_norm(item_vectors: np.ndarray) -> float:
     norms = np.linalg.norm(np.asarray(item_vectors, dtype=np.float64), axis=1)
     return float(norms.max()) if norms.size and norms.max() > 0 else 1.0

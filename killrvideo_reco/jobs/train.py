@@ -26,6 +26,7 @@ from killrvideo_reco.bootstrap import Services, profile_params
 from killrvideo_reco.domain.behaviour import (
     ContentMap,
     RankerWeights,
+    behaviour_space,
     matrix_to_bytes,
     other_slot,
 )
@@ -36,12 +37,13 @@ from killrvideo_reco.settings import Settings
 from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History
 from killrvideo_reco.training.model import TrainingConfig, train
+from killrvideo_reco.training.neighbours import behaviour_neighbours
 from killrvideo_reco.training.ranker import CandidateSizes
 from killrvideo_reco.training.spark_engine import STEPS as SPARK_FIT_STEPS
 
 log = logging.getLogger(__name__)
 HISTORY_SPLITS = 256
-STEPS = ("history", "fit", "videos", "viewers", "switch", "profiles")
+STEPS = ("history", "fit", "videos", "viewers", "neighbours", "switch", "profiles")
 
 
 def training_config(settings: Settings) -> TrainingConfig:
@@ -64,6 +66,8 @@ class Fitted:
     content_map: ContentMap
     popular: list[uuid.UUID]
     quality: dict
+    video_ids: list[uuid.UUID]
+    index: np.ndarray  # (videos, dimension + 1) index vectors, as written
     query_map: np.ndarray | None = None
 
 
@@ -84,7 +88,7 @@ async def run_training(resources: Services, settings: Settings,
     # Steps up to the vectors written (session, Spark's, videos, viewers; or history
     # splits, fit, videos, viewers), then the switch and the profile rebuild.
     engine_steps = 1 + len(SPARK_FIT_STEPS) + 2 if spark else len(splits) + 3
-    progress = Progress("train", engine_steps + 2, item_name="rows",
+    progress = Progress("train", engine_steps + 3, item_name="rows",
                         **({"stream": progress_stream} if progress_stream else {}))
 
     def step(name: str, items: int = 0) -> None:
@@ -102,6 +106,8 @@ async def run_training(resources: Services, settings: Settings,
     else:
         fitted = await _fit_locally(resources, settings, config, splits, slot, run_id,
                                     exclude, step)
+    await _write_neighbours(resources, settings, fitted, slot, run_id)
+    step("neighbours written")
     run = BehaviourRun(run_id, slot, settings.behaviour_dimension, fitted.bound,
                        fitted.ranker, fitted.content_map.to_bytes(), tuple(fitted.popular),
                        None if fitted.query_map is None else matrix_to_bytes(fitted.query_map))
@@ -125,6 +131,18 @@ async def run_training(resources: Services, settings: Settings,
                "quality": quality, "profiles": profiles}
     log.info("train %s: live after %.1fs (quality %s)", run_id, seconds, quality)
     return summary
+
+
+async def _write_neighbours(resources: Services, settings: Settings, fitted: Fitted,
+                            slot: str, run_id: str) -> None:
+    """The run's behaviour neighbour lists, into its slot before the switch."""
+    if resources.neighbours is None or settings.feed_neighbours == 0:
+        return
+    lists = await asyncio.to_thread(behaviour_neighbours, fitted.video_ids, fitted.index,
+                                    settings.feed_neighbours, run_id)
+    await resources.neighbours.write_neighbour_lists(behaviour_space(slot), lists)
+    log.info("train %s: %d behaviour neighbour lists of up to %d", run_id, len(lists),
+             settings.feed_neighbours)
 
 
 async def _fit_locally(resources: Services, settings: Settings, config: TrainingConfig,
@@ -152,7 +170,7 @@ async def _fit_locally(resources: Services, settings: Settings, config: Training
         slot, run_id, list(zip(model.viewer_ids, model.viewers.astype("float32"))), version)
     step("viewers written")
     return Fitted(config.factors.model, model.bound, model.ranker, model.content_map,
-                  model.popular, model.quality, model.query_map)
+                  model.popular, model.quality, model.video_ids, model.index, model.query_map)
 
 
 def train_from_cli(settings: Settings) -> int:

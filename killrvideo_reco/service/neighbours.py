@@ -52,15 +52,20 @@ class ContentNeighbours:
 
     async def lists(self, medoids: Sequence[Interest],
                     model_id: str) -> dict[uuid.UUID, NeighbourList]:
-        stored = await self.store.neighbour_lists([m.medoid_id for m in medoids], CONTENT)
+        return await self.lists_of([(m.medoid_id, m.medoid) for m in medoids], model_id)
+
+    async def lists_of(self, videos: Sequence[tuple[uuid.UUID, np.ndarray]],
+                       model_id: str) -> dict[uuid.UUID, NeighbourList]:
+        """(video id, its content vector) -> its list: stored, or computed now."""
+        stored = await self.store.neighbour_lists([v for v, _ in videos], CONTENT)
         now = time.time()
-        stale = [m for m in medoids if not _usable(stored.get(m.medoid_id), model_id, now,
-                                                  self.max_age_s)]
-        NEIGHBOUR_LISTS.labels("stored").inc(len(medoids) - len(stale))
+        stale = [(v, vector) for v, vector in videos
+                 if not _usable(stored.get(v), model_id, now, self.max_age_s)]
+        NEIGHBOUR_LISTS.labels("stored").inc(len(videos) - len(stale))
         NEIGHBOUR_LISTS.labels("computed").inc(len(stale))
         computed = await asyncio.gather(
-            *(self.compute(m.medoid_id, m.medoid, model_id) for m in stale))
-        return {**stored, **{m.medoid_id: found for m, found in zip(stale, computed)}}
+            *(self.compute(v, vector, model_id) for v, vector in stale))
+        return {**stored, **{v: found for (v, _), found in zip(stale, computed)}}
 
     async def compute(self, video_id: uuid.UUID, vector: np.ndarray,
                       model_id: str) -> NeighbourList:

@@ -104,6 +104,9 @@ class NeighbourRepository(Protocol):
                               space: str) -> dict[uuid.UUID, NeighbourList]: ...
     async def write_neighbours(self, video_id: uuid.UUID, space: str,
                                neighbours: NeighbourList) -> None: ...
+    async def write_neighbour_lists(
+            self, space: str, lists: Sequence[tuple[uuid.UUID, NeighbourList]]) -> None:
+        """Many lists of one space at once (training): a bulk write."""
 
 
 class TrainingRepository(Protocol):

@@ -1,11 +1,11 @@
-"""Related videos ("watch next"): a video's nearest neighbours, behaviour space first.
+"""Related videos ("watch next"): a video's precomputed neighbours, read by key.
 
-With a live training run and a vector for the video in it, the neighbours are the videos
-co-watched with it (ANN over the run's behaviour slot, queried with the video's own
-direction in it); otherwise, for untrained or new videos, the nearest in the content space. A
-viewer's watched and hidden videos are dropped (exactly, as in the feed); without a
-viewer, nothing is. One ANN query and one exclusion lookup per request: precomputed
-neighbour lists (issue "The feed at the cost of one ANN query") are the next step.
+With a live training run, the video's list in the run's behaviour space (computed exactly at
+training, training/neighbours.py): the videos co-watched with it. For a video the run does
+not know (uploaded since), or before the first run, its content list (service/neighbours.py:
+computed at upload, or now on first use). A viewer's watched and hidden videos are dropped
+exactly, as in the feed; without a viewer, nothing is. When the lists are off
+(FEED_NEIGHBOURS=0) one ANN query in the content space answers instead.
 """
 from __future__ import annotations
 
@@ -13,18 +13,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from killrvideo_reco.domain.behaviour import query_vector, video_behaviour
-from killrvideo_reco.domain.models import VideoSummary
+from killrvideo_reco.domain.behaviour import behaviour_space
+from killrvideo_reco.domain.models import VideoFacts, VideoSummary
+from killrvideo_reco.service.neighbours import ContentNeighbours
 from killrvideo_reco.service.ports import (
     NO_RUN,
     ActiveRun,
-    BehaviourRepository,
     VideoRepository,
     ViewerRepository,
 )
 
-# Rows asked per item wanted: room for the video itself and what the viewer saw.
-OVERFETCH = 3
+OVERFETCH = 3  # ANN rows per item wanted, without lists: room for what the viewer saw
 MAX_ROWS = 1000  # Cassandra's ANN LIMIT cap
 
 Space = Literal["behaviour", "content"]
@@ -44,8 +43,8 @@ class RelatedVideo:
 
 class RelatedVideos:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
-                 behaviour: BehaviourRepository | None = None, runs: ActiveRun | None = None):
-        self.videos, self.viewers, self.behaviour = videos, viewers, behaviour
+                 lists: ContentNeighbours | None = None, runs: ActiveRun | None = None):
+        self.videos, self.viewers, self.lists = videos, viewers, lists
         self.runs = runs or NO_RUN
 
     async def related(self, video_id: uuid.UUID, limit: int,
@@ -54,23 +53,7 @@ class RelatedVideos:
         facts = await self.videos.facts(video_id)
         if facts is None or facts.content_features is None:
             raise UnknownVideo(f"no video {video_id}")
-        rows = min(MAX_ROWS, OVERFETCH * limit + 1)
-        run = await self.runs.get()
-        space: Space = "content"
-        found: list[tuple[uuid.UUID, float]] = []
-        raw = video_behaviour(facts.behaviour, run) if self.behaviour is not None else None
-        # The video's direction as a viewer-style query (extra dimension 0): the index
-        # ranks by inner product with it. Its own index vector would not do: the extra
-        # dimension would make every item of a similar length look related.
-        query = query_vector(raw) if raw is not None else None
-        if run is not None and self.behaviour is not None and query is not None:
-            candidates = await self.behaviour.nearest(run, "behaviour", query, None, rows)
-            found = [(c.video_id, c.behaviour) for c in candidates]
-            space = "behaviour"
-        if not found:
-            space = "content"
-            nearest = await self.videos.nearest(facts.content_features, rows)
-            found = [(c.summary.video_id, c.score) for c in nearest]
+        space, found = await self._neighbours(facts, limit)
         found = [(v, s) for v, s in found if v != video_id]
         if viewer is not None and found:
             seen = await self.viewers.seen_among(viewer, [v for v, _ in found])
@@ -81,3 +64,24 @@ class RelatedVideos:
                   else f"Similar to {facts.title}")
         return [RelatedVideo(summaries[v], float(s), space, reason)
                 for v, s in found if v in summaries]
+
+    async def _neighbours(self, facts: VideoFacts,
+                          limit: int) -> tuple[Space, list[tuple[uuid.UUID, float]]]:
+        assert facts.content_features is not None
+        video_id = facts.video_id
+        if self.lists is not None and self.lists.size > 0:
+            run = await self.runs.get()
+            if run is not None:
+                stored = await self.lists.store.neighbour_lists([video_id],
+                                                                behaviour_space(run.slot))
+                mine = stored.get(video_id)
+                if mine is not None and mine.version == run.run_id and mine.video_ids:
+                    return "behaviour", list(zip(mine.video_ids, mine.similarities.tolist()))
+            if facts.embedding_model is not None:
+                lists = await self.lists.lists_of([(video_id, facts.content_features)],
+                                                  facts.embedding_model)
+                return "content", list(zip(lists[video_id].video_ids,
+                                           lists[video_id].similarities.tolist()))
+        nearest = await self.videos.nearest(facts.content_features,
+                                            min(MAX_ROWS, OVERFETCH * limit + 1))
+        return "content", [(c.summary.video_id, c.score) for c in nearest]

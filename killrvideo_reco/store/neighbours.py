@@ -1,6 +1,7 @@
 """CQL for the per-video neighbour lists (video_neighbours): read by key, written whole."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ from cassandra.cluster import Session
 
 from killrvideo_reco.domain.models import NeighbourList
 from killrvideo_reco.store.aio import execute
+from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.connection import prepare as prepare_statement
 from killrvideo_reco.store.rows import as_utc
@@ -44,8 +46,17 @@ class NeighbourStore:
 
     async def write_neighbours(self, video_id: uuid.UUID, space: str,
                                neighbours: NeighbourList) -> None:
-        await execute(self.session, self._write, (
-            video_id, space, neighbours.version,
+        await execute(self.session, self._write, _values(video_id, space, neighbours),
+                      WRITE_EXECUTION)
+
+    async def write_neighbour_lists(self, space: str,
+                                    lists: Sequence[tuple[uuid.UUID, NeighbourList]]) -> None:
+        values = [_values(video_id, space, neighbours) for video_id, neighbours in lists]
+        await asyncio.to_thread(execute_many, self.session, self._write, values)
+
+
+def _values(video_id: uuid.UUID, space: str, neighbours: NeighbourList) -> tuple:
+    return (video_id, space, neighbours.version,
             datetime.fromtimestamp(neighbours.computed_at, timezone.utc),
             b"".join(v.bytes for v in neighbours.video_ids),
-            np.asarray(neighbours.similarities, dtype="<f4").tobytes()), WRITE_EXECUTION)
+            np.asarray(neighbours.similarities, dtype="<f4").tobytes())

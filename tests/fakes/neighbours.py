@@ -20,3 +20,8 @@ class FakeNeighbourStore:
     async def write_neighbours(self, video_id: uuid.UUID, space: str,
                                neighbours: NeighbourList) -> None:
         self.lists[(video_id, space)] = neighbours
+
+    async def write_neighbour_lists(self, space: str,
+                                    lists: Sequence[tuple[uuid.UUID, NeighbourList]]) -> None:
+        for video_id, neighbours in lists:
+            self.lists[(video_id, space)] = neighbours

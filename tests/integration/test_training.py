@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.bootstrap import build_resources
-from killrvideo_reco.domain.behaviour import index_vectors, query_vector
+from killrvideo_reco.domain.behaviour import behaviour_space, index_vectors, query_vector
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
 from tests.integration.seeding import auth, wait_for_job
@@ -226,6 +226,31 @@ def test_related_videos_are_co_watched_and_leave_out_what_the_viewer_saw(world, 
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert api.get(url, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_behaviour_neighbour_lists_switch_with_the_run(world, api):
+    """Each run writes its lists into its own slot before the switch; related videos
+    serve the live run's list, read by key."""
+    settings, resources, ids, _ = world
+    ensure_trained(resources, settings)
+    first = asyncio.run(resources.behaviour.active_run())
+    video = ids["db"][3]
+
+    def stored(slot):
+        return asyncio.run(resources.neighbours.neighbour_lists(
+            [video], behaviour_space(slot)))[video]
+
+    assert stored(first.slot).version == first.run_id
+    train_now(resources, settings, rebuild=False)
+    second = asyncio.run(resources.behaviour.active_run())
+    resources.runs.invalidate()
+    mine = stored(second.slot)
+    assert mine.version == second.run_id and video not in mine.video_ids
+    assert len(mine.video_ids) >= 35, "every other video (tests may upload more)"
+    assert stored(first.slot).version == first.run_id, "the old run's lists are untouched"
+    body = api.get(f"/api/v1/videos/{video}/related", params={"limit": 5}).json()
+    assert [i["videoId"] for i in body["items"]] == [str(v) for v in mine.video_ids[:5]]
+    assert {i["space"] for i in body["items"]} == {"behaviour"}
 
 
 def test_training_job_over_http(world, api):

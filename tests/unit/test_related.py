@@ -9,9 +9,12 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from killrvideo_reco.domain.models import NewVideo
+from killrvideo_reco.domain.behaviour import behaviour_space
+from killrvideo_reco.domain.models import BehaviourRun, NeighbourList, NewVideo
+from killrvideo_reco.service.neighbours import ContentNeighbours
 from killrvideo_reco.service.related import RelatedVideos, UnknownVideo
 from tests.fakes import FakeVideoStore, FakeViewerStore
+from tests.fakes.neighbours import FakeNeighbourStore
 
 
 def world():
@@ -46,3 +49,47 @@ def test_an_unknown_video_is_refused():
     videos, viewers, _ = world()
     with pytest.raises(UnknownVideo):
         asyncio.run(RelatedVideos(videos, viewers).related(uuid.uuid4(), 5))
+
+
+class Live:
+    def __init__(self, run):
+        self.run = run
+
+    async def get(self):
+        return self.run
+
+
+def with_lists(videos, size=5):
+    store = FakeNeighbourStore()
+    return store, ContentNeighbours(videos, store, size, max_age_s=3600)
+
+
+def test_a_live_runs_behaviour_list_is_read_by_key_without_an_ann_query():
+    videos, viewers, ids = world()
+    store, lists = with_lists(videos)
+    run = BehaviourRun("run-2", "b", 4, 1.0)
+    co_watched = (ids[9], ids[0], ids[7], ids[5])
+    asyncio.run(store.write_neighbour_lists(behaviour_space("b"), [(ids[0], NeighbourList(
+        "run-2", 0.0, co_watched, np.array([0.9, 0.8, 0.7, 0.6], dtype=np.float32)))]))
+    videos.nearest = None  # any ANN query would fail the test
+    viewer = uuid.uuid4()
+    viewers.watch(viewer, ids[7])
+    found = asyncio.run(RelatedVideos(videos, viewers, lists, Live(run)).related(ids[0], 3, viewer))
+    assert [r.summary.video_id for r in found] == [ids[9], ids[5]]
+    assert [r.space for r in found] == ["behaviour", "behaviour"]
+    assert found[0].reason == "Watched by people who watched v0"
+
+
+def test_another_runs_list_is_not_served_the_content_list_is():
+    videos, viewers, ids = world()
+    store, lists = with_lists(videos)
+    asyncio.run(store.write_neighbour_lists(behaviour_space("a"), [(ids[0], NeighbourList(
+        "run-1", 0.0, (ids[9],), np.array([0.9], dtype=np.float32)))]))
+    related = RelatedVideos(videos, viewers, lists, Live(BehaviourRun("run-3", "a", 4, 1.0)))
+    found = asyncio.run(related.related(ids[0], 3))
+    assert [r.summary.video_id for r in found] == ids[1:4]
+    assert {r.space for r in found} == {"content"}
+    # The content list was computed once and stored: the next answer reads it by key.
+    assert (ids[0], "content") in store.lists
+    videos.nearest = None
+    assert [r.summary.video_id for r in asyncio.run(related.related(ids[0], 3))] == ids[1:4]

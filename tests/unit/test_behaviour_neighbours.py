@@ -1,0 +1,37 @@
+"""Behaviour neighbour lists at training: exact top-k by the index's score, never the
+video itself, nothing for videos without a vector."""
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+
+from killrvideo_reco.domain.behaviour import index_vectors, max_norm
+from killrvideo_reco.training.neighbours import behaviour_neighbours
+
+
+def test_lists_are_the_exact_top_k_of_each_videos_direction():
+    rng = np.random.default_rng(7)
+    raw = rng.normal(size=(300, 8))
+    raw[17] = 0.0  # an untrained video with no vector
+    index = index_vectors(raw, max_norm(raw))
+    ids = [uuid.uuid4() for _ in range(300)]
+    lists = dict(behaviour_neighbours(ids, index, 10, "run-1"))
+    assert len(lists) == 299 and ids[17] not in lists
+    for row in (0, 5, 299):
+        scores = raw @ raw[row]
+        scores[[row, 17]] = -np.inf
+        expected = [ids[i] for i in np.argsort(-scores)[:10]]
+        found = lists[ids[row]]
+        assert list(found.video_ids) == expected
+        assert found.version == "run-1"
+        assert np.all(np.diff(found.similarities) <= 1e-6)
+        assert ids[17] not in found.video_ids and ids[row] not in found.video_ids
+
+
+def test_no_lists_when_size_is_zero_or_one_video():
+    raw = np.ones((1, 4))
+    index = index_vectors(raw, max_norm(raw))
+    assert behaviour_neighbours([uuid.uuid4()], index, 5, "r") == []
+    assert behaviour_neighbours([uuid.uuid4()] * 3, index_vectors(np.ones((3, 4)), 2.0), 0,
+                                "r") == []

@@ -160,6 +160,13 @@ class Settings(BaseSettings):
     feed_neighbours_max_age_h: float = Field(
         24.0, gt=0, description="A neighbour list older than this is recomputed when next "
         "read, so videos uploaded since enter it.")
+    feed_just_watched_videos: int = Field(
+        3, ge=0, le=20, description="The just-watched source: how many of the viewer's most "
+        "recent positive videos lend their behaviour neighbour list (written at training). "
+        "0 turns the source and its ranking feature off.")
+    feed_just_watched_candidates: int = Field(
+        20, ge=0, le=200, description="Unseen candidates the just-watched source takes from "
+        "each of those lists, best first.")
     feed_feature_cache_size: int = Field(
         20_000, ge=1, description="Videos whose ranking features (behaviour and content "
         "vectors, popularity, creator) each replica keeps per training run for the "

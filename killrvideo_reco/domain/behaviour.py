@@ -90,13 +90,16 @@ class ContentMap:
         return cls(np.frombuffer(blob[8:], dtype="<f4").reshape(rows, cols).astype(np.float64))
 
 
-FEATURES = ("behaviour", "content", "popularity")
+# just_watched: the similarity to the viewer's recent positive video whose behaviour
+# neighbour list holds the candidate (0 when none does).
+FEATURES = ("behaviour", "content", "popularity", "just_watched")
 
 
 # Before the first training: content similarity first, popularity as a tie-breaker
 # that still lifts widely watched videos (the blend that beat popularity in docs/quality.md
 # weighs them about equally); no behaviour vectors exist yet.
-DEFAULT_WEIGHTS: dict[str, float] = {"behaviour": 1.0, "content": 1.0, "popularity": 1.0}
+DEFAULT_WEIGHTS: dict[str, float] = {"behaviour": 1.0, "content": 1.0, "popularity": 1.0,
+                                     "just_watched": 1.0}
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ class FeedCandidate:
     embedding: np.ndarray | None = None
     uploader_id: uuid.UUID | None = None
     added_at: float | None = None
+    just_watched: float = 0.0  # see domain/behaviour.FEATURES
+    cited: uuid.UUID | None = None  # the recent video whose neighbour list holds it
+
+    def features(self) -> tuple[float, float, float, float]:
+        """The ranking features, in domain/behaviour.FEATURES order."""
+        return (self.behaviour, self.content, self.popularity, self.just_watched)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,9 @@ def training_config(settings: Settings) -> TrainingConfig:
         params=profile_params(settings), holdout_per_viewer=settings.train_holdout_per_viewer,
         min_viewers=settings.train_min_viewers, content_ridge=settings.train_content_map_ridge,
         sizes=CandidateSizes(settings.feed_behaviour_candidates,
-                             settings.feed_content_candidates, settings.feed_popular_candidates))
+                             settings.feed_content_candidates, settings.feed_popular_candidates,
+                             settings.feed_just_watched_videos,
+                             settings.feed_just_watched_candidates, settings.feed_neighbours))
 
 
 @dataclass
@@ -196,7 +198,7 @@ def train_from_cli(settings: Settings) -> int:
     print(f"train: {q['viewers']} viewers, {q['positives']} positive watches, "
           f"{q['trainedVideos']} of {q['videos']} videos trained (the rest from the content map)")
     print("train: own hold-out NDCG@10 - " + ", ".join(
-        f"{k.split()[-1]} {v}" for k, v in q.items() if k.startswith("ndcg")))
+        f"{k.removeprefix('ndcg@10 ')} {v}" for k, v in q.items() if k.startswith("ndcg")))
     print("train: ranking weights " + ", ".join(
         f"{name} {weight:+.2f}" for name, weight in q["ranker"].items()))
     return 0

@@ -21,6 +21,8 @@ from killrvideo_reco.domain import shaping
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
+from killrvideo_reco.service.just_watched import SOURCE as JUST_WATCHED
+from killrvideo_reco.service.just_watched import JustWatched, JustWatchedSource
 from killrvideo_reco.service.neighbours import InterestSource, rows_for
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
 
@@ -35,6 +37,7 @@ class CandidateLimits:
     content_floor: float
     pool_ttl_s: float = 30.0
     interest_similarity: float = 0.5
+    just_watched: int = 20  # unseen rows from each recent video's neighbour list
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,10 @@ class Ranked:
 
 class TwoStageFeed:
     def __init__(self, behaviour: BehaviourRepository, viewers: ViewerRepository,
-                 limits: CandidateLimits, interest_source: InterestSource | None = None):
+                 limits: CandidateLimits, interest_source: InterestSource | None = None,
+                 just_watched: JustWatchedSource | None = None):
         self.behaviour, self.viewers, self.limits = behaviour, viewers, limits
-        self.interest_source = interest_source
+        self.interest_source, self.just_watched = interest_source, just_watched
         # One pool per (run, trending list); a new key replaces the old one.
         self._pools: TTLCache[tuple, PopularPool] = TTLCache(maxsize=1, ttl=limits.pool_ttl_s)
 
@@ -56,10 +60,12 @@ class TwoStageFeed:
                             behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
                             popular_ids: Sequence[uuid.UUID],
                             interests: Sequence[Interest] = (), model_id: str | None = None,
-                            watched: int = 0) -> list[Ranked]:
+                            watched: int = 0,
+                            recent: Sequence[uuid.UUID] = ()) -> list[Ranked]:
         """`watched`, an estimate of how many videos the viewer has seen, sizes each
         source up front: a heavy watcher's first ANN query is deep enough, instead of a
-        chain of widening ones."""
+        chain of widening ones. `recent`: the viewer's recent positive videos, newest
+        first, for the just-watched source."""
         # source -> (space, vector searched for or None for the space's own query, rows)
         searches: dict[str, tuple[str, np.ndarray | None, int]] = {}
         wanted: dict[str, int] = {}  # fresh rows each source should bring
@@ -85,23 +91,35 @@ class TwoStageFeed:
             searches["content"] = ("content", None,
                                    min(cap, self.limits.content + watched))
             wanted["content"] = self.limits.content
-        popular: Coroutine[Any, Any, list[FeedCandidate]] | None = (
+        popular = (
             self._popular(run, behaviour_query, content_query, tuple(popular_ids[:self.limits.popular]))
             if popular_ids and self.limits.popular else _nothing())
+        co_watched = (self.just_watched.candidates(run, recent, watched, behaviour_query,
+                                                   content_query)
+                      if self.just_watched is not None and recent else _no_co_watched())
+        # Sources read by key are asked once, alongside the first ANN queries.
+        by_key = asyncio.gather(popular, listed or _no_lists(), co_watched)
         found: dict[str, list[FeedCandidate]] = {}
+        just = JustWatched()
         seen: set[uuid.UUID] = set()
         checked: set[uuid.UUID] = set()
         pending = {source: limit for source, (_, _, limit) in searches.items()}
         first = True
         while pending or first:
-            results = await asyncio.gather(popular or _nothing(), listed or _no_lists(), *(
+            nearest = asyncio.gather(*(
                 self._nearest(run, *searches[source][:2], behaviour_query, content_query, limit)
                 for source, limit in pending.items()))
-            popular, listed, first = None, None, False
-            if results[0]:
-                found["popular"] = results[0]
-            found.update(results[1])
-            found.update(zip(pending, results[2:]))
+            if first:
+                (in_pool, in_lists, just), answers = await asyncio.gather(by_key, nearest)
+                if in_pool:
+                    found["popular"] = in_pool
+                found.update(in_lists)
+                if just.candidates:
+                    found[JUST_WATCHED] = just.candidates
+            else:
+                answers = await nearest
+            first = False
+            found.update(zip(pending, answers))
             # One exclusion lookup for every source's new candidates.
             new = list({c.video_id for group in found.values() for c in group} - checked)
             seen |= await self.viewers.seen_among(user_id, new)
@@ -110,6 +128,8 @@ class TwoStageFeed:
             pending = {space: cap for space, limit in pending.items()
                        if _widen(found[space], seen, limit, wanted[space])}
             ANN_WIDENINGS.labels("two_stage").inc(len(pending))
+        if JUST_WATCHED in found:
+            found[JUST_WATCHED] = just.first_unseen(seen, self.limits.just_watched)
         merged: dict[uuid.UUID, FeedCandidate] = {}
         for group in found.values():
             for c in group:
@@ -121,10 +141,9 @@ class TwoStageFeed:
         count_candidates("two_stage", found, len(merged))
         if not merged:
             return []
-        candidates = list(merged.values())
+        candidates = [_co_watched(c, just.similarity) for c in merged.values()]
         candidates.sort(key=lambda c: c.video_id.bytes)  # a stable order for equal scores
-        scores = run.ranker.score(
-            np.array([[c.behaviour, c.content, c.popularity] for c in candidates]))
+        scores = run.ranker.score(np.array([c.features() for c in candidates]))
         embeddings = _embeddings(candidates)
         labels = interest_clusters.label(interests, embeddings, self.limits.interest_similarity)
         # What the list keeps (and the cache holds): float16 embeddings, converted in one
@@ -180,9 +199,14 @@ def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float,
 
 
 def _with_embedding(c: FeedCandidate, embedding: np.ndarray) -> FeedCandidate:
-    return FeedCandidate(c.video_id, c.behaviour, c.content, c.popularity, c.sources,
-                         embedding if c.embedding is not None else None, c.uploader_id,
-                         c.added_at)
+    return replace(c, embedding=embedding if c.embedding is not None else None)
+
+
+def _co_watched(c: FeedCandidate,
+                similarity: dict[uuid.UUID, tuple[float, uuid.UUID]]) -> FeedCandidate:
+    """Every source's candidate gets its just-watched feature, as the ranker was fitted."""
+    found = similarity.get(c.video_id)
+    return c if found is None else replace(c, just_watched=found[0], cited=found[1])
 
 
 def _embeddings(candidates: Sequence[FeedCandidate]) -> np.ndarray:
@@ -209,3 +233,7 @@ async def _nothing() -> list[FeedCandidate]:
 
 async def _no_lists() -> dict[str, list[FeedCandidate]]:
     return {}
+
+
+async def _no_co_watched() -> JustWatched:
+    return JustWatched()

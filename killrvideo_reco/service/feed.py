@@ -34,6 +34,7 @@ from killrvideo_reco.service.candidates import (
     shaped,
 )
 from killrvideo_reco.service.fallback import FallbackPool
+from killrvideo_reco.service.just_watched import JustWatchedSource
 from killrvideo_reco.service.neighbours import CandidateFeatures, ContentNeighbours, InterestSource
 from killrvideo_reco.service.ports import (
     NO_RUN,
@@ -59,13 +60,19 @@ class FeedService:
         self.neighbours = ContentNeighbours(
             videos, neighbours, settings.feed_neighbours,
             settings.feed_neighbours_max_age_h * 3600) if neighbours else None
-        interest_source = InterestSource(
-            self.neighbours, CandidateFeatures(behaviour, settings.feed_feature_cache_size)
-        ) if behaviour and self.neighbours and settings.feed_neighbours > 0 else None
+        lists_on = bool(behaviour and neighbours and settings.feed_neighbours > 0)
+        features = CandidateFeatures(behaviour, settings.feed_feature_cache_size) \
+            if behaviour is not None and lists_on else None
+        interest_source = InterestSource(self.neighbours, features) \
+            if self.neighbours and features else None
+        just_watched = JustWatchedSource(
+            neighbours, features, settings.feed_just_watched_videos,
+            settings.feed_just_watched_candidates) if neighbours and features else None
         self.two_stage = behaviour and TwoStageFeed(behaviour, viewers, CandidateLimits(
             settings.feed_behaviour_candidates, settings.feed_content_candidates,
             settings.feed_popular_candidates, settings.feed_similarity_floor,
-            settings.feed_cache_ttl_s, settings.feed_interest_similarity), interest_source)
+            settings.feed_cache_ttl_s, settings.feed_interest_similarity,
+            settings.feed_just_watched_candidates), interest_source, just_watched)
         self.shaping = ShapingParams(
             settings.feed_diversity_lambda, settings.feed_creator_cap,
             settings.feed_shaping_block, settings.feed_shaping_window,
@@ -126,7 +133,8 @@ class FeedService:
         ranked = await self.two_stage.ranked_unseen(
             user_id, run, behaviour_query, content_query, popular, interests,
             prefs.model_id if prefs is not None else None,
-            prefs.item_count if prefs is not None else 0)
+            prefs.item_count if prefs is not None else 0,
+            [r.video_id for r in prefs.recent_positive] if prefs is not None else [])
         if key is not None and self.lists is not None and ranked:
             FEED_LIST_CACHE.labels("miss").inc()
             self.lists[key] = ranked
@@ -173,6 +181,14 @@ class FeedService:
                 for n, found in zip(members, based_on_for_items(
                         [shown[n].candidate.embedding for n in members], cited)):
                     why[n] = found
+        titles = {v.video_id: v.title for v in recent}
+        for n, r in enumerate(shown):
+            # A co-watched candidate cites the video whose neighbour list brought it.
+            cited = r.candidate.cited
+            if cited in titles and (not why[n] or why[n][0].video_id != cited):
+                assert cited is not None
+                why[n] = [BasedOn(cited, titles[cited]),
+                          *[b for b in why[n] if b.video_id != cited]][:3]
         return [FeedItem(summaries[r.candidate.video_id],
                          max(r.candidate.behaviour, r.candidate.content), tuple(reasons))
                 for r, reasons in zip(shown, why)]

@@ -123,8 +123,8 @@ class InterestSource:
         out: dict[str, list[FeedCandidate]] = {}
         for source, ids in taken.items():
             known = [v for v in ids if v in features]
-            out[source] = [_candidate(v, features[v], behaviour_query, content_query)
-                           for v in known]
+            out[source] = [candidate_of(v, features[v], behaviour_query, content_query,
+                                        "interest") for v in known]
         return out
 
 
@@ -135,8 +135,9 @@ def rows_for(share: int, content_total: int, watched_estimate: int, size: int) -
     return min(size, share + extra)
 
 
-def _candidate(video_id: uuid.UUID, f: Features, behaviour_query: np.ndarray | None,
-               content_query: np.ndarray) -> FeedCandidate:
+def candidate_of(video_id: uuid.UUID, f: Features, behaviour_query: np.ndarray | None,
+                 content_query: np.ndarray | None, source: str) -> FeedCandidate:
     b = float(f.behaviour @ behaviour_query) if behaviour_query is not None else 0.0
-    return FeedCandidate(video_id, b, float(f.content @ content_query), f.popularity,
-                         frozenset(("interest",)), f.content, f.uploader_id, f.added_at)
+    c = float(f.content @ content_query) if content_query is not None else 0.0
+    return FeedCandidate(video_id, b, c, f.popularity, frozenset((source,)), f.content,
+                         f.uploader_id, f.added_at)

@@ -25,6 +25,7 @@ from killrvideo_reco.training.ranker import (
     ViewerCase,
     fit_weights,
     holdout_mask,
+    latest_first,
     log_scaled,
     popularity,
     popularity_counts,
@@ -164,7 +165,8 @@ def als_query_map(trained_vectors: np.ndarray, regularization: float,
 
 def viewer_case(seen: np.ndarray, weights: np.ndarray, labels: set[int], vectors: np.ndarray,
                 unit: np.ndarray, params: ProfileParams,
-                transform: np.ndarray | None = None) -> ViewerCase:
+                transform: np.ndarray | None = None,
+                recent: np.ndarray | None = None) -> ViewerCase:
     """A held-out viewer as the ranker fit sees them: their fit part's behaviour query (the
     sum, times the run's query map if it has one) and content preference, and the
     catalogue rows they watched next."""
@@ -176,7 +178,8 @@ def viewer_case(seen: np.ndarray, weights: np.ndarray, labels: set[int], vectors
         pref = pref / np.linalg.norm(pref)
     else:
         pref = None
-    return ViewerCase(seen, labels, behaviour, pref)
+    return ViewerCase(seen, labels, behaviour, pref,
+                      np.zeros(0, dtype=np.int64) if recent is None else recent)
 
 
 def fit_ranker(cases: list[ViewerCase], vectors: np.ndarray, unit: np.ndarray,
@@ -203,9 +206,14 @@ def _fit_ranker(users, rows, decayed, times, trained, content, config: TrainingC
         labelled = rng.choice(labelled, RANKER_VIEWERS, replace=False)
     transform = als_query_map(vectors[trained], config.factors.regularization, config)
     cases = []
-    for user in labelled:
+    fit_users, fit_rows, fit_times = users[~held], rows[~held], times[~held]
+    by_user = np.argsort(fit_users, kind="stable")
+    bounds = np.searchsorted(fit_users[by_user], [labelled, labelled + 1])
+    for user, start, end in zip(labelled, *bounds):
         row = fit_matrix.getrow(user)
         labels = set(held_matrix.getrow(user).indices.tolist())
+        mine = by_user[start:end]
+        recent = latest_first(fit_rows[mine], fit_times[mine], config.sizes.just_watched_videos)
         cases.append(viewer_case(row.indices, row.data, labels, vectors, unit, config.params,
-                                 transform))
+                                 transform, recent))
     return fit_ranker(cases, vectors, unit, pop, config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,9 @@ class CandidateSizes:
     behaviour: int = 100
     content: int = 50
     popular: int = 50
+    just_watched_videos: int = 3   # recent positives whose neighbour lists are read
+    just_watched_rows: int = 20    # unseen rows taken from each list
+    neighbours: int = 100          # a list's length (FEED_NEIGHBOURS)
 
 
 @dataclass
@@ -34,6 +37,8 @@ class ViewerCase:
     labels: set[int]           # item indexes held out
     behaviour: np.ndarray | None  # raw behaviour vector from the fit part
     content: np.ndarray | None    # unit content preference vector, or None
+    recent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #                    item indexes of the fit part's latest positives, newest first
 
 
 def holdout_mask(users: np.ndarray, items: np.ndarray, times: np.ndarray,
@@ -72,16 +77,47 @@ def log_scaled(counts: np.ndarray) -> np.ndarray:
 def candidate_features(case: ViewerCase, item_vectors: np.ndarray, bound: float,
                        content: np.ndarray, pop: np.ndarray, sizes: CandidateSizes
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """(item indexes, features in FEATURES order) of the union of the three sources."""
+    """(item indexes, features in FEATURES order) of the union of the feed's sources."""
     n = item_vectors.shape[0]
     b = np.zeros(n)
     if case.behaviour is not None and np.linalg.norm(case.behaviour) > 1e-12:
         b = item_vectors @ case.behaviour / (np.linalg.norm(case.behaviour) * bound)
     c = content @ case.content if case.content is not None else np.zeros(n)
+    co_watched, lists = just_watched(case.recent, item_vectors, bound, sizes)
     idx = top_unseen(case.seen, [(scores, size) for scores, size, on in (
         (b, sizes.behaviour, case.behaviour is not None),
-        (c, sizes.content, case.content is not None), (pop, sizes.popular, True)) if on])
-    return idx, np.stack([b[idx], c[idx], pop[idx]], axis=1)
+        (c, sizes.content, case.content is not None), (pop, sizes.popular, True),
+        *((scores, sizes.just_watched_rows, True) for scores in lists)) if on])
+    return idx, np.stack([b[idx], c[idx], pop[idx], co_watched[idx]], axis=1)
+
+
+def just_watched(recent: np.ndarray, item_vectors: np.ndarray, bound: float,
+                 sizes: CandidateSizes) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The just-watched feature of every item (its best similarity within the neighbour
+    lists of the viewer's latest positives, 0 outside them) and each list's scores over
+    the catalogue (-inf outside it), as serving reads the lists written at training."""
+    n = item_vectors.shape[0]
+    feature, lists = np.full(n, -np.inf), []
+    for item in recent[:sizes.just_watched_videos]:
+        norm = np.linalg.norm(item_vectors[item])
+        if sizes.neighbours <= 0 or not norm > 1e-12:
+            continue
+        scores = item_vectors @ item_vectors[item] / (norm * bound)
+        scores[item] = -np.inf
+        scores[~item_vectors.any(axis=1)] = -np.inf  # untrained here: in no list
+        kept = np.argpartition(-scores, min(sizes.neighbours, n - 1))[:sizes.neighbours]
+        listed = np.full(n, -np.inf)
+        listed[kept] = scores[kept]
+        lists.append(listed)
+        feature = np.maximum(feature, listed)
+    return np.where(np.isfinite(feature), feature, 0.0), lists
+
+
+def latest_first(items: np.ndarray, times: np.ndarray, count: int) -> np.ndarray:
+    """A viewer's `count` latest distinct items, newest first (ties: higher item first)."""
+    order = np.lexsort((-np.asarray(items), -np.asarray(times, dtype=np.float64)))
+    return np.array(list(dict.fromkeys(np.asarray(items)[order].tolist()))[:count],
+                    dtype=np.int64)
 
 
 def top_unseen(seen: np.ndarray, sources: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
@@ -112,7 +148,8 @@ def fit_weights(cases: list[ViewerCase], item_vectors: np.ndarray, bound: float,
     def design(which):
         xs = [built[i][1] for i in which]
         ys = [np.isin(built[i][0], list(cases[i].labels)) for i in which]
-        return (np.vstack(xs), np.concatenate(ys)) if xs else (np.zeros((0, 3)), np.zeros(0))
+        return ((np.vstack(xs), np.concatenate(ys)) if xs
+                else (np.zeros((0, len(FEATURES))), np.zeros(0)))
 
     def learn(which) -> RankerWeights:
         x, y = design(which)
@@ -124,7 +161,9 @@ def fit_weights(cases: list[ViewerCase], item_vectors: np.ndarray, bound: float,
     holdout = learn(fit_half)
     quality: dict[str, float] = {"viewers": len(report_half)}
     for name, weights in (("popularity", {"popularity": 1.0}), ("behaviour", {"behaviour": 1.0}),
-                          ("content", {"content": 1.0}), ("ranked", holdout.weights)):
+                          ("content", {"content": 1.0}),
+                          ("just watched", {"just_watched": 1.0, "behaviour": 1e-3}),
+                          ("ranked", holdout.weights)):
         ranker = RankerWeights(weights)
         quality[f"ndcg@10 {name}"] = round(float(np.mean([
             _ndcg(built[i][0], ranker.score(built[i][1]), cases[i].labels)

@@ -32,7 +32,7 @@ from killrvideo_reco.training.model import (
     video_space,
     viewer_case,
 )
-from killrvideo_reco.training.ranker import holdout_mask, log_scaled
+from killrvideo_reco.training.ranker import holdout_mask, latest_first, log_scaled
 
 log = logging.getLogger(__name__)
 # The driver's steps, for the job's progress (stages done / total).
@@ -51,9 +51,9 @@ class SparkRun:
 
 def viewer_training_rows(rows: Iterable[HistoryRow], params: ProfileParams,
                          catalogue: dict[uuid.UUID, int], holdout: int
-                         ) -> list[tuple[int, float, bool]]:
-    """One viewer's (catalogue row, decayed weight, held out) for each positive of a video
-    in the catalogue: the local engine's weights and hold-out, one viewer at a time."""
+                         ) -> list[tuple[int, float, bool, float]]:
+    """One viewer's (catalogue row, decayed weight, held out, when) for each positive of a
+    video in the catalogue: the local engine's weights and hold-out, one viewer at a time."""
     kept = [(catalogue[video], weight, at) for video, weight, at in viewer_positives(rows, params)
             if video in catalogue]
     if not kept:
@@ -61,7 +61,7 @@ def viewer_training_rows(rows: Iterable[HistoryRow], params: ProfileParams,
     items = np.array([row for row, _, _ in kept], dtype=np.int64)
     times = np.array([at for _, _, at in kept])
     held = holdout_mask(np.zeros(items.size, dtype=np.int64), items, times, holdout)
-    return [(row, weight, bool(h)) for (row, weight, _), h in zip(kept, held)]
+    return [(row, weight, bool(h), float(at)) for (row, weight, at), h in zip(kept, held)]
 
 
 def behaviour_sum(pairs: Iterable[tuple[int, float]], served: np.ndarray) -> list[float]:
@@ -93,16 +93,17 @@ def train_on_spark(spark, history, video_ids: list[uuid.UUID], content: np.ndarr
 
     def positives(pair):
         (viewer, rows), index = pair
-        return [(index, str(viewer), row, weight, held)
-                for row, weight, held in viewer_training_rows(rows, params, catalogue.value,
-                                                              holdout)]
+        return [(index, str(viewer), row, weight, held, at)
+                for row, weight, held, at in viewer_training_rows(rows, params,
+                                                                  catalogue.value, holdout)]
 
     grouped = history.groupByKey()
     schema = StructType([StructField("user", IntegerType(), False),
                          StructField("viewer", StringType(), False),
                          StructField("item", IntegerType(), False),
                          StructField("rating", DoubleType(), False),
-                         StructField("held", BooleanType(), False)])
+                         StructField("held", BooleanType(), False),
+                         StructField("at", DoubleType(), False)])
     watches = spark.createDataFrame(grouped.zipWithIndex().flatMap(positives), schema)
     watches = watches.persist(StorageLevel.MEMORY_AND_DISK)
     n_viewers, n_positives = grouped.count(), watches.count()
@@ -174,15 +175,17 @@ def _sample_cases(watches, vectors: np.ndarray, unit: np.ndarray, config: Traini
     labelled = (watches.filter(F.col("held")).select("user").distinct()
                 .orderBy(F.rand(config.seed)).limit(RANKER_VIEWERS))
     rows = (watches.join(F.broadcast(labelled), "user")
-            .select("user", "item", "rating", "held").collect())
+            .select("user", "item", "rating", "held", "at").collect())
     by_viewer: dict[int, list] = defaultdict(list)
     for row in rows:
         by_viewer[row.user].append(row)
     cases = []
     for user in sorted(by_viewer):
         fit = [r for r in by_viewer[user] if not r.held]
-        cases.append(viewer_case(np.array([r.item for r in fit], dtype=np.int64),
-                                 np.array([r.rating for r in fit]),
+        items = np.array([r.item for r in fit], dtype=np.int64)
+        recent = latest_first(items, np.array([r.at for r in fit]),
+                              config.sizes.just_watched_videos)
+        cases.append(viewer_case(items, np.array([r.rating for r in fit]),
                                  {r.item for r in by_viewer[user] if r.held}, vectors, unit,
-                                 config.params, transform))
+                                 config.params, transform, recent))
     return cases

@@ -12,6 +12,7 @@ from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.domain.behaviour import behaviour_space, index_vectors, query_vector
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
+from killrvideo_reco.metrics import CANDIDATES_FETCHED
 from tests.integration.seeding import auth, wait_for_job
 
 pytestmark = pytest.mark.integration
@@ -251,6 +252,31 @@ def test_behaviour_neighbour_lists_switch_with_the_run(world, api):
     body = api.get(f"/api/v1/videos/{video}/related", params={"limit": 5}).json()
     assert [i["videoId"] for i in body["items"]] == [str(v) for v in mine.video_ids[:5]]
     assert {i["space"] for i in body["items"]} == {"behaviour"}
+
+
+def test_just_watched_candidates_cite_the_video_whose_list_brought_them(world, api):
+    settings, resources, ids, _ = world
+    ensure_trained(resources, settings)
+    newcomer, watched = uuid.uuid4(), ids["space"][:2]
+    for n, video in enumerate(watched):
+        asyncio.run(resources.activity.record_view(newcomer, video, f"jw-{n}", 590, 600))
+    fetched = CANDIDATES_FETCHED.labels("just watched")
+    before = fetched._value.get()
+    page = api.get(FEED, params={"pageSize": 10}, headers=auth(settings, newcomer)).json()
+    assert page["source"] == "personalized"
+    assert fetched._value.get() > before, "the lists of the two videos were read"
+    run = asyncio.run(resources.behaviour.active_run())
+    lists = asyncio.run(resources.neighbours.neighbour_lists(watched, behaviour_space(run.slot)))
+    best: dict[str, tuple[float, str]] = {}
+    for video, found in lists.items():
+        for item, similarity in zip(found.video_ids, found.similarities.tolist()):
+            if str(item) not in best or similarity > best[str(item)][0]:
+                best[str(item)] = (similarity, str(video))
+    listed = [i for i in page["items"] if i["videoId"] in best]
+    assert listed, "co-watched videos are served"
+    for item in listed:
+        assert item["basedOn"][0]["videoId"] == best[item["videoId"]][1], \
+            "cites the video whose list holds it best"
 
 
 def test_training_job_over_http(world, api):

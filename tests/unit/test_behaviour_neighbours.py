@@ -8,6 +8,7 @@ import numpy as np
 
 from killrvideo_reco.domain.behaviour import index_vectors, max_norm
 from killrvideo_reco.training.neighbours import behaviour_neighbours
+from killrvideo_reco.training.ranker import CandidateSizes, just_watched, latest_first
 
 
 def test_lists_are_the_exact_top_k_of_each_videos_direction():
@@ -35,3 +36,30 @@ def test_no_lists_when_size_is_zero_or_one_video():
     assert behaviour_neighbours([uuid.uuid4()], index, 5, "r") == []
     assert behaviour_neighbours([uuid.uuid4()] * 3, index_vectors(np.ones((3, 4)), 2.0), 0,
                                 "r") == []
+
+
+def test_the_ranker_fit_sees_the_just_watched_lists_as_serving_reads_them():
+    rng = np.random.default_rng(3)
+    raw = rng.normal(size=(200, 6))
+    raw[9] = 0.0
+    bound = max_norm(raw)
+    index = index_vectors(raw, bound)
+    ids = [uuid.uuid4() for _ in range(200)]
+    sizes = CandidateSizes(just_watched_videos=2, just_watched_rows=5, neighbours=15)
+    served = dict(behaviour_neighbours(ids, index, 15, "r"))
+    feature, lists = just_watched(np.array([4, 7, 11]), raw, bound, sizes)
+    assert len(lists) == 2, "only the two latest positives lend their lists"
+    expected = np.zeros(200)
+    for recent in (4, 7):
+        found = served[ids[recent]]
+        for video, similarity in zip(found.video_ids, found.similarities):
+            row = ids.index(video)
+            expected[row] = max(expected[row], similarity) if expected[row] else similarity
+    np.testing.assert_allclose(feature, expected, atol=1e-5)
+    assert feature[9] == 0.0, "no vector: in no list"
+
+
+def test_latest_first_takes_distinct_items_newest_first():
+    items = np.array([5, 3, 5, 8, 2])
+    times = np.array([1.0, 4.0, 6.0, 2.0, 3.0])
+    assert latest_first(items, times, 3).tolist() == [5, 3, 2]

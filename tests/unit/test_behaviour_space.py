@@ -59,7 +59,8 @@ def test_ranker_weights_round_trip_and_score():
     ranker = RankerWeights({"behaviour": 2.0, "content": 0.5, "popularity": 1.0}, "fitted")
     again = RankerWeights.from_json(ranker.to_json())
     assert again == ranker
-    assert list(again.score(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]))) == [2.0, 1.5]
+    assert list(again.score(np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.5]]))) == [2.0, 1.5]
+    # A run fitted before the just-watched feature weighs it 0.
     assert RankerWeights.from_json(None).source == "default"
 
 

@@ -90,7 +90,7 @@ def test_per_viewer_hold_out_is_the_local_hold_out():
         for video, _, at in viewer_positives(history_rows, PARAMS):
             if video in catalogue:
                 users.append(n), rows.append(catalogue[video]), times.append(at)
-        found += [(n, row, held) for row, _, held in
+        found += [(n, row, held) for row, _, held, _ in
                   viewer_training_rows(history_rows, PARAMS, catalogue, 3)]
     held = holdout_mask(np.array(users), np.array(rows), np.array(times), 3)
     assert found == list(zip(users, rows, held.tolist()))

@@ -6,11 +6,20 @@ import uuid
 from datetime import datetime, timezone
 
 import numpy as np
+import pytest
 
-from killrvideo_reco.domain.behaviour import RankerWeights, index_vectors, query_vector
-from killrvideo_reco.domain.models import BehaviourRun, NewVideo
+from killrvideo_reco.domain.behaviour import (
+    RankerWeights,
+    behaviour_space,
+    index_vectors,
+    query_vector,
+)
+from killrvideo_reco.domain.models import BehaviourRun, NeighbourList, NewVideo
 from killrvideo_reco.service.candidates import CandidateLimits, TwoStageFeed
+from killrvideo_reco.service.just_watched import JustWatchedSource
+from killrvideo_reco.service.neighbours import CandidateFeatures
 from tests.fakes import FakeBehaviourStore, FakeVideoStore, FakeViewerStore
+from tests.fakes.neighbours import FakeNeighbourStore
 
 rng = np.random.default_rng(4)
 
@@ -51,7 +60,7 @@ def test_sources_are_merged_excluded_and_ranked_by_the_runs_weights():
     assert scores == sorted(scores, reverse=True)
     first = ranked[0].candidate
     assert np.isclose(ranked[0].score, weights.score(
-        np.array([[first.behaviour, first.content, first.popularity]]))[0])
+        np.array([first.features()]))[0])
     assert {"behaviour", "content", "popular"} <= set().union(
         *(r.candidate.sources for r in ranked))
     both = [r for r in ranked if len(r.candidate.sources) > 1]
@@ -92,3 +101,31 @@ def test_a_heavy_watchers_first_search_is_sized_from_their_history():
     assert [n for s, n in behaviour.limits if s == "content"] == [55]
     assert not {r.candidate.video_id for r in ranked} & watched
     assert sum("behaviour" in r.candidate.sources for r in ranked) >= 20
+
+
+def test_just_watched_lists_bring_unseen_co_watched_videos_and_the_feature():
+    videos, behaviour, run, raw, ids, popularity, _ = world(120)
+    weights = RankerWeights({"behaviour": 0.0, "content": 0.0, "popularity": 0.0,
+                             "just_watched": 1.0}, "test")
+    run = BehaviourRun("r1", "a", 4, run.max_norm, weights)
+    viewers, store = FakeViewerStore(), FakeNeighbourStore()
+    user, recent = uuid.uuid4(), ids[0]
+    viewers.watch(user, recent)
+    viewers.watch(user, ids[101])  # the list's best: seen, so skipped
+    listed = (ids[101], *ids[102:110])
+    similarities = np.linspace(0.9, 0.1, len(listed)).astype(np.float32)
+    asyncio.run(store.write_neighbour_lists(behaviour_space("a"), [
+        (recent, NeighbourList("r1", 0.0, listed, similarities)),
+        (ids[1], NeighbourList("another run", 0.0, ids[110:115], similarities[:5]))]))
+    source = JustWatchedSource(store, CandidateFeatures(behaviour, 100), videos=3, rows=4)
+    feed = TwoStageFeed(behaviour, viewers, CandidateLimits(0, 0, 0, -1.0, just_watched=4),
+                        just_watched=source)
+
+    ranked = asyncio.run(feed.ranked_unseen(user, run, None, None, [], watched=2,
+                                            recent=[recent, ids[1]]))
+
+    assert [r.candidate.video_id for r in ranked] == list(ids[102:106]), \
+        "the first 4 unseen of the live run's list, best first; the stale list is not read"
+    assert [r.candidate.just_watched for r in ranked] == pytest.approx(similarities[1:5])
+    assert {r.candidate.cited for r in ranked} == {recent}
+    assert all(r.candidate.sources == {"just watched"} for r in ranked)

@@ -1,0 +1,79 @@
+"""The "just watched" source of the feed: item-to-item collaborative filtering.
+
+The behaviour neighbour lists of the viewer's last few positive videos (computed at
+training, training/neighbours.py), read by key in one query: the videos people watched
+with what this viewer just watched. Each candidate's `just_watched` feature is its
+similarity in the best of those lists, for every candidate of every source, as the ranker
+was fitted (training/ranker.py); the source itself brings each list's first unseen rows,
+and each of them cites the video whose list brought it ("because you watched X").
+"""
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from killrvideo_reco.domain.behaviour import behaviour_space
+from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate
+from killrvideo_reco.service.neighbours import CandidateFeatures, candidate_of
+from killrvideo_reco.service.ports import NeighbourRepository
+
+SOURCE = "just watched"
+
+
+@dataclass(frozen=True)
+class JustWatched:
+    candidates: list[FeedCandidate] = field(default_factory=list)
+    # video -> (its best similarity over the lists, the recent video of that list)
+    similarity: dict[uuid.UUID, tuple[float, uuid.UUID]] = field(default_factory=dict)
+
+    def first_unseen(self, seen: set[uuid.UUID], rows: int) -> list[FeedCandidate]:
+        """Each list's first `rows` candidates the viewer has not seen."""
+        taken: dict[uuid.UUID | None, int] = {}
+        kept = []
+        for c in self.candidates:
+            if c.video_id not in seen and taken.get(c.cited, 0) < rows:
+                taken[c.cited] = taken.get(c.cited, 0) + 1
+                kept.append(c)
+        return kept
+
+
+class JustWatchedSource:
+    def __init__(self, store: NeighbourRepository, features: CandidateFeatures,
+                 videos: int, rows: int):
+        self.store, self.features, self.videos, self.rows = store, features, videos, rows
+
+    async def candidates(self, run: BehaviourRun, recent: Sequence[uuid.UUID], watched: int,
+                         behaviour_query: np.ndarray | None,
+                         content_query: np.ndarray | None) -> JustWatched:
+        recent = list(dict.fromkeys(recent))[:self.videos]
+        if not recent or self.rows <= 0:
+            return JustWatched()
+        stored = await self.store.neighbour_lists(recent, behaviour_space(run.slot))
+        lists = [(v, stored[v]) for v in recent
+                 if v in stored and stored[v].version == run.run_id]
+        similarity: dict[uuid.UUID, tuple[float, uuid.UUID]] = {}
+        for cited, found in lists:
+            for video_id, score in zip(found.video_ids, found.similarities.tolist()):
+                if video_id not in similarity or score > similarity[video_id][0]:
+                    similarity[video_id] = (score, cited)
+        # Rows read per list: enough for `rows` unseen ones after what a viewer of this
+        # history has probably watched among them.
+        depth = self.rows + math.ceil(watched * self.rows / 50)
+        taken = [(v, cited) for cited, found in lists for v in found.video_ids[:depth]]
+        features = await self.features.features(run, [v for v, _ in taken])
+        candidates = []
+        for video_id, cited in taken:
+            if video_id in features:
+                c = candidate_of(video_id, features[video_id], behaviour_query, content_query,
+                                 SOURCE)
+                candidates.append(_with_similarity(c, similarity[video_id][0], cited))
+        return JustWatched(candidates, similarity)
+
+
+def _with_similarity(c: FeedCandidate, score: float, cited: uuid.UUID) -> FeedCandidate:
+    return FeedCandidate(c.video_id, c.behaviour, c.content, c.popularity, c.sources,
+                         c.embedding, c.uploader_id, c.added_at, score, cited)

@@ -23,5 +23,5 @@ async def engine_runs(services, settings: Settings, rank_all) -> list[tuple[str,
         summary = await run_training(services, settings.model_copy(update=overrides),
                                      progress_stream=io.StringIO())
         summary["wallSeconds"] = round(time.monotonic() - started, 1)
-        found.append((key, name, await rank_all(), summary))
+        found.append((key, name, await rank_all(), summary))  # the live run's FeedService
     return found

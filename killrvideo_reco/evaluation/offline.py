@@ -19,7 +19,7 @@ from killrvideo_reco.evaluation import data, metrics
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.training.interactions import History
 from killrvideo_reco.training.model import TrainingConfig, train
-from killrvideo_reco.training.ranker import ViewerCase, candidate_features
+from killrvideo_reco.training.ranker import ViewerCase, candidate_features, latest_first
 
 K = 10
 COLD_SHARE = 0.1
@@ -71,12 +71,16 @@ def score_config(users, movie_ids, content, config: TrainingConfig) -> dict[str,
     for u in users:
         seen = np.array([row_of[r.movie_id] for r in u.train])
         q = model.query(viewer[user_uuid(u.user_id)])
-        liked = [row_of[r.movie_id] for r in u.train
-                 if data.watch_for_rating(r.rating)[0] >= config.params.bounce_threshold]
+        positives = [r for r in u.train
+                     if data.watch_for_rating(r.rating)[0] >= config.params.bounce_threshold]
+        liked = [row_of[r.movie_id] for r in positives]
         pref = unit[liked].sum(axis=0) if len(liked) >= config.params.min_positive_videos else None
         pref = pref / np.linalg.norm(pref) if pref is not None else None
-        idx, features = candidate_features(ViewerCase(seen, set(), q, pref), raw, model.bound,
-                                           unit, model.popularity, config.sizes)
+        latest = latest_first(np.array(liked, dtype=np.int64),
+                              np.array([float(r.at) for r in positives]),
+                              config.sizes.just_watched_videos)
+        idx, features = candidate_features(ViewerCase(seen, set(), q, pref, latest), raw,
+                                           model.bound, unit, model.popularity, config.sizes)
         ranked = idx[np.lexsort((idx, -model.ranker.score(features)))][:K]
         behaviour = raw @ q
         behaviour[seen] = -np.inf

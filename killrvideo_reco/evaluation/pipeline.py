@@ -19,7 +19,14 @@ from typing import TypeVar
 
 from killrvideo_reco.bootstrap import Stores, profile_params, services_on
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
-from killrvideo_reco.evaluation import data, loader, metrics, offline, shaping_study
+from killrvideo_reco.evaluation import (
+    data,
+    loader,
+    metrics,
+    neighbour_study,
+    offline,
+    shaping_study,
+)
 from killrvideo_reco.evaluation.data import UserSplit
 from killrvideo_reco.evaluation.embedding import embed_movies
 from killrvideo_reco.evaluation.engines import engine_runs
@@ -65,6 +72,7 @@ class RunResult:
     sensitivity: list[dict] = field(default_factory=list)
     cold: dict = field(default_factory=dict)
     shaping: list[dict] = field(default_factory=list)
+    related: list[MethodResult] = field(default_factory=list)  # scored like `methods`
 
 
 async def _per_user(users: list[UserSplit],
@@ -129,13 +137,17 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
     feed_out = await _per_user(users, rec.for_you)
     behaviour_out = await _per_user(users, lambda u: rec.behaviour_only(u, behaviour, run))
     lap("rank after training (For You, behaviour only)")
+    related = await neighbour_study.related(stores, settings, provider, users, catalogue,
+                                            config.k)
+    lap("related videos of each user's last training video")
+
+    async def rank_with(feed=None):
+        out = await _per_user(users, partial(rec.for_you, feed=feed))
+        return {u: items for u, (items, _) in out.items()}
+
     engine_results, engines = [], {}
     if config.engines:
-        async def rank_all():
-            out = await _per_user(users, rec.for_you)
-            return {u: items for u, (items, _) in out.items()}
-
-        for key, name, lists, summary in await engine_runs(services, settings, rank_all):
+        for key, name, lists, summary in await engine_runs(services, settings, rank_with):
             engine_results.append(MethodResult(key, name, lists))
             engines[key] = summary
         lap("train ALS with each engine and rank For You (make eval TRAIN_ENGINE=spark)")
@@ -157,6 +169,18 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
                      {u: r["sum"] for u, r in i2i_out.items()}, variant=True),
         MethodResult("mean", "Unweighted mean content vector + ANN", mean_out, variant=True),
     ]
+    if config.offline_checks:
+        by_lambda = await asyncio.to_thread(neighbour_study.ease, users, params, config.k)
+        results += [MethodResult(f"ease_{lam:g}", f"EASE in memory, lambda {lam:g} (a ceiling: "
+                                 "lambda is chosen on this split)", lists, variant=True)
+                    for lam, lists in by_lambda.items()]
+        lap("EASE in memory")
+        counts = await neighbour_study.just_watched(stores, settings, provider, rank_with)
+        results += [MethodResult(f"just_watched_{n}", f"For You, just-watched source from the "
+                                 f"last {n} positives (retrained with it)" if n else
+                                 "For You without the just-watched source (retrained)", lists,
+                                 variant=True) for n, lists in counts.items()]
+        lap("just-watched sensitivity (a training run per value)")
     sensitivity_rows, cold, shaping_rows = [], {}, []
     if config.offline_checks:
         base = training_config(settings)
@@ -170,7 +194,13 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
         lap("in-memory checks (sensitivity, cold videos, shaping)")
 
     relevant = {u.user_id: set(u.relevant) for u in users}
-    for result in results:
+    popular_now = [m for m in results if m.key == "popularity"]
+    related_results = [
+        MethodResult("related", "Related videos (the endpoint: behaviour lists, content for "
+                     "untrained)", related["served"]),
+        MethodResult("related_content", "Content neighbour lists alone", related["content"]),
+        *popular_now]
+    for result in [*results, *related_results[:2]]:
         result.metrics = metrics.summarise(result.lists, relevant, catalogue.vector,
                                            len(movies), config.k)
     train_seen = {u.user_id: {r.movie_id for r in u.train} for u in users}
@@ -192,4 +222,4 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
     }
     sources = Counter(source for _, source in feed_out.values())
     return RunResult(config, results, timings, stats, sources, training, engines,
-                     sensitivity_rows, cold, shaping_rows)
+                     sensitivity_rows, cold, shaping_rows, related_results)

@@ -23,11 +23,38 @@ def _rows(methods: list[MethodResult], baseline: MethodResult) -> list[str]:
     return rows
 
 
-def table(result: RunResult, variants: bool | None = None) -> str:
-    chosen = [m for m in result.methods if variants is None or m.variant == variants]
+def table(result: RunResult, variants: bool | None = None,
+          methods: list[MethodResult] | None = None) -> str:
+    chosen = methods if methods is not None else [
+        m for m in result.methods if variants is None or m.variant == variants]
+    if not chosen:
+        return "(not measured in this run)"
     head = ["| Method | " + " | ".join(c for _, c in COLUMNS) + " | NDCG@10 - popularity [95% CI] |",
             "|---|" + "---:|" * (len(COLUMNS) + 1)]
     return "\n".join(head + _rows(chosen, _by_key(result)["popularity"]))
+
+
+def neighbour_lines(result: RunResult) -> list[str]:
+    """For You against the EASE ceiling; the just-watched source's marginal gain."""
+    m, lines = _by_key(result), []
+    feed = m["foryou"]
+    eases = [x for x in result.methods if x.key.startswith("ease_")]
+    if eases:
+        best = max(eases, key=lambda x: x.metrics["ndcg"])
+        _, word, ci = _versus(feed, best)
+        lines.append(f"**EASE ceiling**: the best EASE ({best.name.split(' (')[0]}) reaches "
+                     f"NDCG@10 {best.metrics['ndcg']:.4f}; For You is "
+                     f"{feed.metrics['ndcg'] / max(best.metrics['ndcg'], 1e-9):.2f} of it and "
+                     f"{word} it ({ci}).")
+    if "just_watched_0" in m:
+        off = m["just_watched_0"]
+        for key in sorted(k for k in m if k.startswith("just_watched_") and k != "just_watched_0"):
+            _, word, ci = _versus(m[key], off)
+            lines.append(f"Just-watched source from the last {key.rsplit('_', 1)[1]} "
+                         f"positives: NDCG@10 {m[key].metrics['ndcg']:.4f} vs "
+                         f"{off.metrics['ndcg']:.4f} without it; it {word} the feed "
+                         f"without it ({ci}).")
+    return lines
 
 
 def _by_key(result: RunResult) -> dict[str, MethodResult]:
@@ -64,7 +91,7 @@ def verdict(result: RunResult) -> str:
     for key, label in (("behaviour", "behaviour only"), ("content", "content only")):
         _, word, ci = _versus(feed, m[key])
         lines.append(f"Against {label} the feed {word} it ({ci}).")
-    lines += engine_lines(result)
+    lines += neighbour_lines(result) + engine_lines(result)
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -178,7 +205,8 @@ def write(result: RunResult, docs_dir: Path, command: str,
         main_table=table(result, variants=False), variant_table=table(result, variants=True),
         verdict=verdict(result), training=training_section(result),
         sensitivity=sensitivity_table(result), cold=cold_table(result),
-        shaping=shaping_table(result), chart="![quality chart](quality.png)" if png else
+        shaping=shaping_table(result), related=table(result, methods=result.related),
+        chart="![quality chart](quality.png)" if png else
         "(chart not drawn: matplotlib missing, `pip install -e '.[eval]'`)",
         summary=summary, license=license_bullets, timings=timings,
         sources=", ".join(f"{k}: {v}" for k, v in sorted(result.feed_sources.items())),

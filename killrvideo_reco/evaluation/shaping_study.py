@@ -18,7 +18,7 @@ from killrvideo_reco.evaluation import data, metrics
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.evaluation.offline import history_of, random_split
 from killrvideo_reco.training.model import TrainingConfig, train
-from killrvideo_reco.training.ranker import top_unseen
+from killrvideo_reco.training.ranker import just_watched, latest_first, top_unseen
 
 K = 10
 LAMBDAS = (0.9, 0.8, 0.7, 0.6, 0.5)
@@ -76,7 +76,10 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
                                           params.interest_count, params.interest_similarity)
         b = raw @ q / (np.linalg.norm(q) * model.bound) if np.linalg.norm(q) > 0 else 0 * raw[:, 0]
         c = unit @ pref if pref is not None else np.zeros(len(movie_ids))
-        features = np.stack([b, c, model.popularity], axis=1)
+        latest = latest_first(np.array(rows, dtype=np.int64),
+                              np.array([float(r.at) for r in liked]), sizes.just_watched_videos)
+        co_watched, co_lists = just_watched(latest, raw, model.bound, sizes)
+        features = np.stack([b, c, model.popularity, co_watched], axis=1)
         score = model.ranker.score(features)
         if len(found) >= 2:
             multi += 1
@@ -87,7 +90,8 @@ def _one_split(users, movie_ids, content, config: TrainingConfig) -> list[dict]:
                               else [sizes.content])
             idx = top_unseen(seen, [(b, sizes.behaviour)] + [
                 (unit @ v, n) for v, n in zip(queries, rows_per_query) if v is not None]
-                + [(model.popularity, sizes.popular)])
+                + [(model.popularity, sizes.popular)]
+                + [(scores, sizes.just_watched_rows) for scores in co_lists])
             order = idx[np.lexsort((idx, -score[idx]))]
             labels = (interest_clusters.label(found, unit[order], params.interest_similarity)
                       if with_interests else np.full(order.size, -1))

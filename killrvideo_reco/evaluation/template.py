@@ -13,11 +13,21 @@ This file and `quality.png` are rewritten by every run: edit
 
 {main_table}
 
-Content-space baselines kept for reference:
+Variants and references: content-space baselines, EASE in memory (the ceiling to
+beat), and For You retrained with the just-watched source at several depths:
 
 {variant_table}
 
 {verdict}
+
+### Related videos ("watch next")
+
+For each user, `GET /videos/{{id}}/related?limit=10` for their last training video (the
+service behind the endpoint, with the user's token so their watched videos are left
+out), scored against their held-out next videos; beside the content neighbour lists alone
+and popularity.
+
+{related}
 
 ### The training run
 

@@ -58,7 +58,10 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
 
     methods = {m.key: m for m in result.methods}
     assert {"popularity", "latest", "content", "behaviour", "foryou", "i2i_max",
-            "mean"} <= set(methods)
+            "mean", "ease_300", "just_watched_0", "just_watched_3"} <= set(methods)
+    related = {m.key: m for m in result.related}
+    assert set(related) == {"related", "related_content", "popularity"}
+    assert all(len(items) == 10 for items in related["related"].lists.values())
     for m in result.methods:
         for name in ("recall", "ndcg", "hit_rate", "coverage", "diversity"):
             assert 0.0 <= m.metrics[name] <= 1.0, (m.key, name, m.metrics[name])
@@ -78,4 +81,6 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
     text = md.read_text()
     assert "| For You: two-stage feed (FeedService) |" in text and "ml-latest-small" in text
     assert "Sensitivity" in text and "Ranking weights fitted" in text
+    assert "| Related videos (the endpoint" in text and "**EASE ceiling**" in text
+    assert "Just-watched source from the last 3 positives" in text
     assert "Feed shaping: with and without" in text and "Lowest lambda within" in text

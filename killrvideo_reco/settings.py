@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         "so the number of Spark partitions the history scan has (estimated from table size).")
     spark_cassandra_fetch_size_rows: int = Field(
         1000, ge=1, description="spark.cassandra.input.fetch.sizeInRows: rows per page.")
+    spark_executor_wait_s: float = Field(
+        120.0, gt=0, description="How long a standalone master may take to give the job its "
+        "first executor. A master with no worker, or none with the cores and memory asked, "
+        "would otherwise keep the job waiting for ever: it fails instead, and the live run "
+        "serves on.")
     spark_extra_conf: str = Field(
         "", description="More Spark properties, `key=value` comma-separated (e.g. "
         "`spark.executor.instances=4`).")
@@ -154,9 +159,10 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How long a cached ranked list serves (new uploads and "
         "trending reach a viewer's cached list after at most this long).")
     feed_neighbours: int = Field(
-        100, ge=0, le=1000, description="Neighbours kept per video in the content space "
-        "(video_neighbours); each interest's candidates are the first of its medoid's list, "
-        "read by key. 0: one ANN query per interest and request instead.")
+        100, ge=0, le=1000, description="Neighbours kept per video (video_neighbours): in "
+        "the content space (at upload or first use; interests read them) and in each "
+        "training run's behaviour space (exact, at training; the just-watched source and "
+        "related videos read them). 0: one ANN query per interest and request instead.")
     feed_neighbours_max_age_h: float = Field(
         24.0, gt=0, description="A neighbour list older than this is recomputed when next "
         "read, so videos uploaded since enter it.")

@@ -37,7 +37,7 @@ def spark_options(settings: Settings) -> SparkOptions:
         write_consistency=settings.cassandra_write_consistency,
         split_size_mb=settings.spark_cassandra_split_size_mb,
         fetch_size_rows=settings.spark_cassandra_fetch_size_rows,
-        extra=settings.spark_extra_conf)
+        extra=settings.spark_extra_conf, executor_wait_s=settings.spark_executor_wait_s)
 
 
 async def fit_on_spark(resources: Services, settings: Settings, config: TrainingConfig,

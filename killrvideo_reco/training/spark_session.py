@@ -8,6 +8,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class SparkOptions:
     fetch_size_rows: int = 1000
     extra: str = ""
     app_name: str = "killrvideo-reco-train"
+    executor_wait_s: float = 120.0
 
 
 def spark_properties(options: SparkOptions) -> dict[str, str]:
@@ -139,8 +141,33 @@ def start_session(options: SparkOptions):
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    try:
+        wait_for_executors(spark.sparkContext._jsc.sc().statusTracker(), options.master,
+                           options.executor_wait_s)
+    except SparkUnavailable:
+        spark.stop()
+        raise
     spark.sparkContext.addPyFile(_package_zip())
     return spark
+
+
+def wait_for_executors(tracker, master: str, timeout_s: float,
+                       clock=time.monotonic, sleep=time.sleep) -> None:
+    """A standalone master accepts an application it cannot give an executor (no worker
+    alive, or none with the cores and memory asked) and lets its jobs wait for ever:
+    give up after `timeout_s`. `tracker`: the JVM SparkStatusTracker, which lists the
+    driver among the executors. local[*] runs in the driver; YARN and Kubernetes start
+    executors themselves and report their own failures."""
+    if not master_address(master):
+        return
+    deadline = clock() + timeout_s
+    while len(tracker.getExecutorInfos()) <= 1:
+        if clock() >= deadline:
+            raise SparkUnavailable(
+                f"no executor from the Spark master {master} within {timeout_s:g}s "
+                "(SPARK_EXECUTOR_WAIT_S): it has no worker alive, or none with the cores "
+                "and memory asked (SPARK_EXECUTOR_MEMORY, SPARK_EXECUTOR_CORES)")
+        sleep(0.5)
 
 
 def _package_zip() -> str:

@@ -14,6 +14,7 @@ from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.domain.behaviour import video_behaviour
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
+from killrvideo_reco.training.spark_session import SparkUnavailable
 from tests.integration.seeding import auth, wait_for_job
 
 pytestmark = pytest.mark.integration
@@ -112,3 +113,17 @@ def test_a_failed_spark_job_fails_the_training_job_and_the_live_run_serves(world
         assert asyncio.run(resources.behaviour.active_run()).run_id == live.run_id
         after = client.get(FEED, headers=auth(settings, viewers["db"][1])).json()
         assert after["items"] == before["items"], "the live run serves, untouched"
+
+
+def test_a_master_that_cannot_give_an_executor_fails_in_time_and_the_live_run_serves(world):
+    """Every worker is smaller than the executor asked for: without the wait limit the job
+    would wait for ever; it fails with the cause, and the live run is untouched."""
+    settings, resources, _, _ = world
+    if asyncio.run(resources.behaviour.active_run()) is None:
+        asyncio.run(run_training(resources, settings))
+    live = asyncio.run(resources.behaviour.active_run())
+    starved = settings.model_copy(update={"spark_executor_memory": "64g",
+                                          "spark_executor_wait_s": 15.0})
+    with pytest.raises(SparkUnavailable, match="no executor from the Spark master"):
+        asyncio.run(run_training(resources, starved))
+    assert asyncio.run(resources.behaviour.active_run()).run_id == live.run_id

@@ -32,6 +32,7 @@ from killrvideo_reco.training.spark_session import (
     extra_properties,
     master_address,
     spark_properties,
+    wait_for_executors,
 )
 
 PARAMS = ProfileParams()
@@ -190,3 +191,24 @@ def test_mllibs_penalty_is_scaled_so_the_mean_viewer_gets_train_regularization()
     per_viewer = 1_000_000 / 50_000
     assert mllib_reg_param(1.0, 1_000_000, 50_000) * per_viewer == 1.0
     assert mllib_reg_param(0.5, 0, 0) == 0.5
+
+
+class Tracker:
+    """The JVM status tracker's one call used here: executors (the driver included)."""
+    def __init__(self, counts):
+        self.counts = list(counts)
+
+    def getExecutorInfos(self):
+        return [None] * (self.counts.pop(0) if len(self.counts) > 1 else self.counts[0])
+
+
+def test_a_standalone_master_with_no_executor_fails_after_the_wait():
+    now = [0.0]
+    sleep = lambda s: now.__setitem__(0, now[0] + s)  # noqa: E731
+    with pytest.raises(SparkUnavailable, match="no executor .* within 10s"):
+        wait_for_executors(Tracker([1]), "spark://127.0.0.1:7077", 10, lambda: now[0], sleep)
+    assert now[0] == pytest.approx(10.0)
+    now[0] = 0.0
+    wait_for_executors(Tracker([1, 1, 2]), "spark://127.0.0.1:7077", 10, lambda: now[0], sleep)
+    assert now[0] == pytest.approx(1.0), "returns once an executor registered"
+    wait_for_executors(Tracker([1]), "local[*]", 10, lambda: now[0], sleep)  # never waits

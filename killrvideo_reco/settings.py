@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from killrvideo_reco.domain.models import CandidateSizes
 from killrvideo_reco.domain.schedule import parse_schedule
 
 ConsistencyName = Literal[
@@ -289,6 +290,13 @@ class Settings(BaseSettings):
     @property
     def role_map(self) -> Mapping[str, str]:
         return role_map(self.jwt_role_map)
+
+    @property
+    def candidate_sizes(self) -> CandidateSizes:
+        """The feed's candidate sizes, as serving uses them and training fits for them."""
+        return CandidateSizes(self.feed_behaviour_candidates, self.feed_content_candidates,
+                              self.feed_popular_candidates, self.feed_just_watched_videos,
+                              self.feed_just_watched_candidates, self.feed_neighbours)
 
     def check_safe_to_serve(self) -> None:
         """Refuse to serve with the public development secret (or a guessable short one)

@@ -34,6 +34,19 @@ class Candidate:
     score: float
 
 
+@dataclass(frozen=True)
+class CandidateSizes:
+    """How many candidates each source of the feed brings: one type for serving
+    (service/candidates.py) and for the ranking-weight fit at training
+    (training/ranker.py), so the weights are fitted on the candidates the feed ranks."""
+    behaviour: int = 100
+    content: int = 50
+    popular: int = 50
+    just_watched_videos: int = 3   # recent positives whose neighbour lists are read
+    just_watched_rows: int = 20    # unseen rows taken from each list
+    neighbours: int = 100          # a list's length (FEED_NEIGHBOURS)
+
+
 @dataclass(frozen=True, eq=False)
 class FeedCandidate:
     """A video proposed by one or more candidate sources, with its ranking features:

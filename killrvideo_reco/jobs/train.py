@@ -38,7 +38,6 @@ from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History
 from killrvideo_reco.training.model import TrainingConfig, train
 from killrvideo_reco.training.neighbours import behaviour_neighbours
-from killrvideo_reco.training.ranker import CandidateSizes
 from killrvideo_reco.training.spark_engine import STEPS as SPARK_FIT_STEPS
 
 log = logging.getLogger(__name__)
@@ -53,10 +52,7 @@ def training_config(settings: Settings) -> TrainingConfig:
                              settings.train_iterations),
         params=profile_params(settings), holdout_per_viewer=settings.train_holdout_per_viewer,
         min_viewers=settings.train_min_viewers, content_ridge=settings.train_content_map_ridge,
-        sizes=CandidateSizes(settings.feed_behaviour_candidates,
-                             settings.feed_content_candidates, settings.feed_popular_candidates,
-                             settings.feed_just_watched_videos,
-                             settings.feed_just_watched_candidates, settings.feed_neighbours))
+        sizes=settings.candidate_sizes)
 
 
 @dataclass

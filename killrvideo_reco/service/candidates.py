@@ -19,7 +19,7 @@ from cachetools import TTLCache
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import shaping
 from killrvideo_reco.domain.interests import Interest
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
+from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes, FeedCandidate, PopularPool
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.just_watched import SOURCE as JUST_WATCHED
 from killrvideo_reco.service.just_watched import JustWatched, JustWatchedSource
@@ -31,13 +31,12 @@ MAX_ANN_LIMIT = 1000
 
 @dataclass(frozen=True)
 class CandidateLimits:
-    behaviour: int
-    content: int
-    popular: int
+    """Serving's limits: the sizes training fits the ranking weights for, and the knobs
+    of serving alone."""
+    sizes: CandidateSizes
     content_floor: float
     pool_ttl_s: float = 30.0
     interest_similarity: float = 0.5
-    just_watched: int = 20  # unseen rows from each recent video's neighbour list
 
 
 @dataclass(frozen=True)
@@ -69,31 +68,31 @@ class TwoStageFeed:
         # source -> (space, vector searched for or None for the space's own query, rows)
         searches: dict[str, tuple[str, np.ndarray | None, int]] = {}
         wanted: dict[str, int] = {}  # fresh rows each source should bring
-        cap = MAX_ANN_LIMIT
+        cap, sizes = MAX_ANN_LIMIT, self.limits.sizes
         if behaviour_query is not None:
             searches["behaviour"] = ("behaviour", None,
-                                     min(cap, self.limits.behaviour + watched))
-            wanted["behaviour"] = self.limits.behaviour
+                                     min(cap, sizes.behaviour + watched))
+            wanted["behaviour"] = sizes.behaviour
         listed: Coroutine[Any, Any, dict[str, list[FeedCandidate]]] | None = None
         if content_query is not None and len(interests) >= 2:
-            rows = interest_clusters.allocate(interests, self.limits.content)
+            rows = interest_clusters.allocate(interests, sizes.content)
             if self.interest_source is not None and model_id is not None:
                 size = self.interest_source.neighbours.size
                 listed = self.interest_source.candidates(
-                    run, interests, [rows_for(r, self.limits.content, watched, size)
+                    run, interests, [rows_for(r, sizes.content, watched, size)
                                      for r in rows], model_id, behaviour_query, content_query)
             else:
                 searches.update({f"interest {n}": ("content", i.medoid, min(
-                    cap, rows_for(rows[n], self.limits.content, watched, cap)))
+                    cap, rows_for(rows[n], sizes.content, watched, cap)))
                     for n, i in enumerate(interests)})
                 wanted.update({f"interest {n}": r for n, r in enumerate(rows)})
         elif content_query is not None:
             searches["content"] = ("content", None,
-                                   min(cap, self.limits.content + watched))
-            wanted["content"] = self.limits.content
+                                   min(cap, sizes.content + watched))
+            wanted["content"] = sizes.content
         popular = (
-            self._popular(run, behaviour_query, content_query, tuple(popular_ids[:self.limits.popular]))
-            if popular_ids and self.limits.popular else _nothing())
+            self._popular(run, behaviour_query, content_query, tuple(popular_ids[:sizes.popular]))
+            if popular_ids and sizes.popular else _nothing())
         co_watched = (self.just_watched.candidates(run, recent, watched, behaviour_query,
                                                    content_query)
                       if self.just_watched is not None and recent else _no_co_watched())
@@ -129,7 +128,7 @@ class TwoStageFeed:
                        if _widen(found[space], seen, limit, wanted[space])}
             ANN_WIDENINGS.labels("two_stage").inc(len(pending))
         if JUST_WATCHED in found:
-            found[JUST_WATCHED] = just.first_unseen(seen, self.limits.just_watched)
+            found[JUST_WATCHED] = just.first_unseen(seen, sizes.just_watched_rows)
         merged: dict[uuid.UUID, FeedCandidate] = {}
         for group in found.values():
             for c in group:

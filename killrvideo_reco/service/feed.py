@@ -69,10 +69,9 @@ class FeedService:
             neighbours, features, settings.feed_just_watched_videos,
             settings.feed_just_watched_candidates) if neighbours and features else None
         self.two_stage = behaviour and TwoStageFeed(behaviour, viewers, CandidateLimits(
-            settings.feed_behaviour_candidates, settings.feed_content_candidates,
-            settings.feed_popular_candidates, settings.feed_similarity_floor,
-            settings.feed_cache_ttl_s, settings.feed_interest_similarity,
-            settings.feed_just_watched_candidates), interest_source, just_watched)
+            settings.candidate_sizes, settings.feed_similarity_floor,
+            settings.feed_cache_ttl_s, settings.feed_interest_similarity),
+            interest_source, just_watched)
         self.shaping = ShapingParams(
             settings.feed_diversity_lambda, settings.feed_creator_cap,
             settings.feed_shaping_block, settings.feed_shaping_window,

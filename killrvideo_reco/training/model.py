@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import ContentMap, RankerWeights, index_vectors, max_norm
+from killrvideo_reco.domain.models import CandidateSizes
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.training.factors import (
@@ -21,7 +22,6 @@ from killrvideo_reco.training.factors import (
 )
 from killrvideo_reco.training.interactions import History, decayed_weights, matrix
 from killrvideo_reco.training.ranker import (
-    CandidateSizes,
     ViewerCase,
     fit_weights,
     holdout_mask,

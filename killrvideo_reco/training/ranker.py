@@ -15,19 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import FEATURES, RankerWeights
+from killrvideo_reco.domain.models import CandidateSizes
 from killrvideo_reco.training.ndcg import ndcg_at_k
 
 K = 10
-
-
-@dataclass(frozen=True)
-class CandidateSizes:
-    behaviour: int = 100
-    content: int = 50
-    popular: int = 50
-    just_watched_videos: int = 3   # recent positives whose neighbour lists are read
-    just_watched_rows: int = 20    # unseen rows taken from each list
-    neighbours: int = 100          # a list's length (FEED_NEIGHBOURS)
 
 
 @dataclass

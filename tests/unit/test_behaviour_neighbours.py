@@ -7,8 +7,9 @@ import uuid
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import index_vectors, max_norm
+from killrvideo_reco.domain.models import CandidateSizes
 from killrvideo_reco.training.neighbours import behaviour_neighbours
-from killrvideo_reco.training.ranker import CandidateSizes, just_watched, latest_first
+from killrvideo_reco.training.ranker import just_watched, latest_first
 
 
 def test_lists_are_the_exact_top_k_of_each_videos_direction():

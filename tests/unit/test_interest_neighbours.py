@@ -10,6 +10,7 @@ import numpy as np
 
 from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.interests import Interest
+from killrvideo_reco.domain.models import CandidateSizes
 from killrvideo_reco.service.candidates import CandidateLimits, TwoStageFeed
 from killrvideo_reco.service.neighbours import (
     CandidateFeatures,
@@ -34,7 +35,8 @@ def setup(max_age_s=3600.0):
     store = FakeNeighbourStore()
     neighbours = ContentNeighbours(videos, store, 30, max_age_s)
     source = InterestSource(neighbours, CandidateFeatures(behaviour, 1000))
-    feed = TwoStageFeed(behaviour, FakeViewerStore(), CandidateLimits(40, 20, 0, -1.0), source)
+    feed = TwoStageFeed(behaviour, FakeViewerStore(),
+                        CandidateLimits(CandidateSizes(40, 20, 0), -1.0), source)
     return videos, behaviour, run, ids, store, feed
 
 

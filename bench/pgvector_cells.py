@@ -3,7 +3,7 @@
 * the retrieval stage: 10 unseen videos for a viewer's profile. The peer's request is the
   PR's (its watched ids, then one NOT IN + ORDER BY embedding <=> profile query); ours is
   the feed's content search (ANN over-fetch, exact exclusion with ViewerStore.seen_among,
-  widening as service/candidates.py does);
+  widening as service/retrieval.py does);
 * latency cells under bench/loadgen.py's closed loop, bounded by count and time;
 * recall@10 against the exact reference, and the long-history viewers.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from bench import machine, report, retrieval
 from bench.loadgen import CellResult, _closed_loop
 from bench.pgvector_load import Catalogue, Viewer
-from killrvideo_reco.service.candidates import MAX_ANN_LIMIT
+from killrvideo_reco.service.retrieval import MAX_ANN_LIMIT
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.viewers import ViewerStore
 

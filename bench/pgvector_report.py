@@ -53,7 +53,7 @@ def render(results: dict) -> str:
         f"content_features ANN OF ? LIMIT {window}` (`FEED_CONTENT_CANDIDATES`), the exact "
         "exclusion `ViewerStore.seen_among` (single-partition `IN` lookups of the candidates "
         "in the viewer's history), widened ×2 up to LIMIT 1000 while more than half of a full "
-        "answer was watched (`service/candidates.py`), then the first 10 unseen. Our feed goes "
+        "answer was watched (`service/retrieval.py`), then the first 10 unseen. Our feed goes "
         "on to a second stage (behaviour-space and popular candidates, a trained ranking, "
         "shaping) that the PR has no counterpart for: it is not measured here; the whole "
         "feed is in *Feed latency* above.",

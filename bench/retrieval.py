@@ -3,7 +3,7 @@
 * the peer's exclusion list and SQL, as the seeds' pull request builds them;
 * the exact reference: brute-force cosine over every video minus the FULL watched set;
 * recall@k and "how many of the answer were already watched";
-* our retrieval stage's widening rule (service/candidates.py `_widen`);
+* our retrieval stage's widening rule (service/retrieval.py `_widen`);
 * the binary COPY payload that loads the vectors into PostgreSQL;
 * synthetic long-history viewers.
 """
@@ -117,7 +117,7 @@ def watched_count(returned: Sequence, history: set, k: int) -> int:
 
 def needs_widening(found: int, fresh: int, limit: int, max_limit: int,
                    wanted: int | None = None) -> bool:
-    """service/candidates.py `_widen`: search again when a full answer holds fewer than
+    """service/retrieval.py `_widen`: search again when a full answer holds fewer than
     half the fresh rows wanted (default: the LIMIT itself), up to Cassandra's cap."""
     return found >= limit and fresh * 2 < (limit if wanted is None else wanted) \
         and limit < max_limit

@@ -31,7 +31,7 @@ import httpx
 
 from bench import loadgen, machine, report, seed
 from bench.server import INSTRUMENTED_APP, REAL_APP, Server
-from killrvideo_reco.domain import ranking
+from killrvideo_reco.domain import feed_rules
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.connection import connect
 
@@ -358,7 +358,7 @@ def render(results: dict, args) -> str:
         f"Each cell stops at {args.max_requests} requests or {args.seconds:g} s, whichever "
         f"comes first, after {args.warmup:g} s of warm-up per catalogue and a short one per cell. "
         f"**Bare ANN** is the feed's own prepared statement (`VideoStore.nearest`'s SELECT, "
-        f"`LIMIT {results['ann_limit']}` = `ranking.first_ann_limit` for page 1 with the default "
+        f"`LIMIT {results['ann_limit']}` = `feed_rules.first_ann_limit` for page 1 with the default "
         f"window {results['window']} and over-fetch {results['overfetch']:g}) run through the "
         "driver and the same asyncio bridge (`store.aio.execute`) from a third process with the "
         "stored preference vectors, at the same concurrency. *service/bare* is the ratio of the "
@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     others_start = machine.top_other_processes({cassandra or -1})
 
     settings = Settings()
-    ann_limit = ranking.first_ann_limit(PAGE_SIZE, settings.feed_overfetch_factor,
+    ann_limit = feed_rules.first_ann_limit(PAGE_SIZE, settings.feed_overfetch_factor,
                                         settings.feed_candidate_window, settings.feed_max_ann_limit)
     cluster, session = connect(seed.bench_settings("system"))
     try:

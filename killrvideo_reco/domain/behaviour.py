@@ -7,9 +7,8 @@ cosine order is exactly the inner-product order.
 """
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,42 +87,6 @@ class ContentMap:
     def from_bytes(cls, blob: bytes) -> "ContentMap":
         rows, cols = np.frombuffer(blob[:8], dtype="<i4")
         return cls(np.frombuffer(blob[8:], dtype="<f4").reshape(rows, cols).astype(np.float64))
-
-
-# just_watched: the similarity to the viewer's recent positive video whose behaviour
-# neighbour list holds the candidate (0 when none does).
-FEATURES = ("behaviour", "content", "popularity", "just_watched")
-
-
-# Before the first training: content similarity first, popularity as a tie-breaker
-# that still lifts widely watched videos (the blend that beat popularity in docs/quality.md
-# weighs them about equally); no behaviour vectors exist yet.
-DEFAULT_WEIGHTS: dict[str, float] = {"behaviour": 1.0, "content": 1.0, "popularity": 1.0,
-                                     "just_watched": 1.0}
-
-
-@dataclass(frozen=True)
-class RankerWeights:
-    """Linear ranking over per-candidate features, fitted by the training job.
-    Features: behaviour = cosine in the index space (the normalised inner product),
-    content = cosine to the viewer's preference vector, popularity = log-scaled views."""
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    source: str = "default"
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        """features: (n, len(FEATURES)) -> (n,) scores."""
-        w = np.array([self.weights.get(name, 0.0) for name in FEATURES])
-        return np.asarray(features, dtype=np.float64) @ w
-
-    def to_json(self) -> str:
-        return json.dumps({"weights": self.weights, "source": self.source}, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | None) -> "RankerWeights":
-        if not text:
-            return cls()
-        data = json.loads(text)
-        return cls({k: float(v) for k, v in data["weights"].items()}, data.get("source", "?"))
 
 
 def raw_vector(index_vector: np.ndarray, bound: float) -> np.ndarray:

@@ -9,8 +9,8 @@ from typing import Literal
 
 import numpy as np
 
-from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.interests import Interest
+from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_profile import TasteState
 
 FeedSource = Literal["personalized", "trending", "latest"]
@@ -37,7 +37,7 @@ class Candidate:
 @dataclass(frozen=True)
 class CandidateSizes:
     """How many candidates each source of the feed brings: one type for serving
-    (service/candidates.py) and for the ranking-weight fit at training
+    (service/retrieval.py) and for the ranking-weight fit at training
     (training/ranker.py), so the weights are fitted on the candidates the feed ranks."""
     behaviour: int = 100
     content: int = 50

@@ -1,93 +1,81 @@
-"""Feed ranking rules with no I/O: which profile is usable, how far to search,
-what to drop, how to page. The service layer feeds these with what the stores return."""
+"""Stage two of the feed, ranking: the candidates' features, the run's learned weights
+(fitted by the training job, training/ranker.py) and the scores. Pure: retrieval
+(service/retrieval.py) brings the candidates, shaping (domain/shaping.py) orders them."""
 from __future__ import annotations
 
-import math
-import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from killrvideo_reco.domain.models import Candidate, StoredProfile
+if TYPE_CHECKING:  # models imports RankerWeights from here
+    from killrvideo_reco.domain.models import FeedCandidate
+
+# just_watched: the similarity to the viewer's recent positive video whose behaviour
+# neighbour list holds the candidate (0 when none does).
+FEATURES = ("behaviour", "content", "popularity", "just_watched")
+
+
+# Before the first training: content similarity first, popularity as a tie-breaker
+# that still lifts widely watched videos (the blend that beat popularity in docs/quality.md
+# weighs them about equally); no behaviour vectors exist yet.
+DEFAULT_WEIGHTS: dict[str, float] = {"behaviour": 1.0, "content": 1.0, "popularity": 1.0,
+                                     "just_watched": 1.0}
 
 
 @dataclass(frozen=True)
-class ProfileVerdict:
-    vector: np.ndarray | None
-    reason: str  # why it is (not) usable, for logs
+class RankerWeights:
+    """Linear ranking over per-candidate features, fitted by the training job.
+    Features: behaviour = cosine in the index space (the normalised inner product),
+    content = cosine to the viewer's preference vector, popularity = log-scaled views."""
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    source: str = "default"
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """features: (n, len(FEATURES)) -> (n,) scores."""
+        w = np.array([self.weights.get(name, 0.0) for name in FEATURES])
+        return np.asarray(features, dtype=np.float64) @ w
+
+    def to_json(self) -> str:
+        return json.dumps({"weights": self.weights, "source": self.source}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "RankerWeights":
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls({k: float(v) for k, v in data["weights"].items()}, data.get("source", "?"))
 
 
-def usable_profile(prefs: StoredProfile | None, catalogue_model: str | None,
-                   dimension: int) -> ProfileVerdict:
-    """A stored preference vector is used only if it exists, is non-zero and finite,
-    has the index's dimension and was built with the catalogue's current model."""
-    if prefs is None or prefs.preference_vector is None:
-        return ProfileVerdict(None, "no profile")
-    vector = np.asarray(prefs.preference_vector, dtype=np.float32)
-    if vector.shape != (dimension,):
-        return ProfileVerdict(None, f"dimension {vector.shape[0] if vector.ndim else 0} "
-                                    f"!= index dimension {dimension}")
-    if not np.all(np.isfinite(vector)) or float(np.linalg.norm(vector)) < 1e-6:
-        return ProfileVerdict(None, "zero or non-finite vector")
-    if catalogue_model is not None and prefs.model_id != catalogue_model:
-        return ProfileVerdict(None, f"built with model {prefs.model_id!r}, "
-                                    f"catalogue uses {catalogue_model!r}")
-    return ProfileVerdict(vector, "ok")
+@dataclass(frozen=True)
+class Ranked:
+    candidate: FeedCandidate
+    score: float
+    interest: int = -1  # index of the viewer's interest it belongs to, -1 for none
 
 
-def first_ann_limit(needed: int, overfetch: float, base: int, cap: int) -> int:
-    """The first horizon to ask Cassandra for: over-fetch so that exclusions rarely
-    leave the page short, on a fixed doubling schedule so every page of one feed
-    is cut from the same candidate list."""
-    want = max(1, math.ceil(needed * overfetch))
-    limit = base
-    while limit < want and limit < cap:
-        limit *= 2
-    return min(limit, cap)
+def rank(candidates: Sequence[FeedCandidate], ranker: RankerWeights, embeddings: np.ndarray,
+         labels: np.ndarray) -> list[Ranked]:
+    """Best score first (ties by video id). What the list keeps (and the feed's cache
+    holds): float16 embeddings, converted in one go; shaping and explanations compare
+    them at far coarser resolution."""
+    scores = ranker.score(np.array([c.features() for c in candidates])) if candidates \
+        else np.zeros(0)
+    half = embeddings.astype(np.float16)
+    ranked = [Ranked(replace(c, embedding=half[n] if c.embedding is not None else None),
+                     float(s), int(label))
+              for n, (c, s, label) in enumerate(zip(candidates, scores, labels))]
+    ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))
+    return ranked
 
 
-def next_ann_limit(limit: int, cap: int) -> int | None:
-    """Grow geometrically up to Cassandra's ANN LIMIT cap; None when already at it."""
-    return None if limit >= cap else min(limit * 2, cap)
-
-
-def recommendable(candidates: Iterable[Candidate], seen: set[uuid.UUID],
-                  similarity_floor: float) -> list[Candidate]:
-    """Drop what the viewer watched or hid and what is below the floor; order by score
-    with the video id as tie-break, so equal scores page deterministically."""
-    kept = [c for c in candidates
-            if c.summary.video_id not in seen and c.score >= similarity_floor]
-    kept.sort(key=lambda c: (-c.score, c.summary.video_id.bytes))
-    return kept
-
-
-def horizon_exhausted(candidates: Sequence[Candidate], limit: int,
-                      similarity_floor: float) -> bool:
-    """No wider search can add anything: fewer rows than asked (the whole catalogue
-    was returned) or the tail already fell below the similarity floor."""
-    return len(candidates) < limit or (bool(candidates) and candidates[-1].score < similarity_floor)
-
-
-def page_bounds(page: int, page_size: int) -> tuple[int, int]:
-    start = (page - 1) * page_size
-    return start, start + page_size
-
-
-def trending_order(view_counts: Iterable[tuple[uuid.UUID, int]]) -> list[tuple[uuid.UUID, int]]:
-    """Sum per-day counts per video; most viewed first, id as tie-break."""
-    totals: dict[uuid.UUID, int] = {}
-    for video_id, views in view_counts:
-        totals[video_id] = totals.get(video_id, 0) + int(views)
-    return sorted(totals.items(), key=lambda item: (-item[1], item[0].bytes))
-
-
-def merge_unique(*id_lists: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-    seen: set[uuid.UUID] = set()
-    merged = []
-    for ids in id_lists:
-        for video_id in ids:
-            if video_id not in seen:
-                seen.add(video_id)
-                merged.append(video_id)
-    return merged
+def embeddings_of(candidates: Sequence[FeedCandidate]) -> np.ndarray:
+    """(n, d) unit content embeddings; zero rows where unknown."""
+    width = next((c.embedding.shape[0] for c in candidates if c.embedding is not None), 0)
+    out = np.zeros((len(candidates), width), dtype=np.float32)
+    for n, c in enumerate(candidates):
+        if c.embedding is not None and c.embedding.shape[0] == width:
+            out[n] = c.embedding
+    return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from killrvideo_reco.domain.ranking import Ranked, embeddings_of
 from killrvideo_reco.domain.vectors import unit_rows
 
 SECONDS_PER_DAY = 86400.0
@@ -156,3 +157,17 @@ def _codes(creators: Sequence[object | None]) -> np.ndarray:
     codes: dict[object, int] = {}
     return np.array([-1 if c is None else codes.setdefault(c, len(codes)) for c in creators],
                     dtype=np.int64)
+
+
+def shaped(ranked: list[Ranked], params: ShapingParams, now: float,
+           positions: int | None = None) -> list[Ranked]:
+    """A ranked list in the order the viewer sees, its first `positions` if given."""
+    if not ranked:
+        return []
+    order = shape(
+        np.array([r.score for r in ranked]), embeddings_of([r.candidate for r in ranked]),
+        [r.candidate.uploader_id for r in ranked],
+        np.array([np.nan if r.candidate.added_at is None else r.candidate.added_at
+                  for r in ranked]),
+        np.array([r.interest for r in ranked]), now, params, positions)
+    return [ranked[i] for i in order]

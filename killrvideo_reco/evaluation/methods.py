@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from killrvideo_reco.domain import ranking
+from killrvideo_reco.domain import feed_rules
 from killrvideo_reco.domain.behaviour import viewer_query
 from killrvideo_reco.domain.models import BehaviourRun, Candidate
 from killrvideo_reco.domain.taste_profile import ProfileParams
@@ -111,7 +111,7 @@ class Recommenders:
         """The stored preference vector, when the feed would use it."""
         prefs, model = await self.viewers.profile(user_uuid(user.user_id)), \
             await self.videos.catalogue_model()
-        return ranking.usable_profile(prefs, model, self.settings.vector_dimension).vector
+        return feed_rules.usable_profile(prefs, model, self.settings.vector_dimension).vector
 
     async def exact(self, user: UserSplit) -> list[int] | None:
         """Brute-force top k of the stored profile over the whole catalogue (numpy), to

@@ -5,7 +5,7 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from killrvideo_reco.domain.ranking import merge_unique, trending_order
+from killrvideo_reco.domain.feed_rules import merge_unique, trending_order
 from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
 from killrvideo_reco.service.ttl_cache import CachedValue
 

@@ -3,7 +3,7 @@
 two-stage (once a training run is live): candidates from the viewer's behaviour vector
 (ANN over the run's behaviour slot), their interests or content preference vector (ANN
 over content_features) and the popular pool, merged, watched/hidden dropped, ranked by the
-run's fitted weights (service/candidates.py), shaped for diversity, freshness and the
+run's fitted weights (service/retrieval.py, domain/ranking.py), shaped for diversity, freshness and the
 creator cap (domain/shaping.py), then paged.
 content only (before the first training): preference vector -> ANN over content_features
 -> drop watched/hidden and below-floor -> page; the horizon doubles while the page is short.
@@ -20,19 +20,14 @@ from collections.abc import Sequence
 import numpy as np
 from cachetools import LRUCache, TTLCache
 
+from killrvideo_reco.domain import feed_rules
 from killrvideo_reco.domain import interests as interest_clusters
-from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.behaviour import viewer_query
 from killrvideo_reco.domain.explanations import based_on_for_items
 from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, FeedSource, RecentVideo
-from killrvideo_reco.domain.shaping import ShapingParams
+from killrvideo_reco.domain.ranking import Ranked
+from killrvideo_reco.domain.shaping import ShapingParams, shaped
 from killrvideo_reco.metrics import ANN_WIDENINGS, FEED_LIST_CACHE, count_candidates
-from killrvideo_reco.service.candidates import (
-    CandidateLimits,
-    Ranked,
-    TwoStageFeed,
-    shaped,
-)
 from killrvideo_reco.service.fallback import FallbackPool
 from killrvideo_reco.service.just_watched import JustWatchedSource
 from killrvideo_reco.service.neighbours import CandidateFeatures, ContentNeighbours, InterestSource
@@ -44,6 +39,7 @@ from killrvideo_reco.service.ports import (
     VideoRepository,
     ViewerRepository,
 )
+from killrvideo_reco.service.retrieval import CandidateLimits, CandidateRetrieval
 from killrvideo_reco.service.ttl_cache import CachedValue
 from killrvideo_reco.settings import Settings
 
@@ -68,7 +64,7 @@ class FeedService:
         just_watched = JustWatchedSource(
             neighbours, features, settings.feed_just_watched_videos,
             settings.feed_just_watched_candidates) if neighbours and features else None
-        self.two_stage = behaviour and TwoStageFeed(behaviour, viewers, CandidateLimits(
+        self.two_stage = behaviour and CandidateRetrieval(behaviour, viewers, CandidateLimits(
             settings.candidate_sizes, settings.feed_similarity_floor,
             settings.feed_cache_ttl_s, settings.feed_interest_similarity),
             interest_source, just_watched)
@@ -90,7 +86,7 @@ class FeedService:
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         prefs, catalogue_model, run = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
-        verdict = ranking.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
+        verdict = feed_rules.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
         if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:
             self._log_unusable_once(user_id, verdict.reason)
         behaviour = prefs.behaviour_in(run) if prefs is not None else None
@@ -99,7 +95,7 @@ class FeedService:
                                                    or verdict.vector is not None):
             ranked = await self._ranked(user_id, run, prefs, behaviour_query, verdict.vector)
             if ranked:
-                start, end = ranking.page_bounds(page, page_size)
+                start, end = feed_rules.page_bounds(page, page_size)
                 # Shaping is greedy: the positions up to this page's end are final already.
                 ordered = shaped(ranked, self.shaping, time.time(), end)
                 items = await self._two_stage_items(ordered[start:end], prefs)
@@ -107,7 +103,7 @@ class FeedService:
         elif verdict.vector is not None and prefs is not None:
             fresh = await self.nearest_unseen(user_id, verdict.vector, page * page_size)
             if fresh:
-                start, end = ranking.page_bounds(page, page_size)
+                start, end = feed_rules.page_bounds(page, page_size)
                 items = await self._explain(fresh[start:end], prefs.recent_positive)
                 return FeedPage(items, len(fresh), page, page_size, "personalized")
         return await self._cold_start(user_id, page, page_size)
@@ -124,7 +120,7 @@ class FeedService:
             return cached
         assert self.two_stage
         size = self.settings.feed_popular_candidates
-        popular = ranking.merge_unique((await self.fallback.trending())[:size],
+        popular = feed_rules.merge_unique((await self.fallback.trending())[:size],
                                        run.popular[:size])
         interests = prefs.interests if prefs is not None and content_query is not None else ()
         # Embeddings are float16 whether cached or not: a page served from the cache is
@@ -143,17 +139,17 @@ class FeedService:
         """Videos nearest `vector` that the viewer has not seen, best first: at least
         `needed` of them unless the search horizon (at most 1000 rows) runs out."""
         floor, cap = self.settings.feed_similarity_floor, self.settings.feed_max_ann_limit
-        limit = ranking.first_ann_limit(needed, self.settings.feed_overfetch_factor,
+        limit = feed_rules.first_ann_limit(needed, self.settings.feed_overfetch_factor,
                                         self.settings.feed_candidate_window, cap)
         while True:
             candidates = await self.videos.nearest(vector, limit)
             above = [c for c in candidates if c.score >= floor]
             seen = await self.viewers.seen_among(user_id, [c.summary.video_id for c in above])
-            fresh = ranking.recommendable(above, seen, floor)
+            fresh = feed_rules.recommendable(above, seen, floor)
             count_candidates("content_only", {"content": candidates}, len(fresh))
-            grown = ranking.next_ann_limit(limit, cap)
+            grown = feed_rules.next_ann_limit(limit, cap)
             if (len(fresh) >= needed or grown is None
-                    or ranking.horizon_exhausted(candidates, limit, floor)):
+                    or feed_rules.horizon_exhausted(candidates, limit, floor)):
                 return fresh
             log.debug("user %s: %d of %d needed within %d candidates; widening to %d",
                       user_id, len(fresh), needed, limit, grown)
@@ -211,7 +207,7 @@ class FeedService:
         pool, trending = await self.fallback.candidates()
         seen = await self.viewers.seen_among(user_id, pool)
         fresh_ids = [video_id for video_id in pool if video_id not in seen]
-        start, end = ranking.page_bounds(page, page_size)
+        start, end = feed_rules.page_bounds(page, page_size)
         page_ids = fresh_ids[start:end]
         summaries = await self.videos.summaries(page_ids)
         items = [FeedItem(summaries[v]) for v in page_ids if v in summaries]

@@ -14,8 +14,9 @@ from functools import partial
 import numpy as np
 from cassandra.cluster import Session
 
-from killrvideo_reco.domain.behaviour import SLOTS, RankerWeights
+from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
+from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many

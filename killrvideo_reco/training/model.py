@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from killrvideo_reco.domain.behaviour import ContentMap, RankerWeights, index_vectors, max_norm
+from killrvideo_reco.domain.behaviour import ContentMap, index_vectors, max_norm
 from killrvideo_reco.domain.models import CandidateSizes
+from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.training.factors import (

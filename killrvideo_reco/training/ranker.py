@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from killrvideo_reco.domain.behaviour import FEATURES, RankerWeights
 from killrvideo_reco.domain.models import CandidateSizes
+from killrvideo_reco.domain.ranking import FEATURES, RankerWeights
 from killrvideo_reco.training.ndcg import ndcg_at_k
 
 K = 10

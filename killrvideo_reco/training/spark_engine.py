@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from killrvideo_reco.domain.behaviour import RankerWeights
 from killrvideo_reco.domain.models import HistoryRow
+from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.training.factors import FactorConfig, query_map

@@ -8,15 +8,9 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from killrvideo_reco.domain.behaviour import (
-    ContentMap,
-    RankerWeights,
-    index_vectors,
-    max_norm,
-    query_vector,
-    raw_vector,
-)
+from killrvideo_reco.domain.behaviour import ContentMap, index_vectors, max_norm, query_vector, raw_vector
 from killrvideo_reco.domain.models import HistoryRow
+from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History
 from killrvideo_reco.training.model import TrainingConfig, train

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from killrvideo_reco.domain.behaviour import RankerWeights, index_vectors
+from killrvideo_reco.domain.behaviour import index_vectors
 from killrvideo_reco.domain.explanations import recent_videos
 from killrvideo_reco.domain.models import BehaviourRun, NewVideo
+from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_profile import Interaction, ProfileParams, build_state
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.settings import Settings

@@ -11,14 +11,14 @@ import numpy as np
 from killrvideo_reco.domain.behaviour import query_vector
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import CandidateSizes
-from killrvideo_reco.service.candidates import CandidateLimits, TwoStageFeed
 from killrvideo_reco.service.neighbours import (
     CandidateFeatures,
     ContentNeighbours,
     InterestSource,
 )
+from killrvideo_reco.service.retrieval import CandidateLimits, CandidateRetrieval
 from tests.fakes import FakeNeighbourStore, FakeViewerStore
-from tests.unit.test_two_stage_feed import rng, world
+from tests.unit.test_retrieval import rng, world
 
 
 def interests_of(videos, medoids):
@@ -35,7 +35,7 @@ def setup(max_age_s=3600.0):
     store = FakeNeighbourStore()
     neighbours = ContentNeighbours(videos, store, 30, max_age_s)
     source = InterestSource(neighbours, CandidateFeatures(behaviour, 1000))
-    feed = TwoStageFeed(behaviour, FakeViewerStore(),
+    feed = CandidateRetrieval(behaviour, FakeViewerStore(),
                         CandidateLimits(CandidateSizes(40, 20, 0), -1.0), source)
     return videos, behaviour, run, ids, store, feed
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench import retrieval
 from killrvideo_reco.domain.models import FeedCandidate
-from killrvideo_reco.service import candidates
+from killrvideo_reco.service import retrieval as feed_retrieval
 
 
 def ids(n):
@@ -106,10 +106,10 @@ def test_needs_widening_is_the_services_rule():
             continue
         rows = [FeedCandidate(v, 0.0, 0.0, 0.0, frozenset({"content"})) for v in ids(found)]
         seen = {c.video_id for c in rows[fresh:]}
-        assert retrieval.needs_widening(found, fresh, limit, candidates.MAX_ANN_LIMIT) == \
-            candidates._widen(rows, seen, limit, limit), (limit, found, fresh)
-        assert retrieval.needs_widening(found, fresh, limit, candidates.MAX_ANN_LIMIT, 20) == \
-            candidates._widen(rows, seen, limit, 20), (limit, found, fresh)
+        assert retrieval.needs_widening(found, fresh, limit, feed_retrieval.MAX_ANN_LIMIT) == \
+            feed_retrieval._widen(rows, seen, limit, limit), (limit, found, fresh)
+        assert retrieval.needs_widening(found, fresh, limit, feed_retrieval.MAX_ANN_LIMIT, 20) == \
+            feed_retrieval._widen(rows, seen, limit, 20), (limit, found, fresh)
 
 
 def test_first_fresh_keeps_the_ann_order():

@@ -8,16 +8,12 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from killrvideo_reco.domain.behaviour import (
-    RankerWeights,
-    behaviour_space,
-    index_vectors,
-    query_vector,
-)
+from killrvideo_reco.domain.behaviour import behaviour_space, index_vectors, query_vector
 from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes, NeighbourList, NewVideo
-from killrvideo_reco.service.candidates import CandidateLimits, TwoStageFeed
+from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.service.just_watched import JustWatchedSource
 from killrvideo_reco.service.neighbours import CandidateFeatures
+from killrvideo_reco.service.retrieval import CandidateLimits, CandidateRetrieval
 from tests.fakes import FakeBehaviourStore, FakeVideoStore, FakeViewerStore
 from tests.fakes.neighbours import FakeNeighbourStore
 
@@ -48,7 +44,7 @@ def test_sources_are_merged_excluded_and_ranked_by_the_runs_weights():
     user = uuid.uuid4()
     for v in ids[:20]:
         viewers.watch(user, v)
-    feed = TwoStageFeed(behaviour, viewers, CandidateLimits(CandidateSizes(40, 20, 10), -1.0))
+    feed = CandidateRetrieval(behaviour, viewers, CandidateLimits(CandidateSizes(40, 20, 10), -1.0))
     bq, cq = query_vector(rng.normal(size=4)), rng.normal(size=8)
     cq = cq / np.linalg.norm(cq)
 
@@ -75,7 +71,7 @@ def _heavy_watcher():
     nearest = sorted(range(len(ids)), key=lambda i: -float(raw[i] @ q))
     for i in nearest[:35]:  # most of the first 40 behaviour neighbours are watched
         viewers.watch(user, ids[i])
-    feed = TwoStageFeed(behaviour, viewers, CandidateLimits(CandidateSizes(40, 20, 0), -1.0))
+    feed = CandidateRetrieval(behaviour, viewers, CandidateLimits(CandidateSizes(40, 20, 0), -1.0))
     return feed, behaviour, run, user, query_vector(q), {ids[i] for i in nearest[:35]}
 
 
@@ -119,7 +115,7 @@ def test_just_watched_lists_bring_unseen_co_watched_videos_and_the_feature():
         (ids[1], NeighbourList("another run", 0.0, ids[110:115], similarities[:5]))]))
     source = JustWatchedSource(store, CandidateFeatures(behaviour, 100), videos=3, rows=4)
     limits = CandidateLimits(CandidateSizes(0, 0, 0, just_watched_rows=4), -1.0)
-    feed = TwoStageFeed(behaviour, viewers, limits, just_watched=source)
+    feed = CandidateRetrieval(behaviour, viewers, limits, just_watched=source)
 
     ranked = asyncio.run(feed.ranked_unseen(user, run, None, None, [], watched=2,
                                             recent=[recent, ids[1]]))

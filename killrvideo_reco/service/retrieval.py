@@ -1,7 +1,8 @@
-"""Stage one and two of the For You feed: candidates from the behaviour space, the content
-space (one query per interest when the viewer has several, else their preference vector)
-and the popular pool, fetched concurrently, merged, excluded exactly, ranked by the live
-run's weights, then shaped (domain/shaping.py).
+"""Stage one of the For You feed, retrieval: candidates from the behaviour space, the
+content space (each interest's neighbour list when the viewer has several, else their
+preference vector), the just-watched lists and the popular pool, fetched concurrently,
+merged and excluded exactly. Ranking (domain/ranking.py) then scores them and shaping
+(domain/shaping.py) orders them.
 
 The search horizons depend only on the viewer (never on the page asked for), so every
 page of one feed is cut from the same ranked list."""
@@ -17,9 +18,10 @@ import numpy as np
 from cachetools import TTLCache
 
 from killrvideo_reco.domain import interests as interest_clusters
-from killrvideo_reco.domain import shaping
+from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes, FeedCandidate, PopularPool
+from killrvideo_reco.domain.ranking import Ranked, embeddings_of
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.just_watched import SOURCE as JUST_WATCHED
 from killrvideo_reco.service.just_watched import JustWatched, JustWatchedSource
@@ -39,14 +41,7 @@ class CandidateLimits:
     interest_similarity: float = 0.5
 
 
-@dataclass(frozen=True)
-class Ranked:
-    candidate: FeedCandidate
-    score: float
-    interest: int = -1  # index of the viewer's interest it belongs to, -1 for none
-
-
-class TwoStageFeed:
+class CandidateRetrieval:
     def __init__(self, behaviour: BehaviourRepository, viewers: ViewerRepository,
                  limits: CandidateLimits, interest_source: InterestSource | None = None,
                  just_watched: JustWatchedSource | None = None):
@@ -140,18 +135,11 @@ class TwoStageFeed:
         count_candidates("two_stage", found, len(merged))
         if not merged:
             return []
-        candidates = [_co_watched(c, just.similarity) for c in merged.values()]
-        candidates.sort(key=lambda c: c.video_id.bytes)  # a stable order for equal scores
-        scores = run.ranker.score(np.array([c.features() for c in candidates]))
-        embeddings = _embeddings(candidates)
+        candidates = sorted((_co_watched(c, just.similarity) for c in merged.values()),
+                            key=lambda c: c.video_id.bytes)  # a stable order for equal scores
+        embeddings = embeddings_of(candidates)
         labels = interest_clusters.label(interests, embeddings, self.limits.interest_similarity)
-        # What the list keeps (and the cache holds): float16 embeddings, converted in one
-        # go. Shaping and explanations compare them at far coarser resolution.
-        half = embeddings.astype(np.float16)
-        ranked = [Ranked(_with_embedding(c, half[n]), float(s), int(label))
-                  for n, (c, s, label) in enumerate(zip(candidates, scores, labels))]
-        ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))
-        return ranked
+        return ranking.rank(candidates, run.ranker, embeddings, labels)
 
     async def _nearest(self, run, space, ann_query, behaviour_query, content_query,
                        limit: int) -> list[FeedCandidate]:
@@ -183,39 +171,11 @@ class TwoStageFeed:
         return pool
 
 
-def shaped(ranked: list[Ranked], params: shaping.ShapingParams, now: float,
-           positions: int | None = None) -> list[Ranked]:
-    """The order the viewer sees (domain/shaping.py), its first `positions` if given."""
-    if not ranked:
-        return []
-    order = shaping.shape(
-        np.array([r.score for r in ranked]), _embeddings([r.candidate for r in ranked]),
-        [r.candidate.uploader_id for r in ranked],
-        np.array([np.nan if r.candidate.added_at is None else r.candidate.added_at
-                  for r in ranked]),
-        np.array([r.interest for r in ranked]), now, params, positions)
-    return [ranked[i] for i in order]
-
-
-def _with_embedding(c: FeedCandidate, embedding: np.ndarray) -> FeedCandidate:
-    return replace(c, embedding=embedding if c.embedding is not None else None)
-
-
 def _co_watched(c: FeedCandidate,
                 similarity: dict[uuid.UUID, tuple[float, uuid.UUID]]) -> FeedCandidate:
     """Every source's candidate gets its just-watched feature, as the ranker was fitted."""
     found = similarity.get(c.video_id)
     return c if found is None else replace(c, just_watched=found[0], cited=found[1])
-
-
-def _embeddings(candidates: Sequence[FeedCandidate]) -> np.ndarray:
-    """(n, d) unit content embeddings; zero rows where unknown."""
-    width = next((c.embedding.shape[0] for c in candidates if c.embedding is not None), 0)
-    out = np.zeros((len(candidates), width), dtype=np.float32)
-    for n, c in enumerate(candidates):
-        if c.embedding is not None and c.embedding.shape[0] == width:
-            out[n] = c.embedding
-    return out
 
 
 def _widen(found: list[FeedCandidate], seen: set[uuid.UUID], limit: int, wanted: int) -> bool:

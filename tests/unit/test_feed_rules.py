@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from killrvideo_reco.domain import ranking
+from killrvideo_reco.domain import feed_rules
 from killrvideo_reco.domain.models import Candidate, StoredProfile, VideoSummary
 
 
@@ -17,7 +17,7 @@ def prefs(vector, model="m"):
 
 class TestUsableProfile:
     def test_good_profile_is_used(self):
-        verdict = ranking.usable_profile(prefs([1.0, 0.0, 0.0]), "m", 3)
+        verdict = feed_rules.usable_profile(prefs([1.0, 0.0, 0.0]), "m", 3)
         assert verdict.vector is not None and verdict.reason == "ok"
 
     @pytest.mark.parametrize("stored, catalogue, reason", [
@@ -29,50 +29,50 @@ class TestUsableProfile:
         (prefs([1.0, 0.0, 0.0], model="old"), "m", "catalogue uses 'm'"),
     ])
     def test_unusable_profiles_fall_back(self, stored, catalogue, reason):
-        verdict = ranking.usable_profile(stored, catalogue, 3)
+        verdict = feed_rules.usable_profile(stored, catalogue, 3)
         assert verdict.vector is None and reason in verdict.reason
 
     def test_unknown_catalogue_model_does_not_block(self):
-        assert ranking.usable_profile(prefs([0.0, 1.0, 0.0]), None, 3).vector is not None
+        assert feed_rules.usable_profile(prefs([0.0, 1.0, 0.0]), None, 3).vector is not None
 
 
 class TestHorizon:
     def test_first_limit_overfetches_on_a_doubling_schedule(self):
-        assert ranking.first_ann_limit(10, 2.0, 50, 1000) == 50
-        assert ranking.first_ann_limit(30, 2.0, 50, 1000) == 100
-        assert ranking.first_ann_limit(300, 2.0, 50, 1000) == 800
-        assert ranking.first_ann_limit(900, 2.0, 50, 1000) == 1000
+        assert feed_rules.first_ann_limit(10, 2.0, 50, 1000) == 50
+        assert feed_rules.first_ann_limit(30, 2.0, 50, 1000) == 100
+        assert feed_rules.first_ann_limit(300, 2.0, 50, 1000) == 800
+        assert feed_rules.first_ann_limit(900, 2.0, 50, 1000) == 1000
 
     def test_growth_stops_at_the_cap(self):
-        assert ranking.next_ann_limit(400, 1000) == 800
-        assert ranking.next_ann_limit(800, 1000) == 1000
-        assert ranking.next_ann_limit(1000, 1000) is None
+        assert feed_rules.next_ann_limit(400, 1000) == 800
+        assert feed_rules.next_ann_limit(800, 1000) == 1000
+        assert feed_rules.next_ann_limit(1000, 1000) is None
 
     def test_exhausted_when_catalogue_returned_whole_or_tail_below_floor(self):
         rows = [candidate(0.9), candidate(0.5)]
-        assert ranking.horizon_exhausted(rows, 10, 0.0)
-        assert not ranking.horizon_exhausted(rows, 2, 0.0)
-        assert ranking.horizon_exhausted(rows, 2, 0.6)
+        assert feed_rules.horizon_exhausted(rows, 10, 0.0)
+        assert not feed_rules.horizon_exhausted(rows, 2, 0.0)
+        assert feed_rules.horizon_exhausted(rows, 2, 0.6)
 
 
 def test_recommendable_drops_seen_and_below_floor_and_orders_deterministically():
     a, b, c, d = (uuid.UUID(int=i) for i in (1, 2, 3, 4))
     rows = [candidate(0.5, b), candidate(0.9, a), candidate(0.5, c), candidate(0.1, d)]
-    kept = ranking.recommendable(rows, seen={a}, similarity_floor=0.2)
+    kept = feed_rules.recommendable(rows, seen={a}, similarity_floor=0.2)
     assert [k.summary.video_id for k in kept] == [b, c]
 
 
 def test_trending_order_sums_days_and_breaks_ties_by_id():
     a, b, c = (uuid.UUID(int=i) for i in (1, 2, 3))
-    order = ranking.trending_order([(a, 2), (b, 5), (a, 4), (c, 6)])
+    order = feed_rules.trending_order([(a, 2), (b, 5), (a, 4), (c, 6)])
     assert order == [(a, 6), (c, 6), (b, 5)]
 
 
 def test_merge_unique_keeps_first_occurrence():
     a, b, c = (uuid.UUID(int=i) for i in (1, 2, 3))
-    assert ranking.merge_unique([a, b], [b, c, a]) == [a, b, c]
+    assert feed_rules.merge_unique([a, b], [b, c, a]) == [a, b, c]
 
 
 def test_page_bounds():
-    assert ranking.page_bounds(1, 10) == (0, 10)
-    assert ranking.page_bounds(3, 7) == (14, 21)
+    assert feed_rules.page_bounds(1, 10) == (0, 10)
+    assert feed_rules.page_bounds(3, 7) == (14, 21)

@@ -1,0 +1,94 @@
+"""The feed's rules with no I/O: which profile is usable, how far to search, what to
+drop, how to page (the learned scorer is domain/ranking.py). The service layer feeds
+these with what the stores return."""
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from killrvideo_reco.domain.models import Candidate, StoredProfile
+
+
+@dataclass(frozen=True)
+class ProfileVerdict:
+    vector: np.ndarray | None
+    reason: str  # why it is (not) usable, for logs
+
+
+def usable_profile(prefs: StoredProfile | None, catalogue_model: str | None,
+                   dimension: int) -> ProfileVerdict:
+    """A stored preference vector is used only if it exists, is non-zero and finite,
+    has the index's dimension and was built with the catalogue's current model."""
+    if prefs is None or prefs.preference_vector is None:
+        return ProfileVerdict(None, "no profile")
+    vector = np.asarray(prefs.preference_vector, dtype=np.float32)
+    if vector.shape != (dimension,):
+        return ProfileVerdict(None, f"dimension {vector.shape[0] if vector.ndim else 0} "
+                                    f"!= index dimension {dimension}")
+    if not np.all(np.isfinite(vector)) or float(np.linalg.norm(vector)) < 1e-6:
+        return ProfileVerdict(None, "zero or non-finite vector")
+    if catalogue_model is not None and prefs.model_id != catalogue_model:
+        return ProfileVerdict(None, f"built with model {prefs.model_id!r}, "
+                                    f"catalogue uses {catalogue_model!r}")
+    return ProfileVerdict(vector, "ok")
+
+
+def first_ann_limit(needed: int, overfetch: float, base: int, cap: int) -> int:
+    """The first horizon to ask Cassandra for: over-fetch so that exclusions rarely
+    leave the page short, on a fixed doubling schedule so every page of one feed
+    is cut from the same candidate list."""
+    want = max(1, math.ceil(needed * overfetch))
+    limit = base
+    while limit < want and limit < cap:
+        limit *= 2
+    return min(limit, cap)
+
+
+def next_ann_limit(limit: int, cap: int) -> int | None:
+    """Grow geometrically up to Cassandra's ANN LIMIT cap; None when already at it."""
+    return None if limit >= cap else min(limit * 2, cap)
+
+
+def recommendable(candidates: Iterable[Candidate], seen: set[uuid.UUID],
+                  similarity_floor: float) -> list[Candidate]:
+    """Drop what the viewer watched or hid and what is below the floor; order by score
+    with the video id as tie-break, so equal scores page deterministically."""
+    kept = [c for c in candidates
+            if c.summary.video_id not in seen and c.score >= similarity_floor]
+    kept.sort(key=lambda c: (-c.score, c.summary.video_id.bytes))
+    return kept
+
+
+def horizon_exhausted(candidates: Sequence[Candidate], limit: int,
+                      similarity_floor: float) -> bool:
+    """No wider search can add anything: fewer rows than asked (the whole catalogue
+    was returned) or the tail already fell below the similarity floor."""
+    return len(candidates) < limit or (bool(candidates) and candidates[-1].score < similarity_floor)
+
+
+def page_bounds(page: int, page_size: int) -> tuple[int, int]:
+    start = (page - 1) * page_size
+    return start, start + page_size
+
+
+def trending_order(view_counts: Iterable[tuple[uuid.UUID, int]]) -> list[tuple[uuid.UUID, int]]:
+    """Sum per-day counts per video; most viewed first, id as tie-break."""
+    totals: dict[uuid.UUID, int] = {}
+    for video_id, views in view_counts:
+        totals[video_id] = totals.get(video_id, 0) + int(views)
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0].bytes))
+
+
+def merge_unique(*id_lists: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    seen: set[uuid.UUID] = set()
+    merged = []
+    for ids in id_lists:
+        for video_id in ids:
+            if video_id not in seen:
+                seen.add(video_id)
+                merged.append(video_id)
+    return merged

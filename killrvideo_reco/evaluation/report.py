@@ -122,7 +122,8 @@ def training_section(result: RunResult) -> str:
     if not t:
         return "(no training run)"
     q = t["quality"]
-    holdout = ", ".join(f"{k.split()[-1]} {v}" for k, v in q.items() if k.startswith("ndcg"))
+    holdout = ", ".join(f"{k.removeprefix('ndcg@10 ')} {v}" for k, v in q.items()
+                        if k.startswith("ndcg"))
     weights = ", ".join(f"{k} {v:+.2f}" for k, v in q["ranker"].items())
     return (f"Run `{t['runId']}` ({t['model']}, {t['dimension']} factors, slot {t['slot']}): "
             f"{q['positives']} positive watches of {q['viewers']} viewers; {q['trainedVideos']} "

@@ -125,7 +125,7 @@ def test_console_pages_and_dev_mode_demo_tokens(api, cassandra):
     for page in ("", "/viewer", "/video", "/runs", "/jobs", "/health"):
         answer = api.get(f"/console{page}")
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
-        assert "/console/static/console.js" in answer.text
+        assert "/console/static/core.js" in answer.text and "/console/static/pages.js" in answer.text
     assert api.get("/console/static/console.css").status_code == 200
     missing = api.get("/console/nope")
     assert missing.status_code == 404 and "viewer" in missing.json()["detail"]

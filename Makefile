@@ -21,7 +21,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 .DEFAULT_GOAL := help
 .PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
         unit-test lint fuzz token profiles recount train reembed bench bench-pgvector eval clean \
-        lock-spark spark-venv spark-up spark-down spark-status test-spark
+        lock-spark spark-venv spark-up spark-down spark-status test-spark test-browser lock-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -86,6 +86,21 @@ spark-status: ## is the local Spark cluster up, with how many workers?
 
 test-spark: spark-venv cassandra-up ## train through the local Spark cluster against the local node, then serve the run
 	KILLRVIDEO_SPARK_TESTS=1 $(SPARK_PY) -m pytest tests/spark -s
+
+# The operator console in Debian's Chromium (Playwright's own browser download is not
+# reachable): installs chromium if missing and Playwright from requirements-browser.lock.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+
+test-browser: venv cassandra-up ## the console in a real Chromium against the demo: flows, axe-core, screenshots (docs/console/)
+	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-browser.lock
+	KILLRVIDEO_BROWSER_TESTS=1 $(PY) -m pytest tests/browser
+
+lock-browser: venv ## refresh requirements-browser.lock (Playwright, with hashes, within requirements.lock)
+	$(PY) -m pip install --quiet pip-tools
+	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	    --no-emit-index-url --no-emit-options --output-file requirements-browser.lock requirements-browser.in
 
 schema: cassandra-up ## apply the versioned CQL schema in cql/ (idempotent)
 	$(CLI) schema

@@ -101,10 +101,22 @@ class BasedOn:
 
 
 @dataclass(frozen=True)
+class RankingFeatures:
+    """Why a two-stage item ranks where it does: its features and the fitted score."""
+    behaviour: float
+    content: float
+    popularity: float
+    just_watched: float
+    sources: tuple[str, ...]
+    score: float
+
+
+@dataclass(frozen=True)
 class FeedItem:
     summary: VideoSummary
     similarity: float | None = None
     based_on: tuple[BasedOn, ...] = ()
+    ranking: RankingFeatures | None = None  # two-stage items only (the operator console)
 
 
 @dataclass(frozen=True)
@@ -233,3 +245,14 @@ class NeighbourList:
     computed_at: float
     video_ids: tuple[uuid.UUID, ...]
     similarities: np.ndarray  # (n,) float32 cosines
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run as operators list it: its state and its hold-out figures."""
+    run_id: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    dimension: int | None
+    quality: dict

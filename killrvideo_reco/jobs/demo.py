@@ -88,6 +88,17 @@ def viewer_id(name: str) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, f"viewer:{name}")
 
 
+# The accounts `make run` prints tokens for, and the console offers in DEV_MODE: the demo
+# viewers, a newcomer with no history, and an operator with the moderator role.
+DEMO_ACCOUNTS = {**{name: "viewer" for name in VIEWERS}, "newcomer": "viewer",
+                 "operator": "moderator"}
+
+
+def demo_token(settings, name: str, ttl_s: int = 86400) -> str:
+    """A token for demo account `name` (KeyError if there is none)."""
+    return mint(settings, viewer_id(name), [DEMO_ACCOUNTS[name]], ttl_s=ttl_s)
+
+
 async def _load(resources, embedder, per_topic: int) -> None:
     rng = random.Random(7)
     rows = demo_catalogue(per_topic, rng)
@@ -173,9 +184,10 @@ def load_demo(settings, per_topic: int = 500) -> int:
     base = f"http://{settings.host}:{settings.port}"
     print("\nDemo viewers (tokens valid 24h):")
     for name, (favourites, _) in {**VIEWERS, "newcomer": ([], "")}.items():
-        token = mint(settings, viewer_id(name), ["viewer"])
+        token = demo_token(settings, name)
         taste = ", ".join(favourites) or "no history: cold start"
         print(f"\n  {name} ({taste})\n  curl -s -H 'Authorization: Bearer {token}' "
               f"'{base}/api/v1/recommendations/foryou?pageSize=5'")
-    print(f"\nOpenAPI docs: {base}/docs\n")
+    print(f"\nOperator console: {base}/console (DEV_MODE: pick the 'operator' account)")
+    print(f"OpenAPI docs: {base}/docs\n")
     return 0

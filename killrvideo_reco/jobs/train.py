@@ -104,7 +104,9 @@ async def run_training(resources: Services, settings: Settings,
     run = BehaviourRun(run_id, slot, settings.behaviour_dimension, fitted.bound,
                        fitted.ranker, fitted.content_map.to_bytes(), tuple(fitted.popular),
                        None if fitted.query_map is None else matrix_to_bytes(fitted.query_map))
-    quality = {**fitted.quality, "ranker": fitted.ranker.weights}
+    # Engine and model ride along so the run's record says what produced it (the console).
+    quality = {**fitted.quality, "ranker": fitted.ranker.weights,
+               "engine": settings.train_engine, "model": fitted.model}
     await store.save_run(run, "complete", started_at, json.dumps(quality))
     await store.activate(run_id, previous.run_id if previous else None)
     if resources.runs:

@@ -24,7 +24,15 @@ from killrvideo_reco.domain import feed_rules
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain.behaviour import viewer_query
 from killrvideo_reco.domain.explanations import based_on_for_items
-from killrvideo_reco.domain.models import BasedOn, Candidate, FeedItem, FeedPage, FeedSource, RecentVideo
+from killrvideo_reco.domain.models import (
+    BasedOn,
+    Candidate,
+    FeedItem,
+    FeedPage,
+    FeedSource,
+    RankingFeatures,
+    RecentVideo,
+)
 from killrvideo_reco.domain.ranking import Ranked
 from killrvideo_reco.domain.shaping import ShapingParams, shaped
 from killrvideo_reco.metrics import ANN_WIDENINGS, FEED_LIST_CACHE, count_candidates
@@ -185,7 +193,8 @@ class FeedService:
                 why[n] = [BasedOn(cited, titles[cited]),
                           *[b for b in why[n] if b.video_id != cited]][:3]
         return [FeedItem(summaries[r.candidate.video_id],
-                         max(r.candidate.behaviour, r.candidate.content), tuple(reasons))
+                         max(r.candidate.behaviour, r.candidate.content), tuple(reasons),
+                         _features(r))
                 for r, reasons in zip(shown, why)]
 
     async def _explain(self, page: list[Candidate],
@@ -220,3 +229,9 @@ class FeedService:
             return
         self._logged_unusable[user_id] = True
         log.warning("user %s: stored profile not usable (%s); serving cold start", user_id, reason)
+
+
+def _features(ranked: Ranked) -> RankingFeatures:
+    c = ranked.candidate
+    return RankingFeatures(c.behaviour, c.content, c.popularity, c.just_watched,
+                           tuple(sorted(c.sources)), ranked.score)

@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -90,6 +90,14 @@ class JobRegistry:
         # Conditional: an owner that has just finished keeps its own final status.
         await self._store.mark_interrupted(job.job_id, LEASE_LAPSED)
         return await self._store.get(job_id)
+
+    async def latest(self, kinds: Sequence[str]) -> list[Job]:
+        """The most recent job of each kind that has one (a running one, if any, is the
+        most recent: only one of a kind runs at a time), newest first."""
+        ids = await asyncio.gather(*(self._store.latest(kind) for kind in kinds))
+        found = await asyncio.gather(*(self.get(job_id) for job_id in ids if job_id))
+        return sorted((job for job in found if job is not None),
+                      key=lambda job: job.started_at, reverse=True)
 
     async def start(self, kind: str, work: Work, resumable: bool = True) -> Job:
         """Start a job of `kind` unless one runs anywhere (JobAlreadyRunning). `resumable`:

@@ -22,6 +22,7 @@ from killrvideo_reco.domain.models import (
     NewVideo,
     PopularPool,
     RecentVideo,
+    RunRecord,
     StoredProfile,
     TasteChange,
     TasteRecord,
@@ -114,6 +115,9 @@ class TrainingRepository(Protocol):
     record out, then the one-cell switch."""
     async def active_run(self) -> BehaviourRun | None: ...
     async def run(self, run_id: str) -> BehaviourRun | None: ...
+    async def list_runs(self, limit: int) -> list[RunRecord]:
+        """Up to `limit` runs of any status (training, complete, active, retired), newest
+        first, with their hold-out quality (the operator console)."""
     async def content_vectors(self) -> tuple[list[uuid.UUID], np.ndarray | None]: ...
     async def write_videos(self, slot: str, run_id: str,
                            rows: Sequence[tuple[uuid.UUID, np.ndarray, float]]) -> None: ...

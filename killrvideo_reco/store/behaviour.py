@@ -6,6 +6,7 @@ Every query names one slot; the caller passes the live run's slot, and rows whos
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -15,7 +16,7 @@ import numpy as np
 from cassandra.cluster import Session
 
 from killrvideo_reco.domain.behaviour import SLOTS
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
+from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool, RunRecord
 from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
@@ -82,6 +83,10 @@ class BehaviourStore:
             f"INSERT INTO {ks}.training_runs (run_id, slot, status, started_at, finished_at, "
             "dimension, max_norm, ranker, content_map, popular, quality, query_map) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        # Runs are few (one a day): the whole table, bounded, is the operators' list.
+        self._runs_query = prepare(
+            f"SELECT run_id, status, started_at, finished_at, dimension, quality "
+            f"FROM {ks}.training_runs LIMIT ?")
         self._set_status = prepare(
             f"UPDATE {ks}.training_runs SET status = ?, finished_at = ? WHERE run_id = ?")
 
@@ -195,6 +200,13 @@ class BehaviourStore:
         return BehaviourRun(r.run_id, r.slot, r.dimension, r.max_norm,
                             RankerWeights.from_json(r.ranker), r.content_map,
                             _uuids(r.popular), r.query_map)
+
+    async def list_runs(self, limit: int) -> list[RunRecord]:
+        """Up to `limit` runs of any status, newest first."""
+        rows = await execute(self.session, self._runs_query, (limit,))
+        found = [RunRecord(r.run_id, r.status, r.started_at, r.finished_at, r.dimension,
+                           json.loads(r.quality) if r.quality else {}) for r in rows]
+        return sorted(found, key=lambda r: r.run_id, reverse=True)
 
     async def save_run(self, run: BehaviourRun, status: str, started_at: datetime,
                        quality_json: str | None) -> None:

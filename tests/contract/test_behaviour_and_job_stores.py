@@ -112,3 +112,19 @@ def test_one_lease_per_kind(stores):
     assert run(stores.jobs.release_lease(theirs)) is False
     assert run(stores.jobs.release_lease(mine)) is True
     assert run(stores.jobs.lease(kind)) is None
+
+
+def test_runs_are_listed_newest_first_with_status_and_quality(stores):
+    older = BehaviourRun("20261101T000000-aaaaaa", "a", stores.settings.behaviour_dimension, 1.0)
+    newer = BehaviourRun("20261102T000000-bbbbbb", "b", stores.settings.behaviour_dimension, 1.0)
+    run(stores.behaviour.save_run(older, "complete", STARTED,
+                                  '{"ndcg@10 ranked": 0.07, "engine": "local"}'))
+    run(stores.behaviour.save_run(newer, "training", STARTED, None))
+    listed = run(stores.behaviour.list_runs(200))
+    ours = [r for r in listed if r.run_id in (older.run_id, newer.run_id)]
+    assert [r.run_id for r in ours] == [newer.run_id, older.run_id]
+    assert (ours[0].status, ours[0].quality) == ("training", {})
+    assert ours[1].status == "complete" and ours[1].quality["ndcg@10 ranked"] == 0.07
+    assert ours[1].started_at.replace(tzinfo=timezone.utc) == STARTED
+    assert ours[1].dimension == stores.settings.behaviour_dimension
+    assert len(run(stores.behaviour.list_runs(1))) == 1, "the limit bounds the list"

@@ -2,11 +2,12 @@
 per-video vectors, the training runs and the pointer to the live one."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import numpy as np
 
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool
+from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool, RunRecord
 from tests.fakes.videos import FakeVideoStore
 
 LIVE = ("complete", "active")
@@ -25,6 +26,7 @@ class FakeBehaviourStore:
         self.slots: dict[str, dict[uuid.UUID, tuple[str, np.ndarray, float]]] = {
             "a": {}, "b": {}}
         self.runs: dict[str, tuple[BehaviourRun, str]] = {}
+        self.records: dict[str, tuple] = {}  # run id -> (started at, quality)
         self.active: str | None = None
         self.limits: list[tuple[str, int]] = []
 
@@ -87,6 +89,13 @@ class FakeBehaviourStore:
 
     async def save_run(self, run, status, started_at, quality_json):
         self.runs[run.run_id] = (run, status)
+        self.records[run.run_id] = (started_at, json.loads(quality_json) if quality_json else {})
+
+    async def list_runs(self, limit):
+        return sorted((RunRecord(run_id, status, self.records[run_id][0], None, run.dimension,
+                                 self.records[run_id][1])
+                       for run_id, (run, status) in self.runs.items()),
+                      key=lambda r: r.run_id, reverse=True)[:limit]
 
     async def activate(self, run_id, previous):
         self.active = run_id

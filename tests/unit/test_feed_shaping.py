@@ -157,3 +157,19 @@ def test_later_pages_come_from_the_list_cache_until_the_profile_changes():
         recent_videos(state), 2, ("a", "r1", np.array([1.0, 0.0, 0.0, 0.0])), state.interests))
     after = asyncio.run(cached.for_you(user, 1, 10))
     assert len(behaviour.limits) > searches and watched not in ids_of(after)
+
+
+def test_two_stage_items_carry_the_features_and_score_that_ranked_them():
+    """What the operator console shows per item: the run's weights over its features."""
+    videos, behaviour, run, ids, topic_of = world()
+    viewers = FakeViewerStore()
+    user, _ = two_topic_viewer(videos, viewers, ids, topic_of, ProfileParams())
+
+    page = asyncio.run(feed_for(videos, viewers, behaviour, run).for_you(user, 1, 10))
+
+    for item in page.items:
+        r = item.ranking
+        assert r is not None and r.sources
+        expected = run.ranker.score(np.array([[r.behaviour, r.content, r.popularity, r.just_watched]]))[0]
+        assert np.isclose(r.score, expected)
+        assert item.similarity == max(r.behaviour, r.content)

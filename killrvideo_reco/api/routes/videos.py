@@ -81,11 +81,16 @@ async def get_video(video_id: VideoIdPath, viewer: Viewer, resources: Resources,
             responses=problems(401, 404, 422, 503))
 async def related(video_id: VideoIdPath, resources: Resources, settings: CurrentSettings,
                   who: MaybeViewer,
-                  limit: Annotated[int, Query(ge=1, le=50, description="Items wanted")] = 10
+                  limit: Annotated[int, Query(ge=1, le=50, description="Items wanted")] = 10,
+                  page_size: Annotated[int | None, Query(
+                      alias="pageSize", ge=1, le=50,
+                      description="Same as `limit` (the KillrVideo frontend's name); wins "
+                                  "when both are sent")] = None,
                   ) -> RelatedOut:
     """Co-watched videos (the live training run), or similar ones for untrained or new
     videos. With a bearer token, the viewer's watched and hidden videos are left out."""
     viewer = who.user_id if who is not None and who.has("viewer") else None
+    limit = page_size if page_size is not None else limit
     try:
         found = await within_deadline(
             resources.related.related(video_id, limit, viewer), settings)

@@ -4,6 +4,7 @@ and the evaluation all wire through here; unit tests call build_services with fa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from killrvideo_reco.domain.history import ViewTimeRules
 from killrvideo_reco.domain.taste_profile import ProfileParams
@@ -11,9 +12,11 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.feed import FeedService
+from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
 from killrvideo_reco.service.job_registry import JobPolicy
 from killrvideo_reco.service.ports import (
     BehaviourRepository,
+    ImpressionRepository,
     JobRepository,
     MetadataRepository,
     NeighbourRepository,
@@ -30,6 +33,7 @@ from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema, vector_tables
 from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.store.connection import Database, Session
+from killrvideo_reco.store.impressions import ImpressionStore
 from killrvideo_reco.store.jobs import JobStore
 from killrvideo_reco.store.metadata import MetadataStore
 from killrvideo_reco.store.neighbours import NeighbourStore
@@ -61,6 +65,12 @@ def profile_params(settings: Settings) -> ProfileParams:
         interest_similarity=settings.feed_interest_similarity)
 
 
+def impression_params(settings: Settings) -> ImpressionParams:
+    return ImpressionParams(settings.impression_ttl_days * 86400,
+                            timedelta(hours=settings.attribution_window_h),
+                            settings.impression_queue_size, settings.record_impressions)
+
+
 def view_time_rules(settings: Settings) -> ViewTimeRules:
     return ViewTimeRules(settings.view_clock_skew_s, settings.view_earliest_watched_at)
 
@@ -76,6 +86,7 @@ class Stores:
     vector_tables: VectorTablesStore
     view_counts: ViewCountStore
     neighbours: NeighbourStore
+    impressions: ImpressionStore
 
 
 def build_stores(session: Session, keyspace: str) -> Stores:
@@ -83,7 +94,7 @@ def build_stores(session: Session, keyspace: str) -> Stores:
     return Stores(VideoStore(session, keyspace), ViewerStore(session, keyspace), behaviour,
                   MetadataStore(session, keyspace), JobStore(session, keyspace),
                   VectorTablesStore(session, keyspace), ViewCountStore(session, keyspace),
-                  NeighbourStore(session, keyspace))
+                  NeighbourStore(session, keyspace), ImpressionStore(session, keyspace))
 
 
 @dataclass
@@ -98,12 +109,14 @@ class Services:
     catalogue: CatalogueService
     privacy: PrivacyService
     related: RelatedVideos
+    impressions: ImpressionLog
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
                    embedder: EmbeddingProvider, behaviour: BehaviourRepository | None = None,
                    training: TrainingRepository | None = None,
-                   neighbours: NeighbourRepository | None = None) -> Services:
+                   neighbours: NeighbourRepository | None = None,
+                   impressions: ImpressionRepository | None = None) -> Services:
     runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
     facts_cache = ttl_cache(settings.feed_cache_ttl_s, settings.view_facts_cache_size)
     feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours)
@@ -114,12 +127,13 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs,
                          feed.neighbours),
         PrivacyService(videos, viewers),
-        RelatedVideos(videos, viewers, behaviour, runs))
+        RelatedVideos(videos, viewers, behaviour, runs),
+        ImpressionLog(impressions, impression_params(settings)))
 
 
 def services_on(stores: Stores, settings: Settings, embedder: EmbeddingProvider) -> Services:
     return build_services(stores.videos, stores.viewers, settings, embedder, stores.behaviour,
-                          stores.behaviour, stores.neighbours)
+                          stores.behaviour, stores.neighbours, stores.impressions)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from killrvideo_reco.api.deps import CurrentSettings, PageNumber, PageSize, Reso
 from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
-from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut
+from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut, first_position
 from killrvideo_reco.service.activity import ContendedProfile, UnknownVideo
 
 router = APIRouter(prefix=f"{API_PREFIX}/recommendations", tags=["recommendations"])
@@ -26,7 +26,10 @@ async def for_you(
 ) -> FeedPageOut:
     feed = await within_deadline(resources.feed.for_you(viewer.user_id, page, page_size), settings)
     metrics.FEED_RESPONSES.labels(feed.source).inc()
-    return FeedPageOut.of(feed)
+    recommendation_id = resources.impressions.served(
+        viewer.user_id, feed.source, [i.summary.video_id for i in feed.items],
+        first_position(feed))
+    return FeedPageOut.of(feed, recommendation_id)
 
 
 async def _set_hidden(viewer, resources, settings, video_id: uuid.UUID, hidden: bool) -> HiddenOut:

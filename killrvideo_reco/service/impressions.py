@@ -14,10 +14,11 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TypeVar
 
 from killrvideo_reco import metrics
+from killrvideo_reco.domain import online_metrics
 from killrvideo_reco.domain.errors import StoreUnavailable
 from killrvideo_reco.domain.impressions import (
     COMPLETED_SHARE,
@@ -31,6 +32,7 @@ from killrvideo_reco.domain.impressions import (
     days_between,
     position_label,
 )
+from killrvideo_reco.domain.online_metrics import DailyMetrics
 from killrvideo_reco.retries import retry_transient
 from killrvideo_reco.service.ports import ImpressionRepository
 
@@ -59,6 +61,7 @@ class ImpressionLog:
         """Without a store (the CLI's and the evaluation's wiring) nothing is recorded."""
         self.params = params if store is not None else replace(params, enabled=False)
         self.store: ImpressionRepository = store  # type: ignore[assignment]
+        self.has_store = store is not None
         self._queue: asyncio.Queue[tuple[str, Callable[[], Awaitable[None]]]] | None = None
         self._workers: list[asyncio.Task] = []
 
@@ -170,3 +173,9 @@ class ImpressionLog:
         for task in self._workers:
             task.cancel()
         self._workers = []
+
+    async def daily_metrics(self, days: Sequence[date]) -> list[DailyMetrics]:
+        """The online metrics of these days (empty when nothing is recorded here)."""
+        if not self.has_store:
+            return []
+        return online_metrics.daily_metrics(await self.store.daily(days))

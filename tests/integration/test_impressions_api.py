@@ -2,6 +2,7 @@
 answer carries a recommendationId and positions, is recorded, and a view of a shown video
 is attributed to it, with the id or without, once per event id."""
 import time
+from datetime import datetime, timedelta, timezone
 import uuid
 
 import numpy as np
@@ -101,3 +102,34 @@ def test_a_related_answer_is_an_impression_for_a_signed_in_viewer(api, cassandra
     assert clicked["recommendationId"] == answer["recommendationId"]
     anonymous = api.get(f"/api/v1/videos/{videos[0]}/related").json()
     assert uuid.UUID(anonymous["recommendationId"]).version == 1
+
+
+def test_daily_metrics_for_moderators_with_field_named_errors(api, cassandra, videos):
+    settings, session = cassandra
+    user = uuid.uuid4()
+    page = api.get(FEED, params={"pageSize": 4}, headers=auth(settings, user)).json()
+    today = datetime.now(timezone.utc).date()
+    moderator = auth(settings, uuid.uuid4(), roles=("moderator",))
+    url = "/api/v1/admin/metrics/recommendations"
+    assert eventually(lambda: view(api, settings, user, page["items"][0]["videoId"],
+                                   f"m{time.monotonic()}").json()["recommendationId"])
+
+    def todays():
+        body = api.get(url, params={"from": str(today)}, headers=moderator).json()
+        return [d for d in body["days"] if d["source"] == page["source"]]
+    found = eventually(lambda: (t := todays()) and t[0]["attributedViews"] >= 1 and t)
+    assert found, "today's metrics show the click"
+    entry = found[0]
+    assert entry["impressions"] >= 4 and entry["variant"] == "default"
+    assert 0 < entry["ctr"] <= 1 and entry["ctrAtPosition"][0] > 0
+    assert entry["watchSecondsPerImpression"] > 0 and entry["completedShare"] > 0
+    assert api.get(url, params={"from": str(today)},
+                   headers=auth(settings, user)).status_code == 403
+    for params, field in (({"from": "yesterday"}, "query.from"),
+                          ({"from": str(today), "to": str(today - timedelta(days=1))},
+                           "query.from"),
+                          ({"from": "2026-01-01", "to": "2026-12-31"}, "query.to")):
+        response = api.get(url, params=params, headers=moderator)
+        assert response.status_code == 422, params
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert field in {e["field"] for e in response.json()["errors"]}

@@ -118,3 +118,19 @@ def test_without_a_store_nothing_is_recorded_but_ids_are_given():
                                                   asyncio.sleep(0, "done"))
         assert (outcome, row) == ("done", None)
     asyncio.run(scenario())
+
+
+def test_daily_metrics_are_ratios_of_the_counters():
+    from datetime import date
+
+    from killrvideo_reco.domain.online_metrics import daily_metrics
+    day = date(2026, 5, 1)
+    rows = [(day, "personalized", "a", m, v) for m, v in (
+        ("impressions", 200), ("pages", 20), ("clicks", 10), ("impressions_p1", 20),
+        ("clicks_p1", 5), ("watch_seconds", 1000), ("views_with_duration", 8),
+        ("completion_permille", 6000), ("completed", 4))]
+    [m] = daily_metrics(rows + [(day, "personalized", "b", "impressions", 3)])[:1]
+    assert (m.ctr, m.ctr_at_position[0], m.ctr_at_position[1]) == (0.05, 0.25, None)
+    assert (m.watch_seconds_per_impression, m.mean_completion, m.completed_share) == (
+        5.0, 0.75, 0.4)
+    assert daily_metrics(rows + [(day, "personalized", "b", "impressions", 3)])[1].ctr == 0.0

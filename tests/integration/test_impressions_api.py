@@ -2,8 +2,8 @@
 answer carries a recommendationId and positions, is recorded, and a view of a shown video
 is attributed to it, with the id or without, once per event id."""
 import time
-from datetime import datetime, timedelta, timezone
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest

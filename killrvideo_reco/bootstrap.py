@@ -11,11 +11,14 @@ from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
+from killrvideo_reco.service.experiments import ExperimentService
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
 from killrvideo_reco.service.job_registry import JobPolicy
 from killrvideo_reco.service.ports import (
+    ActiveRun,
     BehaviourRepository,
+    ExperimentRepository,
     ImpressionRepository,
     JobRepository,
     MetadataRepository,
@@ -33,6 +36,7 @@ from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema, vector_tables
 from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.store.connection import Database, Session
+from killrvideo_reco.store.experiments import ExperimentStore
 from killrvideo_reco.store.impressions import ImpressionStore
 from killrvideo_reco.store.jobs import JobStore
 from killrvideo_reco.store.metadata import MetadataStore
@@ -87,6 +91,7 @@ class Stores:
     view_counts: ViewCountStore
     neighbours: NeighbourStore
     impressions: ImpressionStore
+    experiments: ExperimentStore
 
 
 def build_stores(session: Session, keyspace: str) -> Stores:
@@ -94,7 +99,8 @@ def build_stores(session: Session, keyspace: str) -> Stores:
     return Stores(VideoStore(session, keyspace), ViewerStore(session, keyspace), behaviour,
                   MetadataStore(session, keyspace), JobStore(session, keyspace),
                   VectorTablesStore(session, keyspace), ViewCountStore(session, keyspace),
-                  NeighbourStore(session, keyspace), ImpressionStore(session, keyspace))
+                  NeighbourStore(session, keyspace), ImpressionStore(session, keyspace),
+                  ExperimentStore(session, keyspace))
 
 
 @dataclass
@@ -110,16 +116,23 @@ class Services:
     privacy: PrivacyService
     related: RelatedVideos
     impressions: ImpressionLog
+    experiments: ExperimentService
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
                    embedder: EmbeddingProvider, behaviour: BehaviourRepository | None = None,
                    training: TrainingRepository | None = None,
                    neighbours: NeighbourRepository | None = None,
-                   impressions: ImpressionRepository | None = None) -> Services:
+                   impressions: ImpressionRepository | None = None,
+                   experiments: ExperimentRepository | None = None) -> Services:
     runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
     facts_cache = ttl_cache(settings.feed_cache_ttl_s, settings.view_facts_cache_size)
     feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours)
+
+    def variant_feed(overridden: Settings, run: ActiveRun | None, popularity: bool) -> FeedService:
+        return FeedService(videos, viewers, overridden, behaviour, run or runs, neighbours,
+                           popularity_only=popularity)
+    impression_log = ImpressionLog(impressions, impression_params(settings))
     return Services(
         videos, viewers, behaviour, training, runs, feed,
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
@@ -128,12 +141,14 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                          feed.neighbours),
         PrivacyService(videos, viewers),
         RelatedVideos(videos, viewers, behaviour, runs),
-        ImpressionLog(impressions, impression_params(settings)))
+        impression_log,
+        ExperimentService(experiments, training, settings, impression_log, feed, variant_feed))
 
 
 def services_on(stores: Stores, settings: Settings, embedder: EmbeddingProvider) -> Services:
     return build_services(stores.videos, stores.viewers, settings, embedder, stores.behaviour,
-                          stores.behaviour, stores.neighbours, stores.impressions)
+                          stores.behaviour, stores.neighbours, stores.impressions,
+                          stores.experiments)
 
 
 @dataclass

@@ -32,6 +32,7 @@ class Impression:
     items: tuple[ShownItem, ...]
     source: str  # personalized | trending | latest | related
     variant: str
+    experiment_id: uuid.UUID | None = None
 
     @property
     def served_at(self) -> datetime:
@@ -46,6 +47,7 @@ class ImpressionRow:
     position: int
     source: str
     variant: str
+    experiment_id: uuid.UUID | None = None
 
     @property
     def served_at(self) -> datetime:

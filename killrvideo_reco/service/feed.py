@@ -52,8 +52,10 @@ log = logging.getLogger(__name__)
 class FeedService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  settings: Settings, behaviour: BehaviourRepository | None = None,
-                 runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None):
+                 runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None,
+                 popularity_only: bool = False):
         self.videos, self.viewers, self.settings = videos, viewers, settings
+        self.popularity_only = popularity_only  # an experiment's "popularity" variant
         self.runs = runs or NO_RUN
         # The content neighbour lists, shared with uploads (catalogue.py), which compute theirs.
         self.neighbours = ContentNeighbours(
@@ -82,6 +84,8 @@ class FeedService:
             else None)
 
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
+        if self.popularity_only:
+            return await self._cold_start(user_id, page, page_size)
         prefs, catalogue_model, run = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
         verdict = ranking.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)

@@ -66,14 +66,16 @@ class ImpressionLog:
         self._workers: list[asyncio.Task] = []
 
     def served(self, user_id: uuid.UUID | None, source: str, video_ids: Sequence[uuid.UUID],
-               first_position: int, variant: str = DEFAULT_VARIANT) -> uuid.UUID:
+               first_position: int, variant: str = DEFAULT_VARIANT,
+               experiment_id: uuid.UUID | None = None) -> uuid.UUID:
         """A page was served: its recommendation id (a time UUID). Signed-in viewers' pages
         are recorded in the background; anonymous ones only get the id."""
         recommendation_id = uuid.uuid1()
         if user_id is None or not video_ids or not self.params.enabled:
             return recommendation_id
         items = tuple(ShownItem(v, first_position + n) for n, v in enumerate(video_ids))
-        impression = Impression(user_id, recommendation_id, items, source, variant)
+        impression = Impression(user_id, recommendation_id, items, source, variant,
+                                experiment_id)
         for item in items:
             metrics.RECO_IMPRESSIONS.labels(source, variant, position_label(item.position)).inc()
         increments = {"impressions": len(items), "pages": 1}
@@ -81,9 +83,9 @@ class ImpressionLog:
             if item.position <= TOP_POSITIONS:
                 increments[f"impressions_p{item.position}"] = 1
         day = day_of(impression.served_at)
-        self._submit("impression", lambda: retry_transient(
+        self.submit("impression", lambda: retry_transient(
             lambda: self.store.record(impression, self.params.ttl_s)))
-        self._submit("counter", lambda: self.store.add_daily(day, source, variant, increments))
+        self.submit("counter", lambda: self.store.add_daily(day, source, variant, increments))
         return recommendation_id
 
     async def recent(self, user_id: uuid.UUID, at: datetime) -> list[ImpressionRow]:
@@ -130,10 +132,10 @@ class ImpressionLog:
         if row.position <= TOP_POSITIONS:
             increments[f"clicks_p{row.position}"] = 1
         day = day_of(row.served_at)  # counted on the impression's day: CTR = clicks/shown
-        self._submit("counter", lambda: self.store.add_daily(
+        self.submit("counter", lambda: self.store.add_daily(
             day, row.source, row.variant, increments))
 
-    def _submit(self, kind: str, write: Callable[[], Awaitable[None]]) -> None:
+    def submit(self, kind: str, write: Callable[[], Awaitable[None]]) -> None:
         if self._queue is None:  # the first write starts the workers on the serving loop
             self._queue = asyncio.Queue(self.params.queue_size)
             self._workers = [asyncio.create_task(self._work()) for _ in range(WORKERS)]

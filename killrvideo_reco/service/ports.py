@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from killrvideo_reco.domain.experiments import Experiment
 from killrvideo_reco.domain.impressions import Impression, ImpressionRow
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.jobs import Job, JobLease
@@ -179,3 +180,17 @@ class ImpressionRepository(Protocol):
         """Counter increments: not idempotent, so never re-sent after a failure."""
     async def daily(self, days: Sequence[date]) -> list[tuple[date, str, str, str, int]]:
         """(day, source, variant, metric, value) of every counter of these days."""
+
+
+class ExperimentRepository(Protocol):
+    """Experiments and the counters their results are read from (store/experiments.py)."""
+    async def save(self, experiment: Experiment) -> None: ...
+    async def all(self) -> list[Experiment]: ...
+    async def get(self, experiment_id: uuid.UUID) -> Experiment | None: ...
+    async def add_viewer(self, experiment_id: uuid.UUID, variant: str, user_id: uuid.UUID,
+                         impressions: int, clicks: int, watch_seconds: int) -> None: ...
+    async def viewers(self, experiment_id: uuid.UUID
+                      ) -> list[tuple[str, uuid.UUID, int, int, int]]: ...
+    async def add_requests(self, experiment_id: uuid.UUID, variant: str,
+                           increments: Mapping[str, int]) -> None: ...
+    async def requests(self, experiment_id: uuid.UUID) -> dict[str, dict[str, int]]: ...

@@ -29,9 +29,10 @@ class ImpressionStore:
         prepare = partial(prepare_statement, session)
         self._insert = prepare(
             f"INSERT INTO {keyspace}.impressions (userid, day, recommendation_id, videoid, "
-            "position, source, variant) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?")
+            "position, source, variant, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "USING TTL ?")
         self._recent = prepare(
-            f"SELECT recommendation_id, videoid, position, source, variant "
+            f"SELECT recommendation_id, videoid, position, source, variant, experiment_id "
             f"FROM {keyspace}.impressions WHERE userid = ? AND day IN ? "
             "AND recommendation_id >= minTimeuuid(?) AND recommendation_id <= maxTimeuuid(?) "
             "LIMIT ?")
@@ -48,15 +49,15 @@ class ImpressionStore:
         for item in impression.items:
             batch.add(self._insert, (impression.user_id, day, impression.recommendation_id,
                                      item.video_id, item.position, impression.source,
-                                     impression.variant, ttl_s))
+                                     impression.variant, impression.experiment_id, ttl_s))
         await execute(self.session, batch, None, WRITE_EXECUTION)
 
     async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
                      days: Sequence[date], limit: int) -> list[ImpressionRow]:
         rows = await execute(self.session, self._recent,
                              (user_id, list(days), since, until, limit))
-        return [ImpressionRow(r.recommendation_id, r.videoid, r.position, r.source, r.variant)
-                for r in rows]
+        return [ImpressionRow(r.recommendation_id, r.videoid, r.position, r.source, r.variant,
+                              r.experiment_id) for r in rows]
 
     async def add_daily(self, day: date, source: str, variant: str,
                         increments: Mapping[str, int]) -> None:

@@ -22,7 +22,8 @@ class FakeImpressionStore:
         key = (impression.user_id, day_of(impression.served_at))
         self.rows.setdefault(key, []).extend(
             ImpressionRow(impression.recommendation_id, item.video_id, item.position,
-                          impression.source, impression.variant) for item in impression.items)
+                          impression.source, impression.variant, impression.experiment_id)
+            for item in impression.items)
 
     async def recent(self, user_id, since, until, days, limit):
         found = [r for day in days for r in self.rows.get((user_id, day), ())

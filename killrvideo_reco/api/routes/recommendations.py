@@ -10,7 +10,7 @@ from killrvideo_reco.api.deps import CurrentSettings, PageNumber, PageSize, Reso
 from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
-from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut, first_position
+from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut
 from killrvideo_reco.service.activity import ContendedProfile, UnknownVideo
 
 router = APIRouter(prefix=f"{API_PREFIX}/recommendations", tags=["recommendations"])
@@ -24,11 +24,10 @@ async def for_you(
     page: PageNumber = 1,
     page_size: PageSize = 10,
 ) -> FeedPageOut:
-    feed = await within_deadline(resources.feed.for_you(viewer.user_id, page, page_size), settings)
+    # The viewer's experiment variants (if any) choose the feed; the page is recorded.
+    feed, recommendation_id = await within_deadline(
+        resources.experiments.for_you(viewer.user_id, page, page_size), settings)
     metrics.FEED_RESPONSES.labels(feed.source).inc()
-    recommendation_id = resources.impressions.served(
-        viewer.user_id, feed.source, [i.summary.video_id for i in feed.items],
-        first_position(feed))
     return FeedPageOut.of(feed, recommendation_id)
 
 

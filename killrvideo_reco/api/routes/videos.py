@@ -124,6 +124,7 @@ async def record_view(video_id: VideoIdPath, body: ViewIn, viewer: Viewer,
     if clicked is not None:
         resources.impressions.count_click(
             clicked, ViewWatch(body.seconds_watched, outcome.duration_s))
+        await resources.experiments.count_click(viewer.user_id, body.seconds_watched)
     return ViewOut(recorded=not outcome.duplicate, play_count=outcome.play_count,
                    seconds_watched=outcome.seconds_watched,
                    recommendation_id=clicked.recommendation_id if clicked else None)

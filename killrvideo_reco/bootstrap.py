@@ -30,6 +30,7 @@ from killrvideo_reco.service.ports import (
 )
 from killrvideo_reco.service.privacy import PrivacyService
 from killrvideo_reco.service.related import RelatedVideos
+from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.runs import LiveRun
 from killrvideo_reco.service.ttl_cache import ttl_cache
 from killrvideo_reco.settings import Settings
@@ -73,6 +74,12 @@ def impression_params(settings: Settings) -> ImpressionParams:
     return ImpressionParams(settings.impression_ttl_days * 86400,
                             timedelta(hours=settings.attribution_window_h),
                             settings.impression_queue_size, settings.record_impressions)
+
+
+def repeat_rules(settings: Settings) -> RepeatRules:
+    return RepeatRules(settings.feed_impression_limit,
+                       timedelta(days=settings.feed_impression_window_days),
+                       timedelta(minutes=settings.feed_session_gap_min))
 
 
 def view_time_rules(settings: Settings) -> ViewTimeRules:
@@ -127,11 +134,13 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                    experiments: ExperimentRepository | None = None) -> Services:
     runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
     facts_cache = ttl_cache(settings.feed_cache_ttl_s, settings.view_facts_cache_size)
-    feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours)
+    feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours,
+                       repeats=RepeatLimit(impressions, repeat_rules(settings)))
 
     def variant_feed(overridden: Settings, run: ActiveRun | None, popularity: bool) -> FeedService:
         return FeedService(videos, viewers, overridden, behaviour, run or runs, neighbours,
-                           popularity_only=popularity)
+                           popularity_only=popularity,
+                           repeats=RepeatLimit(impressions, repeat_rules(overridden)))
     impression_log = ImpressionLog(impressions, impression_params(settings))
     return Services(
         videos, viewers, behaviour, training, runs, feed,

@@ -29,6 +29,7 @@ OVERRIDABLE: dict[str, str] = {
     "feedContentCandidates": "feed_content_candidates",
     "feedPopularCandidates": "feed_popular_candidates",
     "feedSimilarityFloor": "feed_similarity_floor",
+    "feedImpressionLimit": "feed_impression_limit",
 }
 POPULARITY = "popularity"
 TRAINING_RUN = "trainingRun"

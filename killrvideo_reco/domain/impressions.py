@@ -97,3 +97,28 @@ def attributed(rows: list[ImpressionRow], video_id: uuid.UUID,
             if row.recommendation_id == recommendation_id:
                 return row
     return max(showing, key=lambda r: r.recommendation_id.time, default=None)
+
+
+def session_start(rows: list[ImpressionRow], now: datetime, gap: timedelta) -> datetime:
+    """When the viewer's current browsing session began: the earliest of the pages served
+    in a chain with no pause longer than `gap` that reaches up to now (now if none)."""
+    start = now
+    for at in sorted({r.served_at for r in rows}, reverse=True):
+        if at > now:
+            continue
+        if start - at > gap:
+            break
+        start = at
+    return start
+
+
+def over_shown(rows: list[ImpressionRow], limit: int, now: datetime,
+               session_gap: timedelta) -> set[uuid.UUID]:
+    """Videos shown on at least `limit` pages before the current session. The session's own
+    pages do not count, so its page 2 continues its page 1 whatever was recorded between."""
+    start = session_start(rows, now, session_gap)
+    pages: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for r in rows:
+        if r.served_at < start:
+            pages.setdefault(r.video_id, set()).add(r.recommendation_id)
+    return {video for video, seen in pages.items() if len(seen) >= limit}

@@ -134,3 +134,23 @@ def test_daily_metrics_are_ratios_of_the_counters():
     assert (m.watch_seconds_per_impression, m.mean_completion, m.completed_share) == (
         5.0, 0.75, 0.4)
     assert daily_metrics(rows + [(day, "personalized", "b", "impressions", 3)])[1].ctr == 0.0
+
+
+def test_only_pages_before_the_current_session_count_towards_the_limit():
+    from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
+
+    from killrvideo_reco.domain.impressions import over_shown, session_start
+    now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    video, other = uuid.uuid4(), uuid.uuid4()
+
+    def page(minutes_ago, *videos):
+        rec = uuid_from_time(now - timedelta(minutes=minutes_ago))
+        return [ImpressionRow(rec, v, 1, "personalized", "default") for v in videos]
+    # Current session: pages 50, 25 and 5 minutes ago (gaps under 30); before: 3 pages.
+    rows = (page(5, video, other) + page(25, video) + page(50, video)
+            + page(120, video, other) + page(180, video) + page(240, video, other))
+    gap = timedelta(minutes=30)
+    assert session_start(rows, now, gap) == now - timedelta(minutes=50)
+    assert over_shown(rows, 3, now, gap) == {video}
+    assert over_shown(rows, 2, now, gap) == {video, other}
+    assert over_shown([], 1, now, gap) == set()

@@ -15,6 +15,17 @@ from killrvideo_reco.api.schemas_online import DailyMetricsOut, RecommendationMe
 router = APIRouter(prefix=f"{API_PREFIX}/admin/metrics", tags=["admin"])
 # One read per day (over its counter shards): a range is bounded like a page size.
 MAX_DAYS = 92
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(text: str, name: str) -> date:
+    """A calendar day; the pattern lets through 2026-02-30, this does not."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise Problem(422, f"`{name}` is not a calendar day: {text!r}.",
+                      errors=[{"field": f"query.{name}", "message": "not a YYYY-MM-DD day"}]
+                      ) from error
 
 
 @router.get("/recommendations", response_model=RecommendationMetricsOut,
@@ -23,11 +34,13 @@ MAX_DAYS = 92
             responses=problems(*AUTHENTICATED, 422))
 async def recommendation_metrics(
     moderator: Moderator, resources: Resources, settings: CurrentSettings,
-    from_day: Annotated[date, Query(alias="from", description="First UTC day, YYYY-MM-DD.")],
-    to_day: Annotated[date | None, Query(alias="to", description="Last UTC day, included; "
-                                                                 "default: `from`.")] = None,
+    from_text: Annotated[str, Query(alias="from", pattern=DAY, description="First UTC day, "
+                                                                           "YYYY-MM-DD.")],
+    to_text: Annotated[str | None, Query(alias="to", pattern=DAY, description=(
+        "Last UTC day, YYYY-MM-DD, included; default: `from`."))] = None,
 ) -> RecommendationMetricsOut:
-    last = to_day or from_day
+    from_day = _day(from_text, "from")
+    last = _day(to_text, "to") if to_text is not None else from_day
     if from_day > last:
         raise Problem(422, f"`from` ({from_day}) is after `to` ({last}).",
                       errors=[{"field": "query.from", "message": "must not be after `to`"}])

@@ -165,7 +165,8 @@ def markdown(args, results: dict, arms: dict, seconds: float) -> str:
     for exp, title in (("ab", "A/B: two-stage feed (control) vs popularity"),
                        ("aa", "A/A: two identical variants")):
         r = results[exp]
-        lines += [f"**{title}.** SRM p = {r['srmPValue']:.3f} "
+        srm = "n/a" if r["srmPValue"] is None else f"{r['srmPValue']:.3f}"
+        lines += [f"**{title}.** SRM p = {srm} "
                   f"(mismatch: {r['sampleRatioMismatch']}); warnings: "
                   f"{'; '.join(r['warnings']) or 'none'}.", "",
                   "| variant | viewers | impressions | attributed views | CTR | watch s / impression "

@@ -64,6 +64,7 @@ class ImpressionLog:
         self.has_store = store is not None
         self._queue: asyncio.Queue[tuple[str, Callable[[], Awaitable[None]]]] | None = None
         self._workers: list[asyncio.Task] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def served(self, user_id: uuid.UUID | None, source: str, video_ids: Sequence[uuid.UUID],
                first_position: int, variant: str = DEFAULT_VARIANT,
@@ -136,9 +137,13 @@ class ImpressionLog:
             day, row.source, row.variant, increments))
 
     def submit(self, kind: str, write: Callable[[], Awaitable[None]]) -> None:
-        if self._queue is None:  # the first write starts the workers on the serving loop
-            self._queue = asyncio.Queue(self.params.queue_size)
-            self._workers = [asyncio.create_task(self._work()) for _ in range(WORKERS)]
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._loop is not loop:
+            # The first write starts the workers on the serving loop (again on a new loop:
+            # jobs and tests run several in turn).
+            self._queue, self._loop = asyncio.Queue(self.params.queue_size), loop
+            self._workers = [asyncio.create_task(self._work(self._queue))
+                             for _ in range(WORKERS)]
         try:
             self._queue.put_nowait((kind, write))
         except asyncio.QueueFull:
@@ -146,10 +151,9 @@ class ImpressionLog:
             log.warning("impression queue full (%d): a %s write dropped",
                         self.params.queue_size, kind)
 
-    async def _work(self) -> None:
-        assert self._queue is not None
+    async def _work(self, queue: asyncio.Queue) -> None:
         while True:
-            kind, write = await self._queue.get()
+            kind, write = await queue.get()
             try:
                 await write()
                 metrics.IMPRESSION_WRITES.labels(kind, "written").inc()
@@ -157,7 +161,7 @@ class ImpressionLog:
                 metrics.IMPRESSION_WRITES.labels(kind, "failed").inc()
                 log.warning("%s write failed: %s: %s", kind, type(error).__name__, error)
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait until every queued write is done (at most timeout_s); False if it was not."""
@@ -174,7 +178,7 @@ class ImpressionLog:
             log.warning("shutdown: %d impression writes not done", self._queue.qsize())
         for task in self._workers:
             task.cancel()
-        self._workers = []
+        self._workers, self._queue = [], None
 
     async def daily_metrics(self, days: Sequence[date]) -> list[DailyMetrics]:
         """The online metrics of these days (empty when nothing is recorded here)."""

@@ -96,6 +96,9 @@ def main(argv=None) -> int:
         lines.append(f"| {name} | {runs[name][0]['n']} | {mean[name]['p50']:.1f} | "
                      f"{total[name]:.2f} ({mean[name]['app']:.2f} / "
                      f"{mean[name]['cassandra']:.2f}) |")
+    if not any(m["cassandra"] for m in mean.values()):
+        lines += ["", "Cassandra's CPU was not measured here (no .cassandra/cassandra.pid in "
+                      "this checkout): the figures are the app's alone."]
     lines += ["", f"Recording (and the repeat limit's read) costs "
                   f"{100 * (total['on'] / total['off'] - 1):+.1f}% server CPU per request."]
     block = "\n".join(lines)

@@ -20,8 +20,9 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test lint fuzz token profiles recount train reembed bench bench-pgvector eval clean \
-        lock-spark spark-venv spark-up spark-down spark-status test-spark test-browser lock-browser
+        unit-test lint fuzz token profiles recount train reembed bench bench-pgvector simulate eval \
+        clean lock-spark spark-venv spark-up spark-down spark-status test-spark test-browser \
+        lock-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -159,6 +160,9 @@ bench: schema ## benchmarks: feed latency, view ingest, pgvector peer (docs/benc
 	$(PY) -m bench.train_bench
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench.pgvector_peer
+
+simulate: schema ## online evaluation: MovieLens viewers replayed through the API (experiments A/B and A/A, discounting off vs on); writes docs/quality.md "Online evaluation"
+	$(PY) -m bench.simulate
 
 bench-pgvector: schema ## only the PostgreSQL + pgvector peer side by side with ours (docs/benchmarks.md)
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -4,16 +4,22 @@ and the evaluation all wire through here; unit tests call build_services with fa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from killrvideo_reco.domain.history import ViewTimeRules
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
+from killrvideo_reco.service.experiments import ExperimentService
 from killrvideo_reco.service.feed import FeedService
+from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
 from killrvideo_reco.service.job_registry import JobPolicy
 from killrvideo_reco.service.ports import (
+    ActiveRun,
     BehaviourRepository,
+    ExperimentRepository,
+    ImpressionRepository,
     JobRepository,
     MetadataRepository,
     NeighbourRepository,
@@ -24,12 +30,15 @@ from killrvideo_reco.service.ports import (
 )
 from killrvideo_reco.service.privacy import PrivacyService
 from killrvideo_reco.service.related import RelatedVideos
+from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.runs import LiveRun
 from killrvideo_reco.service.ttl_cache import ttl_cache
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema, vector_tables
 from killrvideo_reco.store.behaviour import BehaviourStore
 from killrvideo_reco.store.connection import Database, Session
+from killrvideo_reco.store.experiments import ExperimentStore
+from killrvideo_reco.store.impressions import ImpressionStore
 from killrvideo_reco.store.jobs import JobStore
 from killrvideo_reco.store.metadata import MetadataStore
 from killrvideo_reco.store.neighbours import NeighbourStore
@@ -61,6 +70,18 @@ def profile_params(settings: Settings) -> ProfileParams:
         interest_similarity=settings.feed_interest_similarity)
 
 
+def impression_params(settings: Settings) -> ImpressionParams:
+    return ImpressionParams(settings.impression_ttl_days * 86400,
+                            timedelta(hours=settings.attribution_window_h),
+                            settings.impression_queue_size, settings.record_impressions)
+
+
+def repeat_rules(settings: Settings) -> RepeatRules:
+    return RepeatRules(settings.feed_impression_limit,
+                       timedelta(days=settings.feed_impression_window_days),
+                       timedelta(minutes=settings.feed_session_gap_min))
+
+
 def view_time_rules(settings: Settings) -> ViewTimeRules:
     return ViewTimeRules(settings.view_clock_skew_s, settings.view_earliest_watched_at)
 
@@ -76,6 +97,8 @@ class Stores:
     vector_tables: VectorTablesStore
     view_counts: ViewCountStore
     neighbours: NeighbourStore
+    impressions: ImpressionStore
+    experiments: ExperimentStore
 
 
 def build_stores(session: Session, keyspace: str) -> Stores:
@@ -83,7 +106,8 @@ def build_stores(session: Session, keyspace: str) -> Stores:
     return Stores(VideoStore(session, keyspace), ViewerStore(session, keyspace), behaviour,
                   MetadataStore(session, keyspace), JobStore(session, keyspace),
                   VectorTablesStore(session, keyspace), ViewCountStore(session, keyspace),
-                  NeighbourStore(session, keyspace))
+                  NeighbourStore(session, keyspace), ImpressionStore(session, keyspace),
+                  ExperimentStore(session, keyspace))
 
 
 @dataclass
@@ -99,15 +123,26 @@ class Services:
     privacy: PrivacyService
     related: RelatedVideos
     neighbours: NeighbourRepository | None  # training writes the behaviour lists
+    impressions: ImpressionLog
+    experiments: ExperimentService
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
                    embedder: EmbeddingProvider, behaviour: BehaviourRepository | None = None,
                    training: TrainingRepository | None = None,
-                   neighbours: NeighbourRepository | None = None) -> Services:
+                   neighbours: NeighbourRepository | None = None,
+                   impressions: ImpressionRepository | None = None,
+                   experiments: ExperimentRepository | None = None) -> Services:
     runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
     facts_cache = ttl_cache(settings.feed_cache_ttl_s, settings.view_facts_cache_size)
-    feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours)
+    feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours,
+                       repeats=RepeatLimit(impressions, repeat_rules(settings)))
+
+    def variant_feed(overridden: Settings, run: ActiveRun | None, popularity: bool) -> FeedService:
+        return FeedService(videos, viewers, overridden, behaviour, run or runs, neighbours,
+                           popularity_only=popularity,
+                           repeats=RepeatLimit(impressions, repeat_rules(overridden)))
+    impression_log = ImpressionLog(impressions, impression_params(settings))
     return Services(
         videos, viewers, behaviour, training, runs, feed,
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
@@ -116,12 +151,15 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                          feed.neighbours),
         PrivacyService(videos, viewers),
         RelatedVideos(videos, viewers, feed.neighbours, runs),
-        neighbours)
+        neighbours,
+        impression_log,
+        ExperimentService(experiments, training, settings, impression_log, feed, variant_feed))
 
 
 def services_on(stores: Stores, settings: Settings, embedder: EmbeddingProvider) -> Services:
     return build_services(stores.videos, stores.viewers, settings, embedder, stores.behaviour,
-                          stores.behaviour, stores.neighbours)
+                          stores.behaviour, stores.neighbours, stores.impressions,
+                          stores.experiments)
 
 
 @dataclass

@@ -66,6 +66,29 @@ JOB_ITEMS = Gauge(
     "killrvideo_job_items_processed", "Items (users, rows) the latest job of each kind has "
     "processed.", ["kind"])
 
+# The closed loop (issue 22). Labels stay bounded: source is one of four, variant one of
+# the running experiment's few names (or "default"), position "1".."10" or "11+".
+RECO_IMPRESSIONS = Counter(
+    "killrvideo_reco_impressions_total",
+    "Items shown (feed pages and related answers to signed-in viewers), by page source, "
+    "experiment variant and position.", ["source", "variant", "position"])
+RECO_ATTRIBUTED_VIEWS = Counter(
+    "killrvideo_reco_attributed_views_total",
+    "Views attributed to an impression (clicks), by the impression's source, variant and "
+    "position: CTR at a position is this over killrvideo_reco_impressions_total.",
+    ["source", "variant", "position"])
+RECO_ATTRIBUTED_WATCH_SECONDS = Counter(
+    "killrvideo_reco_attributed_watch_seconds_total",
+    "Seconds watched in attributed views, by source and variant.", ["source", "variant"])
+RECO_ATTRIBUTED_COMPLETIONS = Counter(
+    "killrvideo_reco_attributed_completions_total",
+    "Attributed views that played at least 90% of the video.", ["source", "variant"])
+IMPRESSION_WRITES = Counter(
+    "killrvideo_impression_writes_total",
+    "Background impression and counter writes: written, failed (logged, not retried "
+    "further), or dropped (the queue of IMPRESSION_QUEUE_SIZE was full).",
+    ["kind", "outcome"])
+
 
 def count_candidates(path: str, fetched: Mapping[str, Sized], kept: int) -> None:
     """One feed computation: candidates fetched per source, and how many survived."""

@@ -263,6 +263,29 @@ class Settings(BaseSettings):
     job_resume_max_age_s: float = Field(
         86400.0, ge=0, description="An interrupted job's cursor older than this is not "
                                    "resumed: the next job of its kind starts from scratch.")
+
+    # --- the closed loop: impressions and attribution (docs/operations.md) ---
+    record_impressions: bool = Field(
+        True, description="Record what feed pages and related answers showed each signed-in "
+                          "viewer, and attribute views to it. Off: recommendationId is still "
+                          "returned, nothing is recorded.")
+    impression_ttl_days: int = Field(
+        30, ge=1, le=365, description="Impression rows expire this long after they were shown.")
+    attribution_window_h: float = Field(
+        24.0, gt=0, le=168, description="A view of a video shown to the viewer within this "
+        "many hours counts as a click on that impression, with or without recommendationId.")
+    feed_impression_limit: int = Field(
+        3, ge=0, le=1000, description="A video shown on this many feed pages (or related "
+        "answers) within FEED_IMPRESSION_WINDOW_DAYS before the current session, and not "
+        "watched, is dropped from the viewer's feed; 0 = off.")
+    feed_impression_window_days: int = Field(
+        7, ge=1, le=30, description="The window FEED_IMPRESSION_LIMIT counts in.")
+    feed_session_gap_min: float = Field(
+        30.0, gt=0, le=1440, description="A pause this long ends a browsing session: the "
+        "current session's pages do not count towards FEED_IMPRESSION_LIMIT.")
+    impression_queue_size: int = Field(
+        10_000, ge=1, description="Impression and counter writes waiting for the background "
+        "writers at most; beyond it they are dropped (counted in /metrics and logged).")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["text", "json"] = Field(
         "text", description="text: human-readable lines; json: one JSON object per line.")

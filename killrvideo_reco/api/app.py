@@ -11,7 +11,16 @@ from killrvideo_reco.api.openapi import install_openapi
 from killrvideo_reco.api.overload import AdaptiveLimit, ConcurrencyLimit
 from killrvideo_reco.api.problems import install_problem_handlers
 from killrvideo_reco.api.resources import ResourceHolder
-from killrvideo_reco.api.routes import admin, health, me, operators, recommendations, videos
+from killrvideo_reco.api.routes import (
+    admin,
+    experiments,
+    health,
+    me,
+    online,
+    operators,
+    recommendations,
+    videos,
+)
 from killrvideo_reco.console.router import mount_console
 from killrvideo_reco.logs import configure_logging
 from killrvideo_reco.settings import Settings, get_settings
@@ -47,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        queue_wait_s=settings.queue_wait_s,
                        deadline_s=settings.request_deadline_s)
     app.add_middleware(RequestContext)
-    for module in (health, recommendations, videos, me, admin, operators):
+    for module in (health, recommendations, videos, me, admin, operators, online, experiments):
         app.include_router(module.router)
     mount_console(app)
     install_openapi(app, settings)

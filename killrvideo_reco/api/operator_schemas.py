@@ -6,7 +6,7 @@ import uuid
 
 from pydantic import Field
 
-from killrvideo_reco.api.schemas import ApiModel, FeedItemOut, JobOut, UtcDateTime
+from killrvideo_reco.api.schemas import ApiModel, FeedItemOut, JobOut, UtcDateTime, first_position
 from killrvideo_reco.domain.models import FeedItem, FeedPage, RunRecord
 
 
@@ -26,9 +26,9 @@ class ExplainedItemOut(FeedItemOut):
         "The item's ranking features and score; null for content-only and fallback items."))
 
     @classmethod
-    def of_explained(cls, item: FeedItem) -> "ExplainedItemOut":
+    def of_explained(cls, item: FeedItem, position: int) -> "ExplainedItemOut":
         r = item.ranking
-        return cls(**FeedItemOut.of_item(item).model_dump(), ranking=None if r is None else
+        return cls(**FeedItemOut.of_item(item, position).model_dump(), ranking=None if r is None else
                    RankingOut(behaviour=r.behaviour, content=r.content, popularity=r.popularity,
                               just_watched=r.just_watched, sources=list(r.sources), score=r.score))
 
@@ -43,7 +43,9 @@ class ExplainedFeedOut(ApiModel):
 
     @classmethod
     def of(cls, user_id: uuid.UUID, page: FeedPage) -> "ExplainedFeedOut":
-        return cls(user_id=user_id, items=[ExplainedItemOut.of_explained(i) for i in page.items],
+        first = first_position(page)
+        return cls(user_id=user_id, items=[ExplainedItemOut.of_explained(i, first + n)
+                                           for n, i in enumerate(page.items)],
                    total=page.total, page=page.page, page_size=page.page_size,
                    source=page.source)
 

@@ -56,5 +56,7 @@ class ResourceHolder:
                 task.cancel()
         if self.jobs:  # first: running jobs record where they stopped
             await self.jobs.shutdown()
+        if self.resources:  # queued impression writes get the same grace
+            await self.resources.impressions.close(self.settings.shutdown_grace_s)
         if self.resources:
             await asyncio.to_thread(self.resources.close)

@@ -121,11 +121,13 @@ class FeedItemOut(VideoSummaryOut):
         "ranking, not by this value."))
     based_on: list[BasedOnOut] = Field(
         default_factory=list, description="Up to 3 of your watched videos it is closest to.")
+    position: int = Field(description="1-based position in the whole list (page 2 of 10 "
+                                      "starts at 11).")
 
     @classmethod
-    def of_item(cls, item: FeedItem) -> "FeedItemOut":
+    def of_item(cls, item: FeedItem, position: int) -> "FeedItemOut":
         base = VideoSummaryOut.of(item.summary).model_dump()
-        return cls(**base, similarity=item.similarity,
+        return cls(**base, similarity=item.similarity, position=position,
                    based_on=[BasedOnOut(video_id=b.video_id, title=b.title) for b in item.based_on])
 
 
@@ -135,11 +137,16 @@ class RelatedItemOut(VideoSummaryOut):
         "behaviour: co-watched with the video (the live training run); content: similar "
         "title, description and tags (untrained or new videos)."))
     reason: str = Field(description="Why it is related, for display.")
+    position: int = Field(description="1-based position in the whole list (page 2 of 10 "
+                                      "starts at 11).")
 
 
 class RelatedOut(ApiModel):
     video_id: uuid.UUID = Field(description="The video these are related to.")
     items: list[RelatedItemOut]
+    recommendation_id: uuid.UUID = Field(description=(
+        "This answer's id (a time UUID): send it with a view of one of its items "
+        "(POST /api/v1/videos/{videoId}/views) to attribute the view to it."))
 
 
 class FeedPageOut(ApiModel):
@@ -149,11 +156,20 @@ class FeedPageOut(ApiModel):
     page: int
     page_size: int
     source: Literal["personalized", "trending", "latest"]
+    recommendation_id: uuid.UUID = Field(description=(
+        "This answer's id (a time UUID): send it with a view of one of its items "
+        "(POST /api/v1/videos/{videoId}/views) to attribute the view to it."))
 
     @classmethod
-    def of(cls, page: FeedPage) -> "FeedPageOut":
-        return cls(items=[FeedItemOut.of_item(i) for i in page.items], total=page.total,
-                   page=page.page, page_size=page.page_size, source=page.source)
+    def of(cls, page: FeedPage, recommendation_id: uuid.UUID) -> "FeedPageOut":
+        first = first_position(page)
+        return cls(items=[FeedItemOut.of_item(i, first + n) for n, i in enumerate(page.items)],
+                   total=page.total, page=page.page, page_size=page.page_size,
+                   source=page.source, recommendation_id=recommendation_id)
+
+
+def first_position(page: FeedPage) -> int:
+    return (page.page - 1) * page.page_size + 1
 
 
 class NewVideoIn(ApiModel):
@@ -185,12 +201,19 @@ class ViewIn(ApiModel):
     watched_at: TimestampIn | None = Field(
         None, description="RFC 3339; default: now. More than VIEW_CLOCK_SKEW_S (300 s) in the "
         "future, or before VIEW_EARLIEST_WATCHED_AT (1980-01-01), gets 422.")
+    recommendation_id: uuid.UUID | None = Field(
+        None, description="The recommendationId of the feed page or related answer the video "
+        "was chosen from, if any. Without it, a view of a video shown within "
+        "ATTRIBUTION_WINDOW_H is attributed to the newest impression that showed it.")
 
 
 class ViewOut(ApiModel):
     recorded: bool = Field(description="False when this event id was already counted.")
     play_count: int
     seconds_watched: float
+    recommendation_id: uuid.UUID | None = Field(None, description=(
+        "The impression this view was attributed to (a click on it); null when the video "
+        "was not shown to the viewer within ATTRIBUTION_WINDOW_H, or the event is a retry."))
 
 
 class HiddenOut(ApiModel):

@@ -224,8 +224,16 @@ def write(result: RunResult, docs_dir: Path, command: str,
         cached="yes (cache hit)" if s["embeddings_cached"] else "no (embedded this run)",
         params=s.get("params", ""))
     md = docs_dir / "quality.md"
-    md.write_text(text, encoding="utf-8")
+    md.write_text(text + _online_section(md), encoding="utf-8")
     return md, png
+
+
+def _online_section(md: Path) -> str:
+    """`make simulate`'s section (docs/quality.md "Online evaluation"), kept as it was:
+    this run does not measure it."""
+    old = md.read_text(encoding="utf-8") if md.exists() else ""
+    at = old.find("\n## Online evaluation")
+    return "\n" + old[at:].lstrip("\n") if at >= 0 else ""
 
 
 def chart(result: RunResult, path: Path) -> Path | None:

@@ -64,6 +64,7 @@ class ViewOutcome:
     duplicate: bool
     play_count: int
     seconds_watched: float
+    duration_s: float | None = None  # the video's length: the client's, else the catalogue's
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ class ActivityService:
                                    history_rules.first_view_on_its_day(row, c.at)))
                     added.setdefault(c.video_id, set()).add(c.event_id)
                     outcomes.append(ViewOutcome(False, new_row.play_count,
-                                                new_row.seconds_watched))
+                                                new_row.seconds_watched,
+                                                c.duration_s or c.facts.duration_s))
                 else:
                     if (row is not None and row.hidden_at is not None) == c.hidden:
                         outcomes.append(False)

@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 import numpy as np
 from cachetools import LRUCache, TTLCache
@@ -47,6 +48,7 @@ from killrvideo_reco.service.ports import (
     VideoRepository,
     ViewerRepository,
 )
+from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.retrieval import CandidateLimits, CandidateRetrieval
 from killrvideo_reco.service.ttl_cache import CachedValue
 from killrvideo_reco.settings import Settings
@@ -57,8 +59,11 @@ log = logging.getLogger(__name__)
 class FeedService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  settings: Settings, behaviour: BehaviourRepository | None = None,
-                 runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None):
+                 runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None,
+                 popularity_only: bool = False, repeats: RepeatLimit | None = None):
         self.videos, self.viewers, self.settings = videos, viewers, settings
+        self.popularity_only = popularity_only  # an experiment's "popularity" variant
+        self.repeats = repeats or RepeatLimit(None, RepeatRules(0, timedelta(0), timedelta(0)))
         self.runs = runs or NO_RUN
         # The content neighbour lists, shared with uploads (catalogue.py), which compute theirs.
         self.neighbours = ContentNeighbours(
@@ -92,6 +97,8 @@ class FeedService:
             else None)
 
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
+        if self.popularity_only:
+            return await self._cold_start(user_id, page, page_size)
         prefs, catalogue_model, run = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
         verdict = feed_rules.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
@@ -109,7 +116,10 @@ class FeedService:
                 items = await self._two_stage_items(ordered[start:end], prefs)
                 return FeedPage(items, len(ranked), page, page_size, "personalized")
         elif verdict.vector is not None and prefs is not None:
-            fresh = await self.nearest_unseen(user_id, verdict.vector, page * page_size)
+            fresh, over_shown = await asyncio.gather(
+                self.nearest_unseen(user_id, verdict.vector, page * page_size),
+                self.repeats.over_shown(user_id))
+            fresh = [c for c in fresh if c.summary.video_id not in over_shown]
             if fresh:
                 start, end = feed_rules.page_bounds(page, page_size)
                 items = await self._explain(fresh[start:end], prefs.recent_positive)
@@ -133,11 +143,13 @@ class FeedService:
         interests = prefs.interests if prefs is not None and content_query is not None else ()
         # Embeddings are float16 whether cached or not: a page served from the cache is
         # shaped and explained from exactly what the first page was.
-        ranked = await self.two_stage.ranked_unseen(
+        ranked, over_shown = await asyncio.gather(self.two_stage.ranked_unseen(
             user_id, run, behaviour_query, content_query, popular, interests,
             prefs.model_id if prefs is not None else None,
             prefs.item_count if prefs is not None else 0,
-            [r.video_id for r in prefs.recent_positive] if prefs is not None else [])
+            [r.video_id for r in prefs.recent_positive] if prefs is not None else []),
+            self.repeats.over_shown(user_id))
+        ranked = [r for r in ranked if r.candidate.video_id not in over_shown]
         if key is not None and self.lists is not None and ranked:
             FEED_LIST_CACHE.labels("miss").inc()
             self.lists[key] = ranked

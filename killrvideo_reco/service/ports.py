@@ -5,12 +5,14 @@ busy or away raises domain.errors.StoreUnavailable, never a driver error."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
 import numpy as np
 
+from killrvideo_reco.domain.experiments import Experiment
+from killrvideo_reco.domain.impressions import Impression, ImpressionRow
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.jobs import Job, JobLease
 from killrvideo_reco.domain.models import (
@@ -171,3 +173,31 @@ class ViewCountRepository(Protocol):
     async def totals(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]: ...
     async def add(self, video_id: uuid.UUID, delta: int) -> None:
         """Counter increment: not idempotent, so never re-sent after a timeout."""
+
+
+class ImpressionRepository(Protocol):
+    """Impressions (store/impressions.py) and the daily recommendation counters."""
+    async def record(self, impression: Impression, ttl_s: int) -> None: ...
+    async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
+                     days: Sequence[date], limit: int) -> list[ImpressionRow]:
+        """The viewer's impression rows served between since and until (the `days`
+        partitions cover them), at most `limit`, in no particular order."""
+    async def add_daily(self, day: date, source: str, variant: str,
+                        increments: Mapping[str, int]) -> None:
+        """Counter increments: not idempotent, so never re-sent after a failure."""
+    async def daily(self, days: Sequence[date]) -> list[tuple[date, str, str, str, int]]:
+        """(day, source, variant, metric, value) of every counter of these days."""
+
+
+class ExperimentRepository(Protocol):
+    """Experiments and the counters their results are read from (store/experiments.py)."""
+    async def save(self, experiment: Experiment) -> None: ...
+    async def all(self) -> list[Experiment]: ...
+    async def get(self, experiment_id: uuid.UUID) -> Experiment | None: ...
+    async def add_viewer(self, experiment_id: uuid.UUID, variant: str, user_id: uuid.UUID,
+                         impressions: int, clicks: int, watch_seconds: int) -> None: ...
+    async def viewers(self, experiment_id: uuid.UUID
+                      ) -> list[tuple[str, uuid.UUID, int, int, int]]: ...
+    async def add_requests(self, experiment_id: uuid.UUID, variant: str,
+                           increments: Mapping[str, int]) -> None: ...
+    async def requests(self, experiment_id: uuid.UUID) -> dict[str, dict[str, int]]: ...

@@ -9,6 +9,7 @@ import pytest
 from killrvideo_reco.settings import Settings
 from tests.fakes import (
     FakeBehaviourStore,
+    FakeImpressionStore,
     FakeJobStore,
     FakeMetadataStore,
     FakeNeighbourStore,
@@ -26,6 +27,7 @@ def stores(request):
                                behaviour=FakeBehaviourStore(videos), metadata=FakeMetadataStore(),
                                jobs=FakeJobStore(), view_counts=FakeViewCountStore(viewers),
                                neighbours=FakeNeighbourStore(),
+                               impressions=FakeImpressionStore(),
                                settings=Settings(dev_mode=True))
     from killrvideo_reco.bootstrap import build_stores
 

@@ -83,9 +83,12 @@ def test_view_events_are_idempotent_and_counted(api, cassandra):
                      headers=auth(settings, viewer))
     second = api.post(url, json={"eventId": "play-2", "secondsWatched": 60},
                       headers=auth(settings, viewer))
-    assert first.json() == {"recorded": True, "playCount": 1, "secondsWatched": 120.0}
+    # recommendationId: null, the video was never shown to this viewer.
+    assert first.json() == {"recorded": True, "playCount": 1, "secondsWatched": 120.0,
+                            "recommendationId": None}
     assert retry.json()["recorded"] is False and retry.json()["playCount"] == 1
-    assert second.json() == {"recorded": True, "playCount": 2, "secondsWatched": 180.0}
+    assert second.json() == {"recorded": True, "playCount": 2, "secondsWatched": 180.0,
+                             "recommendationId": None}
     views = session.execute(f"SELECT views FROM {settings.cassandra_keyspace}.video_view_counts "
                             "WHERE videoid=%s", (video,)).one().views
     assert views == 2

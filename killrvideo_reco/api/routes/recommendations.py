@@ -24,9 +24,11 @@ async def for_you(
     page: PageNumber = 1,
     page_size: PageSize = 10,
 ) -> FeedPageOut:
-    feed = await within_deadline(resources.feed.for_you(viewer.user_id, page, page_size), settings)
+    # The viewer's experiment variants (if any) choose the feed; the page is recorded.
+    feed, recommendation_id = await within_deadline(
+        resources.experiments.for_you(viewer.user_id, page, page_size), settings)
     metrics.FEED_RESPONSES.labels(feed.source).inc()
-    return FeedPageOut.of(feed)
+    return FeedPageOut.of(feed, recommendation_id)
 
 
 async def _set_hidden(viewer, resources, settings, video_id: uuid.UUID, hidden: bool) -> HiddenOut:

@@ -27,6 +27,7 @@ from killrvideo_reco.api.schemas import (
     ViewOut,
 )
 from killrvideo_reco.domain.history import InvalidViewTime
+from killrvideo_reco.domain.impressions import ViewWatch
 from killrvideo_reco.domain.models import VideoDetails
 from killrvideo_reco.domain.vectors import InvalidVector
 from killrvideo_reco.embeddings.provider import EmbeddingError
@@ -96,9 +97,12 @@ async def related(video_id: VideoIdPath, resources: Resources, settings: Current
             resources.related.related(video_id, limit, viewer), settings)
     except related_videos.UnknownVideo as error:
         raise Problem(404, f"No video {video_id}.") from error
-    return RelatedOut(video_id=video_id, items=[RelatedItemOut(
-        **VideoSummaryOut.of(r.summary).model_dump(), similarity=r.similarity, space=r.space,
-        reason=r.reason) for r in found])
+    recommendation_id = resources.impressions.served(
+        viewer, "related", [r.summary.video_id for r in found], 1)
+    return RelatedOut(video_id=video_id, recommendation_id=recommendation_id, items=[
+        RelatedItemOut(**VideoSummaryOut.of(r.summary).model_dump(), similarity=r.similarity,
+                       space=r.space, reason=r.reason, position=n)
+        for n, r in enumerate(found, start=1)])
 
 
 @router.post("/{videoId}/views", response_model=ViewOut, response_model_by_alias=True,
@@ -106,10 +110,13 @@ async def related(video_id: VideoIdPath, resources: Resources, settings: Current
              responses=problems(*AUTHENTICATED, 400, 404, 409, 422))
 async def record_view(video_id: VideoIdPath, body: ViewIn, viewer: Viewer,
                       resources: Resources, settings: CurrentSettings) -> ViewOut:
+    recording = resources.activity.record_view(
+        viewer.user_id, video_id, body.event_id, body.seconds_watched, body.duration_s,
+        body.watched_at)
     try:
-        outcome = await within_deadline(resources.activity.record_view(
-            viewer.user_id, video_id, body.event_id, body.seconds_watched, body.duration_s,
-            body.watched_at), settings)
+        outcome, shown = await within_deadline(resources.impressions.with_attribution(
+            viewer.user_id, video_id, body.recommendation_id, body.watched_at, recording),
+            settings)
     except UnknownVideo as error:
         raise Problem(404, f"No video {video_id}.") from error
     except InvalidViewTime as error:
@@ -117,5 +124,12 @@ async def record_view(video_id: VideoIdPath, body: ViewIn, viewer: Viewer,
     except ContendedProfile as error:
         raise Problem(409, str(error), headers={"Retry-After": "1"}) from error
     metrics.VIEW_EVENTS.labels("duplicate" if outcome.duplicate else "recorded").inc()
+    # A retried event (same eventId) was attributed the first time, if at all.
+    clicked = shown if shown is not None and not outcome.duplicate else None
+    if clicked is not None:
+        resources.impressions.count_click(
+            clicked, ViewWatch(body.seconds_watched, outcome.duration_s))
+        await resources.experiments.count_click(viewer.user_id, body.seconds_watched)
     return ViewOut(recorded=not outcome.duplicate, play_count=outcome.play_count,
-                   seconds_watched=outcome.seconds_watched)
+                   seconds_watched=outcome.seconds_watched,
+                   recommendation_id=clicked.recommendation_id if clicked else None)

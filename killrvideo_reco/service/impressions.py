@@ -1,0 +1,187 @@
+"""Recording what viewers were shown, and attributing their views to it (issue 22).
+
+Writes leave the request's critical path: they go on a bounded queue that a few worker
+tasks of this process drain. A full queue drops the write and a failed one is not
+retried further; both are counted (killrvideo_impression_writes_total) and logged, never
+lost silently. The queue is drained on shutdown for up to SHUTDOWN_GRACE_S.
+A view costs one bounded read of the viewer's recent impressions, run alongside its
+commit, so it adds no latency to the view path.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+from typing import TypeVar
+
+from killrvideo_reco import metrics
+from killrvideo_reco.domain import online_metrics
+from killrvideo_reco.domain.errors import StoreUnavailable
+from killrvideo_reco.domain.impressions import (
+    COMPLETED_SHARE,
+    TOP_POSITIONS,
+    Impression,
+    ImpressionRow,
+    ShownItem,
+    ViewWatch,
+    attributed,
+    day_of,
+    days_between,
+    position_label,
+)
+from killrvideo_reco.domain.online_metrics import DailyMetrics
+from killrvideo_reco.retries import retry_transient
+from killrvideo_reco.service.ports import ImpressionRepository
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+DEFAULT_VARIANT = "default"
+# Rows one view reads at most: a viewer's impressions within the window, newest partitions
+# first (about 100 feed pages of 10 items a day over a 24 h window).
+ATTRIBUTION_READ_LIMIT = 2000
+WORKERS = 4
+# An impression can be recorded this long after the view's own time and still precede it
+# (clocks of replicas and clients disagree a little).
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ImpressionParams:
+    ttl_s: int
+    attribution_window: timedelta
+    queue_size: int
+    enabled: bool = True
+
+
+class ImpressionLog:
+    def __init__(self, store: ImpressionRepository | None, params: ImpressionParams):
+        """Without a store (the CLI's and the evaluation's wiring) nothing is recorded."""
+        self.params = params if store is not None else replace(params, enabled=False)
+        self.store: ImpressionRepository = store  # type: ignore[assignment]
+        self.has_store = store is not None
+        self._queue: asyncio.Queue[tuple[str, Callable[[], Awaitable[None]]]] | None = None
+        self._workers: list[asyncio.Task] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def served(self, user_id: uuid.UUID | None, source: str, video_ids: Sequence[uuid.UUID],
+               first_position: int, variant: str = DEFAULT_VARIANT,
+               experiment_id: uuid.UUID | None = None) -> uuid.UUID:
+        """A page was served: its recommendation id (a time UUID). Signed-in viewers' pages
+        are recorded in the background; anonymous ones only get the id."""
+        recommendation_id = uuid.uuid1()
+        if user_id is None or not video_ids or not self.params.enabled:
+            return recommendation_id
+        items = tuple(ShownItem(v, first_position + n) for n, v in enumerate(video_ids))
+        impression = Impression(user_id, recommendation_id, items, source, variant,
+                                experiment_id)
+        for item in items:
+            metrics.RECO_IMPRESSIONS.labels(source, variant, position_label(item.position)).inc()
+        increments = {"impressions": len(items), "pages": 1}
+        for item in items:
+            if item.position <= TOP_POSITIONS:
+                increments[f"impressions_p{item.position}"] = 1
+        day = day_of(impression.served_at)
+        self.submit("impression", lambda: retry_transient(
+            lambda: self.store.record(impression, self.params.ttl_s)))
+        self.submit("counter", lambda: self.store.add_daily(day, source, variant, increments))
+        return recommendation_id
+
+    async def recent(self, user_id: uuid.UUID, at: datetime) -> list[ImpressionRow]:
+        """The viewer's impressions within the attribution window before `at`: one read."""
+        since = at - self.params.attribution_window
+        until = at + CLOCK_SLACK
+        return await self.store.recent(user_id, since, until, days_between(since, until),
+                                       ATTRIBUTION_READ_LIMIT)
+
+    async def with_attribution(self, user_id: uuid.UUID, video_id: uuid.UUID,
+                               recommendation_id: uuid.UUID | None, at: datetime | None,
+                               recording: Awaitable[T]) -> tuple[T, ImpressionRow | None]:
+        """Run a view's commit (`recording`) with the read of what it may be a click on;
+        the click is counted by `count_click` once the commit says it was not a retry."""
+        if not self.params.enabled:
+            return await recording, None
+        lookup = asyncio.ensure_future(self.recent(user_id, at or datetime.now(timezone.utc)))
+        try:
+            outcome = await recording
+        except BaseException:
+            lookup.cancel()
+            raise
+        try:
+            rows = await lookup
+        except StoreUnavailable as error:
+            metrics.IMPRESSION_WRITES.labels("attribution_read", "failed").inc()
+            log.warning("view of %s by %s not attributed: impressions unreadable (%s)",
+                        video_id, user_id, error)
+            return outcome, None
+        return outcome, attributed(rows, video_id, recommendation_id)
+
+    def count_click(self, row: ImpressionRow, watch: ViewWatch) -> None:
+        position = position_label(row.position)
+        metrics.RECO_ATTRIBUTED_VIEWS.labels(row.source, row.variant, position).inc()
+        metrics.RECO_ATTRIBUTED_WATCH_SECONDS.labels(row.source, row.variant).inc(watch.seconds)
+        completion = watch.completion
+        completed = completion is not None and completion >= COMPLETED_SHARE
+        if completed:
+            metrics.RECO_ATTRIBUTED_COMPLETIONS.labels(row.source, row.variant).inc()
+        increments = {"clicks": 1, "watch_seconds": round(watch.seconds),
+                      "completed": int(completed),
+                      "views_with_duration": int(completion is not None),
+                      "completion_permille": round(1000 * (completion or 0.0))}
+        if row.position <= TOP_POSITIONS:
+            increments[f"clicks_p{row.position}"] = 1
+        day = day_of(row.served_at)  # counted on the impression's day: CTR = clicks/shown
+        self.submit("counter", lambda: self.store.add_daily(
+            day, row.source, row.variant, increments))
+
+    def submit(self, kind: str, write: Callable[[], Awaitable[None]]) -> None:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._loop is not loop:
+            # The first write starts the workers on the serving loop (again on a new loop:
+            # jobs and tests run several in turn).
+            self._queue, self._loop = asyncio.Queue(self.params.queue_size), loop
+            self._workers = [asyncio.create_task(self._work(self._queue))
+                             for _ in range(WORKERS)]
+        try:
+            self._queue.put_nowait((kind, write))
+        except asyncio.QueueFull:
+            metrics.IMPRESSION_WRITES.labels(kind, "dropped").inc()
+            log.warning("impression queue full (%d): a %s write dropped",
+                        self.params.queue_size, kind)
+
+    async def _work(self, queue: asyncio.Queue) -> None:
+        while True:
+            kind, write = await queue.get()
+            try:
+                await write()
+                metrics.IMPRESSION_WRITES.labels(kind, "written").inc()
+            except Exception as error:  # noqa: BLE001 - counted and logged, the worker goes on
+                metrics.IMPRESSION_WRITES.labels(kind, "failed").inc()
+                log.warning("%s write failed: %s: %s", kind, type(error).__name__, error)
+            finally:
+                queue.task_done()
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until every queued write is done (at most timeout_s); False if it was not."""
+        if self._queue is None:
+            return True
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout_s)
+            return True
+        except TimeoutError:
+            return False
+
+    async def close(self, grace_s: float) -> None:
+        if not await self.drain(grace_s) and self._queue is not None:
+            log.warning("shutdown: %d impression writes not done", self._queue.qsize())
+        for task in self._workers:
+            task.cancel()
+        self._workers, self._queue = [], None
+
+    async def daily_metrics(self, days: Sequence[date]) -> list[DailyMetrics]:
+        """The online metrics of these days (empty when nothing is recorded here)."""
+        if not self.has_store:
+            return []
+        return online_metrics.daily_metrics(await self.store.daily(days))

@@ -1,0 +1,41 @@
+"""In-memory ImpressionRepository: rows by (viewer, day), daily counters in a dict."""
+from __future__ import annotations
+
+from killrvideo_reco.domain.errors import StoreUnavailable
+from killrvideo_reco.domain.impressions import ImpressionRow, day_of
+
+
+class FakeImpressionStore:
+    def __init__(self):
+        self.rows: dict[tuple, list[ImpressionRow]] = {}
+        self.counters: dict[tuple, int] = {}
+        # The next `fail_records` impression writes and `fail_counters` counter writes raise.
+        self.fail_records = self.fail_counters = 0
+
+    def _maybe_fail(self, knob: str):
+        if getattr(self, knob):
+            setattr(self, knob, getattr(self, knob) - 1)
+            raise StoreUnavailable("write timed out (fake)")
+
+    async def record(self, impression, ttl_s):
+        self._maybe_fail("fail_records")
+        key = (impression.user_id, day_of(impression.served_at))
+        self.rows.setdefault(key, []).extend(
+            ImpressionRow(impression.recommendation_id, item.video_id, item.position,
+                          impression.source, impression.variant, impression.experiment_id)
+            for item in impression.items)
+
+    async def recent(self, user_id, since, until, days, limit):
+        found = [r for day in days for r in self.rows.get((user_id, day), ())
+                 if since <= r.served_at <= until]
+        return found[:limit]
+
+    async def add_daily(self, day, source, variant, increments):
+        self._maybe_fail("fail_counters")
+        for metric, value in increments.items():
+            key = (day, source, variant, metric)
+            self.counters[key] = self.counters.get(key, 0) + value
+
+    async def daily(self, days):
+        return [(*key, value) for key, value in sorted(self.counters.items())
+                if key[0] in days]

@@ -1,0 +1,156 @@
+"""Impressions and attribution (service/impressions.py, domain/impressions.py) on the fake
+store: what is recorded, which impression a view is a click on, failures counted."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from prometheus_client import REGISTRY
+
+from killrvideo_reco.domain.impressions import (
+    ImpressionRow,
+    ViewWatch,
+    attributed,
+    days_between,
+    position_label,
+    served_at,
+)
+from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
+from tests.fakes import FakeImpressionStore
+
+PARAMS = ImpressionParams(30 * 86400, timedelta(hours=24), 100)
+
+
+def failed_writes(kind: str) -> float:
+    return REGISTRY.get_sample_value("killrvideo_impression_writes_total",
+                                     {"kind": kind, "outcome": "failed"}) or 0.0
+
+
+def test_a_time_uuid_carries_when_it_was_served():
+    before = datetime.now(timezone.utc)
+    at = served_at(uuid.uuid1())
+    assert before - timedelta(seconds=1) <= at <= datetime.now(timezone.utc) + timedelta(seconds=1)
+
+
+def test_the_window_reads_every_day_it_touches():
+    start = datetime(2026, 1, 1, 23, tzinfo=timezone.utc)
+    assert [d.day for d in days_between(start, start + timedelta(hours=26))] == [1, 2, 3]
+    assert position_label(10) == "10" and position_label(11) == "11+"
+
+
+def test_the_named_impression_wins_else_the_newest_that_showed_the_video():
+    video, other = uuid.uuid4(), uuid.uuid4()
+    old, new, unrelated = uuid.uuid1(), uuid.uuid1(), uuid.uuid1()
+    rows = [ImpressionRow(old, video, 3, "personalized", "default"),
+            ImpressionRow(new, video, 1, "related", "default"),
+            ImpressionRow(unrelated, other, 2, "personalized", "default")]
+    assert attributed(rows, video, None).recommendation_id == new
+    assert attributed(rows, video, old).recommendation_id == old
+    # An id that did not show this video does not win: the newest that did does.
+    assert attributed(rows, video, unrelated).recommendation_id == new
+    assert attributed(rows, uuid.uuid4(), None) is None
+    assert ViewWatch(45.0, 50.0).completion == 0.9 and ViewWatch(80.0, 50.0).completion == 1.0
+    assert ViewWatch(10.0, None).completion is None
+
+
+def test_a_served_page_is_recorded_in_the_background_and_a_view_attributed():
+    store = FakeImpressionStore()
+
+    async def scenario():
+        log = ImpressionLog(store, PARAMS)
+        user, videos = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+        recommendation_id = log.served(user, "personalized", videos, first_position=11)
+        assert await log.drain(5)
+
+        async def commit():
+            return "recorded"
+        outcome, row = await log.with_attribution(user, videos[1], None, None, commit())
+        assert outcome == "recorded"
+        assert row == ImpressionRow(recommendation_id, videos[1], 12, "personalized", "default")
+        log.count_click(row, ViewWatch(95.0, 100.0))
+        assert await log.drain(5)
+        _, unseen = await log.with_attribution(user, uuid.uuid4(), None, None, commit())
+        assert unseen is None
+        # Anonymous pages get an id but no record.
+        log.served(None, "related", videos, 1)
+        await log.close(5)
+        return recommendation_id
+
+    recommendation_id = asyncio.run(scenario())
+    counters = {key[3]: value for key, value in store.counters.items()}
+    assert counters["impressions"] == 3 and counters["pages"] == 1
+    # Positions 11-13: pooled, no per-position CTR series.
+    assert not [k for k in counters if k.startswith(("impressions_p", "clicks_p"))]
+    assert counters["clicks"] == 1 and counters["completed"] == 1
+    assert counters["watch_seconds"] == 95 and counters["completion_permille"] == 950
+    assert sum(len(rows) for rows in store.rows.values()) == 3
+    assert all(r.recommendation_id == recommendation_id
+               for rows in store.rows.values() for r in rows)
+
+
+def test_a_failed_write_is_counted_not_raised_and_the_worker_goes_on():
+    store = FakeImpressionStore()
+    before = failed_writes("counter")
+
+    async def scenario():
+        log = ImpressionLog(store, ImpressionParams(86400, timedelta(hours=1), 100))
+        # The impression row is retried past a transient failure; a counter is not.
+        store.fail_records = store.fail_counters = 1
+        log.served(uuid.uuid4(), "trending", [uuid.uuid4()], 1)
+        assert await log.drain(10)
+        log.served(uuid.uuid4(), "trending", [uuid.uuid4()], 1)
+        assert await log.drain(10)
+        await log.close(1)
+
+    asyncio.run(scenario())
+    assert sum(len(rows) for rows in store.rows.values()) == 2
+    per_position = {key[3]: value for key, value in store.counters.items()}
+    assert per_position["impressions_p1"] == 1  # the second page's; the first's failed
+    assert failed_writes("counter") == before + 1
+
+
+def test_without_a_store_nothing_is_recorded_but_ids_are_given():
+    async def scenario():
+        log = ImpressionLog(None, PARAMS)
+        assert log.served(uuid.uuid4(), "latest", [uuid.uuid4()], 1).version == 1
+        outcome, row = await log.with_attribution(uuid.uuid4(), uuid.uuid4(), None, None,
+                                                  asyncio.sleep(0, "done"))
+        assert (outcome, row) == ("done", None)
+    asyncio.run(scenario())
+
+
+def test_daily_metrics_are_ratios_of_the_counters():
+    from datetime import date
+
+    from killrvideo_reco.domain.online_metrics import daily_metrics
+    day = date(2026, 5, 1)
+    rows = [(day, "personalized", "a", m, v) for m, v in (
+        ("impressions", 200), ("pages", 20), ("clicks", 10), ("impressions_p1", 20),
+        ("clicks_p1", 5), ("watch_seconds", 1000), ("views_with_duration", 8),
+        ("completion_permille", 6000), ("completed", 4))]
+    [m] = daily_metrics(rows + [(day, "personalized", "b", "impressions", 3)])[:1]
+    assert (m.ctr, m.ctr_at_position[0], m.ctr_at_position[1]) == (0.05, 0.25, None)
+    assert (m.watch_seconds_per_impression, m.mean_completion, m.completed_share) == (
+        5.0, 0.75, 0.4)
+    assert daily_metrics(rows + [(day, "personalized", "b", "impressions", 3)])[1].ctr == 0.0
+
+
+def test_only_pages_before_the_current_session_count_towards_the_limit():
+    from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
+
+    from killrvideo_reco.domain.impressions import over_shown, session_start
+    now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    video, other = uuid.uuid4(), uuid.uuid4()
+
+    def page(minutes_ago, *videos):
+        rec = uuid_from_time(now - timedelta(minutes=minutes_ago))
+        return [ImpressionRow(rec, v, 1, "personalized", "default") for v in videos]
+    # Current session: pages 50, 25 and 5 minutes ago (gaps under 30); before: 3 pages.
+    rows = (page(5, video, other) + page(25, video) + page(50, video)
+            + page(120, video, other) + page(180, video) + page(240, video, other))
+    gap = timedelta(minutes=30)
+    assert session_start(rows, now, gap) == now - timedelta(minutes=50)
+    assert over_shown(rows, 3, now, gap) == {video}
+    assert over_shown(rows, 2, now, gap) == {video, other}
+    assert over_shown([], 1, now, gap) == set()

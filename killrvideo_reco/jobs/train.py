@@ -62,6 +62,7 @@ class Fitted:
     video_ids: list[uuid.UUID]
     index: np.ndarray  # (videos, dimension + 1) index vectors, as written
     query_map: np.ndarray | None = None
+    trained: np.ndarray | None = None  # (videos,) bool: fitted from history
 
 
 async def run_training(resources: Services, settings: Settings,
@@ -134,7 +135,7 @@ async def _write_neighbours(resources: Services, settings: Settings, fitted: Fit
     if resources.neighbours is None or settings.feed_neighbours == 0:
         return
     lists = await asyncio.to_thread(behaviour_neighbours, fitted.video_ids, fitted.index,
-                                    settings.feed_neighbours, run_id)
+                                    settings.feed_neighbours, run_id, fitted.trained)
     await resources.neighbours.write_neighbour_lists(behaviour_space(slot), lists)
     log.info("train %s: %d behaviour neighbour lists of up to %d", run_id, len(lists),
              settings.feed_neighbours)
@@ -165,7 +166,8 @@ async def _fit_locally(resources: Services, settings: Settings, config: Training
         slot, run_id, list(zip(model.viewer_ids, model.viewers.astype("float32"))), version)
     step("viewers written")
     return Fitted(config.factors.model, model.bound, model.ranker, model.content_map,
-                  model.popular, model.quality, model.video_ids, model.index, model.query_map)
+                  model.popular, model.quality, model.video_ids, model.index, model.query_map,
+                  model.trained)
 
 
 def train_from_cli(settings: Settings) -> int:

@@ -62,6 +62,7 @@ class TrainedModel:
     trained_videos: int
     quality: dict
     query_map: np.ndarray | None = None  # ALS runs: domain/behaviour.viewer_query
+    trained: np.ndarray | None = None    # (videos,) bool: fitted, not placed by the map
 
     def query(self, viewer: int) -> np.ndarray:
         """A viewer's behaviour query as serving computes it (the sum, times the query map
@@ -80,6 +81,7 @@ class VideoSpace:
     content_map: ContentMap
     popularity: np.ndarray  # float32
     popular: list[uuid.UUID]
+    trained: np.ndarray     # (videos,) bool: fitted from history, not placed by the map
 
 
 def trained_mask(viewers_per_row: np.ndarray, video_ids: list[uuid.UUID],
@@ -110,7 +112,7 @@ def video_space(video_ids: list[uuid.UUID], content: np.ndarray, trained: np.nda
     pop = log_scaled(viewers_per_row)  # popularity(rows, users, n_videos), counted once
     order = np.lexsort((np.arange(n_videos), -pop))[:POPULAR_KEPT]
     return VideoSpace(index, served_raw, bound, content_map, pop.astype(np.float32),
-                      [video_ids[i] for i in order if pop[i] > 0])
+                      [video_ids[i] for i in order if pop[i] > 0], trained)
 
 
 def train(history: History, video_ids: list[uuid.UUID], content: np.ndarray,
@@ -148,7 +150,7 @@ def train(history: History, video_ids: list[uuid.UUID], content: np.ndarray,
                         space.content_map, ranker, space.popular, list(history.users),
                         viewer_vectors(viewer_matrix, space.served_raw), int(trained.sum()),
                         quality, als_query_map(trained_vectors, config.factors.regularization,
-                                               config))
+                                               config), trained)
 
 
 def _compact(rows: np.ndarray, trained: np.ndarray) -> np.ndarray:

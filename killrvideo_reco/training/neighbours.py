@@ -21,11 +21,16 @@ BLOCK = 4096  # queries per call: implicit blocks the product itself; this bound
 
 
 def behaviour_neighbours(video_ids: Sequence[uuid.UUID], index: np.ndarray, size: int,
-                         run_id: str) -> list[tuple[uuid.UUID, NeighbourList]]:
+                         run_id: str, trained: np.ndarray | None = None
+                         ) -> list[tuple[uuid.UUID, NeighbourList]]:
     """index: (n, dimension + 1) unit index vectors (the MIPS transform), row per video.
-    Videos without a vector (zero rows) get no list and appear in none."""
+    Only videos fitted from history (`trained`; all with a vector when None) get a list
+    and appear in lists: a vector the content map placed says nothing about co-watching,
+    so such a video's related videos come from its content list instead."""
     raw = np.ascontiguousarray(np.asarray(index, dtype=np.float32)[:, :-1])
     has_vector = np.abs(raw).sum(axis=1) > 0
+    if trained is not None:
+        has_vector &= np.asarray(trained, dtype=bool)
     rows = np.flatnonzero(has_vector)
     if size <= 0 or len(rows) < 2:
         return []

@@ -64,3 +64,16 @@ def test_latest_first_takes_distinct_items_newest_first():
     items = np.array([5, 3, 5, 8, 2])
     times = np.array([1.0, 4.0, 6.0, 2.0, 3.0])
     assert latest_first(items, times, 3).tolist() == [5, 3, 2]
+
+
+def test_only_videos_fitted_from_history_get_and_appear_in_lists():
+    rng = np.random.default_rng(5)
+    raw = rng.normal(size=(50, 4))
+    index = index_vectors(raw, max_norm(raw))
+    ids = [uuid.uuid4() for _ in range(50)]
+    trained = np.ones(50, dtype=bool)
+    trained[[3, 8]] = False  # placed by the content map
+    lists = dict(behaviour_neighbours(ids, index, 60, "r", trained))
+    assert set(lists) == set(ids) - {ids[3], ids[8]}
+    assert all(ids[3] not in found.video_ids and ids[8] not in found.video_ids
+               for found in lists.values())

@@ -1,10 +1,11 @@
 """Related videos ("watch next"): a video's precomputed neighbours, read by key.
 
 With a live training run, the video's list in the run's behaviour space (computed exactly at
-training, training/neighbours.py): the videos co-watched with it. For a video the run does
-not know (uploaded since), or before the first run, its content list (service/neighbours.py:
-computed at upload, or now on first use). A viewer's watched and hidden videos are dropped
-exactly, as in the feed; without a viewer, nothing is. When the lists are off
+training, training/neighbours.py): the videos co-watched with it. For a video the run did
+not fit from history (or uploaded since), before the first run, or when the viewer has seen
+most of the list, its content list (service/neighbours.py: computed at upload, or now on
+first use) answers or tops the answer up; each item says which. A viewer's watched and
+hidden videos are dropped exactly, as in the feed; without a viewer, nothing is. When the lists are off
 (FEED_NEIGHBOURS=0) one ANN query in the content space answers instead.
 """
 from __future__ import annotations
@@ -53,35 +54,49 @@ class RelatedVideos:
         facts = await self.videos.facts(video_id)
         if facts is None or facts.content_features is None:
             raise UnknownVideo(f"no video {video_id}")
-        space, found = await self._neighbours(facts, limit)
-        found = [(v, s) for v, s in found if v != video_id]
-        if viewer is not None and found:
-            seen = await self.viewers.seen_among(viewer, [v for v, _ in found])
-            found = [(v, s) for v, s in found if v not in seen]
-        found = found[:limit]
-        summaries = await self.videos.summaries([v for v, _ in found])
-        reason = (f"Watched by people who watched {facts.title}" if space == "behaviour"
-                  else f"Similar to {facts.title}")
-        return [RelatedVideo(summaries[v], float(s), space, reason)
-                for v, s in found if v in summaries]
+        found = await self._fresh(await self._behaviour_list(facts), facts, viewer, limit)
+        if len(found) < limit:  # no co-watching list, or too short once seen ones are out
+            found += await self._fresh(await self._content_list(facts, limit), facts, viewer,
+                                       limit - len(found), {v for v, _, _ in found})
+        summaries = await self.videos.summaries([v for v, _, _ in found])
+        reasons = {"behaviour": f"Watched by people who watched {facts.title}",
+                   "content": f"Similar to {facts.title}"}
+        return [RelatedVideo(summaries[v], float(s), space, reasons[space])
+                for v, s, space in found if v in summaries]
 
-    async def _neighbours(self, facts: VideoFacts,
-                          limit: int) -> tuple[Space, list[tuple[uuid.UUID, float]]]:
+    async def _fresh(self, found: list[tuple[uuid.UUID, float, Space]], facts: VideoFacts,
+                     viewer: uuid.UUID | None, limit: int,
+                     taken: frozenset[uuid.UUID] | set[uuid.UUID] = frozenset()
+                     ) -> list[tuple[uuid.UUID, float, Space]]:
+        """The first `limit` that are not the video, taken already, or seen by the viewer."""
+        found = [f for f in found if f[0] != facts.video_id and f[0] not in taken]
+        if viewer is not None and found:
+            seen = await self.viewers.seen_among(viewer, [v for v, _, _ in found])
+            found = [f for f in found if f[0] not in seen]
+        return found[:limit]
+
+    async def _behaviour_list(self, facts: VideoFacts) -> list[tuple[uuid.UUID, float, Space]]:
+        """The live run's list for the video: empty when it was not fitted from history."""
+        if self.lists is None or self.lists.size == 0:
+            return []
+        run = await self.runs.get()
+        if run is None:
+            return []
+        stored = await self.lists.store.neighbour_lists([facts.video_id],
+                                                        behaviour_space(run.slot))
+        mine = stored.get(facts.video_id)
+        if mine is None or mine.version != run.run_id:
+            return []
+        return [(v, s, "behaviour") for v, s in zip(mine.video_ids, mine.similarities.tolist())]
+
+    async def _content_list(self, facts: VideoFacts,
+                            limit: int) -> list[tuple[uuid.UUID, float, Space]]:
         assert facts.content_features is not None
-        video_id = facts.video_id
-        if self.lists is not None and self.lists.size > 0:
-            run = await self.runs.get()
-            if run is not None:
-                stored = await self.lists.store.neighbour_lists([video_id],
-                                                                behaviour_space(run.slot))
-                mine = stored.get(video_id)
-                if mine is not None and mine.version == run.run_id and mine.video_ids:
-                    return "behaviour", list(zip(mine.video_ids, mine.similarities.tolist()))
-            if facts.embedding_model is not None:
-                lists = await self.lists.lists_of([(video_id, facts.content_features)],
-                                                  facts.embedding_model)
-                return "content", list(zip(lists[video_id].video_ids,
-                                           lists[video_id].similarities.tolist()))
+        if self.lists is not None and self.lists.size > 0 and facts.embedding_model is not None:
+            lists = await self.lists.lists_of([(facts.video_id, facts.content_features)],
+                                              facts.embedding_model)
+            mine = lists[facts.video_id]
+            return [(v, s, "content") for v, s in zip(mine.video_ids, mine.similarities.tolist())]
         nearest = await self.videos.nearest(facts.content_features,
                                             min(MAX_ROWS, OVERFETCH * limit + 1))
-        return "content", [(c.summary.video_id, c.score) for c in nearest]
+        return [(c.summary.video_id, c.score, "content") for c in nearest]

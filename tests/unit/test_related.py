@@ -3,6 +3,7 @@ saw left out, unknown videos refused."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -71,13 +72,17 @@ def test_a_live_runs_behaviour_list_is_read_by_key_without_an_ann_query():
     co_watched = (ids[9], ids[0], ids[7], ids[5])
     asyncio.run(store.write_neighbour_lists(behaviour_space("b"), [(ids[0], NeighbourList(
         "run-2", 0.0, co_watched, np.array([0.9, 0.8, 0.7, 0.6], dtype=np.float32)))]))
+    asyncio.run(store.write_neighbours(ids[0], "content", NeighbourList(
+        "m", time.time(), (ids[9], ids[1], ids[2]), np.array([0.9, 0.8, 0.7], dtype=np.float32))))
     videos.nearest = None  # any ANN query would fail the test
     viewer = uuid.uuid4()
     viewers.watch(viewer, ids[7])
     found = asyncio.run(RelatedVideos(videos, viewers, lists, Live(run)).related(ids[0], 3, viewer))
-    assert [r.summary.video_id for r in found] == [ids[9], ids[5]]
-    assert [r.space for r in found] == ["behaviour", "behaviour"]
+    assert [r.summary.video_id for r in found] == [ids[9], ids[5], ids[1]], \
+        "the co-watched list without what the viewer saw, topped up from the content list"
+    assert [r.space for r in found] == ["behaviour", "behaviour", "content"]
     assert found[0].reason == "Watched by people who watched v0"
+    assert found[2].reason == "Similar to v0"
 
 
 def test_another_runs_list_is_not_served_the_content_list_is():

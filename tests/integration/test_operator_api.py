@@ -75,7 +75,7 @@ def test_a_viewers_feed_comes_with_its_ranking_features(api, world):
         [i["videoId"] for i in as_viewer["items"]], "the feed as the viewer gets it"
     for item in as_operator["items"]:
         ranking = item["ranking"]
-        assert set(ranking) == {"behaviour", "content", "popularity", "sources", "score"}
+        assert set(ranking) == {"behaviour", "content", "popularity", "justWatched", "sources", "score"}
         assert ranking["sources"] and -1.0 <= ranking["content"] <= 1.0
         assert "ranking" not in next(i for i in as_viewer["items"]
                                      if i["videoId"] == item["videoId"])
@@ -103,7 +103,7 @@ def test_runs_and_jobs_say_what_trained_and_what_is_live(api, world):
     assert live[0]["status"] == "active" and live[0]["engine"] == "local"
     assert live[0]["model"] and live[0]["positives"] == 100
     assert 0.0 <= live[0]["ndcgAt10"] <= 1.0
-    assert set(live[0]["ranker"]) == {"behaviour", "content", "popularity"}
+    assert set(live[0]["ranker"]) == {"behaviour", "content", "popularity", "just_watched"}
     assert api.get(f"{ADMIN}/runs", params={"limit": 0}, headers=moderator).status_code == 422
     jobs = api.get(f"{ADMIN}/jobs", headers=moderator).json()["items"]
     train = next(j for j in jobs if j["kind"] == "train")

@@ -17,7 +17,7 @@ from killrvideo_reco.settings import Settings
 
 HERE = Path(__file__).parent
 PAGES = {"viewer": "Viewer", "video": "Video", "runs": "Training runs", "jobs": "Jobs",
-         "health": "Health"}
+         "experiments": "Experiments", "health": "Health"}
 # Short-lived: a demo token only lives as long as a console session needs it.
 DEV_TOKEN_TTL_S = 8 * 3600
 

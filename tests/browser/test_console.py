@@ -1,16 +1,21 @@
 """The operator console in a real Chromium against the demo: sign in with the keyboard,
 dana's and carlos's feeds, hide an item and see it leave, record a view, a video's related
-videos, a training job to its end, jobs and health. Every page is checked with axe-core
+videos, a training job to its end, jobs and health, and an experiment's results and the
+online metrics after demo viewers' feed requests. Every page is checked with axe-core
 (no serious or critical violation) and photographed at 1280 and 390 px for docs/console.md.
 Any console error, page error, failed request or error response fails the test."""
 from __future__ import annotations
 
+import json
 import re
+import time
+import urllib.request
+from datetime import datetime, timezone
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from killrvideo_reco.jobs.demo import viewer_id
+from killrvideo_reco.jobs.demo import VIEWERS, viewer_id
 from tests.browser.conftest import SHOTS
 
 WIDTHS = (1280, 390)
@@ -173,4 +178,78 @@ def test_jobs_and_health(session, axe_script):
     expect(page.locator("#health")).to_contain_text("reachable")
     expect(page.locator("#health")).to_contain_text("Schema version")
     audit(page, axe_script, "health")
+    watcher.check()
+
+
+def call(base: str, method: str, path: str, token: str | None = None, body=None) -> dict:
+    """The JSON API as any client calls it (what the console reads, made outside it)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{base}{path}", method=method, headers=headers,
+                                     data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read() or b"null")
+
+
+def test_an_experiments_results_and_the_online_metrics(session, axe_script):
+    page, base, watcher = session
+    token = {name: call(base, "POST", "/console/dev/token", body={"account": name})["token"]
+             for name in ("operator", *VIEWERS, "newcomer")}
+    admin = "/api/v1/admin/experiments"
+    created = call(base, "POST", admin, token["operator"], {
+        "name": "popular-vs-personal", "variants": [
+            {"name": "control", "percent": 50},
+            {"name": "popularity", "percent": 50, "overrides": {"popularity": True}}]})
+    experiment = created["experimentId"]
+    call(base, "POST", f"{admin}/{experiment}/start", token["operator"])
+    served = watched = 0  # two feed pages for each demo viewer: impressions in their variant
+    for n, name in enumerate((*VIEWERS, "newcomer")):
+        pages = [call(base, "GET", f"/api/v1/recommendations/foryou?page={number}",
+                      token[name]) for number in (1, 2)]
+        served += sum(len(p["items"]) for p in pages)
+        for item in pages[0]["items"][:1 + n % 2]:  # then watch one or two of them: clicks
+            call(base, "POST", f"/api/v1/videos/{item['videoId']}/views", token[name], {
+                "eventId": f"browser-{name}-{item['videoId']}", "secondsWatched": 120.0 * (n + 1),
+                "durationS": 600.0, "recommendationId": pages[0]["recommendationId"]})
+            watched += 1
+    assert served > 0
+    for _ in range(30):  # impressions and clicks are counted in the background: wait a little
+        results = call(base, "GET", f"{admin}/{experiment}/results", token["operator"])
+        shown = sum(v["impressions"] for v in results["variants"])
+        clicks = sum(v["attributedViews"] for v in results["variants"])
+        if shown >= served and clicks >= watched:
+            break
+        time.sleep(0.5)
+    assert (shown, clicks) == (served, watched), results
+    page.get_by_role("link", name="Experiments").click()
+    expect(page).to_have_url(re.compile(r"/console/experiments$"))
+    row = page.locator("#experiments tbody tr", has_text="popular-vs-personal")
+    expect(row).to_contain_text("running")
+    expect(row).to_contain_text("control 50%")
+    expect(row).to_contain_text("popularity 50% (popularity: true)")
+    variants = page.locator("#variants tbody tr")
+    expect(variants).to_have_count(2)
+    expect(variants.nth(0)).to_contain_text("control (control)")
+    expect(variants.nth(1)).to_contain_text("popularity")
+    on_page = sum(int(variants.nth(n).locator("td").nth(2).inner_text()) for n in range(2))
+    assert on_page == shown
+    expect(page.locator("#srm")).to_contain_text(re.compile(r"SRM check: p = \d\.\d{4}, "))
+    expect(page.locator("#warnings li").first).not_to_be_empty()  # few viewers: a warning
+    today = datetime.now(timezone.utc).date().isoformat()
+    expect(page.get_by_label("From (UTC day)")).not_to_have_value("")
+    expect(page.get_by_label("To", exact=True)).to_have_value(today)
+    today_rows = page.locator("#metrics tbody tr", has_text=today)
+    expect(today_rows).not_to_have_count(0)
+    impressions = sum(int(t) for t in today_rows.evaluate_all(
+        "rows => rows.map(r => r.cells[4].textContent)"))
+    assert impressions >= shown  # the earlier tests' pages count too
+    assert sum(int(t) for t in today_rows.evaluate_all(
+        "rows => rows.map(r => r.cells[5].textContent)")) >= watched  # attributed views
+    expect(page.locator("#ctr-chart svg[role=img] circle")).not_to_have_count(0)
+    expect(page.locator("#watch-chart svg[role=img]")).to_have_count(1)
+    audit(page, axe_script, "experiments")
+    page.get_by_role("button", name="Stop popular-vs-personal").click()
+    expect(page.locator("#status")).to_contain_text("Stopped popular-vs-personal")
+    expect(row).to_contain_text("stopped")
     watcher.check()

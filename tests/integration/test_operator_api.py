@@ -122,7 +122,8 @@ def test_related_videos_take_page_size_as_well_as_limit(api, world):
 
 def test_console_pages_and_dev_mode_demo_tokens(api, cassandra):
     settings, _ = cassandra
-    for page in ("", "/viewer", "/video", "/runs", "/jobs", "/health"):
+    for page in ("", "/viewer", "/video", "/runs", "/jobs", "/experiments",
+                 "/health"):
         answer = api.get(f"/console{page}")
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
         assert "/console/static/core.js" in answer.text and "/console/static/pages.js" in answer.text

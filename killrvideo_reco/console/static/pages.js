@@ -220,6 +220,6 @@ async function initHealth() {
 }
 
 const PAGES = { signin: initSignIn, viewer: initViewer, video: initVideo, runs: initRuns,
-  jobs: initJobs, health: initHealth };
+  jobs: initJobs, experiments: initExperiments, health: initHealth };
 initHeader();
 Promise.resolve(PAGES[page]()).catch((error) => say(error.message, true));

@@ -10,12 +10,15 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 from datetime import datetime, timezone
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from killrvideo_reco.auth import mint
 from killrvideo_reco.jobs.demo import VIEWERS, viewer_id
+from killrvideo_reco.settings import Settings
 from tests.browser.conftest import SHOTS
 
 WIDTHS = (1280, 390)
@@ -196,6 +199,12 @@ def test_an_experiments_results_and_the_online_metrics(session, axe_script):
     page, base, watcher = session
     token = {name: call(base, "POST", "/console/dev/token", body={"account": name})["token"]
              for name in ("operator", *VIEWERS, "newcomer")}
+    # Twelve more viewers with no history (tokens signed with the demo's development
+    # secret), so that both variants almost surely get the two viewers an interval needs.
+    settings = Settings(dev_mode=True)
+    token.update({f"guest-{n}": mint(settings, uuid.uuid4(), ["viewer"], ttl_s=3600)
+                  for n in range(12)})
+    viewers = [name for name in token if name != "operator"]
     admin = "/api/v1/admin/experiments"
     created = call(base, "POST", admin, token["operator"], {
         "name": "popular-vs-personal", "variants": [
@@ -204,13 +213,14 @@ def test_an_experiments_results_and_the_online_metrics(session, axe_script):
     experiment = created["experimentId"]
     call(base, "POST", f"{admin}/{experiment}/start", token["operator"])
     served = watched = 0  # two feed pages for each demo viewer: impressions in their variant
-    for n, name in enumerate((*VIEWERS, "newcomer")):
+    for n, name in enumerate(viewers):
         pages = [call(base, "GET", f"/api/v1/recommendations/foryou?page={number}",
                       token[name]) for number in (1, 2)]
         served += sum(len(p["items"]) for p in pages)
         for item in pages[0]["items"][:1 + n % 2]:  # then watch one or two of them: clicks
             call(base, "POST", f"/api/v1/videos/{item['videoId']}/views", token[name], {
-                "eventId": f"browser-{name}-{item['videoId']}", "secondsWatched": 120.0 * (n + 1),
+                "eventId": f"browser-{name}-{item['videoId']}",
+                "secondsWatched": 60.0 * (n % 5 + 1),
                 "durationS": 600.0, "recommendationId": pages[0]["recommendationId"]})
             watched += 1
     assert served > 0
@@ -234,6 +244,8 @@ def test_an_experiments_results_and_the_online_metrics(session, axe_script):
     expect(variants.nth(1)).to_contain_text("popularity")
     on_page = sum(int(variants.nth(n).locator("td").nth(2).inner_text()) for n in range(2))
     assert on_page == shown
+    expect(page.locator("#ctr-ci svg[role=img] line.interval")).to_have_count(1)
+    expect(page.locator("#watch-ci svg[role=img] line.interval")).to_have_count(1)
     expect(page.locator("#srm")).to_contain_text(re.compile(r"SRM check: p = \d\.\d{4}, "))
     expect(page.locator("#warnings li").first).not_to_be_empty()  # few viewers: a warning
     today = datetime.now(timezone.utc).date().isoformat()

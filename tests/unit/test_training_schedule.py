@@ -72,7 +72,11 @@ def test_one_replica_trains_per_slot_and_a_failed_run_is_retried_next_slot(monke
         assert sorted(first) == [False, True], "exactly one replica starts the slot's run"
         latest = store.jobs[store.latest_by_kind["train"]]
         assert latest.status == "failed" and "Spark job failed" in latest.error
-        again = await check_all(slot_time + timedelta(minutes=5))
+        # Later in the same slot (never past its end: a run near midnight UTC would
+        # otherwise check in the next slot, where a retry is due).
+        later = min(slot_time + timedelta(minutes=5),
+                    next_slot(slot_time, DAY) - timedelta(microseconds=1))
+        again = await check_all(later)
         assert again == [False, False], "a failed run is not retried within its slot"
         outcome["fail"] = False
         tomorrow = await check_all(slot_time + timedelta(days=1))

@@ -3,7 +3,7 @@
 * the peer's exclusion list and SQL, as the seeds' pull request builds them;
 * the exact reference: brute-force cosine over every video minus the FULL watched set;
 * recall@k and "how many of the answer were already watched";
-* our retrieval stage's widening rule (service/retrieval.py `_widen`);
+* our retrieval stage's widening rule (domain/feed_rules.py `source_short`);
 * the binary COPY payload that loads the vectors into PostgreSQL;
 * synthetic long-history viewers.
 """
@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from killrvideo_reco.domain.feed_rules import source_short
 
 # The pull request's MAX_EXCLUSION_LIST_SIZE: "Postgres handles NOT IN efficiently up to
 # ~5000 values"; the ids beyond it are silently not excluded.
@@ -117,10 +119,8 @@ def watched_count(returned: Sequence, history: set, k: int) -> int:
 
 def needs_widening(found: int, fresh: int, limit: int, max_limit: int,
                    wanted: int | None = None) -> bool:
-    """service/retrieval.py `_widen`: search again when a full answer holds fewer than
-    half the fresh rows wanted (default: the LIMIT itself), up to Cassandra's cap."""
-    return found >= limit and fresh * 2 < (limit if wanted is None else wanted) \
-        and limit < max_limit
+    """The feed's own rule (feed_rules.source_short), `wanted` defaulting to the LIMIT."""
+    return source_short(found, fresh, limit, limit if wanted is None else wanted, max_limit)
 
 
 def first_fresh(found: Sequence[uuid.UUID], seen: set[uuid.UUID], k: int) -> list[uuid.UUID]:

@@ -48,6 +48,21 @@ def first_ann_limit(needed: int, overfetch: float, base: int, cap: int) -> int:
     return min(limit, cap)
 
 
+def source_depth(wanted: int, watched: int, cap: int | None = None) -> int:
+    """Rows to read from one candidate source: what it should bring, plus an allowance for
+    what the viewer has already seen among them, at most as much again. A heavy watcher
+    then costs what a moderate one does; a source left short is widened (source_short)."""
+    depth = wanted + min(max(watched, 0), wanted)
+    return depth if cap is None else min(cap, depth)
+
+
+def source_short(found: int, fresh: int, limit: int, wanted: int, cap: int) -> bool:
+    """Widen a source whose full answer holds fewer than a quarter of the fresh rows it
+    should bring: the other sources fill the rest, so only a viewer who has seen nearly
+    all of a source's top rows pays for a deeper query."""
+    return found >= limit and fresh * 4 < wanted and limit < cap
+
+
 def next_ann_limit(limit: int, cap: int) -> int | None:
     """Grow geometrically up to Cassandra's ANN LIMIT cap; None when already at it."""
     return None if limit >= cap else min(limit * 2, cap)

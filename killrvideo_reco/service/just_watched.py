@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import behaviour_space
+from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate
 from killrvideo_reco.service.neighbours import CandidateFeatures, candidate_of
 from killrvideo_reco.service.ports import NeighbourRepository
@@ -61,8 +62,8 @@ class JustWatchedSource:
                 if video_id not in similarity or score > similarity[video_id][0]:
                     similarity[video_id] = (score, cited)
         # Rows read per list: enough for `rows` unseen ones after what a viewer of this
-        # history has probably watched among them.
-        depth = self.rows + math.ceil(watched * self.rows / 50)
+        # history has probably watched among them, within twice `rows`.
+        depth = source_depth(self.rows, math.ceil(watched * self.rows / 50))
         taken = [(v, cited) for cited, found in lists for v in found.video_ids[:depth]]
         features = await self.features.features(run, [v for v, _ in taken])
         candidates = []

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from cachetools import LRUCache
 
+from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, NeighbourList
 from killrvideo_reco.metrics import NEIGHBOUR_LISTS
@@ -130,9 +131,9 @@ class InterestSource:
 
 def rows_for(share: int, content_total: int, watched_estimate: int, size: int) -> int:
     """An interest's rows: its share of the content rows, plus its share of what the
-    viewer has probably seen among them already, within its list."""
-    extra = math.ceil(watched_estimate * share / max(content_total, 1))
-    return min(size, share + extra)
+    viewer has probably seen among them already (at most as much again), within its list."""
+    return source_depth(share, math.ceil(watched_estimate * share / max(content_total, 1)),
+                        size)
 
 
 def candidate_of(video_id: uuid.UUID, f: Features, behaviour_query: np.ndarray | None,

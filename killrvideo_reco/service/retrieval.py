@@ -19,6 +19,7 @@ from cachetools import TTLCache
 
 from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
+from killrvideo_reco.domain.feed_rules import source_depth, source_short
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes, FeedCandidate, PopularPool
 from killrvideo_reco.domain.ranking import Ranked, embeddings_of
@@ -57,16 +58,18 @@ class CandidateRetrieval:
                             watched: int = 0,
                             recent: Sequence[uuid.UUID] = ()) -> list[Ranked]:
         """`watched`, an estimate of how many videos the viewer has seen, sizes each
-        source up front: a heavy watcher's first ANN query is deep enough, instead of a
-        chain of widening ones. `recent`: the viewer's recent positive videos, newest
-        first, for the just-watched source."""
+        source up front, within twice what it should bring (feed_rules.source_depth), so
+        that a heavy watcher's feed costs about what a moderate one's does; each source
+        then ranks only its first `wanted` unseen rows, as training fitted the weights.
+        `recent`: the viewer's recent positive videos, newest first, for the
+        just-watched source."""
         # source -> (space, vector searched for or None for the space's own query, rows)
         searches: dict[str, tuple[str, np.ndarray | None, int]] = {}
         wanted: dict[str, int] = {}  # fresh rows each source should bring
         cap, sizes = MAX_ANN_LIMIT, self.limits.sizes
         if behaviour_query is not None:
             searches["behaviour"] = ("behaviour", None,
-                                     min(cap, sizes.behaviour + watched))
+                                     source_depth(sizes.behaviour, watched, cap))
             wanted["behaviour"] = sizes.behaviour
         listed: Coroutine[Any, Any, dict[str, list[FeedCandidate]]] | None = None
         if content_query is not None and len(interests) >= 2:
@@ -80,10 +83,10 @@ class CandidateRetrieval:
                 searches.update({f"interest {n}": ("content", i.medoid, min(
                     cap, rows_for(rows[n], sizes.content, watched, cap)))
                     for n, i in enumerate(interests)})
-                wanted.update({f"interest {n}": r for n, r in enumerate(rows)})
+            wanted.update({f"interest {n}": r for n, r in enumerate(rows)})
         elif content_query is not None:
             searches["content"] = ("content", None,
-                                   min(cap, sizes.content + watched))
+                                   source_depth(sizes.content, watched, cap))
             wanted["content"] = sizes.content
         popular = (
             self._popular(run, behaviour_query, content_query, tuple(popular_ids[:sizes.popular]))
@@ -118,17 +121,17 @@ class CandidateRetrieval:
             new = list({c.video_id for group in found.values() for c in group} - checked)
             seen |= await self.viewers.seen_among(user_id, new)
             checked.update(new)
-            # Short of fresh rows still: the second query goes to the cap at once.
-            pending = {space: cap for space, limit in pending.items()
-                       if _widen(found[space], seen, limit, wanted[space])}
+            # Short of fresh rows still: twice as deep, up to the cap.
+            pending = {space: min(cap, 2 * limit) for space, limit in pending.items()
+                       if source_short(len(found[space]), _fresh(found[space], seen),
+                                       limit, wanted[space], cap)}
             ANN_WIDENINGS.labels("two_stage").inc(len(pending))
         if JUST_WATCHED in found:
             found[JUST_WATCHED] = just.first_unseen(seen, sizes.just_watched_rows)
         merged: dict[uuid.UUID, FeedCandidate] = {}
-        for group in found.values():
-            for c in group:
-                if c.video_id in seen:
-                    continue
+        for source, group in found.items():
+            fresh = [c for c in group if c.video_id not in seen]
+            for c in fresh[:wanted.get(source, len(fresh))]:
                 known = merged.get(c.video_id)
                 merged[c.video_id] = c if known is None else replace(
                     known, sources=known.sources | c.sources)
@@ -178,12 +181,8 @@ def _co_watched(c: FeedCandidate,
     return c if found is None else replace(c, just_watched=found[0], cited=found[1])
 
 
-def _widen(found: list[FeedCandidate], seen: set[uuid.UUID], limit: int, wanted: int) -> bool:
-    """Search further when a full answer holds fewer than half the fresh rows the source
-    should bring (the estimate of what the viewer has seen was short), up to Cassandra's
-    cap. Depends on the viewer only, never on the page."""
-    fresh = sum(1 for c in found if c.video_id not in seen)
-    return len(found) >= limit and fresh * 2 < wanted and limit < MAX_ANN_LIMIT
+def _fresh(found: list[FeedCandidate], seen: set[uuid.UUID]) -> int:
+    return sum(1 for c in found if c.video_id not in seen)
 
 
 async def _nothing() -> list[FeedCandidate]:

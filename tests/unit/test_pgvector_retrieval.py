@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench import retrieval
-from killrvideo_reco.domain.models import FeedCandidate
+from killrvideo_reco.domain import feed_rules
 from killrvideo_reco.service import retrieval as feed_retrieval
 
 
@@ -101,15 +101,17 @@ def test_watched_count_looks_at_the_first_k_only():
 
 def test_needs_widening_is_the_services_rule():
     for limit, found, fresh in itertools.product((50, 800, 1000), (0, 49, 50, 800, 1000),
-                                                 (0, 10, 24, 25, 26, 50, 500)):
+                                                 (0, 10, 12, 13, 24, 25, 26, 50, 500)):
         if fresh > found:
             continue
-        rows = [FeedCandidate(v, 0.0, 0.0, 0.0, frozenset({"content"})) for v in ids(found)]
-        seen = {c.video_id for c in rows[fresh:]}
-        assert retrieval.needs_widening(found, fresh, limit, feed_retrieval.MAX_ANN_LIMIT) == \
-            feed_retrieval._widen(rows, seen, limit, limit), (limit, found, fresh)
-        assert retrieval.needs_widening(found, fresh, limit, feed_retrieval.MAX_ANN_LIMIT, 20) == \
-            feed_retrieval._widen(rows, seen, limit, 20), (limit, found, fresh)
+        cap = feed_retrieval.MAX_ANN_LIMIT
+        assert retrieval.needs_widening(found, fresh, limit, cap) == \
+            feed_rules.source_short(found, fresh, limit, limit, cap), (limit, found, fresh)
+        assert retrieval.needs_widening(found, fresh, limit, cap, 20) == \
+            feed_rules.source_short(found, fresh, limit, 20, cap), (limit, found, fresh)
+        # A full answer under the cap with fewer than a quarter of the rows wanted fresh.
+        assert retrieval.needs_widening(found, fresh, limit, cap, 52) == \
+            (found >= limit and fresh < 13 and limit < cap), (limit, found, fresh)
 
 
 def test_first_fresh_keeps_the_ann_order():

@@ -75,13 +75,14 @@ def _heavy_watcher():
     return feed, behaviour, run, user, query_vector(q), {ids[i] for i in nearest[:35]}
 
 
-def test_an_unsized_search_short_of_fresh_rows_goes_to_the_cap_at_once():
+def test_an_unsized_search_short_of_fresh_rows_doubles_its_depth():
     feed, behaviour, run, user, bq, watched = _heavy_watcher()
     cq = np.ones(8) / np.sqrt(8)
 
     ranked = asyncio.run(feed.ranked_unseen(user, run, bq, cq, []))
 
-    assert [n for s, n in behaviour.limits if s == "behaviour"] == [40, 1000]
+    # 5 fresh of 40 is under a quarter: twice as deep, where 45 of 80 are fresh.
+    assert [n for s, n in behaviour.limits if s == "behaviour"] == [40, 80]
     assert [n for s, n in behaviour.limits if s == "content"] == [20]
     assert not {r.candidate.video_id for r in ranked} & watched
 
@@ -94,9 +95,24 @@ def test_a_heavy_watchers_first_search_is_sized_from_their_history():
 
     # 40 rows + 35 probably seen: one query deep enough, no widening.
     assert [n for s, n in behaviour.limits if s == "behaviour"] == [75]
-    assert [n for s, n in behaviour.limits if s == "content"] == [55]
+    assert [n for s, n in behaviour.limits if s == "content"] == [40]
     assert not {r.candidate.video_id for r in ranked} & watched
     assert sum("behaviour" in r.candidate.sources for r in ranked) >= 20
+
+
+def test_a_sources_depth_and_its_ranked_rows_do_not_grow_with_the_history():
+    feed, behaviour, run, user, bq, watched = _heavy_watcher()
+    cq = np.ones(8) / np.sqrt(8)
+
+    ranked = asyncio.run(feed.ranked_unseen(user, run, bq, cq, [], watched=5000))
+
+    # At most twice the rows a source should bring, however long the history.
+    assert [n for s, n in behaviour.limits if s == "behaviour"] == [80]
+    assert [n for s, n in behaviour.limits if s == "content"] == [40]
+    # Each source ranks its first 40 (behaviour) or 20 (content) unseen rows only.
+    assert sum("behaviour" in r.candidate.sources for r in ranked) == 40
+    assert sum("content" in r.candidate.sources for r in ranked) == 20
+    assert not {r.candidate.video_id for r in ranked} & watched
 
 
 def test_just_watched_lists_bring_unseen_co_watched_videos_and_the_feature():

@@ -12,7 +12,7 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.experiments import ExperimentService
-from killrvideo_reco.service.feed import FeedService
+from killrvideo_reco.service.feed import FeedService, summary_reader
 from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
 from killrvideo_reco.service.job_registry import JobPolicy
 from killrvideo_reco.service.ports import (
@@ -32,7 +32,7 @@ from killrvideo_reco.service.privacy import PrivacyService
 from killrvideo_reco.service.related import RelatedVideos
 from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.runs import LiveRun
-from killrvideo_reco.service.ttl_cache import ttl_cache
+from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema, vector_tables
 from killrvideo_reco.store.behaviour import BehaviourStore
@@ -135,13 +135,16 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                    experiments: ExperimentRepository | None = None) -> Services:
     runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
     facts_cache = ttl_cache(settings.feed_cache_ttl_s, settings.view_facts_cache_size)
+    summaries = summary_reader(videos, settings)
     feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours,
-                       repeats=RepeatLimit(impressions, repeat_rules(settings)))
+                       repeats=RepeatLimit(impressions, repeat_rules(settings)),
+                       summaries=summaries)
 
     def variant_feed(overridden: Settings, run: ActiveRun | None, popularity: bool) -> FeedService:
         return FeedService(videos, viewers, overridden, behaviour, run or runs, neighbours,
                            popularity_only=popularity,
-                           repeats=RepeatLimit(impressions, repeat_rules(overridden)))
+                           repeats=RepeatLimit(impressions, repeat_rules(overridden)),
+                           summaries=summaries)
     impression_log = ImpressionLog(impressions, impression_params(settings))
     return Services(
         videos, viewers, behaviour, training, runs, feed,
@@ -150,7 +153,9 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs,
                          feed.neighbours),
         PrivacyService(videos, viewers),
-        RelatedVideos(videos, viewers, feed.neighbours, runs),
+        RelatedVideos(videos, viewers, feed.neighbours, runs,
+                      CachedByKey(videos.facts_many, facts_cache), summaries,
+                      settings.feed_cache_ttl_s, settings.video_summary_cache_size),
         neighbours,
         impression_log,
         ExperimentService(experiments, training, settings, impression_log, feed, variant_feed))

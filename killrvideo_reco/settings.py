@@ -151,6 +151,10 @@ class Settings(BaseSettings):
         20_000, ge=0, description="Videos whose facts (embedding, creator, duration) view events "
         "keep in memory for FEED_CACHE_TTL_S; 0 reads them for every event.")
     feed_max_ann_limit: int = Field(1000, description="Cassandra caps ANN LIMIT at 1000.")
+    video_summary_cache_size: int = Field(
+        10_000, ge=0, description="Video summaries (title, thumbnail, tags) kept per process "
+        "for FEED_CACHE_TTL_S: feed pages and related videos read a popular video's once per "
+        "period, not once per request. 0 turns the cache off.")
     feed_list_cache_size: int = Field(
         500, ge=0, description="Viewers whose ranked For You list each replica keeps, so that "
         "page 2, page 3 and a reload cost one key read (about 250 KB a viewer at the default "

@@ -33,6 +33,7 @@ from killrvideo_reco.domain.models import (
     FeedSource,
     RankingFeatures,
     RecentVideo,
+    VideoSummary,
 )
 from killrvideo_reco.domain.ranking import Ranked
 from killrvideo_reco.domain.shaping import ShapingParams, shaped
@@ -50,7 +51,7 @@ from killrvideo_reco.service.ports import (
 )
 from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.retrieval import CandidateLimits, CandidateRetrieval
-from killrvideo_reco.service.ttl_cache import CachedValue
+from killrvideo_reco.service.ttl_cache import CachedByKey, CachedValue, ttl_cache
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,10 @@ class FeedService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  settings: Settings, behaviour: BehaviourRepository | None = None,
                  runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None,
-                 popularity_only: bool = False, repeats: RepeatLimit | None = None):
+                 popularity_only: bool = False, repeats: RepeatLimit | None = None,
+                 summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None):
         self.videos, self.viewers, self.settings = videos, viewers, settings
+        self.summaries = summaries or summary_reader(videos, settings)
         self.popularity_only = popularity_only  # an experiment's "popularity" variant
         self.repeats = repeats or RepeatLimit(None, RepeatRules(0, timedelta(0), timedelta(0)))
         self.runs = runs or NO_RUN
@@ -179,7 +182,7 @@ class FeedService:
     async def _two_stage_items(self, window: list[Ranked], prefs) -> list[FeedItem]:
         """Summaries for the page alone; each item explained by the recent likes of the
         interest it belongs to (all recent likes when it belongs to none)."""
-        summaries = await self.videos.summaries([r.candidate.video_id for r in window])
+        summaries = await self.summaries.get_many([r.candidate.video_id for r in window])
         shown = [r for r in window if r.candidate.video_id in summaries]
         recent = prefs.recent_positive
         groups = (interest_clusters.label(prefs.interests,
@@ -230,7 +233,7 @@ class FeedService:
         fresh_ids = [video_id for video_id in pool if video_id not in seen]
         start, end = feed_rules.page_bounds(page, page_size)
         page_ids = fresh_ids[start:end]
-        summaries = await self.videos.summaries(page_ids)
+        summaries = await self.summaries.get_many(page_ids)
         items = [FeedItem(summaries[v]) for v in page_ids if v in summaries]
         on_trending = any(v in trending for v in page_ids) or (not page_ids and bool(trending))
         source: FeedSource = "trending" if on_trending else "latest"
@@ -247,3 +250,10 @@ def _features(ranked: Ranked) -> RankingFeatures:
     c = ranked.candidate
     return RankingFeatures(c.behaviour, c.content, c.popularity, c.just_watched,
                            tuple(sorted(c.sources)), ranked.score)
+
+
+def summary_reader(videos: VideoRepository,
+                   settings: Settings) -> CachedByKey[uuid.UUID, VideoSummary]:
+    """Summaries through the process's cache (VIDEO_SUMMARY_CACHE_SIZE, FEED_CACHE_TTL_S)."""
+    return CachedByKey(videos.summaries,
+                       ttl_cache(settings.feed_cache_ttl_s, settings.video_summary_cache_size))

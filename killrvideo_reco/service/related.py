@@ -7,6 +7,10 @@ most of the list, its content list (service/neighbours.py: computed at upload, o
 first use) answers or tops the answer up; each item says which. A viewer's watched and
 hidden videos are dropped exactly, as in the feed; without a viewer, nothing is. When the lists are off
 (FEED_NEIGHBOURS=0) one ANN query in the content space answers instead.
+
+What does not depend on the viewer (the video's facts, its list in the live run, the
+summaries) comes through the process's caches for FEED_CACHE_TTL_S: a watch page asks for
+the same popular videos' neighbours over and over.
 """
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from cachetools import TTLCache
+
 from killrvideo_reco.domain.behaviour import behaviour_space
-from killrvideo_reco.domain.models import VideoFacts, VideoSummary
+from killrvideo_reco.domain.models import NeighbourList, VideoFacts, VideoSummary
 from killrvideo_reco.service.neighbours import ContentNeighbours
 from killrvideo_reco.service.ports import (
     NO_RUN,
@@ -23,6 +29,7 @@ from killrvideo_reco.service.ports import (
     VideoRepository,
     ViewerRepository,
 )
+from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
 
 OVERFETCH = 3  # ANN rows per item wanted, without lists: room for what the viewer saw
 MAX_ROWS = 1000  # Cassandra's ANN LIMIT cap
@@ -44,21 +51,29 @@ class RelatedVideo:
 
 class RelatedVideos:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
-                 lists: ContentNeighbours | None = None, runs: ActiveRun | None = None):
+                 lists: ContentNeighbours | None = None, runs: ActiveRun | None = None,
+                 facts: CachedByKey[uuid.UUID, VideoFacts] | None = None,
+                 summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None,
+                 cache_ttl_s: float = 0.0, cache_size: int = 0):
         self.videos, self.viewers, self.lists = videos, viewers, lists
         self.runs = runs or NO_RUN
+        self.facts = facts or CachedByKey(videos.facts_many, None)
+        self.summaries = summaries or CachedByKey(videos.summaries, None)
+        # (run id, video) -> its behaviour list, or None when the run has none for it.
+        self._behaviour_lists: TTLCache[tuple[str, uuid.UUID], NeighbourList | None] | None = \
+            ttl_cache(cache_ttl_s, cache_size)
 
     async def related(self, video_id: uuid.UUID, limit: int,
                       viewer: uuid.UUID | None = None) -> list[RelatedVideo]:
         """UnknownVideo when there is no such video (or it has no embedding yet)."""
-        facts = await self.videos.facts(video_id)
+        facts = await self.facts.get(video_id)
         if facts is None or facts.content_features is None:
             raise UnknownVideo(f"no video {video_id}")
         found = await self._fresh(await self._behaviour_list(facts), facts, viewer, limit)
         if len(found) < limit:  # no co-watching list, or too short once seen ones are out
             found += await self._fresh(await self._content_list(facts, limit), facts, viewer,
                                        limit - len(found), {v for v, _, _ in found})
-        summaries = await self.videos.summaries([v for v, _, _ in found])
+        summaries = await self.summaries.get_many([v for v, _, _ in found])
         reasons = {"behaviour": f"Watched by people who watched {facts.title}",
                    "content": f"Similar to {facts.title}"}
         return [RelatedVideo(summaries[v], float(s), space, reasons[space])
@@ -82,9 +97,15 @@ class RelatedVideos:
         run = await self.runs.get()
         if run is None:
             return []
-        stored = await self.lists.store.neighbour_lists([facts.video_id],
-                                                        behaviour_space(run.slot))
-        mine = stored.get(facts.video_id)
+        key, cache = (run.run_id, facts.video_id), self._behaviour_lists
+        if cache is not None and key in cache:
+            mine = cache[key]
+        else:  # a run's lists never change once it is live: caching "none" is safe too
+            stored = await self.lists.store.neighbour_lists([facts.video_id],
+                                                            behaviour_space(run.slot))
+            mine = stored.get(facts.video_id)
+            if cache is not None:
+                cache[key] = mine
         if mine is None or mine.version != run.run_id:
             return []
         return [(v, s, "behaviour") for v, s in zip(mine.video_ids, mine.similarities.tolist())]

@@ -14,6 +14,7 @@ from killrvideo_reco.domain.behaviour import behaviour_space
 from killrvideo_reco.domain.models import BehaviourRun, NeighbourList, NewVideo
 from killrvideo_reco.service.neighbours import ContentNeighbours
 from killrvideo_reco.service.related import RelatedVideos, UnknownVideo
+from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
 from tests.fakes import FakeVideoStore, FakeViewerStore
 from tests.fakes.neighbours import FakeNeighbourStore
 
@@ -98,3 +99,48 @@ def test_another_runs_list_is_not_served_the_content_list_is():
     assert (ids[0], "content") in store.lists
     videos.nearest = None
     assert [r.summary.video_id for r in asyncio.run(related.related(ids[0], 3))] == ids[1:4]
+
+
+def test_what_does_not_depend_on_the_viewer_is_read_once_per_cache_period():
+    videos, viewers, ids = world()
+    store, lists = with_lists(videos)
+    run = BehaviourRun("run-2", "b", 4, 1.0)
+    asyncio.run(store.write_neighbour_lists(behaviour_space("b"), [(ids[0], NeighbourList(
+        "run-2", 0.0, (ids[9], ids[5]), np.array([0.9, 0.8], dtype=np.float32)))]))
+    facts = CachedByKey(videos.facts_many, ttl_cache(60, 100))
+    summaries = CachedByKey(videos.summaries, ttl_cache(60, 100))
+    related = RelatedVideos(videos, viewers, lists, Live(run), facts, summaries, 60, 100)
+    first = asyncio.run(related.related(ids[0], 2))
+
+    async def refuse(*_args):
+        raise AssertionError("read again within the cache period")
+    videos.facts_many = videos.summaries = store.neighbour_lists = refuse
+    again = asyncio.run(related.related(ids[0], 2))
+    assert [r.summary.video_id for r in again] == [r.summary.video_id for r in first] \
+        == [ids[9], ids[5]]
+    # A viewer's exclusion is read for every answer (the fake viewer store is not refused).
+    viewer = uuid.uuid4()
+    viewers.watch(viewer, ids[5])
+    viewers.watch(viewer, ids[1])
+    theirs = asyncio.run(related.related(ids[0], 1, viewer))
+    assert [r.summary.video_id for r in theirs] == [ids[9]]
+
+
+def test_cached_by_key_loads_only_the_missing_keys_once_and_never_caches_absence():
+    loads: list[list[str]] = []
+    stored = {"a": 1, "b": 2}
+
+    async def load(keys):
+        loads.append(keys)
+        return {k: stored[k] for k in keys if k in stored}
+
+    cached = CachedByKey(load, ttl_cache(60, 10))
+    assert asyncio.run(cached.get_many(["a", "c", "a"])) == {"a": 1}
+    assert asyncio.run(cached.get_many(["a", "b"])) == {"a": 1, "b": 2}
+    stored["c"] = 3  # stored since: found on the next read, absence was not cached
+    assert asyncio.run(cached.get("c")) == 3
+    assert loads == [["a", "c"], ["b"], ["c"]]
+    uncached = CachedByKey(load, ttl_cache(60, 0))  # size 0: the setting turns it off
+    asyncio.run(uncached.get("a"))
+    asyncio.run(uncached.get("a"))
+    assert loads[-2:] == [["a"], ["a"]]

@@ -152,6 +152,9 @@ def main(argv=None) -> int:
             related(last[u.user_id], None) for u in everyone])
         extra["related, as the viewer"] = ask(client, server, [
             related(last[u.user_id], token[u.user_id]) for u in everyone])
+        # A watch page asks again for videos asked about moments ago: the caches answer.
+        extra["related, anonymous, again"] = ask(client, server, [
+            related(last[u.user_id], None) for u in everyone])
     cluster, session = connect(settings)
     try:
         version = session.execute("SELECT release_version FROM system.local").one()[0]
@@ -185,7 +188,9 @@ def markdown(args, cells: dict, extra: dict, version: str) -> str:
                       f"**{ratio:.2f}x** (target ≤ 1.5x)."]
     lines += ["", "The same viewers, every band together: page 2 right after their page 1 "
               "(the ranked list cached), and the related videos of each one's last video "
-              "(`limit=10`, neighbour lists read by key).", "",
+              "(`limit=10`, neighbour lists read by key; the first anonymous pass is cold, "
+              "the later ones find the video's facts, list and summaries in the process's "
+              "caches).", "",
               "| request | requests | p50 ms | p99 ms | server CPU ms (app / Cassandra) |",
               "|---|---|---|---|---|"]
     for name, cell in extra.items():
@@ -194,10 +199,12 @@ def markdown(args, cells: dict, extra: dict, version: str) -> str:
                      f"{cell['cassandra']:.1f}) |")
     second = extra["page 2 (after page 1)"]
     worst = max(extra[k]["cassandra"] for k in extra if k.startswith("related"))
+    again = extra["related, anonymous, again"]["cassandra"]
     lines += ["", f"Targets: page 2 ≤ 3 ms of server CPU: {second['app'] + second['cassandra']:.1f}"
               f" ms, {'met' if second['app'] + second['cassandra'] <= 3 else 'NOT met'}; "
-              f"related ≤ 1.5 ms of Cassandra CPU: {worst:.1f} ms, "
-              f"{'met' if worst <= 1.5 else 'NOT met'}."]
+              f"related ≤ 1.5 ms of Cassandra CPU: {worst:.1f} ms at worst, "
+              f"{'met' if worst <= 1.5 else 'NOT met'}; {again:.1f} ms for a video asked "
+              f"about before ({'met' if again <= 1.5 else 'NOT met'})."]
     return "\n".join(lines)
 
 

@@ -9,7 +9,8 @@ written twice by the node: to its Paxos table, then the table) and the data it m
 videos, every video its own channel (the MovieLens case), on a scratch keyspace, and
 prints the table docs/benchmarks.md quotes. The first view finds none of the head's
 referenced videos (recent likes, medoids) in the facts cache, so it reads their facts (one
-`IN` read); the second, within FEED_CACHE_TTL_S, finds them all there.
+`IN` read); the second, within FEED_CACHE_TTL_S, finds them all there; the third finds the
+facts expired but the references still resolved (VIEW_REFERENCE_CACHE_TTL_S).
 tests/integration/test_view_cost.py asserts that the two histories cost the same within
 10%.
 """
@@ -153,17 +154,23 @@ async def _measure(resources, settings) -> int:
              "every video its own channel; values of the statements sent and of the rows "
              "received, counted at the store layer's one entry point. Facts cache cold: the "
              "first view after the state was built, whose head's references are all "
-             "misses; warm: the next view, within `FEED_CACHE_TTL_S`.", "",
-             "| viewer's history | facts cache | bytes written | bytes read | statements |",
+             "misses; warm: the next view, within `FEED_CACHE_TTL_S`; then one after the facts "
+             "expired (`FEED_CACHE_TTL_S`) but not the resolved references "
+             "(`VIEW_REFERENCE_CACHE_TTL_S`).", "",
+             "| viewer's history | caches | bytes written | bytes read | statements |",
              "|---|---|---|---|---|"]
-    for n, fresh in ((50, ids[-4:-2]), (2000, ids[-2:])):
+    facts = resources.activity.facts
+    for n, fresh in ((50, ids[-6:-3]), (2000, ids[-3:])):
         user = uuid.uuid4()
         await seed_viewer(resources.viewers, resources.activity, model, user, ids[:n])
-        if resources.activity.facts.cache is not None:  # nothing left by the last viewer
-            resources.activity.facts.cache.clear()
-        for cache, video in zip(("cold", "warm"), fresh):
+        steps = (("cold", (facts.cache, facts.references)), ("warm", ()),
+                 ("facts expired, references kept", (facts.cache,)))
+        for (label, cleared), video in zip(steps, fresh):
+            for cache in cleared:
+                if cache is not None:
+                    cache.clear()
             meter = await one_view(resources.activity, user, video)
-            lines.append(f"| {n:,} watched, {n:,} channels | {cache} | {meter.written:,} | "
+            lines.append(f"| {n:,} watched, {n:,} channels | {label} | {meter.written:,} | "
                          f"{meter.read:,} | {meter.statements} |")
     block = "\n".join(lines)
     print(block)

@@ -86,10 +86,11 @@ class ActivityService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
                  facts_cache: TTLCache[uuid.UUID, VideoFacts] | None = None,
-                 view_times: ViewTimeRules | None = None):
+                 view_times: ViewTimeRules | None = None,
+                 reference_cache: TTLCache | None = None):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
-        self.facts = ViewFacts(videos, facts_cache)
+        self.facts = ViewFacts(videos, facts_cache, reference_cache)
         self.view_times = view_times or ViewTimeRules()
         self._commits: GroupCommits[Change, Outcome] = GroupCommits(self._commit_group)
 

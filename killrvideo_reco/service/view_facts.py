@@ -19,8 +19,13 @@ class UnknownVideo(LookupError):
 
 class ViewFacts:
     def __init__(self, videos: VideoRepository,
-                 cache: TTLCache[uuid.UUID, VideoFacts] | None = None):
+                 cache: TTLCache[uuid.UUID, VideoFacts] | None = None,
+                 references: TTLCache[tuple[uuid.UUID, str | None], ReferencedVideo] | None = None):
         self.videos, self.cache = videos, cache
+        # (video, model) -> what resolving a reference needs. Kept longer than the facts:
+        # a video's vector under one model never changes, and a head refers to videos
+        # liked long ago, which the short-lived facts cache rarely holds.
+        self.references = references
 
     async def one(self, video_id: uuid.UUID) -> VideoFacts:
         """UnknownVideo for a video the catalogue lacks or has not embedded."""
@@ -31,6 +36,10 @@ class ViewFacts:
                 raise UnknownVideo(f"no video {video_id}")
             if self.cache is not None:
                 self.cache[video_id] = facts
+        features = facts.content_features
+        if self.references is not None and features is not None:
+            # the viewer's next head may refer to it
+            self.references[(video_id, facts.embedding_model)] = (facts.title, features)
         return facts
 
     async def many(self, video_ids: list[uuid.UUID]) -> dict[uuid.UUID, VideoFacts]:
@@ -55,8 +64,17 @@ class ViewFacts:
         """The head's state with its recent likes' and medoids' vectors: those of the
         referenced videos still embedded with the state's model (taste_head.py says what
         becomes of the others)."""
-        facts = await self.many(head.references())
-        videos: dict[uuid.UUID, ReferencedVideo] = {
-            v: (f.title, f.content_features) for v, f in facts.items()
-            if f.embedding_model == model_id and f.content_features is not None}
+        known = self.references
+        videos: dict[uuid.UUID, ReferencedVideo] = {}
+        for video_id in head.references():
+            hit = known.get((video_id, model_id)) if known is not None else None
+            if hit is not None:
+                videos[video_id] = hit
+        missing = [v for v in head.references() if v not in videos]
+        if missing:
+            for video_id, f in (await self.many(missing)).items():
+                if f.embedding_model == model_id and f.content_features is not None:
+                    videos[video_id] = (f.title, f.content_features)
+                    if known is not None:
+                        known[(video_id, model_id)] = videos[video_id]
         return head.resolve(videos, params)

@@ -10,7 +10,7 @@ import numpy as np
 from cachetools import TTLCache
 
 from killrvideo_reco.service.activity import ActivityService
-from tests.unit.test_activity_service import DIM, world
+from tests.unit.test_activity_service import DIM, MODEL, world
 
 
 class CountingVideos:
@@ -69,3 +69,23 @@ def test_a_deleted_video_leaves_the_recent_likes_and_the_sums_wait_for_a_rebuild
     assert rebuilt.positive_count() == 4, "the rebuild from history leaves it out"
     vector = rebuilt.preference_vector(params)
     assert vector is not None and np.all(np.isfinite(vector))
+
+
+def test_the_reference_cache_outlives_the_facts_cache():
+    videos, viewers, _, ids, params = world()
+    counted = CountingVideos(videos)
+    facts: TTLCache = TTLCache(maxsize=100, ttl=600)
+    references: TTLCache = TTLCache(maxsize=100, ttl=3600)
+    activity = ActivityService(counted, viewers, params, DIM, facts_cache=facts,
+                               reference_cache=references)
+    user = uuid.uuid4()
+    for n in range(3):
+        asyncio.run(activity.record_view(user, ids[n], f"e{n}", 500, 600))
+    facts.clear()  # FEED_CACHE_TTL_S later: the facts are gone, the references are not
+    asyncio.run(activity.record_view(user, ids[3], "e3", 500, 600))
+    assert counted.reads == [], "every video viewed here is known by reference"
+    assert {(v, MODEL) for v in ids[:4]} <= set(references)
+    references.clear()  # a restart, or an hour later
+    facts.clear()
+    asyncio.run(activity.record_view(user, ids[4], "e4", 500, 600))
+    assert len(counted.reads) == 1 and set(counted.reads[0]) == set(ids[:4]), "one read"

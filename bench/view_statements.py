@@ -23,6 +23,7 @@ from cassandra.query import BatchStatement, BatchType
 from bench import machine, seed
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import connect
+from killrvideo_reco.store.videos import FACTS_COLUMNS
 
 KEYSPACE = "bench_10k"
 
@@ -30,7 +31,8 @@ KEYSPACE = "bench_10k"
 async def measure(session, count: int, concurrency: int) -> list[tuple[str, float]]:
     ks = KEYSPACE
     users = [uuid.uuid4() for _ in range(400)]
-    head_27, head_6, model_22 = os.urandom(27_000), os.urandom(6_500), os.urandom(22_000)
+    # 27 KB: a layout-5 head (vectors inline); 6.8 KB: layout 6 (by reference), 384-d.
+    head_27, head_6, model_22 = os.urandom(27_000), os.urandom(6_800), os.urandom(22_000)
     prepare = session.prepare
     statements = {
         "head": prepare(f"SELECT taste_version, taste_state, taste_model FROM {ks}.viewer_history "
@@ -45,7 +47,10 @@ async def measure(session, count: int, concurrency: int) -> list[tuple[str, floa
                          "VALUES (?, ?) USING TIMESTAMP ?"),
         "counter": prepare(f"UPDATE {ks}.video_view_counts SET views = views + 1 "
                            "WHERE videoid = ?"),
+        "facts": prepare(f"SELECT {FACTS_COLUMNS} FROM {ks}.videos WHERE videoid IN ?"),
     }
+    catalogue = [row.videoid for row in session.execute(f"SELECT videoid FROM {ks}.videos "
+                                                        "LIMIT 2000")]
     for statement in statements.values():
         statement.consistency_level = ConsistencyLevel.LOCAL_QUORUM
     versions: dict[uuid.UUID, int | None] = {u: None for u in users}
@@ -67,7 +72,8 @@ async def measure(session, count: int, concurrency: int) -> list[tuple[str, floa
 
     cells = [
         ("conditional batch (Paxos v2) with the 27 KB head", lambda i: conditional(i, head_27)),
-        ("the same with a 6.5 KB head", lambda i: conditional(i, head_6)),
+        ("the same with the layout-6 head (6.8 KB, by reference)",
+         lambda i: conditional(i, head_6)),
         ("head read", lambda i: execute(session, statements["head"], (users[i % 400],))),
         ("history and channel rows, one `IN` read",
          lambda i: execute(session, statements["rows"],
@@ -76,6 +82,10 @@ async def measure(session, count: int, concurrency: int) -> list[tuple[str, floa
          lambda i: execute(session, statements["model"], (users[i % 400], model_22, now_us()))),
         ("one counter increment", lambda i: execute(session, statements["counter"],
                                                     (uuid.uuid4(),))),
+        # A head's references on a cold facts cache: 20 recent likes + 3 medoids.
+        ("facts of 23 videos, one `IN` read (references, cache cold)",
+         lambda i: execute(session, statements["facts"],
+                           (catalogue[(23 * i) % (len(catalogue) - 23):][:23],))),
     ]
     pid = machine.cassandra_pid()
     out = []

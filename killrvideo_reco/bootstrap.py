@@ -149,7 +149,9 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
     return Services(
         videos, viewers, behaviour, training, runs, feed,
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
-                        runs, facts_cache, view_time_rules(settings)),
+                        runs, facts_cache, view_time_rules(settings),
+                        ttl_cache(settings.view_reference_cache_ttl_s,
+                                  settings.view_facts_cache_size)),
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs,
                          feed.neighbours),
         PrivacyService(videos, viewers),

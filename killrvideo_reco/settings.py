@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     view_facts_cache_size: int = Field(
         20_000, ge=0, description="Videos whose facts (embedding, creator, duration) view events "
         "keep in memory for FEED_CACHE_TTL_S; 0 reads them for every event.")
+    view_reference_cache_ttl_s: float = Field(
+        3600.0, ge=0, description="How long view events keep the videos a taste state refers "
+        "to (recent likes, interest medoids; at most VIEW_FACTS_CACHE_SIZE) resolved in memory: "
+        "a video's vector never changes under one model. 0: only the facts cache.")
     feed_max_ann_limit: int = Field(1000, description="Cassandra caps ANN LIMIT at 1000.")
     video_summary_cache_size: int = Field(
         10_000, ge=0, description="Video summaries (title, thumbnail, tags) kept per process "

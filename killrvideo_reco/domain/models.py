@@ -11,6 +11,7 @@ import numpy as np
 
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.ranking import RankerWeights
+from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_profile import TasteState
 
 FeedSource = Literal["personalized", "trending", "latest"]
@@ -209,9 +210,10 @@ class HistoryRow:
 
 @dataclass(frozen=True)
 class TasteRecord:
-    """A viewer's stored taste state and the version a conditional write must match."""
+    """A viewer's stored taste state (its head, with references to resolve) and the version
+    a conditional write must match."""
     version: int | None = None
-    state: TasteState | None = None
+    state: StoredHead | None = None
     model_id: str | None = None
 
 

@@ -1,39 +1,59 @@
-"""The taste state's binary format (little-endian), layout 5: a bounded head and one cell
+"""The taste state's binary format (little-endian), layout 6: a bounded head and one cell
 per channel.
 
 The head holds the header, the negative sum, P (the saturated sum of every channel), the
 recent positives, the behaviour block and the interests: its size depends on the
-dimension and `recent_positive_kept`, never on the history. Each channel sum is its own
-cell (`encode_channel`), so a view writes only its uploader's. A channel of one video is
-stored as mass x its float16 unit vector (exact, checked), 2 bytes a value instead of 8.
+dimension and `recent_positive_kept`, never on the history. Recent likes and interest
+medoids are stored by reference (video id, time; medoid id, importance, as_of, count): their
+vectors are the videos' own unit embeddings rounded to float16, so the service re-derives
+them bit for bit from the catalogue (taste_head.py). Each channel sum is its own cell
+(`encode_channel`), so a view writes only its uploader's. A channel of one video is stored
+as mass x its float16 unit vector (exact, checked), 2 bytes a value instead of 8.
 
-Blobs of layouts 1-4 (every channel inside the blob) raise OutdatedState: the service
-rebuilds such a viewer from history once, which is the migration."""
+Blobs of layouts 1-5 (layout 5 kept the recent likes' and medoids' vectors in the head)
+raise OutdatedState: the service rebuilds such a viewer from history once, which is the
+migration."""
 from __future__ import annotations
 
 import struct
 import uuid
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .interests import Interest, decode_interests, encode_interests
 from .taste_behaviour import decode_behaviour, encode_behaviour
-from .taste_weights import ChannelSum, RecentPositive, readonly
+from .taste_weights import ChannelSum, readonly
 
-_MAGIC, _VERSION = b"KVTS", 5
+_MAGIC, _VERSION = b"KVTS", 6
 # magic version fingerprint dimension reference_time recent_floor negative_mass
 # negative_count n_recent positive_mass positives
 _HEADER = struct.Struct("<4sHIIdddIIdI")
 _PREFIX = struct.Struct("<4sH")
-_FORM = struct.Struct("<B")
-_RECENT_F32, _RECENT_F16 = 0, 1
-_RECENT = struct.Struct("<16sdI")        # video_id at title_len
+_RECENT = struct.Struct("<16sd")         # video_id at
+_INTERESTS = struct.Struct("<H")         # entries
+_INTEREST = struct.Struct("<16sddI")     # medoid_id importance as_of count
 _CHANNEL = struct.Struct("<dIdB")        # mass count as_of form
 _FULL, _SCALED_F16 = 0, 1                # float64 sum | mass x float16 unit vector
 
 
 class OutdatedState(ValueError):
     """A blob of an older layout: rebuild the state from history."""
+
+
+class RecentRef(NamedTuple):
+    """A recent like as the head stores it; title and embedding are the video's."""
+    video_id: uuid.UUID
+    at: float
+
+
+@dataclass(frozen=True)
+class InterestRef:
+    """An interest as the head stores it; the medoid vector is the medoid video's."""
+    medoid_id: uuid.UUID
+    importance: float
+    as_of: float
+    count: int
 
 
 def encode(s) -> bytes:
@@ -45,21 +65,17 @@ def encode(s) -> bytes:
                           s.positive_mass, s.positives),
              np.asarray(s.negative_sum, dtype="<f8").tobytes(),
              np.asarray(pos_sum, dtype="<f8").tobytes()]
-    recent = (np.stack([r.embedding for r in s.recent_positive]).astype(np.float32)
-              if s.recent_positive else np.zeros((0, n), np.float32))
-    recent_f16 = bool(np.array_equal(recent.astype(np.float16).astype(np.float32), recent))
-    stored = recent.astype("<f2" if recent_f16 else "<f4")
-    parts.append(_FORM.pack(_RECENT_F16 if recent_f16 else _RECENT_F32))
-    for r, row in zip(s.recent_positive, stored):
-        t = r.title.encode()
-        parts += [_RECENT.pack(r.video_id.bytes, r.at, len(t)), t, row.tobytes()]
+    parts += [_RECENT.pack(r.video_id.bytes, r.at) for r in s.recent_positive]
     parts.append(encode_behaviour(s.behaviour_run, s.behaviour_sum, s.behaviour_count))
-    parts.append(encode_interests(s.interests))
+    parts.append(_INTERESTS.pack(len(s.interests)))
+    parts += [_INTEREST.pack(i.medoid_id.bytes, i.importance, i.as_of, i.count)
+              for i in s.interests]
     return b"".join(parts)
 
 
-def decode(data: bytes) -> tuple:
-    """TasteState's constructor arguments, in field order (no channels: they are cells)."""
+def decode(data: bytes) -> tuple[tuple, tuple[RecentRef, ...], tuple[InterestRef, ...]]:
+    """TasteState's constructor arguments in field order (no channels: they are cells; no
+    recent likes nor interests: those are references, returned after the arguments)."""
     buf = memoryview(bytes(data))
     pos = 0
 
@@ -87,23 +103,21 @@ def decode(data: bytes) -> tuple:
      positives) = _HEADER.unpack(take(_HEADER.size))
     neg_sum = floats(n, "<f8")
     pos_sum = floats(n, "<f8")
-    form = _FORM.unpack(take(_FORM.size))[0]
     recent = []
     for _ in range(n_recent):
-        vid, at, tlen = _RECENT.unpack(take(_RECENT.size))
-        title = bytes(take(tlen)).decode()
-        embedding = (floats(n, "<f2").astype(np.float32) if form == _RECENT_F16
-                     else floats(n, "<f4"))
-        recent.append(RecentPositive(uuid.UUID(bytes=vid), title, at, readonly(embedding)))
+        vid, at = _RECENT.unpack(take(_RECENT.size))
+        recent.append(RecentRef(uuid.UUID(bytes=vid), at))
     run, b_sum, b_count, used = decode_behaviour(buf[pos:])
     pos += used
-    interests: tuple[Interest, ...]
-    interests, used = decode_interests(buf[pos:])
-    pos += used
+    interests = []
+    for _ in range(_INTERESTS.unpack(take(_INTERESTS.size))[0]):
+        vid, importance, as_of, count = _INTEREST.unpack(take(_INTEREST.size))
+        interests.append(InterestRef(uuid.UUID(bytes=vid), importance, as_of, count))
     if pos != len(buf):
         raise ValueError("trailing bytes after taste state")
-    return (ref, n, neg_sum, neg_mass, neg_count, {}, tuple(recent), floor, fp,
-            run, b_sum, b_count, interests, pos_sum, pos_mass, positives)
+    return ((ref, n, neg_sum, neg_mass, neg_count, {}, (), floor, fp,
+             run, b_sum, b_count, (), pos_sum, pos_mass, positives),
+            tuple(recent), tuple(interests))
 
 
 def encode_channel(ch: ChannelSum) -> bytes:

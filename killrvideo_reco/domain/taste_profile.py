@@ -26,7 +26,7 @@ import numpy as np
 from . import interests as interest_clusters
 from .interests import Interest
 from .taste_behaviour import add_behaviour
-from .taste_codec import OutdatedState, decode, decode_channel, encode, encode_channel
+from .taste_codec import OutdatedState, decode_channel, encode, encode_channel
 from .taste_weights import (  # re-exported: callers import everything from here
     ChannelSum,
     Interaction,
@@ -47,7 +47,7 @@ from .taste_weights import (  # re-exported: callers import everything from here
 __all__ = [
     "ChannelSum", "Interaction", "OutdatedState", "ProfileParams", "RecentPositive",
     "StaleStateError", "TasteState", "apply_change", "build_state", "channel_cells",
-    "channel_key",
+    "channel_key", "cluster_recent",
     "channel_of", "completion", "decode_channel", "encode_channel",
     "compute_profile", "empty_state", "interaction_weight", "is_positive",
 ]
@@ -142,10 +142,6 @@ class TasteState:
     def with_channels(self, channels: Mapping[str, ChannelSum]) -> "TasteState":
         return replace(self, channels=dict(channels))
 
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "TasteState":
-        return cls(*decode(data))
-
 
 def _scalars(s: TasteState) -> tuple:
     return (s.reference_time, s.dimension, s.negative_mass, s.negative_count,
@@ -212,7 +208,7 @@ def build_state(interactions: Iterable[Interaction], params: ProfileParams,
     recent_t, floor = trim_recent(recent, -math.inf, params.recent_positive_kept)
     return TasteState(ref, dimension, readonly(neg_sum), neg_mass, neg_count, channels,
                       recent_t, floor, params.fingerprint(), behaviour_run, readonly(b_sum),
-                      b_count, _cluster(recent_t, ref, params), readonly(pos_sum), pos_mass,
+                      b_count, cluster_recent(recent_t, ref, params), readonly(pos_sum), pos_mass,
                       sum(ch.count for ch in channels.values()))
 
 
@@ -220,7 +216,7 @@ def _saturation(count: int, params: ProfileParams) -> float:
     return min(1.0, params.channel_saturation / count) if count > 0 else 0.0
 
 
-def _cluster(recent, ref: float, params: ProfileParams) -> tuple[Interest, ...]:
+def cluster_recent(recent, ref: float, params: ProfileParams) -> tuple[Interest, ...]:
     return interest_clusters.cluster(recent, ref, lambda age: decay(age, params),
                                      params.interest_count, params.interest_similarity)
 
@@ -305,7 +301,7 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
                 neg_mass = max(0.0, neg_mass - dw)
     recent_t, floor = trim_recent(recent, floor, params.recent_positive_kept)
     if interests is None:  # a new taste, or the first like: recluster the recent likes
-        interests = _cluster(recent_t, ref, params)
+        interests = cluster_recent(recent_t, ref, params)
     return TasteState(ref, state.dimension, readonly(neg_sum), neg_mass, neg_count, channels,
                       recent_t, floor, params.fingerprint(), state.behaviour_run,
                       readonly(b_sum), b_count, interests, readonly(pos_sum),

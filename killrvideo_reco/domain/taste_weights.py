@@ -19,9 +19,10 @@ SECONDS_PER_DAY = 86400.0
 # one-video channel and the recent list are stored in 2 bytes per dimension without loss.
 # Part of the fingerprint: states summed from unrounded vectors are rebuilt once.
 UNIT_ROUNDING = 16
-# Layout 5 keeps P and each channel in its own cell; states of older layouts are rebuilt
-# from history once (their fingerprint differs), which is the migration.
-STATE_LAYOUT = 5
+# Layout 5 keeps P and each channel in its own cell, layout 6 the recent likes and medoids
+# by reference; states of older layouts are rebuilt from history once (their fingerprint
+# differs), which is the migration.
+STATE_LAYOUT = 6
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,12 @@ def unit_embedding(i: Interaction, dimension: int) -> np.ndarray | None:
     e = np.asarray(i.embedding, dtype=np.float64)
     if e.shape != (dimension,):
         raise ValueError(f"embedding of {i.video_id} has shape {e.shape}, want ({dimension},)")
+    return unit_vector(e)
+
+
+def unit_vector(e: np.ndarray) -> np.ndarray | None:
+    """unit_embedding of a float64 vector: the same bits for the same video, whether it is
+    applied now or re-derived later from the catalogue (taste_head.py)."""
     if not np.all(np.isfinite(e)):
         return None
     n = float(np.linalg.norm(e))

@@ -46,13 +46,12 @@ from killrvideo_reco.domain.taste_profile import (
 from killrvideo_reco.retries import call, conditional_write, retry_transient
 from killrvideo_reco.service.group_commit import GroupCommits
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
+from killrvideo_reco.service.view_facts import UnknownVideo, ViewFacts
+
+__all__ = ["ActivityService", "ContendedProfile", "UnknownVideo", "ViewOutcome"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class UnknownVideo(LookupError):
-    pass
 
 
 class ContendedProfile(RuntimeError):
@@ -87,11 +86,11 @@ class ActivityService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
                  facts_cache: TTLCache[uuid.UUID, VideoFacts] | None = None,
-                 view_times: ViewTimeRules | None = None):
+                 view_times: ViewTimeRules | None = None,
+                 reference_cache: TTLCache | None = None):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
-        # Popular videos are viewed many times a second: their facts are read once per TTL.
-        self.facts_cache = facts_cache
+        self.facts = ViewFacts(videos, facts_cache, reference_cache)
         self.view_times = view_times or ViewTimeRules()
         self._commits: GroupCommits[Change, Outcome] = GroupCommits(self._commit_group)
 
@@ -103,7 +102,7 @@ class ActivityService:
         now = datetime.now(timezone.utc)
         at = at or now
         self.view_times.check(at, now)
-        facts = await self._facts(video_id)
+        facts = await self.facts.one(video_id)
         change = Change(video_id, facts, self.view_times.not_after(now), at,
                         event_id=event_id, seconds=seconds, duration_s=duration_s)
         outcome = await self._commits.submit(user_id, change)
@@ -113,7 +112,7 @@ class ActivityService:
     async def set_hidden(self, user_id: uuid.UUID, video_id: uuid.UUID, hidden: bool) -> bool:
         """Hide or un-hide; returns False when it was already in that state."""
         now = datetime.now(timezone.utc)
-        facts = await self._facts(video_id)
+        facts = await self.facts.one(video_id)
         change = Change(video_id, facts, self.view_times.not_after(now), now, hidden=hidden)
         return bool(await self._commits.submit(user_id, change))
 
@@ -204,17 +203,6 @@ class ActivityService:
             return None
         return await _until_applied(user_id, lambda: retry_transient(attempt))
 
-    async def _facts(self, video_id: uuid.UUID) -> VideoFacts:
-        cache = self.facts_cache
-        facts = cache.get(video_id) if cache is not None else None
-        if facts is None:
-            facts = await self.videos.facts(video_id)
-            if facts is None or facts.content_features is None:
-                raise UnknownVideo(f"no video {video_id}")
-            if cache is not None:
-                cache[video_id] = facts
-        return facts
-
     async def _current_state(self, user_id: uuid.UUID, taste: TasteRecord,
                              model_id: str | None,
                              run: BehaviourRun | None) -> tuple[TasteState, bool]:
@@ -228,14 +216,16 @@ class ActivityService:
             # A state of an older layout, or one the store could not read: the history
             # is the record, rebuild from it.
             return await self._state_from_history(user_id, model_id, None, run), True
-        state = taste.state
-        if (state.dimension != self.dimension or not state.matches(self.params)
-                or taste.model_id != model_id or state.behaviour_run != run_id):
+        head = taste.state.base
+        if (head.dimension != self.dimension or not head.matches(self.params)
+                or taste.model_id != model_id or head.behaviour_run != run_id):
             # Stored sums use another model, run or weights: start over from history.
             log.info("user %s: rebuilding taste state (model %s -> %s, run %r -> %r)",
-                     user_id, taste.model_id, model_id, state.behaviour_run, run_id)
+                     user_id, taste.model_id, model_id, head.behaviour_run, run_id)
             return await self._state_from_history(user_id, model_id, None, run), True
-        return state, False
+        # The recent likes and medoids are stored by reference: their vectors come from
+        # the facts cache (nearly always) or one read of the misses.
+        return await self.facts.resolve(taste.state, model_id, self.params), False
 
     async def _state_from_history(self, user_id: uuid.UUID, model_id: str | None,
                                   facts_cache: dict | None,

@@ -1,4 +1,4 @@
-"""CQL for taste states (layout 5) in the viewer's viewer_history partition: the head in
+"""CQL for taste states (layout 6) in the viewer's viewer_history partition: the head in
 static columns, and each channel's sum in a clustering row of its own.
 
 A channel row's clustering key is a name-based UUID of the channel (uuid5, version 5),
@@ -18,12 +18,8 @@ from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType
 
 from killrvideo_reco.domain.models import HistoryRow, TasteChange, TasteRecord
-from killrvideo_reco.domain.taste_profile import (
-    OutdatedState,
-    TasteState,
-    channel_cells,
-    decode_channel,
-)
+from killrvideo_reco.domain.taste_head import StoredHead
+from killrvideo_reco.domain.taste_profile import OutdatedState, channel_cells, decode_channel
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.connection import prepare as prepare_statement
@@ -102,11 +98,11 @@ class TasteStates:
                                  record.model_id)
         return record, history
 
-    def _decode(self, user_id: uuid.UUID, head: bytes | None) -> TasteState | None:
+    def _decode(self, user_id: uuid.UUID, head: bytes | None) -> StoredHead | None:
         if not head:
             return None
         try:
-            return TasteState.from_bytes(head)
+            return StoredHead.from_bytes(head)
         except OutdatedState:
             log.info("user %s: taste state of an older layout; rebuilding it from "
                           "history", user_id)

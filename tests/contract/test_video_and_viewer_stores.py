@@ -100,8 +100,8 @@ def test_channel_cells_are_read_and_written_one_by_one(stores):
         np.testing.assert_array_equal(got.vector_sum, want.vector_sum)
     assert run(viewers.taste_state(user)).state.channels == {}, "the head alone"
     # A change writes the cells it holds; an emptied channel (count 0) is deleted.
-    changed = record.state.with_channels({"c1": ChannelSum(np.zeros(0), 0.0, 0, 0.0),
-                                          "c9": _channel(dim, 1, 9)})
+    changed = record.state.base.with_channels({"c1": ChannelSum(np.zeros(0), 0.0, 0, 0.0),
+                                               "c9": _channel(dim, 1, 9)})
     assert run(viewers.commit(TasteChange(user, 1, 2, changed, "m1")))
     after, _ = run(viewers.read_for_change(user, [], ["c0", "c1", "c4", "c9"]))
     assert set(after.state.channels) == {"c0", "c4", "c9"}
@@ -114,7 +114,7 @@ def test_channel_cells_are_read_and_written_one_by_one(stores):
     assert run(viewers.history(user)) == [] and run(viewers.history_row(user, uuid.uuid4())) is None
     video = uuid.uuid4()
     row = HistoryRow(video, NOW, NOW, 2, 300.0, 600.0)
-    assert run(viewers.commit(TasteChange(user, 3, 4, final.state, "m1",
+    assert run(viewers.commit(TasteChange(user, 3, 4, final.state.base, "m1",
                                           (HistoryWrite(row, frozenset({"e1"})),))))
     again, rows = run(viewers.read_for_change(user, [video, uuid.uuid4()], ["c7"]))
     assert set(rows) == {video} and rows[video].play_count == 2

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 
 from killrvideo_reco.domain.models import HistoryRow, RecentVideo, StoredProfile, TasteChange, TasteRecord
+from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_profile import ChannelSum
 
 
@@ -58,7 +59,9 @@ class FakeViewerStore:
             return False
         self.commits += 1
         state = change.state
-        self.tastes[change.user_id] = TasteRecord(change.new_version, state.with_channels({}),
+        # The head as the store keeps it: by reference, through the real codec.
+        self.tastes[change.user_id] = TasteRecord(change.new_version,
+                                                  StoredHead.from_bytes(state.to_bytes()),
                                                   change.model_id)
         cells = self.channels.setdefault(change.user_id, {})
         if change.replace_channels:

@@ -129,5 +129,5 @@ def test_taste_commit_is_conditional(cassandra):
     first, stale, second, taste, stored = asyncio.run(run())
     assert (first, stale, second) == (True, False, True)
     assert (taste.version, taste.model_id) == (12, "m")
-    assert taste.state == states[2]
+    assert taste.state is not None and taste.state.base == states[2]
     assert stored.event_ids == frozenset({"e1", "e3"})

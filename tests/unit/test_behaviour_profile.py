@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from killrvideo_reco.domain.interests import encode_interests
 from killrvideo_reco.domain.taste_behaviour import encode_behaviour
+from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
     OutdatedState,
@@ -117,14 +118,16 @@ def _legacy_blob(s: TasteState, version: int) -> bytes:
 def test_state_round_trips_and_older_blobs_ask_for_a_rebuild():
     params = ProfileParams()
     state = build_state([watch(v, 500, n) for n, v in enumerate(VIDEOS)], params, D, RUN)
-    again = TasteState.from_bytes(state.to_bytes()).with_channels(state.channels)
+    catalogue = {v: ("", CONTENT[v]) for v in VIDEOS}
+    again = (StoredHead.from_bytes(state.to_bytes()).resolve(catalogue, params)
+             .with_channels(state.channels))
     assert again == state and state.interests
     assert all(a.same_as(b) for a, b in zip(again.interests, state.interests))
     plain = build_state([watch(v, 500, n, with_behaviour=False) for n, v in enumerate(VIDEOS)],
                         params, D)
     for version, built in ((3, state), (2, plain), (1, plain)):
         with pytest.raises(OutdatedState):  # every channel inside: rebuilt from history
-            TasteState.from_bytes(_legacy_blob(built, version))
+            StoredHead.from_bytes(_legacy_blob(built, version))
 
 
 def test_empty_state_has_no_behaviour():

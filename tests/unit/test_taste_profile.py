@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.domain.explanations import based_on_for_items, recent_videos
+from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
     OutdatedState,
@@ -353,14 +354,23 @@ def test_recent_positive_newest_first_and_bounded():
 
 # --- serialization ------------------------------------------------------------------------
 
+_RICH: list[Interaction] = []  # the videos _rich_state watched: the test's catalogue
+
+
 def _rich_state() -> TasteState:
     ch = uuid.uuid4()
     ws = [watch(axis(0), 700.0, uploader=ch, at=T0, title="Cassandra 101"),
           watch(axis(1), 400.0, uploader=ch, at=T0 + 3 * DAY, title="Vector search ✓"),
           watch(axis(2), 200.0, at=T0 + DAY), watch(axis(3), 5.0),
-          hide(axis(4), at=T0 + 2 * DAY)]
-    s = build_state(ws, P, D)
-    return apply_change(s, None, watch(np.ones(D), 900.0, at=T0 - DAY, uploader=ch), P)
+          hide(axis(4), at=T0 + 2 * DAY), watch(np.ones(D), 900.0, at=T0 - DAY, uploader=ch)]
+    _RICH[:] = ws
+    s = build_state(ws[:5], P, D)
+    return apply_change(s, None, ws[5], P)
+
+
+def catalogue(interactions) -> dict:
+    """video id -> (title, raw embedding), as the service finds them in the catalogue."""
+    return {i.video_id: (i.title, i.embedding) for i in interactions}
 
 
 def _stored(s: TasteState) -> tuple[bytes, dict[str, bytes]]:
@@ -368,41 +378,90 @@ def _stored(s: TasteState) -> tuple[bytes, dict[str, bytes]]:
     return s.to_bytes(), {k: encode_channel(ch) for k, ch in s.channels.items()}
 
 
-def _restored(head: bytes, cells: dict[str, bytes]) -> TasteState:
-    state = TasteState.from_bytes(head)
+def _restored(head: bytes, cells: dict[str, bytes], videos=None) -> TasteState:
+    stored = StoredHead.from_bytes(head)
+    state = stored.resolve(catalogue(_RICH) if videos is None else videos, P)
     return state.with_channels({k: decode_channel(c, state.dimension) for k, c in cells.items()})
 
 
 def test_serialization_round_trip_is_exact():
     s = _rich_state()
+    assert len(s.recent_positive) == 4 and s.interests
     head, cells = _stored(s)
     back = _restored(head, cells)
     assert back == s
+    assert all(a.same_as(b) for a, b in zip(back.interests, s.interests, strict=True))
     assert back.to_bytes() == head
     assert back.recent_positive[0].title == "Vector search ✓"
     np.testing.assert_array_equal(back.preference_vector(P), s.preference_vector(P))
-    # the head alone gives the profile: the feed's vector needs no channel
-    np.testing.assert_array_equal(TasteState.from_bytes(head).preference_vector(P),
+    # the head alone gives the profile: the feed's vector needs no channel nor reference
+    np.testing.assert_array_equal(StoredHead.from_bytes(head).preference_vector(P),
                                   s.preference_vector(P))
     e = empty_state(D)
-    assert TasteState.from_bytes(e.to_bytes()) == e
+    assert StoredHead.from_bytes(e.to_bytes()).resolve({}, P) == e
     assert s != e
+
+
+def test_the_head_stores_recent_likes_and_medoids_by_reference():
+    s = _rich_state()
+    stored = StoredHead.from_bytes(s.to_bytes())
+    assert [r.video_id for r in stored.recent] == [r.video_id for r in s.recent_positive]
+    assert set(stored.references()) == ({r.video_id for r in s.recent_positive}
+                                         | {i.medoid_id for i in s.interests})
+    # 384-d, 20 likes, 3 interests: the vectors are not in the head
+    rng = np.random.default_rng(3)
+    likes = [watch(rng.normal(size=384), at=T0 + k, uploader=uuid.uuid4()) for k in range(40)]
+    big = build_state(likes, P, 384)
+    assert len(big.recent_positive) == 20
+    assert len(big.to_bytes()) < 2 * 8 * 384 + 1024, "two float64 sums and small entries"
+
+
+def test_a_deleted_recent_like_is_dropped_and_its_interest_repicked():
+    s = _rich_state()
+    gone = s.interests[0].medoid_id
+    assert gone in {r.video_id for r in s.recent_positive}
+    videos = {v: found for v, found in catalogue(_RICH).items() if v != gone}
+    back = _restored(*_stored(s), videos=videos)
+    assert [r.video_id for r in back.recent_positive] == [
+        r.video_id for r in s.recent_positive if r.video_id != gone]
+    assert gone not in {i.medoid_id for i in back.interests}
+    assert back.interests and {i.medoid_id for i in back.interests} <= {
+        r.video_id for r in back.recent_positive}
+    # the sums are untouched until the next rebuild from history
+    np.testing.assert_array_equal(back.preference_vector(P), s.preference_vector(P))
+    assert (back.positive_count(), back.channels.keys()) == (s.positive_count(),
+                                                             s.channels.keys())
+    # a video re-embedded with another dimension is unresolvable too, never an error
+    other = {**videos, gone: ("re-embedded", np.ones(D + 1))}
+    assert gone not in {r.video_id for r in _restored(*_stored(s), videos=other)
+                        .recent_positive}
+
+
+def test_a_deleted_video_that_is_no_medoid_keeps_the_interests():
+    s = _rich_state()
+    medoids = {i.medoid_id for i in s.interests}
+    gone = next(r.video_id for r in s.recent_positive if r.video_id not in medoids)
+    videos = {v: found for v, found in catalogue(_RICH).items() if v != gone}
+    back = _restored(*_stored(s), videos=videos)
+    assert gone not in {r.video_id for r in back.recent_positive}
+    assert all(a.same_as(b) for a, b in zip(back.interests, s.interests, strict=True))
 
 
 def test_serialization_format_header():
     s = _rich_state()
     data = s.to_bytes()
     magic, version, fp, dim = struct.unpack_from("<4sHII", data)
-    assert (magic, version, fp, dim) == (b"KVTS", 5, P.fingerprint(), D)
+    assert (magic, version, fp, dim) == (b"KVTS", 6, P.fingerprint(), D)
     ref, floor, neg_mass = struct.unpack_from("<ddd", data, 14)
     assert ref == s.reference_time and floor == -math.inf and neg_mass == s.negative_mass
 
 
-def test_older_layouts_ask_for_a_rebuild():
+@pytest.mark.parametrize("layout", [4, 5])
+def test_older_layouts_ask_for_a_rebuild(layout):
     head = bytearray(_rich_state().to_bytes())
-    head[4:6] = struct.pack("<H", 4)
+    head[4:6] = struct.pack("<H", layout)
     with pytest.raises(OutdatedState):
-        TasteState.from_bytes(bytes(head))
+        StoredHead.from_bytes(bytes(head))
 
 
 def test_the_head_does_not_grow_with_the_history():
@@ -425,15 +484,15 @@ def test_one_video_channels_are_stored_in_float16_without_loss():
     likes = [watch(rng.normal(size=dim), at=T0 + k, uploader=creators[k]) for k in range(50)]
     state = build_state(likes, P, dim)
     head, cells = _stored(state)
-    again = _restored(head, cells)
+    again = _restored(head, cells, catalogue(likes))
     assert again == state
     np.testing.assert_array_equal(again.preference_vector(P), state.preference_vector(P))
     assert all(len(c) < 2 * dim + 32 for c in cells.values())  # mass x float16 unit
-    grown = apply_change(state, None, watch(rng.normal(size=dim), at=T0 + 60,
-                                            uploader=creators[0]), P)
+    more = watch(rng.normal(size=dim), at=T0 + 60, uploader=creators[0])
+    grown = apply_change(state, None, more, P)
     assert grown.channels[str(creators[0])].count == 2
     assert len(encode_channel(grown.channels[str(creators[0])])) > 8 * dim  # float64 again
-    assert _restored(*_stored(grown)) == grown
+    assert _restored(*_stored(grown), catalogue([*likes, more])) == grown
 
 
 @pytest.mark.parametrize("mangle", [
@@ -445,7 +504,7 @@ def test_one_video_channels_are_stored_in_float16_without_loss():
 ])
 def test_deserialization_rejects_bad_input(mangle):
     with pytest.raises(ValueError):
-        TasteState.from_bytes(mangle(_rich_state().to_bytes()))
+        StoredHead.from_bytes(mangle(_rich_state().to_bytes()))
 
 
 # --- explanations -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
     ProfileParams,
@@ -264,6 +265,7 @@ def test_online_updates_match_batch(videos, p, actions):
     current: dict[tuple[uuid.UUID, str], Interaction] = {}
     profiles = 0
     cells: dict[str, bytes] = {}
+    catalogue = {v.video_id: (f"t{v.video_id.int}", v.embedding) for v in videos}
     for idx, action, seconds, day, reload in actions:
         v = videos[idx % len(videos)]
         t = T0 + day * DAY
@@ -292,6 +294,12 @@ def test_online_updates_match_batch(videos, p, actions):
             else:
                 cells[k] = cell
         if reload:  # the service stores the head; the next change loads its channel only
-            state = TasteState.from_bytes(state.to_bytes())
+            head = state.to_bytes()
+            again = StoredHead.from_bytes(head).resolve(catalogue, p)  # references resolved
+            assert again.to_bytes() == head, "bit-identical vectors from the catalogue"
+            assert again.with_channels(state.channels) == state
+            assert all(a.same_as(b) for a, b in zip(again.interests, state.interests,
+                                                     strict=True))
+            state = again
         profiles += assert_matches_batch(state, current.values(), p)
     event(f"steps with a profile: {min(profiles, 5)}{'+' if profiles >= 5 else ''}")

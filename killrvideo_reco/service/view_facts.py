@@ -1,0 +1,80 @@
+"""Video facts for the view path, through the process's facts cache: popular videos are
+viewed many times a second, so their facts are read once per TTL. Also resolves a stored
+taste head's references (recent likes, interest medoids) to the videos' vectors."""
+from __future__ import annotations
+
+import uuid
+
+from cachetools import TTLCache
+
+from killrvideo_reco.domain.models import VideoFacts
+from killrvideo_reco.domain.taste_head import ReferencedVideo, StoredHead
+from killrvideo_reco.domain.taste_profile import ProfileParams, TasteState
+from killrvideo_reco.service.ports import VideoRepository
+
+
+class UnknownVideo(LookupError):
+    pass
+
+
+class ViewFacts:
+    def __init__(self, videos: VideoRepository,
+                 cache: TTLCache[uuid.UUID, VideoFacts] | None = None,
+                 references: TTLCache[tuple[uuid.UUID, str | None], ReferencedVideo] | None = None):
+        self.videos, self.cache = videos, cache
+        # (video, model) -> what resolving a reference needs. Kept longer than the facts:
+        # a video's vector under one model never changes, and a head refers to videos
+        # liked long ago, which the short-lived facts cache rarely holds.
+        self.references = references
+
+    async def one(self, video_id: uuid.UUID) -> VideoFacts:
+        """UnknownVideo for a video the catalogue lacks or has not embedded."""
+        facts = self.cache.get(video_id) if self.cache is not None else None
+        if facts is None:
+            facts = await self.videos.facts(video_id)
+            if facts is None or facts.content_features is None:
+                raise UnknownVideo(f"no video {video_id}")
+            if self.cache is not None:
+                self.cache[video_id] = facts
+        features = facts.content_features
+        if self.references is not None and features is not None:
+            # the viewer's next head may refer to it
+            self.references[(video_id, facts.embedding_model)] = (facts.title, features)
+        return facts
+
+    async def many(self, video_ids: list[uuid.UUID]) -> dict[uuid.UUID, VideoFacts]:
+        """The embedded videos among `video_ids`; the cache's misses in one read."""
+        cache = self.cache
+        found: dict[uuid.UUID, VideoFacts] = {}
+        for video_id in video_ids:
+            hit = cache.get(video_id) if cache is not None else None
+            if hit is not None:
+                found[video_id] = hit
+        missing = [v for v in video_ids if v not in found]
+        if missing:
+            for video_id, facts in (await self.videos.facts_many(missing)).items():
+                if facts.content_features is not None:
+                    found[video_id] = facts
+                    if cache is not None:
+                        cache[video_id] = facts
+        return found
+
+    async def resolve(self, head: StoredHead, model_id: str | None,
+                      params: ProfileParams) -> TasteState:
+        """The head's state with its recent likes' and medoids' vectors: those of the
+        referenced videos still embedded with the state's model (taste_head.py says what
+        becomes of the others)."""
+        known = self.references
+        videos: dict[uuid.UUID, ReferencedVideo] = {}
+        for video_id in head.references():
+            hit = known.get((video_id, model_id)) if known is not None else None
+            if hit is not None:
+                videos[video_id] = hit
+        missing = [v for v in head.references() if v not in videos]
+        if missing:
+            for video_id, f in (await self.many(missing)).items():
+                if f.embedding_model == model_id and f.content_features is not None:
+                    videos[video_id] = (f.title, f.content_features)
+                    if known is not None:
+                        known[(video_id, model_id)] = videos[video_id]
+        return head.resolve(videos, params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from killrvideo_reco.domain.history import ViewTimeRules
 from killrvideo_reco.domain.taste_profile import ProfileParams
@@ -29,7 +30,7 @@ from killrvideo_reco.service.ports import (
     ViewerRepository,
 )
 from killrvideo_reco.service.privacy import PrivacyService
-from killrvideo_reco.service.related import RelatedVideos
+from killrvideo_reco.service.related import RelatedVideos, embedded_facts
 from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.runs import LiveRun
 from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
@@ -156,7 +157,7 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                          feed.neighbours),
         PrivacyService(videos, viewers),
         RelatedVideos(videos, viewers, feed.neighbours, runs,
-                      CachedByKey(videos.facts_many, facts_cache), summaries,
+                      CachedByKey(partial(embedded_facts, videos), facts_cache), summaries,
                       settings.feed_cache_ttl_s, settings.video_summary_cache_size),
         neighbours,
         impression_log,

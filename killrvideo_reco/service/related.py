@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from cachetools import TTLCache
@@ -49,6 +50,14 @@ class RelatedVideo:
     reason: str
 
 
+async def embedded_facts(videos: VideoRepository,
+                         video_ids: list[uuid.UUID]) -> dict[uuid.UUID, VideoFacts]:
+    """Facts of the videos that have an embedding: what the view path's facts cache holds
+    too (it shares that cache), so neither caches a video still being embedded."""
+    found = await videos.facts_many(video_ids)
+    return {v: f for v, f in found.items() if f.content_features is not None}
+
+
 class RelatedVideos:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  lists: ContentNeighbours | None = None, runs: ActiveRun | None = None,
@@ -57,7 +66,7 @@ class RelatedVideos:
                  cache_ttl_s: float = 0.0, cache_size: int = 0):
         self.videos, self.viewers, self.lists = videos, viewers, lists
         self.runs = runs or NO_RUN
-        self.facts = facts or CachedByKey(videos.facts_many, None)
+        self.facts = facts or CachedByKey(partial(embedded_facts, videos), None)
         self.summaries = summaries or CachedByKey(videos.summaries, None)
         # (run id, video) -> its behaviour list, or None when the run has none for it.
         self._behaviour_lists: TTLCache[tuple[str, uuid.UUID], NeighbourList | None] | None = \

@@ -73,7 +73,9 @@ def profile_params(settings: Settings) -> ProfileParams:
 def impression_params(settings: Settings) -> ImpressionParams:
     return ImpressionParams(settings.impression_ttl_days * 86400,
                             timedelta(hours=settings.attribution_window_h),
-                            settings.impression_queue_size, settings.record_impressions)
+                            settings.impression_queue_size, settings.record_impressions,
+                            settings.video_impression_buckets,
+                            settings.new_viewer_max_watched)
 
 
 def repeat_rules(settings: Settings) -> RepeatRules:
@@ -142,7 +144,7 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         return FeedService(videos, viewers, overridden, behaviour, run or runs, neighbours,
                            popularity_only=popularity,
                            repeats=RepeatLimit(impressions, repeat_rules(overridden)))
-    impression_log = ImpressionLog(impressions, impression_params(settings))
+    impression_log = ImpressionLog(impressions, impression_params(settings), videos.count)
     return Services(
         videos, viewers, behaviour, training, runs, feed,
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,

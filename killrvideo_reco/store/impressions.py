@@ -21,6 +21,8 @@ from killrvideo_reco.store.connection import prepare as prepare_statement
 
 # Partitions per day of recommendation_daily: increments spread over them, reads sum them.
 DAILY_SHARDS = 8
+# Concurrent single-partition reads of video_impressions_by_day one admin request makes.
+PARTITION_READS = 32
 
 DailyRow = tuple[date, str, str, str, int]  # (day, source, variant, metric, value)
 
@@ -41,14 +43,15 @@ class ImpressionStore:
         self._shown = prepare(
             f"UPDATE {keyspace}.video_impressions_by_day USING TTL ? SET pages = pages + ? "
             "WHERE day = ? AND bucket = ? AND videoid = ? AND userid = ?")
-        # One row per (bucket, video): the server groups a bucket's (video, viewer) rows.
+        # One partition per query: an aggregate over an IN of partitions draws a server
+        # warning, and a partition at a time keeps each request small.
         self._videos_shown = prepare(
             f"SELECT videoid FROM {keyspace}.video_impressions_by_day "
-            "WHERE day = ? AND bucket IN ? GROUP BY bucket, videoid")
-        self._video_days = prepare(
-            f"SELECT day, sum(collection_count(pages)) AS shown, count(*) AS viewers "
+            "WHERE day = ? AND bucket = ? GROUP BY videoid")  # one row per video
+        self._video_day = prepare(
+            f"SELECT sum(collection_count(pages)) AS shown, count(*) AS viewers "
             f"FROM {keyspace}.video_impressions_by_day "
-            "WHERE day IN ? AND bucket IN ? AND videoid = ? GROUP BY day, bucket, videoid")
+            "WHERE day = ? AND bucket = ? AND videoid = ?")
         self._add = prepare(
             f"UPDATE {keyspace}.recommendation_daily SET value = value + ? "
             "WHERE day = ? AND shard = ? AND source = ? AND variant = ? AND metric = ?")
@@ -70,18 +73,30 @@ class ImpressionStore:
         await execute(self.session, batch, None, WRITE_EXECUTION)
 
     async def videos_shown(self, day: date, buckets: int) -> list[uuid.UUID]:
-        """The videos shown that day, once per bucket that saw them (paged: at most one
-        row per video and bucket crosses the wire)."""
-        rows = await execute(self.session, self._videos_shown, (day, list(range(buckets))))
-        return [r.videoid for r in rows]
+        """The videos shown that day, once per bucket that saw them (the server groups a
+        bucket's (video, viewer) rows: one row per video crosses the wire)."""
+        found = await self._per_partition(
+            self._videos_shown, [(day, bucket) for bucket in range(buckets)])
+        return [r.videoid for rows in found for r in rows]
 
     async def video_days(self, video_id: uuid.UUID, days: Sequence[date],
                          buckets: int) -> list[tuple[date, int, int]]:
         """(day, impressions, distinct viewers) of the video, one entry per day and bucket
         that showed it."""
-        rows = await execute(self.session, self._video_days,
-                             (list(days), list(range(buckets)), video_id))
-        return [(r.day.date(), r.shown or 0, r.viewers or 0) for r in rows]
+        keys = [(day, bucket) for day in days for bucket in range(buckets)]
+        found = await self._per_partition(
+            self._video_day, [(day, bucket, video_id) for day, bucket in keys])
+        return [(day, r.shown or 0, r.viewers) for (day, _), rows in zip(keys, found)
+                for r in rows if r.viewers]
+
+    async def _per_partition(self, statement, values: list[tuple]) -> list[list]:
+        """One query per partition, at most PARTITION_READS in flight."""
+        gate = asyncio.Semaphore(PARTITION_READS)
+
+        async def one(params: tuple) -> list:
+            async with gate:
+                return await execute(self.session, statement, params)
+        return await asyncio.gather(*(one(params) for params in values))
 
     async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
                      days: Sequence[date], limit: int) -> list[ImpressionRow]:

@@ -287,7 +287,7 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Impression and counter writes waiting for the background "
         "writers at most; beyond it they are dropped (counted in /metrics and logged).")
     video_impression_buckets: int = Field(
-        8, ge=1, le=1024, description="Partitions per day of video_impressions_by_day (which "
+        64, ge=1, le=1024, description="Partitions per day of video_impressions_by_day (which "
         "videos each viewer was shown): a day's distinct (video, viewer) pairs spread over "
         "them by viewer. Raise it only: rows in buckets beyond a lowered count are not read "
         "until they expire.")

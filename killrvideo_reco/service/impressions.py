@@ -67,7 +67,7 @@ class ImpressionParams:
     attribution_window: timedelta
     queue_size: int
     enabled: bool = True
-    video_buckets: int = 8  # VIDEO_IMPRESSION_BUCKETS
+    video_buckets: int = 64  # VIDEO_IMPRESSION_BUCKETS
     new_viewer_max_positives: int = 10  # NEW_VIEWER_MAX_WATCHED
 
 

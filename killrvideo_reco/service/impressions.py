@@ -216,11 +216,10 @@ class ImpressionLog:
         current size (empty when nothing is recorded here)."""
         if not self.has_store:
             return []
-        buckets = self.params.video_buckets
-        shown, size = await asyncio.gather(
-            asyncio.gather(*(self.store.videos_shown(day, buckets) for day in days)),
-            self._catalogue_size.get() if self._catalogue_size is not None else _none())
-        return [coverage(day, videos, size) for day, videos in zip(days, shown)]
+        size = await self._catalogue_size.get() if self._catalogue_size is not None else None
+        # Day after day: each already reads its buckets concurrently (a bounded number).
+        return [coverage(day, await self.store.videos_shown(day, self.params.video_buckets),
+                         size) for day in days]
 
     async def video_impressions(self, video_id: uuid.UUID,
                                 days: Sequence[date]) -> list[VideoDay]:
@@ -229,6 +228,3 @@ class ImpressionLog:
                 if self.has_store else [])
         return video_days(days, rows)
 
-
-async def _none() -> None:
-    return None

@@ -217,9 +217,15 @@ class ImpressionLog:
         if not self.has_store:
             return []
         size = await self._catalogue_size.get() if self._catalogue_size is not None else None
-        # Day after day: each already reads its buckets concurrently (a bounded number).
-        return [coverage(day, await self.store.videos_shown(day, self.params.video_buckets),
-                         size) for day in days]
+        today = datetime.now(timezone.utc).date()
+        # Days whose rows have all expired, or are yet to come, hold nothing: not read.
+        first = today - timedelta(seconds=self.params.ttl_s) - timedelta(days=1)
+        found = []
+        for day in days:  # one after another: each reads its buckets concurrently already
+            shown = (await self.store.videos_shown(day, self.params.video_buckets)
+                     if first <= day <= today + timedelta(days=1) else [])
+            found.append(coverage(day, shown, size))
+        return found
 
     async def video_impressions(self, video_id: uuid.UUID,
                                 days: Sequence[date]) -> list[VideoDay]:

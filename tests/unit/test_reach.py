@@ -108,3 +108,20 @@ def test_served_pages_record_coverage_viewers_and_new_viewer_pages():
     assert by_source["trending"].new_viewer_personalised_share == 0.0
     assert new_viewer_pages("trending") == before[0] + 2
     assert new_viewer_pages("personalized") == before[1]
+
+
+def test_days_past_the_ttl_or_to_come_are_not_read():
+    store = FakeImpressionStore()
+    asked: list[date] = []
+    original = store.videos_shown
+
+    async def counting(day, buckets):
+        asked.append(day)
+        return await original(day, buckets)
+    store.videos_shown = counting
+    log = ImpressionLog(store, ImpressionParams(3 * 86400, timedelta(hours=1), 10))
+    today = datetime.now(timezone.utc).date()
+    days = [today + timedelta(days=n) for n in range(-10, 4)]
+    found = asyncio.run(log.coverage(days))
+    assert [c.day for c in found] == days and all(c.distinct_videos_shown == 0 for c in found)
+    assert asked == [today + timedelta(days=n) for n in range(-4, 2)]

@@ -37,7 +37,8 @@ class DailyMetricsOut(ApiModel):
     new_viewer_personalised_share: float | None = Field(description=(
         "Of this day's and variant's feed pages served to new viewers (all sources), the "
         "share that was personalised rather than the cold-start fallback; the same on each "
-        "entry of the day and variant; null when no new viewer got a feed page."))
+        "feed entry of the day and variant; null on related entries and when no new viewer "
+        "got a feed page."))
 
     @classmethod
     def of(cls, m: DailyMetrics) -> "DailyMetricsOut":

@@ -3,7 +3,7 @@ impression and each attributed view (service/impressions.py names them).
 
 new_viewer_pages counts feed pages served to new viewers (domain/reach.is_new_viewer) per
 source; their personalised share is per (day, variant), over the feed's sources, and is
-repeated on each entry of that day and variant."""
+repeated on each feed entry of that day and variant (None on related answers')."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from killrvideo_reco.domain.impressions import TOP_POSITIONS
-from killrvideo_reco.domain.reach import new_viewer_personalised_share
+from killrvideo_reco.domain.reach import FEED_SOURCES, new_viewer_personalised_share
 
 
 @dataclass(frozen=True)
@@ -57,5 +57,6 @@ def daily_metrics(rows: Iterable[tuple[date, str, str, str, int]]) -> list[Daily
             _ratio(c.get("watch_seconds", 0), impressions),
             _ratio(c.get("completion_permille", 0) / 1000, with_duration),
             _ratio(c.get("completed", 0), clicks), c.get("new_viewer_pages", 0),
-            new_viewer_personalised_share(new_viewers[day, variant])))
+            new_viewer_personalised_share(new_viewers[day, variant])
+            if source in FEED_SOURCES else None))
     return out

@@ -65,7 +65,9 @@ def test_the_personalised_share_is_over_the_feed_sources_of_a_day_and_variant():
     assert found["personalized", "a"].new_viewer_pages == 6
     assert found["latest", "a"].new_viewer_pages == 4
     # 6 of 12 new-viewer pages of variant a, repeated on each of its entries.
-    assert {m.new_viewer_personalised_share for (_, v), m in found.items() if v == "a"} == {0.5}
+    assert {m.new_viewer_personalised_share for (s, v), m in found.items()
+            if v == "a" and s != "related"} == {0.5}
+    assert found["related", "a"].new_viewer_personalised_share is None  # not a feed page
     assert found["trending", "b"].new_viewer_personalised_share is None
 
 

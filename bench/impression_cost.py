@@ -3,7 +3,8 @@ closed loop off (RECORD_IMPRESSIONS=0, FEED_IMPRESSION_LIMIT=0) and on (the defa
 each page recorded in the background, and the repeat limit's read of the viewer's
 impressions alongside the candidate reads).
 
-    .venv/bin/python -m bench.impression_cost [--users 150] [--rounds 2] [--no-write-docs]
+    .venv/bin/python -m bench.impression_cost [--users 150] [--rounds 2] [--keyspace K]
+                                              [--no-write-docs]
 
 On its own keyspace (bench_loop: 5k videos, 400 viewers, seeded and trained by the bench
 tooling), a fresh server per configuration, configurations alternated `rounds` times.
@@ -18,6 +19,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,8 +36,8 @@ BEGIN, END = "<!-- impressions:begin -->", "<!-- impressions:end -->"
 CONFIGS = {"off": {"RECORD_IMPRESSIONS": "0", "FEED_IMPRESSION_LIMIT": "0"}, "on": {}}
 
 
-def measure(tokens: list[str], env: dict) -> dict:
-    with Server(SPEC.keyspace, extra_env=env) as server, httpx.Client(
+def measure(spec: seed.Spec, tokens: list[str], env: dict) -> dict:
+    with Server(spec.keyspace, extra_env=env) as server, httpx.Client(
             base_url=server.base_url, timeout=30.0) as client:
         for token in tokens[:10]:  # warm-up: connections, caches
             client.get("/api/v1/recommendations/foryou", params={"pageSize": 10},
@@ -63,31 +65,37 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=150)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--keyspace", default=SPEC.keyspace, help=(
+        "Seed and serve this keyspace instead (the same data set): a branch with a newer "
+        "schema than another checkout's servers of the default one"))
     ap.add_argument("--no-write-docs", dest="write_docs", action="store_false")
     args = ap.parse_args(argv)
-    settings = seed.bench_settings(SPEC.keyspace)
+    spec = replace(SPEC, keyspace=args.keyspace)
+    settings = seed.bench_settings(spec.keyspace)
     cluster, session = connect(settings)
     try:
-        seed.ensure(SPEC, session)
-        users = [u for u, _ in seed.load_user_vectors(session, SPEC.keyspace)][:args.users]
+        seed.ensure(spec, session)
+        users = [u for u, _ in seed.load_user_vectors(session, spec.keyspace)][:args.users]
         version = session.execute("SELECT release_version FROM system.local").one()[0]
     finally:
         cluster.shutdown()
-    seed.ensure_trained(SPEC)
+    seed.ensure_trained(spec)
     tokens = [mint(settings, u, ["viewer"]) for u in users]
     runs: dict[str, list[dict]] = {name: [] for name in CONFIGS}
     for _ in range(args.rounds):
         for name, env in CONFIGS.items():
-            runs[name].append(measure(tokens, env))
+            runs[name].append(measure(spec, tokens, env))
             print(name, runs[name][-1], flush=True)
     mean = {name: {k: statistics.mean(r[k] for r in rs) for k in ("app", "cassandra", "p50")}
             for name, rs in runs.items()}
     total = {name: m["app"] + m["cassandra"] for name, m in mean.items()}
     where = machine.describe(version)
+    keyspace_arg = f" --keyspace {spec.keyspace}" if spec.keyspace != SPEC.keyspace else ""
     lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `.venv/bin/python "
-             f"-m bench.impression_cost --users {args.users} --rounds {args.rounds}` on "
-             f"{where['cpu']}, {where['ram']} RAM, Cassandra {version}; {SPEC.keyspace} "
-             f"({SPEC.videos} videos, {SPEC.users} viewers, trained), pages 1 and 2 of "
+             f"-m bench.impression_cost --users {args.users} --rounds {args.rounds}"
+             f"{keyspace_arg}` on "
+             f"{where['cpu']}, {where['ram']} RAM, Cassandra {version}; {spec.keyspace} "
+             f"({spec.videos} videos, {spec.users} viewers, trained), pages 1 and 2 of "
              f"{len(users)} viewers per run, one request at a time, a fresh server per run, "
              "off/on alternated; mean over the runs.", "",
              "| closed loop | requests per run | p50 ms | server CPU ms per request "

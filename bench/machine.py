@@ -37,8 +37,11 @@ def mem_total_gib() -> float:
 
 
 def cassandra_pid() -> int | None:
+    """The local node's pid; BENCH_CASSANDRA_PIDFILE names its file when the node was
+    started from another checkout (a git worktree)."""
+    path = os.environ.get("BENCH_CASSANDRA_PIDFILE") or REPO / ".cassandra/cassandra.pid"
     try:
-        pid = int((REPO / ".cassandra/cassandra.pid").read_text().strip())
+        pid = int(Path(path).read_text().strip())
         return pid if Path(f"/proc/{pid}").exists() else None
     except (OSError, ValueError):
         return None

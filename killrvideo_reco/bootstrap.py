@@ -74,7 +74,9 @@ def profile_params(settings: Settings) -> ProfileParams:
 def impression_params(settings: Settings) -> ImpressionParams:
     return ImpressionParams(settings.impression_ttl_days * 86400,
                             timedelta(hours=settings.attribution_window_h),
-                            settings.impression_queue_size, settings.record_impressions)
+                            settings.impression_queue_size, settings.record_impressions,
+                            settings.video_impression_buckets,
+                            settings.new_viewer_max_watched)
 
 
 def repeat_rules(settings: Settings) -> RepeatRules:
@@ -146,7 +148,7 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                            popularity_only=popularity,
                            repeats=RepeatLimit(impressions, repeat_rules(overridden)),
                            summaries=summaries)
-    impression_log = ImpressionLog(impressions, impression_params(settings))
+    impression_log = ImpressionLog(impressions, impression_params(settings), videos.count)
     return Services(
         videos, viewers, behaviour, training, runs, feed,
         ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,

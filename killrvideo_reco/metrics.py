@@ -72,6 +72,11 @@ RECO_IMPRESSIONS = Counter(
     "killrvideo_reco_impressions_total",
     "Items shown (feed pages and related answers to signed-in viewers), by page source, "
     "experiment variant and position.", ["source", "variant", "position"])
+RECO_NEW_VIEWER_PAGES = Counter(
+    "killrvideo_reco_new_viewer_pages_total",
+    "Feed pages served to new viewers (fewer than NEW_VIEWER_MAX_WATCHED positive videos), "
+    "by source and variant: the personalised share is source=\"personalized\" over all.",
+    ["source", "variant"])
 RECO_ATTRIBUTED_VIEWS = Counter(
     "killrvideo_reco_attributed_views_total",
     "Views attributed to an impression (clicks), by the impression's source, variant and "

@@ -294,6 +294,15 @@ class Settings(BaseSettings):
     impression_queue_size: int = Field(
         10_000, ge=1, description="Impression and counter writes waiting for the background "
         "writers at most; beyond it they are dropped (counted in /metrics and logged).")
+    video_impression_buckets: int = Field(
+        64, ge=1, le=1024, description="Partitions per day of video_impressions_by_day (which "
+        "videos each viewer was shown): a day's distinct (video, viewer) pairs spread over "
+        "them by viewer. Raise it only: rows in buckets beyond a lowered count are not read "
+        "until they expire.")
+    new_viewer_max_watched: int = Field(
+        10, ge=1, le=10_000, description="A viewer whose taste profile holds fewer positive "
+        "videos than this is new: the feed pages served to them are counted, with the share "
+        "that was personalised, in the online metrics.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["text", "json"] = Field(
         "text", description="text: human-readable lines; json: one JSON object per line.")

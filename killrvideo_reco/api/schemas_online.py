@@ -12,6 +12,7 @@ from killrvideo_reco.api.schemas import ApiModel, UtcDateTime
 from killrvideo_reco.domain.experiment_results import Results
 from killrvideo_reco.domain.experiments import OVERRIDABLE, Experiment, Variant
 from killrvideo_reco.domain.online_metrics import DailyMetrics
+from killrvideo_reco.domain.reach import DailyCoverage, VideoDay
 
 
 class DailyMetricsOut(ApiModel):
@@ -30,6 +31,14 @@ class DailyMetricsOut(ApiModel):
         description="Mean share of the video played in attributed views of known length.")
     completed_share: float | None = Field(
         description="Share of attributed views that played at least 90% of the video.")
+    new_viewer_pages: int = Field(description=(
+        "Feed pages of this source served to new viewers (fewer than NEW_VIEWER_MAX_WATCHED "
+        "positive videos in their taste profile)."))
+    new_viewer_personalised_share: float | None = Field(description=(
+        "Of this day's and variant's feed pages served to new viewers (all sources), the "
+        "share that was personalised rather than the cold-start fallback; the same on each "
+        "feed entry of the day and variant; null on related entries and when no new viewer "
+        "got a feed page."))
 
     @classmethod
     def of(cls, m: DailyMetrics) -> "DailyMetricsOut":
@@ -37,7 +46,25 @@ class DailyMetricsOut(ApiModel):
                    impressions=m.impressions, attributed_views=m.clicks, ctr=m.ctr,
                    ctr_at_position=list(m.ctr_at_position), watch_seconds=m.watch_seconds,
                    watch_seconds_per_impression=m.watch_seconds_per_impression,
-                   mean_completion=m.mean_completion, completed_share=m.completed_share)
+                   mean_completion=m.mean_completion, completed_share=m.completed_share,
+                   new_viewer_pages=m.new_viewer_pages,
+                   new_viewer_personalised_share=m.new_viewer_personalised_share)
+
+
+class DailyCoverageOut(ApiModel):
+    day: date
+    distinct_videos_shown: int = Field(description=(
+        "Distinct videos shown that day on feed pages and related answers to signed-in "
+        "viewers, every source and variant together."))
+    catalogue_size: int | None = Field(description=(
+        "Videos in the catalogue now (counted at most once an hour), not on that day."))
+    catalogue_coverage: float | None = Field(
+        description="distinctVideosShown / catalogueSize; null for an empty catalogue.")
+
+    @classmethod
+    def of(cls, c: DailyCoverage) -> "DailyCoverageOut":
+        return cls(day=c.day, distinct_videos_shown=c.distinct_videos_shown,
+                   catalogue_size=c.catalogue_size, catalogue_coverage=c.coverage)
 
 
 class RecommendationMetricsOut(ApiModel):
@@ -45,6 +72,25 @@ class RecommendationMetricsOut(ApiModel):
     to_day: date = Field(alias="to")
     days: list[DailyMetricsOut] = Field(description="One entry per day, source and variant "
                                                     "with anything recorded.")
+    coverage: list[DailyCoverageOut] = Field(description="Catalogue coverage, one entry per "
+                                                         "day asked, oldest first.")
+
+
+class VideoDayOut(ApiModel):
+    day: date
+    impressions: int = Field(description="Times the video was shown that day.")
+    viewers: int = Field(description="Distinct viewers it was shown to that day.")
+
+    @classmethod
+    def of(cls, d: VideoDay) -> "VideoDayOut":
+        return cls(day=d.day, impressions=d.impressions, viewers=d.viewers)
+
+
+class VideoImpressionsOut(ApiModel):
+    video_id: uuid.UUID
+    impressions: int = Field(description="Times shown over the days asked.")
+    days: list[VideoDayOut] = Field(description="One entry per UTC day asked, newest first "
+                                                "(today included).")
 
 
 OverrideValue = Union[StrictBool, Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)],

@@ -127,6 +127,9 @@ class FeedPage:
     page: int
     page_size: int
     source: FeedSource
+    # The viewer's positive videos as the feed read them (StoredProfile.item_count, 0
+    # without a profile); None when it read no profile (the popularity variant).
+    positives: int | None = None
 
 
 @dataclass(frozen=True)

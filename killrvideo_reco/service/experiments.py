@@ -198,7 +198,7 @@ class ExperimentService:
         shown = [i.summary.video_id for i in found.items]
         recommendation_id = self.impressions.served(
             user_id, found.source, shown, (page - 1) * page_size + 1, assigned.variant,
-            assigned.experiment_id)
+            assigned.experiment_id, found.positives)
         for e, v in assigned.pairs:
             if shown and self.store is not None:
                 self._submit_viewer(e, v, user_id, len(shown), 0, 0)

@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -104,6 +105,7 @@ class FeedService:
             return await self._cold_start(user_id, page, page_size)
         prefs, catalogue_model, run = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
+        positives = prefs.item_count if prefs is not None else 0
         verdict = feed_rules.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
         if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:
             self._log_unusable_once(user_id, verdict.reason)
@@ -117,7 +119,7 @@ class FeedService:
                 # Shaping is greedy: the positions up to this page's end are final already.
                 ordered = shaped(ranked, self.shaping, time.time(), end)
                 items = await self._two_stage_items(ordered[start:end], prefs)
-                return FeedPage(items, len(ranked), page, page_size, "personalized")
+                return FeedPage(items, len(ranked), page, page_size, "personalized", positives)
         elif verdict.vector is not None and prefs is not None:
             fresh, over_shown = await asyncio.gather(
                 self.nearest_unseen(user_id, verdict.vector, page * page_size),
@@ -126,8 +128,8 @@ class FeedService:
             if fresh:
                 start, end = feed_rules.page_bounds(page, page_size)
                 items = await self._explain(fresh[start:end], prefs.recent_positive)
-                return FeedPage(items, len(fresh), page, page_size, "personalized")
-        return await self._cold_start(user_id, page, page_size)
+                return FeedPage(items, len(fresh), page, page_size, "personalized", positives)
+        return replace(await self._cold_start(user_id, page, page_size), positives=positives)
 
     async def _ranked(self, user_id: uuid.UUID, run, prefs, behaviour_query,
                       content_query) -> list[Ranked]:

@@ -6,6 +6,8 @@ retried further; both are counted (killrvideo_impression_writes_total) and logge
 lost silently. The queue is drained on shutdown for up to SHUTDOWN_GRACE_S.
 A view costs one bounded read of the viewer's recent impressions, run alongside its
 commit, so it adds no latency to the view path.
+The same write records which videos each viewer was shown that day (domain/reach.py):
+catalogue coverage per day and a video's impressions and viewers come from it.
 """
 from __future__ import annotations
 
@@ -33,8 +35,17 @@ from killrvideo_reco.domain.impressions import (
     position_label,
 )
 from killrvideo_reco.domain.online_metrics import DailyMetrics
+from killrvideo_reco.domain.reach import (
+    DailyCoverage,
+    VideoDay,
+    coverage,
+    is_new_viewer,
+    video_days,
+    viewer_bucket,
+)
 from killrvideo_reco.retries import retry_transient
 from killrvideo_reco.service.ports import ImpressionRepository
+from killrvideo_reco.service.ttl_cache import CachedValue
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,6 +57,8 @@ WORKERS = 4
 # An impression can be recorded this long after the view's own time and still precede it
 # (clocks of replicas and clients disagree a little).
 CLOCK_SLACK = timedelta(minutes=5)
+# The catalogue size (coverage's denominator) is a scan of the videos' keys: once an hour.
+CATALOGUE_COUNT_TTL_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -54,11 +67,16 @@ class ImpressionParams:
     attribution_window: timedelta
     queue_size: int
     enabled: bool = True
+    video_buckets: int = 64  # VIDEO_IMPRESSION_BUCKETS
+    new_viewer_max_positives: int = 10  # NEW_VIEWER_MAX_WATCHED
 
 
 class ImpressionLog:
-    def __init__(self, store: ImpressionRepository | None, params: ImpressionParams):
+    def __init__(self, store: ImpressionRepository | None, params: ImpressionParams,
+                 catalogue_size: Callable[[], Awaitable[int]] | None = None):
         """Without a store (the CLI's and the evaluation's wiring) nothing is recorded."""
+        self._catalogue_size = (CachedValue(catalogue_size, CATALOGUE_COUNT_TTL_S)
+                                if catalogue_size is not None else None)
         self.params = params if store is not None else replace(params, enabled=False)
         self.store: ImpressionRepository = store  # type: ignore[assignment]
         self.has_store = store is not None
@@ -68,9 +86,12 @@ class ImpressionLog:
 
     def served(self, user_id: uuid.UUID | None, source: str, video_ids: Sequence[uuid.UUID],
                first_position: int, variant: str = DEFAULT_VARIANT,
-               experiment_id: uuid.UUID | None = None) -> uuid.UUID:
+               experiment_id: uuid.UUID | None = None,
+               positives: int | None = None) -> uuid.UUID:
         """A page was served: its recommendation id (a time UUID). Signed-in viewers' pages
-        are recorded in the background; anonymous ones only get the id."""
+        are recorded in the background; anonymous ones only get the id. `positives`: the
+        viewer's positive videos as the feed read them (None: not read), which says
+        whether this is a new viewer's page."""
         recommendation_id = uuid.uuid1()
         if user_id is None or not video_ids or not self.params.enabled:
             return recommendation_id
@@ -83,9 +104,13 @@ class ImpressionLog:
         for item in items:
             if item.position <= TOP_POSITIONS:
                 increments[f"impressions_p{item.position}"] = 1
+        if is_new_viewer(positives, self.params.new_viewer_max_positives):
+            metrics.RECO_NEW_VIEWER_PAGES.labels(source, variant).inc()
+            increments["new_viewer_pages"] = 1
         day = day_of(impression.served_at)
+        bucket = viewer_bucket(user_id, self.params.video_buckets)
         self.submit("impression", lambda: retry_transient(
-            lambda: self.store.record(impression, self.params.ttl_s)))
+            lambda: self.store.record(impression, self.params.ttl_s, bucket)))
         self.submit("counter", lambda: self.store.add_daily(day, source, variant, increments))
         return recommendation_id
 
@@ -185,3 +210,27 @@ class ImpressionLog:
         if not self.has_store:
             return []
         return online_metrics.daily_metrics(await self.store.daily(days))
+
+    async def coverage(self, days: Sequence[date]) -> list[DailyCoverage]:
+        """Distinct videos shown on each of these days, and that over the catalogue's
+        current size (empty when nothing is recorded here)."""
+        if not self.has_store:
+            return []
+        size = await self._catalogue_size.get() if self._catalogue_size is not None else None
+        today = datetime.now(timezone.utc).date()
+        # Days whose rows have all expired, or are yet to come, hold nothing: not read.
+        first = today - timedelta(seconds=self.params.ttl_s) - timedelta(days=1)
+        found = []
+        for day in days:  # one after another: each reads its buckets concurrently already
+            shown = (await self.store.videos_shown(day, self.params.video_buckets)
+                     if first <= day <= today + timedelta(days=1) else [])
+            found.append(coverage(day, shown, size))
+        return found
+
+    async def video_impressions(self, video_id: uuid.UUID,
+                                days: Sequence[date]) -> list[VideoDay]:
+        """How often the video was shown on each of these days, and to how many viewers."""
+        rows = (await self.store.video_days(video_id, days, self.params.video_buckets)
+                if self.has_store else [])
+        return video_days(days, rows)
+

@@ -51,6 +51,8 @@ class VideoRepository(Protocol):
     async def set_catalogue_model(self, model_id: str) -> None: ...
     async def set_vector(self, video_id: uuid.UUID, vector: np.ndarray, model_id: str) -> None: ...
     async def scan_details(self) -> list[VideoDetails]: ...
+    async def count(self) -> int:
+        """Videos in the catalogue (a scan: cache it)."""
 
 
 class ViewerRepository(Protocol):
@@ -177,7 +179,8 @@ class ViewCountRepository(Protocol):
 
 class ImpressionRepository(Protocol):
     """Impressions (store/impressions.py) and the daily recommendation counters."""
-    async def record(self, impression: Impression, ttl_s: int) -> None: ...
+    async def record(self, impression: Impression, ttl_s: int, bucket: int) -> None:
+        """The page's rows, and its videos' rows in the viewer's `bucket` of the day."""
     async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
                      days: Sequence[date], limit: int) -> list[ImpressionRow]:
         """The viewer's impression rows served between since and until (the `days`
@@ -187,6 +190,11 @@ class ImpressionRepository(Protocol):
         """Counter increments: not idempotent, so never re-sent after a failure."""
     async def daily(self, days: Sequence[date]) -> list[tuple[date, str, str, str, int]]:
         """(day, source, variant, metric, value) of every counter of these days."""
+    async def videos_shown(self, day: date, buckets: int) -> list[uuid.UUID]:
+        """The videos shown that day, once per bucket (of `buckets`) that saw them."""
+    async def video_days(self, video_id: uuid.UUID, days: Sequence[date],
+                         buckets: int) -> list[tuple[date, int, int]]:
+        """(day, impressions, distinct viewers) partial sums of the video, per bucket."""
 
 
 class ExperimentRepository(Protocol):

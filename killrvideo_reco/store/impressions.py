@@ -1,6 +1,8 @@
 """CQL for impressions (what viewers were shown) and the daily recommendation counters
-(cql/0010_impressions.cql). One page is one single-partition batch; counters of one
-event are one counter batch on one shard of their day."""
+(cql/0010_impressions.cql), and which videos were shown to whom each day
+(cql/0012_video_impressions.cql). One page is one unlogged batch over two partitions (the
+viewer's day and the viewer's bucket of the day); counters of one event are one counter
+batch on one shard of their day."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +21,8 @@ from killrvideo_reco.store.connection import prepare as prepare_statement
 
 # Partitions per day of recommendation_daily: increments spread over them, reads sum them.
 DAILY_SHARDS = 8
+# Concurrent single-partition reads of video_impressions_by_day one admin request makes.
+PARTITION_READS = 32
 
 DailyRow = tuple[date, str, str, str, int]  # (day, source, variant, metric, value)
 
@@ -36,6 +40,18 @@ class ImpressionStore:
             f"FROM {keyspace}.impressions WHERE userid = ? AND day IN ? "
             "AND recommendation_id >= minTimeuuid(?) AND recommendation_id <= maxTimeuuid(?) "
             "LIMIT ?")
+        self._shown = prepare(
+            f"UPDATE {keyspace}.video_impressions_by_day USING TTL ? SET pages = pages + ? "
+            "WHERE day = ? AND bucket = ? AND videoid = ? AND userid = ?")
+        # One partition per query: an aggregate over an IN of partitions draws a server
+        # warning, and a partition at a time keeps each request small.
+        self._videos_shown = prepare(
+            f"SELECT videoid FROM {keyspace}.video_impressions_by_day "
+            "WHERE day = ? AND bucket = ? GROUP BY videoid")  # one row per video
+        self._video_day = prepare(
+            f"SELECT sum(collection_count(pages)) AS shown, count(*) AS viewers "
+            f"FROM {keyspace}.video_impressions_by_day "
+            "WHERE day = ? AND bucket = ? AND videoid = ?")
         self._add = prepare(
             f"UPDATE {keyspace}.recommendation_daily SET value = value + ? "
             "WHERE day = ? AND shard = ? AND source = ? AND variant = ? AND metric = ?")
@@ -43,14 +59,44 @@ class ImpressionStore:
             f"SELECT day, source, variant, metric, value FROM {keyspace}.recommendation_daily "
             "WHERE day = ? AND shard IN ?")
 
-    async def record(self, impression: Impression, ttl_s: int) -> None:
+    async def record(self, impression: Impression, ttl_s: int, bucket: int) -> None:
+        """Idempotent (rows and set elements are keyed by the page), so safe to retry."""
         day = day_of(impression.served_at)
-        batch = BatchStatement(batch_type=BatchType.UNLOGGED)  # one partition: atomic
+        page = {impression.recommendation_id}
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
         for item in impression.items:
             batch.add(self._insert, (impression.user_id, day, impression.recommendation_id,
                                      item.video_id, item.position, impression.source,
                                      impression.variant, impression.experiment_id, ttl_s))
+            batch.add(self._shown, (ttl_s, page, day, bucket, item.video_id,
+                                    impression.user_id))
         await execute(self.session, batch, None, WRITE_EXECUTION)
+
+    async def videos_shown(self, day: date, buckets: int) -> list[uuid.UUID]:
+        """The videos shown that day, once per bucket that saw them (the server groups a
+        bucket's (video, viewer) rows: one row per video crosses the wire)."""
+        found = await self._per_partition(
+            self._videos_shown, [(day, bucket) for bucket in range(buckets)])
+        return [r.videoid for rows in found for r in rows]
+
+    async def video_days(self, video_id: uuid.UUID, days: Sequence[date],
+                         buckets: int) -> list[tuple[date, int, int]]:
+        """(day, impressions, distinct viewers) of the video, one entry per day and bucket
+        that showed it."""
+        keys = [(day, bucket) for day in days for bucket in range(buckets)]
+        found = await self._per_partition(
+            self._video_day, [(day, bucket, video_id) for day, bucket in keys])
+        return [(day, r.shown or 0, r.viewers) for (day, _), rows in zip(keys, found)
+                for r in rows if r.viewers]
+
+    async def _per_partition(self, statement, values: list[tuple]) -> list[list]:
+        """One query per partition, at most PARTITION_READS in flight."""
+        gate = asyncio.Semaphore(PARTITION_READS)
+
+        async def one(params: tuple) -> list:
+            async with gate:
+                return await execute(self.session, statement, params)
+        return await asyncio.gather(*(one(params) for params in values))
 
     async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
                      days: Sequence[date], limit: int) -> list[ImpressionRow]:

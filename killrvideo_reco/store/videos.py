@@ -87,6 +87,7 @@ class VideoStore:
         self._latest = prepare(
             f"SELECT videoid FROM {ks}.latest_videos WHERE month = ? LIMIT ?")
         self._scan = prepare(f"SELECT {SUMMARY_COLUMNS} FROM {ks}.videos LIMIT ?")
+        self._ids = prepare(f"SELECT videoid FROM {ks}.videos")
         self._get_meta = prepare(f"SELECT value FROM {ks}.service_metadata WHERE name = ?")
         self._set_meta = prepare(f"INSERT INTO {ks}.service_metadata (name, value) VALUES (?, ?)")
         self._all_details = prepare(
@@ -161,6 +162,11 @@ class VideoStore:
 
     async def set_catalogue_model(self, model_id: str) -> None:
         await execute(self.session, self._set_meta, (MODEL_KEY, model_id), WRITE_EXECUTION)
+
+    async def count(self) -> int:
+        """How many videos the catalogue holds: a paged scan of the partition keys (one
+        request per 5000 videos), so callers cache it."""
+        return len(await execute(self.session, self._ids))
 
     async def scan_details(self) -> list[VideoDetails]:
         """Every video (batch jobs only): a paged scan in a worker thread."""

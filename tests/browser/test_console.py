@@ -142,13 +142,40 @@ def test_carlos_feed_and_recording_a_view(session):
     watcher.check()
 
 
-def test_a_videos_related_videos(session, axe_script):
+def test_a_videos_related_videos_and_who_it_was_shown_to(session, axe_script):
     page, base, watcher = session
-    page.locator("#feed > li h3 a").first.click()
+    link = page.locator("#feed > li h3 a").first
+    video = re.search(r"id=([0-9a-f-]{36})", link.get_attribute("href")).group(1)
+    # The public feed, as the site asks for it, shows carlos and dana pages (impressions):
+    # the video's counts must include each page that showed it.
+    token = {name: call(base, "POST", "/console/dev/token", body={"account": name})["token"]
+             for name in ("operator", "carlos", "dana")}
+    showing = [name for name in ("carlos", "dana") for _ in range(2)
+               if video in {i["videoId"] for i in call(
+                   base, "GET", "/api/v1/recommendations/foryou?pageSize=50", token[name])["items"]}]
+    assert showing, "carlos's own feed shows the video he opened"
+    counts = {}
+    for _ in range(30):  # recorded in the background: wait a little
+        counts = call(base, "GET", f"/api/v1/admin/videos/{video}/impressions?days=7",
+                      token["operator"])
+        if counts["impressions"] >= len(showing):
+            break
+        time.sleep(0.5)
+    assert counts["days"][0]["viewers"] >= len(set(showing)), counts
+    link.click()
     expect(page).to_have_url(re.compile(r"/console/video\?id="))
     expect(page.locator("#video-title")).not_to_be_empty()
     expect(page.locator("#related > li")).to_have_count(5)
     expect(page.locator("#related > li .why").first).not_to_be_empty()
+    days = page.locator("#reach tbody tr")
+    expect(days).to_have_count(7)
+    today = datetime.now(timezone.utc).date().isoformat()
+    expect(days.first.locator("td").first).to_have_text(today)
+    shown_today = int(days.first.locator("td").nth(1).inner_text())
+    viewers_today = int(days.first.locator("td").nth(2).inner_text())
+    assert shown_today >= len(showing) and viewers_today >= len(set(showing))
+    expect(page.locator("#reach-summary")).to_contain_text(re.compile(
+        r"Shown \d+ times in the last 7 days"))
     audit(page, axe_script, "video")
     watcher.check()
 
@@ -258,6 +285,14 @@ def test_an_experiments_results_and_the_online_metrics(session, axe_script):
     assert impressions >= shown  # the earlier tests' pages count too
     assert sum(int(t) for t in today_rows.evaluate_all(
         "rows => rows.map(r => r.cells[5].textContent)")) >= watched  # attributed views
+    # New viewers (the guests and the newcomer, no history) got feed pages today; those
+    # in the popularity variant are not classified (that feed reads no profile).
+    assert sum(int(t) for t in today_rows.evaluate_all(
+        "rows => rows.map(r => r.cells[8].textContent)")) > 0
+    covered = page.locator("#coverage tbody tr", has_text=today)
+    expect(covered).to_have_count(1)
+    assert int(covered.locator("td").nth(1).inner_text()) > 0  # distinct videos shown
+    expect(covered.locator("td").nth(3)).to_contain_text("%")
     expect(page.locator("#ctr-chart svg[role=img] circle")).not_to_have_count(0)
     expect(page.locator("#watch-chart svg[role=img]")).to_have_count(1)
     audit(page, axe_script, "experiments")

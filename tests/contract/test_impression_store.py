@@ -22,8 +22,8 @@ def test_a_page_reads_back_within_its_window_only(stores):
     user, other = uuid.uuid4(), uuid.uuid4()
     videos = [uuid.uuid4() for _ in range(3)]
     page = shown(user, videos, first=11)
-    run(stores.impressions.record(page, 3600))
-    run(stores.impressions.record(shown(other, videos), 3600))
+    run(stores.impressions.record(page, 3600, 0))
+    run(stores.impressions.record(shown(other, videos), 3600, 1))
     at = page.served_at
     since, until = at - timedelta(hours=24), at + timedelta(minutes=5)
     rows = run(stores.impressions.recent(user, since, until, days_between(since, until), 100))
@@ -49,3 +49,25 @@ def test_daily_counters_add_up_per_source_variant_and_metric(stores):
     assert sorted(found) == sorted([(day, "personalized", "default", "clicks", 5),
                                     (day, "personalized", "default", "impressions", 50),
                                     (day, "trending", "default", "impressions", 4)])
+
+
+def test_videos_shown_per_day_and_a_videos_impressions_and_viewers(stores):
+    carol, dan, erin = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    hit, niche, unseen = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    first = shown(carol, [hit, niche])
+    # carol twice (two pages), dan and erin once; dan shares carol's bucket.
+    for page, bucket in ((first, 0), (shown(carol, [hit]), 0), (shown(dan, [hit]), 0),
+                         (shown(erin, [hit, niche]), 3)):
+        run(stores.impressions.record(page, 3600, bucket))
+    run(stores.impressions.record(first, 3600, 0))  # a retried write counts once
+    day = days_between(first.served_at, first.served_at)[0]
+    ours = {hit, niche, unseen}  # other tests of the module record pages on this day too
+    listed = [v for v in run(stores.impressions.videos_shown(day, 4)) if v in ours]
+    # Once per bucket that saw it: hit and niche in buckets 0 and 3.
+    assert sorted(listed) == sorted([hit, niche, hit, niche])
+    assert sorted(v for v in run(stores.impressions.videos_shown(day, 1))
+                  if v in ours) == sorted([hit, niche])
+    by_bucket = run(stores.impressions.video_days(hit, [day, day - timedelta(days=1)], 4))
+    assert sorted(by_bucket) == sorted([(day, 3, 2), (day, 1, 1)])  # (shown, viewers)
+    assert run(stores.impressions.video_days(unseen, [day], 4)) == []
+    assert not ours & set(run(stores.impressions.videos_shown(day - timedelta(days=1), 4)))

@@ -1,4 +1,5 @@
-"""In-memory ImpressionRepository: rows by (viewer, day), daily counters in a dict."""
+"""In-memory ImpressionRepository: rows by (viewer, day), daily counters in a dict, the
+pages that showed each video by (day, bucket, video, viewer)."""
 from __future__ import annotations
 
 from killrvideo_reco.domain.errors import StoreUnavailable
@@ -9,6 +10,7 @@ class FakeImpressionStore:
     def __init__(self):
         self.rows: dict[tuple, list[ImpressionRow]] = {}
         self.counters: dict[tuple, int] = {}
+        self.shown: dict[tuple, set] = {}
         # The next `fail_records` impression writes and `fail_counters` counter writes raise.
         self.fail_records = self.fail_counters = 0
 
@@ -17,9 +19,12 @@ class FakeImpressionStore:
             setattr(self, knob, getattr(self, knob) - 1)
             raise StoreUnavailable("write timed out (fake)")
 
-    async def record(self, impression, ttl_s):
+    async def record(self, impression, ttl_s, bucket):
         self._maybe_fail("fail_records")
         key = (impression.user_id, day_of(impression.served_at))
+        for item in impression.items:
+            self.shown.setdefault((key[1], bucket, item.video_id, impression.user_id),
+                                  set()).add(impression.recommendation_id)
         self.rows.setdefault(key, []).extend(
             ImpressionRow(impression.recommendation_id, item.video_id, item.position,
                           impression.source, impression.variant, impression.experiment_id)
@@ -39,3 +44,16 @@ class FakeImpressionStore:
     async def daily(self, days):
         return [(*key, value) for key, value in sorted(self.counters.items())
                 if key[0] in days]
+
+    async def videos_shown(self, day, buckets):
+        return [video for d, bucket, video in {k[:3] for k in self.shown}
+                if d == day and bucket < buckets]
+
+    async def video_days(self, video_id, days, buckets):
+        sums: dict[tuple, list[int]] = {}
+        for (day, bucket, video, _), pages in self.shown.items():
+            if video == video_id and day in days and bucket < buckets:
+                entry = sums.setdefault((day, bucket), [0, 0])
+                entry[0] += len(pages)
+                entry[1] += 1
+        return [(day, shown, viewers) for (day, _), (shown, viewers) in sums.items()]

@@ -73,5 +73,8 @@ class FakeVideoStore:
         self.videos[video_id] = NewVideo(**{**vars(video), "content_features": vector,
                                             "embedding_model": model_id})
 
+    async def count(self):
+        return len(self.videos)
+
     async def scan_details(self):
         return [d for v in list(self.videos) if (d := await self.details(v)) is not None]

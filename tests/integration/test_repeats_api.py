@@ -41,11 +41,11 @@ def test_over_shown_videos_drop_and_pages_still_continue(api, cassandra):
         asyncio.run(store.record(Impression(
             user, uuid_from_time(at), tuple(ShownItem(uuid.UUID(v), n + 1)
                                             for n, v in enumerate(before[:3])),
-            "personalized", "default"), 3600))
+            "personalized", "default"), 3600, 0))
     # And one page showed the fourth: under the limit of 3, it stays.
     asyncio.run(store.record(Impression(user, uuid_from_time(now - timedelta(hours=2)),
                                         (ShownItem(uuid.UUID(before[3]), 1),),
-                                        "personalized", "default"), 3600))
+                                        "personalized", "default"), 3600, 0))
     whole = ids(api, settings, user, pageSize=15)
     assert not set(before[:3]) & set(whole)
     assert whole[:12] == before[3:15]

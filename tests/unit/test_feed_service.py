@@ -58,6 +58,7 @@ def test_feed_widens_the_horizon_until_the_page_is_full():
     page = asyncio.run(feed.for_you(user, 1, 10))
 
     assert page.source == "personalized"
+    assert page.positives == 5  # the profile's positive videos: what "new viewer" uses
     assert [i.summary.video_id for i in page.items] == ids[120:130]
     assert videos.nearest_limits == [50, 100, 200], "doubles until enough unseen are found"
 
@@ -96,6 +97,7 @@ def test_viewer_without_profile_gets_trending_then_latest_minus_what_they_saw():
 
     served = [i.summary.video_id for i in page.items]
     assert page.source == "trending"
+    assert page.positives == 0  # no profile
     assert served[:4] == ids[21:25], "trending first, most viewed first, watched dropped"
     assert served[4:] == ids[0:2], "then the latest uploads"
     assert page.total == 29
@@ -107,4 +109,5 @@ def test_profile_from_another_model_serves_cold_start():
     user = profiled_viewer(viewers, model="old-model")
     page = asyncio.run(FeedService(videos, viewers, settings()).for_you(user, 1, 5))
     assert page.source == "latest"
+    assert page.positives == 5  # a cold-start page still says who it served
     assert len(page.items) == 5

@@ -54,6 +54,7 @@ async function api(path, options = {}, token = sessionStorage.getItem(TOKEN_KEY)
 const fmt = {
   time: (t) => (t ? t.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") : "–"),
   num: (x, digits = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits)),
+  pct: (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`),
 };
 
 function thumbnail(item) {

@@ -182,8 +182,12 @@ async function loadMetrics(from, to) {
     ? found.days.map((m) => el("tr", {}, el("td", { text: m.day }), el("td", { text: m.source }),
       el("td", { text: m.variant }), el("td", { text: m.pages }), el("td", { text: m.impressions }),
       el("td", { text: m.attributedViews }), el("td", { text: fmt.num(m.ctr, 4) }),
-      el("td", { text: fmt.num(m.watchSecondsPerImpression, 2) })))
-    : [el("tr", {}, el("td", { colspan: 8, text: "Nothing recorded in these days." }))]));
+      el("td", { text: fmt.num(m.watchSecondsPerImpression, 2) }),
+      el("td", { text: m.newViewerPages }), el("td", { text: fmt.pct(m.newViewerPersonalisedShare) })))
+    : [el("tr", {}, el("td", { colspan: 10, text: "Nothing recorded in these days." }))]));
+  document.querySelector("#coverage tbody").replaceChildren(...found.coverage.map((c) =>
+    el("tr", {}, el("td", { text: c.day }), el("td", { text: c.distinctVideosShown }),
+      el("td", { text: c.catalogueSize ?? "–" }), el("td", { text: fmt.pct(c.catalogueCoverage) }))));
   return found.days.length;
 }
 

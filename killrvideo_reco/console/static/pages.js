@@ -92,8 +92,9 @@ async function initVideo() {
   });
   if (!videoId) { say("Open a video by id, or follow a link from a viewer's feed."); return; }
   input.value = videoId;
-  const [video, related] = await Promise.all([
-    api(`/api/v1/videos/${videoId}`), api(`/api/v1/videos/${videoId}/related?limit=5`)]);
+  const [video, related, reach] = await Promise.all([
+    api(`/api/v1/videos/${videoId}`), api(`/api/v1/videos/${videoId}/related?limit=5`),
+    api(`/api/v1/admin/videos/${videoId}/impressions?days=7`)]);
   document.getElementById("video").hidden = false;
   document.getElementById("video-title").textContent = video.title;
   document.getElementById("video-body").replaceChildren(thumbnail(video), el("dl", {},
@@ -105,7 +106,11 @@ async function initVideo() {
     thumbnail(r), el("div", {}, el("h3", {}, videoLink(r.videoId, r.title)),
       el("p", { class: "features", text: `${r.space} · similarity ${fmt.num(r.similarity)}` }),
       el("p", { class: "why", text: r.reason })))));
-  say(`${related.items.length} related videos`);
+  document.getElementById("reach-summary").textContent =
+    `Shown ${reach.impressions} times in the last ${reach.days.length} days (feed pages and related answers to signed-in viewers).`;
+  document.querySelector("#reach tbody").replaceChildren(...reach.days.map((d) => el("tr", {},
+    el("td", { text: d.day }), el("td", { text: d.impressions }), el("td", { text: d.viewers }))));
+  say(`${related.items.length} related videos; shown ${reach.impressions} times in ${reach.days.length} days`);
 }
 
 // --- training runs -----------------------------------------------------------------

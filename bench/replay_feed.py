@@ -31,7 +31,7 @@ from bench import machine, report
 from bench.replay import BANDS, DEFAULT_DATA
 from bench.server import Server
 from killrvideo_reco.auth import mint
-from killrvideo_reco.bootstrap import build_stores, services_on
+from killrvideo_reco.bootstrap import build_stores, migrate, services_on
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.evaluation import data, loader
 from killrvideo_reco.evaluation.embedding import embed_movies
@@ -125,6 +125,8 @@ def main(argv=None) -> int:
     if not args.reuse:
         log(f"loading {len(users)} viewers into {args.keyspace}")
         asyncio.run(load_and_train(settings, args.data_dir, users))
+    else:
+        migrate(settings)  # a keyspace loaded by an older release lacks newer schema files
     bands: dict[str, list[data.UserSplit]] = {name: [] for _, _, name in BANDS}
     for user in users:
         bands[band_of(len(user.train))].append(user)

@@ -75,3 +75,13 @@ def wait_for_job(api, job_id: str, headers: dict, timeout_s: float, poll_s: floa
             break
         time.sleep(poll_s)
     return body
+
+
+def eventually(check, timeout_s: float = 15.0):
+    """The writes are off the request path: poll until `check()` is truthy."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)

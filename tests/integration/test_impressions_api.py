@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from tests.integration.seeding import add_videos, auth, cluster_vectors, unit
+from tests.integration.seeding import add_videos, auth, cluster_vectors, eventually, unit
 
 pytestmark = pytest.mark.integration
 FEED = "/api/v1/recommendations/foryou"
@@ -20,16 +20,6 @@ def videos(cassandra):
     rng = np.random.default_rng(22)
     return add_videos(settings, session, cluster_vectors(rng, unit(rng.normal(size=384)), 40),
                       [f"loop {i}" for i in range(40)])
-
-
-def eventually(check, timeout_s: float = 15.0):
-    """The writes are off the request path: poll until `check()` is truthy."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def impression_rows(session, keyspace, user):

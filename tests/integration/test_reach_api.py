@@ -1,14 +1,13 @@
 """Reach end to end on a real Cassandra: catalogue coverage and new viewers' personalised
 share in the daily metrics, and a video's impressions and viewers per day, equal to what
 the feed pages actually showed (cql/0012, domain/reach.py)."""
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 
-from tests.integration.seeding import add_videos, auth, cluster_vectors, set_profile, unit
+from tests.integration.seeding import add_videos, auth, cluster_vectors, eventually, set_profile, unit
 
 pytestmark = pytest.mark.integration
 FEED = "/api/v1/recommendations/foryou"
@@ -22,16 +21,6 @@ def videos(cassandra):
     return add_videos(settings, session, cluster_vectors(rng, unit(rng.normal(size=384)),
                                                          CATALOGUE),
                       [f"reach {i}" for i in range(CATALOGUE)])
-
-
-def eventually(check, timeout_s: float = 15.0):
-    """The writes are off the request path: poll until `check()` is truthy."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def feed(api, settings, user, **params):

@@ -30,10 +30,11 @@ from killrvideo_reco.service.ports import (
     ViewerRepository,
 )
 from killrvideo_reco.service.privacy import PrivacyService
-from killrvideo_reco.service.related import RelatedVideos, embedded_facts
+from killrvideo_reco.service.related import RelatedVideos
 from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.runs import LiveRun
 from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
+from killrvideo_reco.service.view_facts import embedded_facts
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema, vector_tables
 from killrvideo_reco.store.behaviour import BehaviourStore

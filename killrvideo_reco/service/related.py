@@ -31,6 +31,7 @@ from killrvideo_reco.service.ports import (
     ViewerRepository,
 )
 from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
+from killrvideo_reco.service.view_facts import embedded_facts
 
 OVERFETCH = 3  # ANN rows per item wanted, without lists: room for what the viewer saw
 MAX_ROWS = 1000  # Cassandra's ANN LIMIT cap
@@ -48,14 +49,6 @@ class RelatedVideo:
     similarity: float
     space: Space
     reason: str
-
-
-async def embedded_facts(videos: VideoRepository,
-                         video_ids: list[uuid.UUID]) -> dict[uuid.UUID, VideoFacts]:
-    """Facts of the videos that have an embedding: what the view path's facts cache holds
-    too (it shares that cache), so neither caches a video still being embedded."""
-    found = await videos.facts_many(video_ids)
-    return {v: f for v, f in found.items() if f.content_features is not None}
 
 
 class RelatedVideos:

@@ -4,6 +4,7 @@ taste head's references (recent likes, interest medoids) to the videos' vectors.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from cachetools import TTLCache
 
@@ -11,10 +12,19 @@ from killrvideo_reco.domain.models import VideoFacts
 from killrvideo_reco.domain.taste_head import ReferencedVideo, StoredHead
 from killrvideo_reco.domain.taste_profile import ProfileParams, TasteState
 from killrvideo_reco.service.ports import VideoRepository
+from killrvideo_reco.service.ttl_cache import CachedByKey
 
 
 class UnknownVideo(LookupError):
     pass
+
+
+async def embedded_facts(videos: VideoRepository,
+                         video_ids: list[uuid.UUID]) -> dict[uuid.UUID, VideoFacts]:
+    """Facts of the videos that have an embedding: all a facts cache may hold, so that no
+    cache keeps a video still being embedded."""
+    found = await videos.facts_many(video_ids)
+    return {v: f for v, f in found.items() if f.content_features is not None}
 
 
 class ViewFacts:
@@ -22,6 +32,7 @@ class ViewFacts:
                  cache: TTLCache[uuid.UUID, VideoFacts] | None = None,
                  references: TTLCache[tuple[uuid.UUID, str | None], ReferencedVideo] | None = None):
         self.videos, self.cache = videos, cache
+        self._facts = CachedByKey(partial(embedded_facts, videos), cache)
         # (video, model) -> what resolving a reference needs. Kept longer than the facts:
         # a video's vector under one model never changes, and a head refers to videos
         # liked long ago, which the short-lived facts cache rarely holds.
@@ -30,34 +41,21 @@ class ViewFacts:
     async def one(self, video_id: uuid.UUID) -> VideoFacts:
         """UnknownVideo for a video the catalogue lacks or has not embedded."""
         facts = self.cache.get(video_id) if self.cache is not None else None
-        if facts is None:
+        if facts is None:  # one video: its own single-row read, not the batched one
             facts = await self.videos.facts(video_id)
             if facts is None or facts.content_features is None:
                 raise UnknownVideo(f"no video {video_id}")
             if self.cache is not None:
                 self.cache[video_id] = facts
-        features = facts.content_features
-        if self.references is not None and features is not None:
+        if self.references is not None and facts.content_features is not None:
             # the viewer's next head may refer to it
-            self.references[(video_id, facts.embedding_model)] = (facts.title, features)
+            self.references[(video_id, facts.embedding_model)] = (facts.title,
+                                                                  facts.content_features)
         return facts
 
     async def many(self, video_ids: list[uuid.UUID]) -> dict[uuid.UUID, VideoFacts]:
         """The embedded videos among `video_ids`; the cache's misses in one read."""
-        cache = self.cache
-        found: dict[uuid.UUID, VideoFacts] = {}
-        for video_id in video_ids:
-            hit = cache.get(video_id) if cache is not None else None
-            if hit is not None:
-                found[video_id] = hit
-        missing = [v for v in video_ids if v not in found]
-        if missing:
-            for video_id, facts in (await self.videos.facts_many(missing)).items():
-                if facts.content_features is not None:
-                    found[video_id] = facts
-                    if cache is not None:
-                        cache[video_id] = facts
-        return found
+        return await self._facts.get_many(video_ids)
 
     async def resolve(self, head: StoredHead, model_id: str | None,
                       params: ProfileParams) -> TasteState:

@@ -14,8 +14,9 @@ import pytest
 from killrvideo_reco.domain.behaviour import behaviour_space
 from killrvideo_reco.domain.models import BehaviourRun, NeighbourList, NewVideo
 from killrvideo_reco.service.neighbours import ContentNeighbours
-from killrvideo_reco.service.related import RelatedVideos, UnknownVideo, embedded_facts
+from killrvideo_reco.service.related import RelatedVideos, UnknownVideo
 from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
+from killrvideo_reco.service.view_facts import embedded_facts
 from tests.fakes import FakeVideoStore, FakeViewerStore
 from tests.fakes.neighbours import FakeNeighbourStore
 

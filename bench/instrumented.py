@@ -92,8 +92,8 @@ def _install_timers() -> None:
     wiring.FeedService = TimedFeedService
     feed_module.based_on_for_items = _timed_sync("explain: based_on_for_items (numpy)",
                                                  feed_module.based_on_for_items)
-    viewers_module.decode_recent = _timed_sync("profile: decode_recent",
-                                               viewers_module.decode_recent)
+    viewers_module.decode_references = _timed_sync("profile: decode_references",
+                                                   viewers_module.decode_references)
     deps.verify = _timed_sync("auth: JWT verify", deps.verify)
     schemas.FeedPageOut.of = classmethod(_timed_sync(
         "api: FeedPageOut.of (pydantic build)", schemas.FeedPageOut.of.__func__))

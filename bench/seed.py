@@ -20,8 +20,8 @@ import numpy as np
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
-from killrvideo_reco.domain.explanations import RecentVideo, encode_recent
-from killrvideo_reco.domain.models import NewVideo
+from killrvideo_reco.domain.models import NewVideo, ProfileReferences
+from killrvideo_reco.domain.profile_refs import encode_references
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store.schema import apply_migrations
@@ -268,9 +268,8 @@ def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dic
     for u, items in enumerate(watched):
         mean = vectors[items].astype(np.float64).mean(axis=0)
         pref = (mean / np.linalg.norm(mean)).astype(np.float32)
-        recent = [RecentVideo(vids[i], videos[i].title, vectors[i])
-                  for i in items[::-1][:RECENT_KEPT]]
-        prefs.append((uids[u], pref, MODEL, len(items), now, encode_recent(recent)))
+        recent = ProfileReferences(tuple(vids[i] for i in items[::-1][:RECENT_KEPT]))
+        prefs.append((uids[u], pref, MODEL, len(items), now, encode_references(recent)[0]))
     t = time.perf_counter()
     _concurrent(session, prefs_stmt, prefs, f"profiles {spec.keyspace}", chunk=200)
     timings["profiles_s"] = time.perf_counter() - t

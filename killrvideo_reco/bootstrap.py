@@ -140,22 +140,23 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
     runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
     facts_cache = ttl_cache(settings.feed_cache_ttl_s, settings.view_facts_cache_size)
     summaries = summary_reader(videos, settings)
+    activity = ActivityService(videos, viewers, profile_params(settings),
+                               settings.vector_dimension, runs, facts_cache,
+                               view_time_rules(settings),
+                               ttl_cache(settings.view_reference_cache_ttl_s,
+                                         settings.view_facts_cache_size))
     feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours,
                        repeats=RepeatLimit(impressions, repeat_rules(settings)),
-                       summaries=summaries)
+                       summaries=summaries, facts=activity.facts)
 
     def variant_feed(overridden: Settings, run: ActiveRun | None, popularity: bool) -> FeedService:
         return FeedService(videos, viewers, overridden, behaviour, run or runs, neighbours,
                            popularity_only=popularity,
                            repeats=RepeatLimit(impressions, repeat_rules(overridden)),
-                           summaries=summaries)
+                           summaries=summaries, facts=activity.facts)
     impression_log = ImpressionLog(impressions, impression_params(settings), videos.count)
     return Services(
-        videos, viewers, behaviour, training, runs, feed,
-        ActivityService(videos, viewers, profile_params(settings), settings.vector_dimension,
-                        runs, facts_cache, view_time_rules(settings),
-                        ttl_cache(settings.view_reference_cache_ttl_s,
-                                  settings.view_facts_cache_size)),
+        videos, viewers, behaviour, training, runs, feed, activity,
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs,
                          feed.neighbours),
         PrivacyService(videos, viewers),

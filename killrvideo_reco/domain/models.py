@@ -11,6 +11,7 @@ import numpy as np
 
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.ranking import RankerWeights
+from killrvideo_reco.domain.taste_codec import InterestRef
 from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_profile import TasteState
 
@@ -141,6 +142,17 @@ class RecentVideo:
 
 
 @dataclass(frozen=True)
+class ProfileReferences:
+    """The read model's recent likes and interests as stored: by video id, no vectors."""
+    recent: tuple[uuid.UUID, ...] = ()  # newest first
+    interests: tuple[InterestRef, ...] = ()  # most important first
+
+    def videos(self) -> list[uuid.UUID]:
+        """The videos whose vectors resolving these needs, each once."""
+        return list(dict.fromkeys([*self.recent, *(i.medoid_id for i in self.interests)]))
+
+
+@dataclass(frozen=True)
 class StoredProfile:
     """The feed's view of a viewer's taste profile (the read model, user_preferences)."""
     preference_vector: Sequence[float] | None  # a float32 numpy array from the store
@@ -151,6 +163,12 @@ class StoredProfile:
     behaviour: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
     interests: tuple[Interest, ...] = ()  # most important first
     version: int | None = None  # the taste version it was written at (its write time)
+    # What the row stores; recent_positive and interests are these resolved
+    # (domain/profile_refs.py), which the store does only for rows of older releases.
+    references: ProfileReferences = ProfileReferences()
+
+    def resolved(self) -> bool:
+        return bool(self.recent_positive or self.interests) or not self.references.videos()
 
     def behaviour_in(self, run: "BehaviourRun | None") -> np.ndarray | None:
         """The behaviour vector of exactly this run, never another run's."""

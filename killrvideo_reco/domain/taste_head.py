@@ -50,9 +50,9 @@ class StoredHead:
         units: dict[uuid.UUID, tuple[str, np.ndarray]] = {}
         for video_id in self.references():
             found = videos.get(video_id)
-            unit = None if found is None else _unit(found[1], self.base.dimension)
+            unit = None if found is None else referenced_unit(found[1], self.base.dimension)
             if unit is not None:
-                units[video_id] = (found[0], readonly(unit.astype(np.float32)))  # type: ignore[index]
+                units[video_id] = (found[0], unit)  # type: ignore[index]
         recent = tuple(RecentPositive(r.video_id, units[r.video_id][0], r.at,
                                       units[r.video_id][1])
                        for r in self.recent if r.video_id in units)
@@ -86,6 +86,9 @@ class StoredHead:
         return self.base.preference_vector(params)
 
 
-def _unit(embedding, dimension: int) -> np.ndarray | None:
+def referenced_unit(embedding, dimension: int) -> np.ndarray | None:
+    """A referenced video's vector as it was applied: its unit embedding, float16-rounded,
+    as read-only float32."""
     e = np.asarray(embedding, dtype=np.float64)
-    return unit_vector(e) if e.shape == (dimension,) else None
+    unit = unit_vector(e) if e.shape == (dimension,) else None
+    return None if unit is None else readonly(unit.astype(np.float32))

@@ -24,7 +24,6 @@ from cachetools import TTLCache
 
 from killrvideo_reco.domain import history as history_rules
 from killrvideo_reco.domain.behaviour import video_behaviour
-from killrvideo_reco.domain.explanations import recent_videos
 from killrvideo_reco.domain.history import ViewTimeRules
 from killrvideo_reco.domain.models import (
     BehaviourRun,
@@ -34,6 +33,7 @@ from killrvideo_reco.domain.models import (
     TasteRecord,
     VideoFacts,
 )
+from killrvideo_reco.domain.profile_refs import references_of
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
     ProfileParams,
@@ -257,7 +257,7 @@ class ActivityService:
         behaviour = (run.slot, run.run_id, state.behaviour_vector()) if run else None
         await self.viewers.write_profile(
             user_id, state.preference_vector(self.params), model_id, state.positive_count(),
-            recent_videos(state), version, behaviour, state.interests)
+            references_of(state), version, behaviour)
 
 
 def _interaction_args(facts: VideoFacts, run: BehaviourRun | None, not_after: float) -> tuple:

@@ -53,6 +53,7 @@ from killrvideo_reco.service.ports import (
 from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.retrieval import CandidateLimits, CandidateRetrieval
 from killrvideo_reco.service.ttl_cache import CachedByKey, CachedValue, ttl_cache
+from killrvideo_reco.service.view_facts import ViewFacts
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,12 @@ class FeedService:
                  settings: Settings, behaviour: BehaviourRepository | None = None,
                  runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None,
                  popularity_only: bool = False, repeats: RepeatLimit | None = None,
-                 summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None):
+                 summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None,
+                 facts: ViewFacts | None = None):
         self.videos, self.viewers, self.settings = videos, viewers, settings
+        # Resolves the read model's references; shared with the view path, whose views
+        # put the viewer's recent likes in its cache.
+        self.facts = facts or ViewFacts(videos)
         self.summaries = summaries or summary_reader(videos, settings)
         self.popularity_only = popularity_only  # an experiment's "popularity" variant
         self.repeats = repeats or RepeatLimit(None, RepeatRules(0, timedelta(0), timedelta(0)))
@@ -103,8 +108,9 @@ class FeedService:
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         if self.popularity_only:
             return await self._cold_start(user_id, page, page_size)
-        prefs, catalogue_model, run = await asyncio.gather(
+        stored, catalogue_model, run = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
+        prefs = await self.facts.resolve_profile(stored, self.settings.vector_dimension)
         positives = prefs.item_count if prefs is not None else 0
         verdict = feed_rules.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
         if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:

@@ -13,7 +13,6 @@ import numpy as np
 
 from killrvideo_reco.domain.experiments import Experiment
 from killrvideo_reco.domain.impressions import Impression, ImpressionRow
-from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.jobs import Job, JobLease
 from killrvideo_reco.domain.models import (
     BehaviourRun,
@@ -23,7 +22,7 @@ from killrvideo_reco.domain.models import (
     NeighbourList,
     NewVideo,
     PopularPool,
-    RecentVideo,
+    ProfileReferences,
     RunRecord,
     StoredProfile,
     TasteChange,
@@ -71,9 +70,9 @@ class ViewerRepository(Protocol):
     async def commit(self, change: TasteChange) -> bool: ...
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,
-                            recent_positive: Sequence[RecentVideo], version: int,
-                            behaviour: BehaviourWrite | None = None,
-                            interests: Sequence[Interest] = ()) -> None: ...
+                            references: ProfileReferences, version: int,
+                            behaviour: BehaviourWrite | None = None) -> None:
+        """The read model, newest version wins; recent likes and interests by reference."""
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None: ...
     async def count_view(self, video_id: uuid.UUID, day: date, new_viewer_today: bool) -> None:
         """Every view adds 1 to the video's total; only a viewer's first view of it on

@@ -1,6 +1,7 @@
 """Video facts for the view path, through the process's facts cache: popular videos are
-viewed many times a second, so their facts are read once per TTL. Also resolves a stored
-taste head's references (recent likes, interest medoids) to the videos' vectors."""
+viewed many times a second, so their facts are read once per TTL. Also resolves the
+references (recent likes, interest medoids) of a stored taste head and of the read model
+the feed reads to the videos' vectors, through one reference cache."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +9,8 @@ from functools import partial
 
 from cachetools import TTLCache
 
-from killrvideo_reco.domain.models import VideoFacts
+from killrvideo_reco.domain.models import StoredProfile, VideoFacts
+from killrvideo_reco.domain.profile_refs import resolve_profile
 from killrvideo_reco.domain.taste_head import ReferencedVideo, StoredHead
 from killrvideo_reco.domain.taste_profile import ProfileParams, TasteState
 from killrvideo_reco.service.ports import VideoRepository
@@ -57,22 +59,35 @@ class ViewFacts:
         """The embedded videos among `video_ids`; the cache's misses in one read."""
         return await self._facts.get_many(video_ids)
 
-    async def resolve(self, head: StoredHead, model_id: str | None,
-                      params: ProfileParams) -> TasteState:
-        """The head's state with its recent likes' and medoids' vectors: those of the
-        referenced videos still embedded with the state's model (taste_head.py says what
-        becomes of the others)."""
+    async def referenced(self, video_ids: list[uuid.UUID],
+                         model_id: str | None) -> dict[uuid.UUID, ReferencedVideo]:
+        """Title and embedding of the referenced videos still embedded with `model_id`."""
         known = self.references
         videos: dict[uuid.UUID, ReferencedVideo] = {}
-        for video_id in head.references():
+        for video_id in video_ids:
             hit = known.get((video_id, model_id)) if known is not None else None
             if hit is not None:
                 videos[video_id] = hit
-        missing = [v for v in head.references() if v not in videos]
+        missing = [v for v in video_ids if v not in videos]
         if missing:
             for video_id, f in (await self.many(missing)).items():
                 if f.embedding_model == model_id and f.content_features is not None:
                     videos[video_id] = (f.title, f.content_features)
                     if known is not None:
                         known[(video_id, model_id)] = videos[video_id]
-        return head.resolve(videos, params)
+        return videos
+
+    async def resolve(self, head: StoredHead, model_id: str | None,
+                      params: ProfileParams) -> TasteState:
+        """The head's state with its recent likes' and medoids' vectors: those of the
+        referenced videos still embedded with the state's model (taste_head.py says what
+        becomes of the others)."""
+        return head.resolve(await self.referenced(head.references(), model_id), params)
+
+    async def resolve_profile(self, profile: StoredProfile | None,
+                              dimension: int) -> StoredProfile | None:
+        """The read model with its recent likes and interests resolved (profile_refs.py)."""
+        if profile is None or profile.resolved():
+            return profile
+        videos = await self.referenced(profile.references.videos(), profile.model_id)
+        return resolve_profile(profile, videos, dimension)

@@ -16,9 +16,14 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
 from cassandra.query import BatchStatement, BatchType
 
 from killrvideo_reco.domain.behaviour import SLOTS
-from killrvideo_reco.domain.explanations import decode_recent, encode_recent
-from killrvideo_reco.domain.interests import Interest, decode_interests, encode_interests
-from killrvideo_reco.domain.models import HistoryRow, RecentVideo, StoredProfile, TasteChange, TasteRecord
+from killrvideo_reco.domain.models import (
+    HistoryRow,
+    ProfileReferences,
+    StoredProfile,
+    TasteChange,
+    TasteRecord,
+)
+from killrvideo_reco.domain.profile_refs import decode_references, encode_references
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
@@ -133,14 +138,12 @@ class ViewerStore:
 
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,
-                            recent_positive: Sequence[RecentVideo], version: int,
-                            behaviour: tuple[str, str, np.ndarray | None] | None = None,
-                            interests: Sequence[Interest] = ()) -> None:
+                            references: ProfileReferences, version: int,
+                            behaviour: tuple[str, str, np.ndarray | None] | None = None) -> None:
         # The version (microseconds) doubles as the write timestamp: out-of-order
         # writers cannot replace a newer profile with an older one.
         values = (user_id, vector, model_id, item_count, datetime.now(timezone.utc),
-                  encode_recent(recent_positive) if recent_positive else None,
-                  encode_interests(interests) if interests else None)
+                  *encode_references(references))
         if behaviour is None:
             await execute(self.session, self._write_prefs, (*values, version), WRITE_EXECUTION)
             return
@@ -153,10 +156,9 @@ class ViewerStore:
         if not rows:
             return None
         row = rows[0]
-        recent = tuple(decode_recent(row.recent_positive)) if row.recent_positive else ()
-        interests = decode_interests(row.interests)[0] if row.interests else ()
+        refs, recent, interests = decode_references(row.recent_positive, row.interests)
         return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
-                             slot_vectors(row), interests, row.version)
+                             slot_vectors(row), interests, row.version, refs)
 
     async def write_behaviour_many(self, slot: str, run_id: str,
                                    vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],

@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
-from killrvideo_reco.domain.models import HistoryRow, HistoryWrite, NewVideo, RecentVideo, TasteChange
+from killrvideo_reco.domain.models import HistoryRow, HistoryWrite, NewVideo, ProfileReferences, TasteChange
+from killrvideo_reco.domain.taste_codec import InterestRef
 from killrvideo_reco.domain.taste_profile import ChannelSum, empty_state
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
@@ -139,13 +140,16 @@ def test_taste_commits_are_conditional_on_the_version_read(stores):
 def test_the_read_model_keeps_the_newest_version(stores):
     user = uuid.uuid4()
     dim = stores.settings.vector_dimension
-    recent = (RecentVideo(uuid.uuid4(), "liked", unit(dim, 5)),)
-    run(stores.viewers.write_profile(user, unit(dim, 1), "m1", 3, recent, 200))
-    run(stores.viewers.write_profile(user, unit(dim, 2), "m1", 9, (), 100))  # older: loses
+    refs = ProfileReferences((uuid.uuid4(), uuid.uuid4()),
+                             (InterestRef(uuid.uuid4(), 1.5, 1e9, 2),))
+    run(stores.viewers.write_profile(user, unit(dim, 1), "m1", 3, refs, 200))
+    run(stores.viewers.write_profile(user, unit(dim, 2), "m1", 9, ProfileReferences(),
+                                     100))  # older: loses
     profile = run(stores.viewers.profile(user))
     assert profile.item_count == 3 and profile.model_id == "m1"
     np.testing.assert_allclose(profile.preference_vector, unit(dim, 1), atol=1e-6)
-    assert [r.video_id for r in profile.recent_positive] == [recent[0].video_id]
+    assert profile.references == refs, "stored by reference, in order"
+    assert profile.recent_positive == () and not profile.resolved()
     assert run(stores.viewers.profile(uuid.uuid4())) is None
 
 
@@ -174,7 +178,7 @@ def test_imported_watches_are_history_found_by_token_range(stores):
 def test_behaviour_vectors_are_written_per_slot(stores):
     user = uuid.uuid4()
     width = stores.settings.behaviour_dimension
-    run(stores.viewers.write_profile(user, None, "m1", 0, (), 5))
+    run(stores.viewers.write_profile(user, None, "m1", 0, ProfileReferences(), 5))
     run(stores.viewers.write_behaviour_many("b", "run-1", [(user, unit(width, 7))], 10))
     profile = run(stores.viewers.profile(user))
     run_id, vector = profile.behaviour["b"]
@@ -186,7 +190,7 @@ def test_forget_erases_every_per_viewer_row(stores):
     user, video = uuid.uuid4(), uuid.uuid4()
     commit(stores, user, None, 10, HistoryRow(video, NOW, NOW, 1, 300.0, 600.0), "e1")
     run(stores.viewers.write_profile(user, unit(stores.settings.vector_dimension, 1), "m1", 1,
-                                     (), 10))
+                                     ProfileReferences(), 10))
     run(stores.viewers.forget(user, 10**18))
     assert run(stores.viewers.history(user)) == []
     assert run(stores.viewers.taste_state(user)).version is None

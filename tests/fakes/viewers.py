@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timezone
 
-from killrvideo_reco.domain.models import HistoryRow, RecentVideo, StoredProfile, TasteChange, TasteRecord
+from killrvideo_reco.domain.models import (
+    HistoryRow,
+    ProfileReferences,
+    StoredProfile,
+    TasteChange,
+    TasteRecord,
+)
 from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_profile import ChannelSum
 
@@ -83,16 +88,15 @@ class FakeViewerStore:
         return True
 
     async def write_profile(self, user_id, vector, model_id, item_count,
-                            recent_positive: Sequence[RecentVideo], version, behaviour=None,
-                            interests=()):
+                            references: ProfileReferences, version, behaviour=None):
         current = self.profiles.get(user_id)
         if current is None or current[0] < version:  # USING TIMESTAMP: newest wins
             slots = dict(current[1].behaviour) if current else {}
             if behaviour is not None:
                 slots[behaviour[0]] = (behaviour[1], behaviour[2])
+            # As the store does: the references only, which the feed resolves.
             self.profiles[user_id] = (version, StoredProfile(
-                vector, model_id, item_count, tuple(recent_positive), slots, tuple(interests),
-                version))
+                vector, model_id, item_count, (), slots, (), version, references))
 
     async def profile(self, user_id):
         found = self.profiles.get(user_id)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.domain.experiments import InvalidExperiment, Variant
+from killrvideo_reco.domain.models import ProfileReferences
 from killrvideo_reco.service.experiments import ExperimentConflict, ExperimentService
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
@@ -42,7 +43,7 @@ def test_variants_serve_their_feed_and_results_count_per_viewer():
         direction = np.zeros(DIM, dtype=np.float32)
         direction[0] = 1.0
         for user in users:
-            await viewers.write_profile(user, direction, "test-model", 5, (), 1)
+            await viewers.write_profile(user, direction, "test-model", 5, ProfileReferences(), 1)
         served = {}
         for user in users:
             page, _ = await service.for_you(user, 1, 5)

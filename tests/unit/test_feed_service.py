@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from killrvideo_reco.domain.models import NewVideo
+from killrvideo_reco.domain.models import NewVideo, ProfileReferences
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.settings import Settings
 from tests.fakes import FakeVideoStore, FakeViewerStore
@@ -43,7 +43,7 @@ def catalogue(count: int, seed: int = 1):
 def profiled_viewer(viewers: FakeViewerStore, model: str = MODEL) -> uuid.UUID:
     user = uuid.uuid4()
     axis = np.eye(DIM, dtype=np.float32)[0]
-    asyncio.run(viewers.write_profile(user, axis, model, 5, (), 1))
+    asyncio.run(viewers.write_profile(user, axis, model, 5, ProfileReferences(), 1))
     return user
 
 

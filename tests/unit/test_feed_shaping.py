@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import index_vectors
-from killrvideo_reco.domain.explanations import recent_videos
 from killrvideo_reco.domain.models import BehaviourRun, NewVideo
+from killrvideo_reco.domain.profile_refs import references_of
 from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_profile import Interaction, ProfileParams, build_state
 from killrvideo_reco.service.feed import FeedService
@@ -74,7 +74,7 @@ def two_topic_viewer(videos, viewers, ids, topic_of, params):
     behaviour_vector = np.array([1.0, 0.0, 0.0, 0.0])
     asyncio.run(viewers.write_profile(
         user, state.preference_vector(params), MODEL, state.positive_count(),
-        recent_videos(state), 1, ("a", "r1", behaviour_vector), state.interests))
+        references_of(state), 1, ("a", "r1", behaviour_vector)))
     return user, state
 
 
@@ -154,7 +154,7 @@ def test_later_pages_come_from_the_list_cache_until_the_profile_changes():
     viewers.watch(user, watched)
     asyncio.run(viewers.write_profile(
         user, state.preference_vector(ProfileParams()), MODEL, state.positive_count(),
-        recent_videos(state), 2, ("a", "r1", np.array([1.0, 0.0, 0.0, 0.0])), state.interests))
+        references_of(state), 2, ("a", "r1", np.array([1.0, 0.0, 0.0, 0.0]))))
     after = asyncio.run(cached.for_you(user, 1, 10))
     assert len(behaviour.limits) > searches and watched not in ids_of(after)
 

@@ -63,7 +63,7 @@ def test_a_deleted_video_leaves_the_recent_likes_and_the_sums_wait_for_a_rebuild
     assert len(after.recent) == 4 and after.interests
     assert after.positive_count() == 5, "the sums keep it until a rebuild, as before"
     prefs = asyncio.run(viewers.profile(user))
-    assert gone not in {r.video_id for r in prefs.recent_positive}
+    assert gone not in prefs.references.recent, "the read model refers to it no more"
     asyncio.run(activity.rebuild(user, videos.model))
     rebuilt = viewers.tastes[user].state
     assert rebuilt.positive_count() == 4, "the rebuild from history leaves it out"

@@ -66,7 +66,7 @@ async def viewer_interests(user_id: UserIdPath, moderator: Moderator, resources:
                            settings: CurrentSettings) -> InterestsOut:
     async def read():
         profile = await resources.viewers.profile(user_id)
-        interests = profile.interests if profile is not None else ()
+        interests = profile.references.interests if profile is not None else ()
         titles = await resources.videos.summaries([i.medoid_id for i in interests])
         return [InterestOut(video_id=i.medoid_id, importance=i.importance, count=i.count,
                             title=titles[i.medoid_id].title if i.medoid_id in titles else None)

@@ -77,7 +77,8 @@ def impression_params(settings: Settings) -> ImpressionParams:
                             timedelta(hours=settings.attribution_window_h),
                             settings.impression_queue_size, settings.record_impressions,
                             settings.video_impression_buckets,
-                            settings.new_viewer_max_watched)
+                            settings.new_viewer_max_watched,
+                            settings.impression_counter_flush_s)
 
 
 def repeat_rules(settings: Settings) -> RepeatRules:

@@ -291,6 +291,11 @@ class Settings(BaseSettings):
     feed_session_gap_min: float = Field(
         30.0, gt=0, le=1440, description="A pause this long ends a browsing session: the "
         "current session's pages do not count towards FEED_IMPRESSION_LIMIT.")
+    impression_counter_flush_s: float = Field(
+        1.0, ge=0, le=60, description="The online metrics' daily counters are summed in "
+        "process and written this often (one counter batch per day, source and variant), "
+        "not per page: counter updates are dear. A crash loses at most this long's counts; "
+        "0 = write every page's at once.")
     impression_queue_size: int = Field(
         10_000, ge=1, description="Impression and counter writes waiting for the background "
         "writers at most; beyond it they are dropped (counted in /metrics and logged).")

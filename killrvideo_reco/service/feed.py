@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import numpy as np
@@ -57,6 +57,18 @@ from killrvideo_reco.service.view_facts import ViewFacts
 from killrvideo_reco.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# Pages shaped together on a ranked list's first request (see FeedService._shaped_to).
+SHAPED_PAGES = 3
+
+
+@dataclass
+class RankedList:
+    """A viewer's ranked unseen candidates as the list cache keeps them."""
+    ranked: list[Ranked]
+    ranked_at: float  # the time shaping's freshness counts from, the same for every page
+    shown: list[Ranked] = field(default_factory=list)  # the first positions, shaped
 
 
 class FeedService:
@@ -100,7 +112,7 @@ class FeedService:
         self._logged_unusable: LRUCache[uuid.UUID, bool] = LRUCache(maxsize=10_000)
         # Ranked lists by (viewer, profile version, run): a view or hide writes a new
         # version, so the next request after it never sees a list that predates it.
-        self.lists: TTLCache[tuple, list[Ranked]] | None = (
+        self.lists: TTLCache[tuple, RankedList] | None = (
             TTLCache(maxsize=settings.feed_list_cache_size, ttl=settings.feed_list_cache_ttl_s)
             if settings.feed_list_cache_size > 0 and settings.feed_list_cache_ttl_s > 0
             else None)
@@ -119,13 +131,16 @@ class FeedService:
         behaviour_query = viewer_query(behaviour, run) if behaviour is not None else None
         if run is not None and self.two_stage and (behaviour_query is not None
                                                    or verdict.vector is not None):
-            ranked = await self._ranked(user_id, run, prefs, behaviour_query, verdict.vector)
-            if ranked:
+            listed = await self._ranked(user_id, run, prefs, behaviour_query, verdict.vector)
+            if listed.ranked:
                 start, end = feed_rules.page_bounds(page, page_size)
-                # Shaping is greedy: the positions up to this page's end are final already.
-                ordered = shaped(ranked, self.shaping, time.time(), end)
-                items = await self._two_stage_items(ordered[start:end], prefs)
-                return FeedPage(items, len(ranked), page, page_size, "personalized", positives)
+                shown = self._shaped_to(listed, end, page_size)
+                # Page 1 reads the summaries of every shaped page: the next pages find
+                # them in the summary cache.
+                ahead = [r.candidate.video_id for r in shown[end:]] if start == 0 else []
+                items = await self._two_stage_items(shown[start:end], prefs, ahead)
+                return FeedPage(items, len(listed.ranked), page, page_size, "personalized",
+                                positives)
         elif verdict.vector is not None and prefs is not None:
             fresh, over_shown = await asyncio.gather(
                 self.nearest_unseen(user_id, verdict.vector, page * page_size),
@@ -138,7 +153,7 @@ class FeedService:
         return replace(await self._cold_start(user_id, page, page_size), positives=positives)
 
     async def _ranked(self, user_id: uuid.UUID, run, prefs, behaviour_query,
-                      content_query) -> list[Ranked]:
+                      content_query) -> RankedList:
         """The viewer's ranked unseen candidates, from the list cache when this profile
         version and run already produced them (page 2, page 3, a reload)."""
         key = (user_id, prefs.version, run.run_id, content_query is not None) \
@@ -160,11 +175,21 @@ class FeedService:
             prefs.item_count if prefs is not None else 0,
             [r.video_id for r in prefs.recent_positive] if prefs is not None else []),
             self.repeats.over_shown(user_id))
-        ranked = [r for r in ranked if r.candidate.video_id not in over_shown]
-        if key is not None and self.lists is not None and ranked:
+        listed = RankedList([r for r in ranked if r.candidate.video_id not in over_shown],
+                            time.time())
+        if key is not None and self.lists is not None and listed.ranked:
             FEED_LIST_CACHE.labels("miss").inc()
-            self.lists[key] = ranked
-        return ranked
+            self.lists[key] = listed
+        return listed
+
+    def _shaped_to(self, listed: RankedList, end: int, page_size: int) -> list[Ranked]:
+        """The list in the order shown, at least up to position `end`. Shaping is greedy,
+        so positions once shaped are final: pages 1 to SHAPED_PAGES are shaped at once
+        and kept with the cached list, and the next pages cost no shaping."""
+        if len(listed.shown) < min(end, len(listed.ranked)):
+            positions = max(end, SHAPED_PAGES * page_size)
+            listed.shown = shaped(listed.ranked, self.shaping, listed.ranked_at, positions)
+        return listed.shown
 
     async def nearest_unseen(self, user_id: uuid.UUID, vector, needed: int) -> list[Candidate]:
         """Videos nearest `vector` that the viewer has not seen, best first: at least
@@ -187,10 +212,13 @@ class FeedService:
             ANN_WIDENINGS.labels("content_only").inc()
             limit = grown
 
-    async def _two_stage_items(self, window: list[Ranked], prefs) -> list[FeedItem]:
-        """Summaries for the page alone; each item explained by the recent likes of the
-        interest it belongs to (all recent likes when it belongs to none)."""
-        summaries = await self.summaries.get_many([r.candidate.video_id for r in window])
+    async def _two_stage_items(self, window: list[Ranked], prefs,
+                               ahead: Sequence[uuid.UUID] = ()) -> list[FeedItem]:
+        """The page's items, each explained by the recent likes of the interest it
+        belongs to (all recent likes when it belongs to none). `ahead`: videos of the
+        next pages whose summaries are read (and cached) along with the page's."""
+        summaries = await self.summaries.get_many(
+            [*(r.candidate.video_id for r in window), *ahead])
         shown = [r for r in window if r.candidate.video_id in summaries]
         recent = prefs.recent_positive
         groups = (interest_clusters.label(prefs.interests,

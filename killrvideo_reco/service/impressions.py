@@ -6,6 +6,7 @@ retried further; both are counted (killrvideo_impression_writes_total) and logge
 lost silently. The queue is drained on shutdown for up to SHUTDOWN_GRACE_S.
 A view costs one bounded read of the viewer's recent impressions, run alongside its
 commit, so it adds no latency to the view path.
+The daily counters are summed in process and written once a second (daily_counters.py).
 The same write records which videos each viewer was shown that day (domain/reach.py):
 catalogue coverage per day and a video's impressions and viewers come from it.
 """
@@ -44,6 +45,7 @@ from killrvideo_reco.domain.reach import (
     viewer_bucket,
 )
 from killrvideo_reco.retries import retry_transient
+from killrvideo_reco.service.daily_counters import DailyCounterBuffer
 from killrvideo_reco.service.ports import ImpressionRepository
 from killrvideo_reco.service.ttl_cache import CachedValue
 
@@ -69,6 +71,7 @@ class ImpressionParams:
     enabled: bool = True
     video_buckets: int = 64  # VIDEO_IMPRESSION_BUCKETS
     new_viewer_max_positives: int = 10  # NEW_VIEWER_MAX_WATCHED
+    counter_flush_s: float = 1.0  # IMPRESSION_COUNTER_FLUSH_S (daily_counters.py)
 
 
 class ImpressionLog:
@@ -82,6 +85,8 @@ class ImpressionLog:
         self.has_store = store is not None
         self._queue: asyncio.Queue[tuple[str, Callable[[], Awaitable[None]]]] | None = None
         self._workers: list[asyncio.Task] = []
+        self.counters = DailyCounterBuffer(
+            lambda *key: self.store.add_daily(*key), self.submit, self.params.counter_flush_s)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def served(self, user_id: uuid.UUID | None, source: str, video_ids: Sequence[uuid.UUID],
@@ -111,7 +116,7 @@ class ImpressionLog:
         bucket = viewer_bucket(user_id, self.params.video_buckets)
         self.submit("impression", lambda: retry_transient(
             lambda: self.store.record(impression, self.params.ttl_s, bucket)))
-        self.submit("counter", lambda: self.store.add_daily(day, source, variant, increments))
+        self.counters.add(day, source, variant, increments)
         return recommendation_id
 
     async def recent(self, user_id: uuid.UUID, at: datetime) -> list[ImpressionRow]:
@@ -158,8 +163,7 @@ class ImpressionLog:
         if row.position <= TOP_POSITIONS:
             increments[f"clicks_p{row.position}"] = 1
         day = day_of(row.served_at)  # counted on the impression's day: CTR = clicks/shown
-        self.submit("counter", lambda: self.store.add_daily(
-            day, row.source, row.variant, increments))
+        self.counters.add(day, row.source, row.variant, increments)
 
     def submit(self, kind: str, write: Callable[[], Awaitable[None]]) -> None:
         loop = asyncio.get_running_loop()
@@ -189,7 +193,9 @@ class ImpressionLog:
                 queue.task_done()
 
     async def drain(self, timeout_s: float) -> bool:
-        """Wait until every queued write is done (at most timeout_s); False if it was not."""
+        """Write the summed counters and wait until every queued write is done (at most
+        timeout_s); False if it was not."""
+        self.counters.flush()
         if self._queue is None:
             return True
         try:

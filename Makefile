@@ -150,6 +150,7 @@ reembed: cassandra-up ## re-embed the catalogue with the configured provider, th
 bench: schema ## benchmarks: feed latency, view ingest, pgvector peer (docs/benchmarks.md), embeddings, profile rebuild
 	$(PY) -m bench.run_all
 	$(PY) -m bench.feed_pages
+	$(PY) -m bench.profile_refs
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.view_bytes
 	$(PY) -m bench.view_statements

@@ -168,7 +168,10 @@ class StoredProfile:
     references: ProfileReferences = ProfileReferences()
 
     def resolved(self) -> bool:
-        return bool(self.recent_positive or self.interests) or not self.references.videos()
+        """Whether the recent likes and the interests hold vectors (each part may come
+        resolved from an older release's row)."""
+        return ((bool(self.recent_positive) or not self.references.recent)
+                and (bool(self.interests) or not self.references.interests))
 
     def behaviour_in(self, run: "BehaviourRun | None") -> np.ndarray | None:
         """The behaviour vector of exactly this run, never another run's."""

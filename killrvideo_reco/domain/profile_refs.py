@@ -91,7 +91,9 @@ def resolve_profile(profile: StoredProfile, videos: Mapping[uuid.UUID, Reference
         if unit is not None and found is not None:
             units[video_id] = (found[0], unit)
     refs = profile.references
-    recent = tuple(RecentVideo(v, units[v][0], units[v][1]) for v in refs.recent if v in units)
-    interests = tuple(Interest(i.medoid_id, units[i.medoid_id][1], i.importance, i.as_of, i.count)
-                      for i in refs.interests if i.medoid_id in units)
+    recent = profile.recent_positive or tuple(
+        RecentVideo(v, units[v][0], units[v][1]) for v in refs.recent if v in units)
+    interests = profile.interests or tuple(
+        Interest(i.medoid_id, units[i.medoid_id][1], i.importance, i.as_of, i.count)
+        for i in refs.interests if i.medoid_id in units)
     return replace(profile, recent_positive=recent, interests=interests)

@@ -97,3 +97,14 @@ def test_the_feed_resolves_what_the_views_wrote_bit_for_bit_from_their_cache():
     assert len(counted.reads) == 1 and set(counted.reads[0]) == set(ids[:4])
     assert [r.video_id for r in again.recent_positive] == [r.video_id for r in
                                                            resolved.recent_positive]
+
+
+def test_a_part_already_resolved_is_kept_and_the_other_resolved():
+    liked, medoid = uuid.uuid4(), uuid.uuid4()
+    interest = Interest(medoid, unit(2), 1.0, 1e9, 1)
+    profile = StoredProfile(None, MODEL, 1, (), {}, (interest,), 1,
+                            ProfileReferences((liked,), (InterestRef(medoid, 1.0, 1e9, 1),)))
+    assert not profile.resolved(), "the recent likes still need their vectors"
+    resolved = resolve_profile(profile, {liked: ("liked", np.ones(DIM))}, DIM)
+    assert resolved.resolved() and resolved.interests == (interest,)
+    assert [r.video_id for r in resolved.recent_positive] == [liked]

@@ -36,8 +36,9 @@ Lists = dict[int, list[int]]
 
 
 def ease(users: Sequence[UserSplit], params: ProfileParams, k: int,
-         lambdas: Sequence[float] = EASE_LAMBDAS) -> dict[float, Lists]:
-    """Per lambda, each user's top-k unseen movies by EASE."""
+         lambdas: Sequence[float] = EASE_LAMBDAS) -> dict[float, tuple[Lists, Lists]]:
+    """Per lambda, each user's top-k unseen movies by EASE, and EASE's item-item list of
+    their last training movie (its row of B: the related videos EASE would store)."""
     movies = sorted({r.movie_id for u in users for r in u.train
                      if is_positive_watch(r.rating, params)})
     column = {m: n for n, m in enumerate(movies)}
@@ -50,22 +51,31 @@ def ease(users: Sequence[UserSplit], params: ProfileParams, k: int,
     x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(users), len(movies)))
     x.data[:] = 1.0  # a repeated positive counts once
     kept = np.flatnonzero(np.asarray(x.sum(axis=0)).ravel() >= EASE_MIN_VIEWERS)
+    position = {int(c): n for n, c in enumerate(kept)}
     x = x[:, kept]
     gram = (x.T @ x).toarray()
-    out: dict[float, Lists] = {}
+    out: dict[float, tuple[Lists, Lists]] = {}
     for lam in lambdas:
         p = np.linalg.inv(gram + lam * np.eye(gram.shape[0]))
         b = -p / np.diag(p)
         np.fill_diagonal(b, 0.0)
         scores = np.asarray(x @ b)
-        out[lam] = {}
+        foryou: Lists = {}
+        related: Lists = {}
         for n, u in enumerate(users):
             seen = {column[r.movie_id] for r in u.train if r.movie_id in column}
-            ranked = np.argsort(-scores[n], kind="stable")
-            picks = [movies[kept[i]] for i in ranked[:k + len(seen)]
-                     if kept[i] not in seen][:k]
-            out[lam][u.user_id] = picks
+            foryou[u.user_id] = _top_unseen(scores[n], kept, movies, seen, k)
+            last = column.get(u.train[-1].movie_id)
+            related[u.user_id] = ([] if last is None or last not in position else
+                                  _top_unseen(b[position[last]], kept, movies, seen, k))
+        out[lam] = (foryou, related)
     return out
+
+
+def _top_unseen(scores: np.ndarray, kept: np.ndarray, movies: list[int], seen: set[int],
+                k: int) -> list[int]:
+    ranked = np.argsort(-scores, kind="stable")
+    return [movies[kept[i]] for i in ranked[:k + len(seen)] if kept[i] not in seen][:k]
 
 
 async def just_watched(stores: Stores, settings: Settings, provider: EmbeddingProvider,

@@ -169,11 +169,15 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
                      {u: r["sum"] for u, r in i2i_out.items()}, variant=True),
         MethodResult("mean", "Unweighted mean content vector + ANN", mean_out, variant=True),
     ]
+    ease_related: list[MethodResult] = []
     if config.offline_checks:
         by_lambda = await asyncio.to_thread(neighbour_study.ease, users, params, config.k)
         results += [MethodResult(f"ease_{lam:g}", f"EASE in memory, lambda {lam:g} (a ceiling: "
                                  "lambda is chosen on this split)", lists, variant=True)
-                    for lam, lists in by_lambda.items()]
+                    for lam, (lists, _) in by_lambda.items()]
+        ease_related = [MethodResult(f"related_ease_{lam:g}", f"EASE item-item lists in memory, "
+                                     f"lambda {lam:g}", lists)
+                        for lam, (_, lists) in by_lambda.items()]
         lap("EASE in memory")
         counts = await neighbour_study.just_watched(stores, settings, provider, rank_with)
         results += [MethodResult(f"just_watched_{n}", f"For You, just-watched source from the "
@@ -199,10 +203,11 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
         MethodResult("related", "Related videos (the endpoint: behaviour lists, content for "
                      "untrained)", related["served"]),
         MethodResult("related_content", "Content neighbour lists alone", related["content"]),
-        *popular_now]
-    for result in [*results, *related_results[:2]]:
+        *ease_related]
+    for result in [*results, *related_results]:
         result.metrics = metrics.summarise(result.lists, relevant, catalogue.vector,
                                            len(movies), config.k)
+    related_results += popular_now  # scored with `results` already
     train_seen = {u.user_id: {r.movie_id for r in u.train} for u in users}
     leaks = sum(len(set(items) & train_seen[u]) for u, (items, _) in feed_out.items())
     overlaps = [len(set(content_out[u][0]) & set(exact)) / config.k

@@ -24,8 +24,10 @@ beat), and For You retrained with the just-watched source at several depths:
 
 For each user, `GET /videos/{{id}}/related?limit=10` for their last training video (the
 service behind the endpoint, with the user's token so their watched videos are left
-out), scored against their held-out next videos; beside the content neighbour lists alone
-and popularity.
+out), scored against their held-out next videos; beside the content neighbour lists alone,
+EASE's item-item lists (its row of B for that video, in memory: what the service would
+store as the video's neighbours if it trained EASE instead of the factor model; see
+docs/recommendations.md, "Neighbour lists: factor model or EASE") and popularity.
 
 {related}
 

@@ -60,8 +60,12 @@ def test_pipeline_end_to_end_on_synthetic_movielens(cassandra, tmp_path):
     assert {"popularity", "latest", "content", "behaviour", "foryou", "i2i_max",
             "mean", "ease_300", "just_watched_0", "just_watched_3"} <= set(methods)
     related = {m.key: m for m in result.related}
-    assert set(related) == {"related", "related_content", "popularity"}
+    assert set(related) == {"related", "related_content", "popularity", "related_ease_100",
+                            "related_ease_300", "related_ease_1000"}
     assert all(len(items) == 10 for items in related["related"].lists.values())
+    for m in result.related:
+        assert 0.0 <= m.metrics["ndcg"] <= 1.0, m.key
+    assert any(related["related_ease_300"].lists.values()), "EASE's item-item lists"
     for m in result.methods:
         for name in ("recall", "ndcg", "hit_rate", "coverage", "diversity"):
             assert 0.0 <= m.metrics[name] <= 1.0, (m.key, name, m.metrics[name])

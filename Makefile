@@ -151,6 +151,7 @@ bench: schema ## benchmarks: feed latency, view ingest, pgvector peer (docs/benc
 	$(PY) -m bench.run_all
 	$(PY) -m bench.feed_pages
 	$(PY) -m bench.profile_refs
+	$(PY) -m bench.feed_statements
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.view_bytes
 	$(PY) -m bench.view_statements

@@ -61,6 +61,8 @@ WORKERS = 4
 CLOCK_SLACK = timedelta(minutes=5)
 # The catalogue size (coverage's denominator) is a scan of the videos' keys: once an hour.
 CATALOGUE_COUNT_TTL_S = 3600.0
+# How long a read of the daily metrics waits for this replica's pending counter writes.
+COUNTER_READ_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -212,9 +214,12 @@ class ImpressionLog:
         self._workers, self._queue = [], None
 
     async def daily_metrics(self, days: Sequence[date]) -> list[DailyMetrics]:
-        """The online metrics of these days (empty when nothing is recorded here)."""
+        """The online metrics of these days (empty when nothing is recorded here). This
+        replica's summed counters are written first (for at most COUNTER_READ_WAIT_S), so
+        an operator sees what it served; other replicas' lag by IMPRESSION_COUNTER_FLUSH_S."""
         if not self.has_store:
             return []
+        await self.drain(COUNTER_READ_WAIT_S)
         return online_metrics.daily_metrics(await self.store.daily(days))
 
     async def coverage(self, days: Sequence[date]) -> list[DailyCoverage]:

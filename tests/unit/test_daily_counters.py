@@ -78,3 +78,31 @@ def test_counts_left_by_an_ended_loop_are_written_by_the_next():
 
     asyncio.run(next_loop())
     assert out.writes == [(DAY, "s", "v", {"pages": 2})]
+
+
+def test_reading_the_daily_metrics_writes_this_replicas_pending_counters_first():
+    from datetime import timedelta
+
+    from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
+
+    class Store:
+        def __init__(self):
+            self.added: list = []
+
+        async def add_daily(self, day, source, variant, increments):
+            self.added.append((day, source, variant, dict(increments)))
+
+        async def daily(self, days):
+            return []
+
+    store = Store()
+    log = ImpressionLog(store, ImpressionParams(3600, timedelta(hours=1), 100,
+                                                counter_flush_s=60))  # type: ignore[arg-type]
+
+    async def scenario():
+        log.counters.add(DAY, "personalized", "default", {"pages": 1})
+        assert store.added == []
+        await log.daily_metrics([DAY])
+        return store.added
+
+    assert asyncio.run(scenario()) == [(DAY, "personalized", "default", {"pages": 1})]

@@ -12,60 +12,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import sys
 import time
 
 from bench import machine, seed
+from bench.view_bytes import ByteMeter
 from killrvideo_reco.bootstrap import build_stores, services_on
 from killrvideo_reco.embeddings.factory import build_provider
-from killrvideo_reco.store import aio
 from killrvideo_reco.store.connection import connect
 
 WARM_UP = 10
 
 
-def count_statements(counts: collections.Counter) -> None:
-    original = aio.execute
-
-    async def counted(session, statement, parameters=None, profile=aio.EXEC_PROFILE_DEFAULT):
-        query = (getattr(statement, "query_string", None)
-                 or getattr(getattr(statement, "prepared_statement", None), "query_string", None)
-                 or type(statement).__name__)
-        counts[" ".join(query.split())[:100]] += 1
-        return await original(session, statement, parameters, profile)
-
-    for name, module in list(sys.modules.items()):
-        if name.startswith("killrvideo_reco.store") and getattr(module, "execute", None) is original:
-            module.execute = counted  # type: ignore[attr-defined]
-
-
 async def measure(keyspace: str, viewers: int) -> list[str]:
     settings = seed.bench_settings(keyspace)
-    counts: collections.Counter = collections.Counter()
-    count_statements(counts)
+    meter = ByteMeter(sizes=False)
+    counts = meter.by_text
     cluster, session = connect(settings)
     try:
-        services = services_on(build_stores(session, keyspace), settings,
-                               build_provider(settings))
-        users = [u for u, _ in seed.load_user_vectors(session, keyspace)][:viewers + WARM_UP]
-        for user in users[:WARM_UP]:
-            await services.experiments.for_you(user, 1, 10)
-        cassandra, lines = machine.cassandra_pid(), []
-        for page in (1, 2):
-            await services.impressions.drain(10)
-            counts.clear()
-            c0, a0 = machine.process_cpu_s(cassandra), time.process_time()
-            for user in users[WARM_UP:]:
-                await services.experiments.for_you(user, page, 10)
-            await services.impressions.drain(10)  # the page's writes are its cost too
-            n = len(users) - WARM_UP
-            c1 = machine.process_cpu_s(cassandra)
-            lines.append(f"page {page}: Cassandra {1000 * ((c1 or 0) - (c0 or 0)) / n:.1f} ms, "
-                         f"app {1000 * (time.process_time() - a0) / n:.1f} ms per request "
-                         f"({n} viewers of {keyspace}); statements per request:")
-            lines += [f"  {c / n:5.2f}  {q}" for q, c in counts.most_common()]
-        return lines
+        with meter.watching():
+            services = services_on(build_stores(session, keyspace), settings,
+                                   build_provider(settings))
+            users = [u for u, _ in seed.load_user_vectors(session, keyspace)][:viewers + WARM_UP]
+            for user in users[:WARM_UP]:
+                await services.experiments.for_you(user, 1, 10)
+            cassandra, lines = machine.cassandra_pid(), []
+            for page in (1, 2):
+                await services.impressions.drain(10)
+                counts.clear()
+                c0, a0 = machine.process_cpu_s(cassandra), time.process_time()
+                for user in users[WARM_UP:]:
+                    await services.experiments.for_you(user, page, 10)
+                await services.impressions.drain(10)  # the page's writes are its cost too
+                n = len(users) - WARM_UP
+                c1 = machine.process_cpu_s(cassandra)
+                lines.append(f"page {page}: Cassandra {1000 * ((c1 or 0) - (c0 or 0)) / n:.1f} ms, "
+                             f"app {1000 * (time.process_time() - a0) / n:.1f} ms per request "
+                             f"({n} viewers of {keyspace}); statements per request:")
+                lines += [f"  {c / n:5.2f}  {q}" for q, c in counts.most_common()]
+            return lines
     finally:
         cluster.shutdown()
 

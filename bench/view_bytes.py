@@ -17,10 +17,11 @@ tests/integration/test_view_cost.py asserts that the two histories cost the same
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -64,6 +65,8 @@ class ByteMeter:
     written: int = 0   # values sent by statements that write
     read: int = 0      # values of the rows received
     statements: int = 0
+    by_text: collections.Counter = field(default_factory=collections.Counter)
+    sizes: bool = True  # off: count statements only, adding no CPU of its own
 
     @contextlib.contextmanager
     def watching(self):
@@ -73,7 +76,11 @@ class ByteMeter:
         async def measured(session, statement, parameters=None, *args, **kwargs):
             rows = await original(session, statement, parameters, *args, **kwargs)
             meter.statements += 1
-            text = getattr(statement, "query_string", "") or ""
+            text = (getattr(statement, "query_string", None) or getattr(
+                getattr(statement, "prepared_statement", None), "query_string", None) or "")
+            meter.by_text[" ".join((text or type(statement).__name__).split())[:100]] += 1
+            if not meter.sizes:
+                return rows
             if isinstance(statement, BatchStatement) or not text.lstrip().upper().startswith(
                     "SELECT"):
                 meter.written += statement_bytes(statement, parameters)

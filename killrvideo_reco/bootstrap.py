@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from killrvideo_reco.domain.history import ViewTimeRules
 from killrvideo_reco.domain.taste_profile import ProfileParams
@@ -33,8 +32,7 @@ from killrvideo_reco.service.privacy import PrivacyService
 from killrvideo_reco.service.related import RelatedVideos
 from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
 from killrvideo_reco.service.runs import LiveRun
-from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
-from killrvideo_reco.service.view_facts import embedded_facts
+from killrvideo_reco.service.ttl_cache import ttl_cache
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.store import schema, vector_tables
 from killrvideo_reco.store.behaviour import BehaviourStore
@@ -162,7 +160,7 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                          feed.neighbours),
         PrivacyService(videos, viewers),
         RelatedVideos(videos, viewers, feed.neighbours, runs,
-                      CachedByKey(partial(embedded_facts, videos), facts_cache), summaries,
+                      activity.facts, summaries,
                       settings.feed_cache_ttl_s, settings.video_summary_cache_size),
         neighbours,
         impression_log,

@@ -14,7 +14,8 @@ from killrvideo_reco.domain.taste_profile import TasteState
 
 # Version 1 holds float32 vectors, 2 float16 ones (the rounded unit embeddings of the
 # taste state, so nothing is lost and the read model written at every view halves).
-_F32_VERSION, _F16_VERSION = 1, 2
+# Version 3 holds the video ids only (the read model by reference, profile_refs.py).
+_F32_VERSION, _F16_VERSION, _BY_ID_VERSION = 1, 2, 3
 _HEADER = struct.Struct("<BHH")   # version, entries, dimension
 _TITLE_LEN = struct.Struct("<H")
 
@@ -29,6 +30,24 @@ def encode_recent(entries: Sequence[RecentVideo]) -> bytes:
         parts += [entry.video_id.bytes, _TITLE_LEN.pack(len(title)), title,
                   vector.astype("<f2" if f16 else "<f4").tobytes()]
     return b"".join(parts)
+
+
+def encode_recent_ids(video_ids: Sequence[uuid.UUID]) -> bytes:
+    return _HEADER.pack(_BY_ID_VERSION, len(video_ids), 0) + b"".join(v.bytes for v in video_ids)
+
+
+def decode_recent_block(blob: bytes) -> tuple[tuple[uuid.UUID, ...], tuple[RecentVideo, ...]]:
+    """(video ids, recent videos) of a stored blob: version 3 holds the ids only; an
+    older release's blob holds the vectors too."""
+    version, count, _ = _HEADER.unpack_from(blob, 0)
+    if version == _BY_ID_VERSION:
+        start = _HEADER.size
+        if len(blob) < start + 16 * count:
+            raise ValueError("truncated recent block")
+        return tuple(uuid.UUID(bytes=bytes(blob[start + 16 * n:start + 16 * n + 16]))
+                     for n in range(count)), ()
+    recent = tuple(decode_recent(blob))
+    return tuple(r.video_id for r in recent), recent
 
 
 def decode_recent(blob: bytes) -> list[RecentVideo]:

@@ -19,6 +19,27 @@ _ENTRY = struct.Struct("<16sddI")  # medoid_id importance as_of count
 _HEADER = struct.Struct("<HI")     # entries dimension
 
 
+@dataclass(frozen=True)
+class InterestRef:
+    """An interest by reference, as the taste head and the read model store it: the medoid
+    vector is the medoid video's own."""
+    medoid_id: uuid.UUID
+    importance: float
+    as_of: float
+    count: int
+
+    def pack(self) -> bytes:
+        return _ENTRY.pack(self.medoid_id.bytes, self.importance, self.as_of, self.count)
+
+    @classmethod
+    def unpack(cls, entry) -> "InterestRef":
+        vid, importance, as_of, count = _ENTRY.unpack(entry)
+        return cls(uuid.UUID(bytes=bytes(vid)), importance, as_of, count)
+
+
+ENTRY_SIZE = _ENTRY.size
+
+
 @dataclass(frozen=True, eq=False)
 class Interest:
     medoid_id: uuid.UUID
@@ -26,6 +47,9 @@ class Interest:
     importance: float    # sum of decay(age) over members, decayed to as_of
     as_of: float
     count: int
+
+    def reference(self) -> InterestRef:
+        return InterestRef(self.medoid_id, self.importance, self.as_of, self.count)
 
     def same_as(self, other: "Interest") -> bool:
         return ((self.medoid_id, self.importance, self.as_of, self.count)
@@ -98,9 +122,13 @@ def encode_interests(interests: Sequence[Interest]) -> bytes:
     dimension = interests[0].medoid.shape[0] if interests else 0
     parts = [_HEADER.pack(len(interests), dimension)]
     for i in interests:
-        parts += [_ENTRY.pack(i.medoid_id.bytes, i.importance, i.as_of, i.count),
-                  np.asarray(i.medoid, dtype="<f4").tobytes()]
+        parts += [i.reference().pack(), np.asarray(i.medoid, dtype="<f4").tobytes()]
     return b"".join(parts)
+
+
+def encode_interest_refs(refs: Sequence[InterestRef]) -> bytes:
+    """The read model's interests by reference: the same block with dimension 0."""
+    return _HEADER.pack(len(refs), 0) + b"".join(r.pack() for r in refs)
 
 
 def decode_interests(buf) -> tuple[tuple[Interest, ...], int]:
@@ -114,12 +142,20 @@ def decode_interests(buf) -> tuple[tuple[Interest, ...], int]:
         end = pos + _ENTRY.size + 4 * dimension
         if len(buf) < end:
             raise ValueError("truncated interests block")
-        vid, importance, as_of, count = _ENTRY.unpack(buf[pos:pos + _ENTRY.size])
+        ref = InterestRef.unpack(buf[pos:pos + _ENTRY.size])
         medoid = np.frombuffer(buf[pos + _ENTRY.size:end], dtype="<f4").astype(np.float32)
         medoid.setflags(write=False)
-        out.append(Interest(uuid.UUID(bytes=bytes(vid)), medoid, importance, as_of, count))
+        out.append(Interest(ref.medoid_id, medoid, ref.importance, ref.as_of, ref.count))
         pos = end
     return tuple(out), pos
+
+
+def decode_interest_block(buf) -> tuple[tuple[InterestRef, ...], tuple[Interest, ...]]:
+    """(references, interests) of a stored block: a block of dimension 0 holds references
+    only; one written by an older release holds the medoid vectors too."""
+    (_, dimension) = _HEADER.unpack_from(buf, 0)
+    interests = decode_interests(buf)[0]
+    return tuple(i.reference() for i in interests), (interests if dimension else ())
 
 
 def label(interests: Sequence[Interest], vectors: np.ndarray, similarity: float) -> np.ndarray:

@@ -9,9 +9,8 @@ from typing import Literal
 
 import numpy as np
 
-from killrvideo_reco.domain.interests import Interest
+from killrvideo_reco.domain.interests import Interest, InterestRef
 from killrvideo_reco.domain.ranking import RankerWeights
-from killrvideo_reco.domain.taste_codec import InterestRef
 from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_profile import TasteState
 

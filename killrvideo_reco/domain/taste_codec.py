@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import struct
 import uuid
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from .interests import ENTRY_SIZE, InterestRef
 from .taste_behaviour import decode_behaviour, encode_behaviour
 from .taste_weights import ChannelSum, readonly
 
@@ -32,7 +32,6 @@ _HEADER = struct.Struct("<4sHIIdddIIdI")
 _PREFIX = struct.Struct("<4sH")
 _RECENT = struct.Struct("<16sd")         # video_id at
 _INTERESTS = struct.Struct("<H")         # entries
-_INTEREST = struct.Struct("<16sddI")     # medoid_id importance as_of count
 _CHANNEL = struct.Struct("<dIdB")        # mass count as_of form
 _FULL, _SCALED_F16 = 0, 1                # float64 sum | mass x float16 unit vector
 
@@ -47,15 +46,6 @@ class RecentRef(NamedTuple):
     at: float
 
 
-@dataclass(frozen=True)
-class InterestRef:
-    """An interest as the head stores it; the medoid vector is the medoid video's."""
-    medoid_id: uuid.UUID
-    importance: float
-    as_of: float
-    count: int
-
-
 def encode(s) -> bytes:
     """A TasteState's head (see docs/recommendations.md, 'Storage format')."""
     n = s.dimension
@@ -68,8 +58,7 @@ def encode(s) -> bytes:
     parts += [_RECENT.pack(r.video_id.bytes, r.at) for r in s.recent_positive]
     parts.append(encode_behaviour(s.behaviour_run, s.behaviour_sum, s.behaviour_count))
     parts.append(_INTERESTS.pack(len(s.interests)))
-    parts += [_INTEREST.pack(i.medoid_id.bytes, i.importance, i.as_of, i.count)
-              for i in s.interests]
+    parts += [i.reference().pack() for i in s.interests]
     return b"".join(parts)
 
 
@@ -111,8 +100,7 @@ def decode(data: bytes) -> tuple[tuple, tuple[RecentRef, ...], tuple[InterestRef
     pos += used
     interests = []
     for _ in range(_INTERESTS.unpack(take(_INTERESTS.size))[0]):
-        vid, importance, as_of, count = _INTEREST.unpack(take(_INTEREST.size))
-        interests.append(InterestRef(uuid.UUID(bytes=vid), importance, as_of, count))
+        interests.append(InterestRef.unpack(take(ENTRY_SIZE)))
     if pos != len(buf):
         raise ValueError("trailing bytes after taste state")
     return ((ref, n, neg_sum, neg_mass, neg_count, {}, (), floor, fp,

@@ -14,13 +14,13 @@ list then holds fewer likes than `recent_positive_kept` until newer ones arrive.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .interests import Interest
-from .taste_codec import InterestRef, RecentRef, decode
+from .interests import Interest, InterestRef
+from .taste_codec import RecentRef, decode
 from .taste_profile import ChannelSum, ProfileParams, TasteState, cluster_recent
 from .taste_weights import RecentPositive, readonly, unit_vector
 
@@ -47,12 +47,7 @@ class StoredHead:
     def resolve(self, videos: Mapping[uuid.UUID, ReferencedVideo],
                 params: ProfileParams) -> TasteState:
         """The full state, given the referenced videos the catalogue still has."""
-        units: dict[uuid.UUID, tuple[str, np.ndarray]] = {}
-        for video_id in self.references():
-            found = videos.get(video_id)
-            unit = None if found is None else referenced_unit(found[1], self.base.dimension)
-            if unit is not None:
-                units[video_id] = (found[0], unit)  # type: ignore[index]
+        units = referenced_units(self.references(), videos, self.base.dimension)
         recent = tuple(RecentPositive(r.video_id, units[r.video_id][0], r.at,
                                       units[r.video_id][1])
                        for r in self.recent if r.video_id in units)
@@ -84,6 +79,18 @@ class StoredHead:
 
     def preference_vector(self, params: ProfileParams) -> np.ndarray | None:
         return self.base.preference_vector(params)
+
+
+def referenced_units(video_ids: Sequence[uuid.UUID], videos: Mapping[uuid.UUID, ReferencedVideo],
+                     dimension: int) -> dict[uuid.UUID, tuple[str, np.ndarray]]:
+    """Title and applied unit vector of each referenced video that `videos` resolves."""
+    units: dict[uuid.UUID, tuple[str, np.ndarray]] = {}
+    for video_id in video_ids:
+        found = videos.get(video_id)
+        unit = None if found is None else referenced_unit(found[1], dimension)
+        if found is not None and unit is not None:
+            units[video_id] = (found[0], unit)
+    return units
 
 
 def referenced_unit(embedding, dimension: int) -> np.ndarray | None:

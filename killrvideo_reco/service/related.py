@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal
 
 from cachetools import TTLCache
@@ -31,16 +30,12 @@ from killrvideo_reco.service.ports import (
     ViewerRepository,
 )
 from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
-from killrvideo_reco.service.view_facts import embedded_facts
+from killrvideo_reco.service.view_facts import ViewFacts
 
 OVERFETCH = 3  # ANN rows per item wanted, without lists: room for what the viewer saw
 MAX_ROWS = 1000  # Cassandra's ANN LIMIT cap
 
 Space = Literal["behaviour", "content"]
-
-
-class UnknownVideo(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -54,12 +49,12 @@ class RelatedVideo:
 class RelatedVideos:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  lists: ContentNeighbours | None = None, runs: ActiveRun | None = None,
-                 facts: CachedByKey[uuid.UUID, VideoFacts] | None = None,
+                 facts: ViewFacts | None = None,
                  summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None,
                  cache_ttl_s: float = 0.0, cache_size: int = 0):
         self.videos, self.viewers, self.lists = videos, viewers, lists
         self.runs = runs or NO_RUN
-        self.facts = facts or CachedByKey(partial(embedded_facts, videos), None)
+        self.facts = facts or ViewFacts(videos)
         self.summaries = summaries or CachedByKey(videos.summaries, None)
         # (run id, video) -> its behaviour list, or None when the run has none for it.
         self._behaviour_lists: TTLCache[tuple[str, uuid.UUID], NeighbourList | None] | None = \
@@ -68,9 +63,7 @@ class RelatedVideos:
     async def related(self, video_id: uuid.UUID, limit: int,
                       viewer: uuid.UUID | None = None) -> list[RelatedVideo]:
         """UnknownVideo when there is no such video (or it has no embedding yet)."""
-        facts = await self.facts.get(video_id)
-        if facts is None or facts.content_features is None:
-            raise UnknownVideo(f"no video {video_id}")
+        facts = await self.facts.one(video_id)
         found = await self._fresh(await self._behaviour_list(facts), facts, viewer, limit)
         if len(found) < limit:  # no co-watching list, or too short once seen ones are out
             found += await self._fresh(await self._content_list(facts, limit), facts, viewer,

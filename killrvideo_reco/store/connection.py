@@ -3,6 +3,7 @@ how we talk to Cassandra: load balancing, consistency and timeouts."""
 from __future__ import annotations
 
 import logging
+import socket
 from collections import namedtuple
 from functools import lru_cache
 
@@ -115,6 +116,10 @@ def build_cluster(settings: Settings) -> Cluster:
         # default backs off to 10 minutes), so the service recovers soon after an outage.
         idle_heartbeat_interval=5,
         reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=10.0),
+        # The driver leaves Nagle's algorithm on. A request written in two segments then
+        # waits for the node's delayed ACK (40 ms on Linux) before its second part: at
+        # concurrency 16 the view replay ran at 63 events/s without this, 242 with it.
+        sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     )
 
 

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
+from killrvideo_reco.domain.interests import InterestRef
 from killrvideo_reco.domain.models import HistoryRow, HistoryWrite, NewVideo, ProfileReferences, TasteChange
-from killrvideo_reco.domain.taste_codec import InterestRef
 from killrvideo_reco.domain.taste_profile import ChannelSum, empty_state
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)

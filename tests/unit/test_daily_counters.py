@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 from killrvideo_reco.service.daily_counters import DailyCounterBuffer
+from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
 
 DAY = date(2026, 12, 4)
 
@@ -81,10 +82,6 @@ def test_counts_left_by_an_ended_loop_are_written_by_the_next():
 
 
 def test_reading_the_daily_metrics_writes_this_replicas_pending_counters_first():
-    from datetime import timedelta
-
-    from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
-
     class Store:
         def __init__(self):
             self.added: list = []

@@ -10,10 +10,9 @@ import numpy as np
 from cachetools import TTLCache
 
 from killrvideo_reco.domain.explanations import encode_recent
-from killrvideo_reco.domain.interests import Interest, encode_interests
+from killrvideo_reco.domain.interests import Interest, InterestRef, encode_interests
 from killrvideo_reco.domain.models import ProfileReferences, RecentVideo, StoredProfile
 from killrvideo_reco.domain.profile_refs import decode_references, encode_references, resolve_profile
-from killrvideo_reco.domain.taste_codec import InterestRef
 from killrvideo_reco.service.activity import ActivityService
 from tests.unit.test_activity_service import DIM, MODEL, world
 from tests.unit.test_taste_references import CountingVideos

@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 from datetime import datetime, timezone
-from functools import partial
 
 import numpy as np
 import pytest
@@ -14,9 +13,9 @@ import pytest
 from killrvideo_reco.domain.behaviour import behaviour_space
 from killrvideo_reco.domain.models import BehaviourRun, NeighbourList, NewVideo
 from killrvideo_reco.service.neighbours import ContentNeighbours
-from killrvideo_reco.service.related import RelatedVideos, UnknownVideo
+from killrvideo_reco.service.related import RelatedVideos
 from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
-from killrvideo_reco.service.view_facts import embedded_facts
+from killrvideo_reco.service.view_facts import UnknownVideo, ViewFacts
 from tests.fakes import FakeVideoStore, FakeViewerStore
 from tests.fakes.neighbours import FakeNeighbourStore
 
@@ -109,7 +108,7 @@ def test_what_does_not_depend_on_the_viewer_is_read_once_per_cache_period():
     run = BehaviourRun("run-2", "b", 4, 1.0)
     asyncio.run(store.write_neighbour_lists(behaviour_space("b"), [(ids[0], NeighbourList(
         "run-2", 0.0, (ids[9], ids[5]), np.array([0.9, 0.8], dtype=np.float32)))]))
-    facts = CachedByKey(partial(embedded_facts, videos), ttl_cache(60, 100))
+    facts = ViewFacts(videos, ttl_cache(60, 100))
     summaries = CachedByKey(videos.summaries, ttl_cache(60, 100))
     related = RelatedVideos(videos, viewers, lists, Live(run), facts, summaries, 60, 100)
     first = asyncio.run(related.related(ids[0], 2))

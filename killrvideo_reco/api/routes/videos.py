@@ -31,7 +31,6 @@ from killrvideo_reco.domain.impressions import ViewWatch
 from killrvideo_reco.domain.models import VideoDetails
 from killrvideo_reco.domain.vectors import InvalidVector
 from killrvideo_reco.embeddings.provider import EmbeddingError
-from killrvideo_reco.service import related as related_videos
 from killrvideo_reco.service.activity import ContendedProfile, UnknownVideo
 
 router = APIRouter(prefix=f"{API_PREFIX}/videos", tags=["videos"])
@@ -95,7 +94,7 @@ async def related(video_id: VideoIdPath, resources: Resources, settings: Current
     try:
         found = await within_deadline(
             resources.related.related(video_id, limit, viewer), settings)
-    except related_videos.UnknownVideo as error:
+    except UnknownVideo as error:
         raise Problem(404, f"No video {video_id}.") from error
     recommendation_id = resources.impressions.served(
         viewer, "related", [r.summary.video_id for r in found], 1)

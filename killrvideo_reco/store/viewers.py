@@ -66,8 +66,6 @@ class ViewerStore:
             "play_count, seconds_watched, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)")
         self._seen_among = prepare(
             f"SELECT videoid FROM {ks}.viewer_history WHERE userid = ? AND videoid IN ?")
-        self._history_row = prepare(
-            f"SELECT {HISTORY_COLUMNS} FROM {ks}.viewer_history WHERE userid = ? AND videoid = ?")
         self._history = prepare(
             f"SELECT {HISTORY_COLUMNS} FROM {ks}.viewer_history WHERE userid = ?")
         profile_columns = ("userid, preference_vector, model_id, item_count, last_updated, "
@@ -114,12 +112,6 @@ class ViewerStore:
         results = await asyncio.gather(
             *(execute(self.session, self._seen_among, (user_id, chunk)) for chunk in chunks))
         return {row.videoid for rows in results for row in rows}
-
-    async def history_row(self, user_id: uuid.UUID, video_id: uuid.UUID,
-                          for_update: bool = False) -> HistoryRow | None:
-        rows = await execute(self.session, self._history_row, (user_id, video_id),
-                             _execution(for_update))
-        return history_from_row(rows[0]) if rows and is_history(rows[0]) else None
 
     async def history(self, user_id: uuid.UUID, for_update: bool = False) -> list[HistoryRow]:
         return [history_from_row(row) for row in await execute(

@@ -112,7 +112,8 @@ def test_channel_cells_are_read_and_written_one_by_one(stores):
     final, _ = run(viewers.read_for_change(user, [], ["c0", "c4", "c7", "c9"]))
     assert set(final.state.channels) == {"c7"}
     # Channel rows are not history: the viewer has watched nothing.
-    assert run(viewers.history(user)) == [] and run(viewers.history_row(user, uuid.uuid4())) is None
+    assert run(viewers.history(user)) == []
+    assert run(viewers.read_for_change(user, [uuid.uuid4()], []))[1] == {}
     video = uuid.uuid4()
     row = HistoryRow(video, NOW, NOW, 2, 300.0, 600.0)
     assert run(viewers.commit(TasteChange(user, 3, 4, final.state.base, "m1",
@@ -131,7 +132,7 @@ def test_taste_commits_are_conditional_on_the_version_read(stores):
     assert commit(stores, user, None, 11) is False, "a stale version loses the race"
     record = run(stores.viewers.taste_state(user, for_update=True))
     assert record.version == 10 and record.model_id == "m1" and record.state is not None
-    stored = run(stores.viewers.history_row(user, video, for_update=True))
+    stored = run(stores.viewers.read_for_change(user, [video], []))[1][video]
     assert stored.play_count == 1 and stored.event_ids == frozenset({"e1"})
     assert run(stores.viewers.seen_among(user, [video, uuid.uuid4()])) == {video}
     assert [r.video_id for r in run(stores.viewers.history(user))] == [video]

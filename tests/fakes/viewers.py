@@ -34,9 +34,6 @@ class FakeViewerStore:
         mine = self.rows.get(user_id, {})
         return {v for v in video_ids if v in mine}
 
-    async def history_row(self, user_id, video_id, for_update=False):
-        return self.rows.get(user_id, {}).get(video_id)
-
     async def history(self, user_id, for_update=False):
         return list(self.rows.get(user_id, {}).values())
 

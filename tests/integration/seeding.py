@@ -85,3 +85,26 @@ def eventually(check, timeout_s: float = 15.0):
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
+
+
+# Three topics whose texts the hashing embedder keeps apart.
+TOPICS = {"db": "Cassandra partition keys compaction and data modeling for tables",
+          "space": "Telescopes galaxies nebulae and black holes in deep space",
+          "food": "Sourdough bread baking pasta and curry recipes in the kitchen"}
+
+
+async def topic_world(resources, rng) -> tuple[dict[str, list[uuid.UUID]], dict[str, list[uuid.UUID]]]:
+    """12 videos per topic; 15 viewers per topic who each watch 6 of its videos through
+    the view path. Returns (video ids, viewer ids) by topic."""
+    ids = {t: [(await resources.catalogue.add_video(
+        uuid.uuid4(), f"{text} episode {n}", text, [t], None, None, 600, None)).video_id
+        for n in range(12)] for t, text in TOPICS.items()}
+    viewers: dict[str, list[uuid.UUID]] = {}
+    for t in TOPICS:
+        viewers[t] = []
+        for _ in range(15):
+            user = uuid.uuid4()
+            for n in rng.choice(12, 6, replace=False):
+                await resources.activity.record_view(user, ids[t][n], f"{user}-{n}", 580, 600)
+            viewers[t].append(user)
+    return ids, viewers

@@ -124,7 +124,7 @@ def test_taste_commit_is_conditional(cassandra):
         stale = await viewers.commit(change(None, 11, states[1], "e2"))
         second = await viewers.commit(change(10, 12, states[2], "e3"))
         return (first, stale, second, await viewers.taste_state(user),
-                await viewers.history_row(user, video))
+                (await viewers.read_for_change(user, [video], []))[1][video])
 
     first, stale, second, taste, stored = asyncio.run(run())
     assert (first, stale, second) == (True, False, True)

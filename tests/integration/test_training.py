@@ -13,13 +13,10 @@ from killrvideo_reco.domain.behaviour import behaviour_space, index_vectors, que
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
 from killrvideo_reco.metrics import CANDIDATES_FETCHED
-from tests.integration.seeding import auth, wait_for_job
+from tests.integration.seeding import TOPICS, auth, topic_world, wait_for_job
 
 pytestmark = pytest.mark.integration
 FEED = "/api/v1/recommendations/foryou"
-TOPICS = {"db": "Cassandra partition keys compaction and data modeling for tables",
-          "space": "Telescopes galaxies nebulae and black holes in deep space",
-          "food": "Sourdough bread baking pasta and curry recipes in the kitchen"}
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +24,7 @@ def world(cassandra):
     """36 videos over three topics; 45 viewers who each watch within one topic."""
     settings, _ = cassandra
     resources = build_resources(settings, build_provider(settings))
-    rng = np.random.default_rng(2)
-
-    async def seed():
-        ids = {t: [(await resources.catalogue.add_video(
-            uuid.uuid4(), f"{text} episode {n}", text, [t], None, None, 600, None)).video_id
-            for n in range(12)] for t, text in TOPICS.items()}
-        viewers = {}
-        for t in TOPICS:
-            viewers[t] = []
-            for _ in range(15):
-                user = uuid.uuid4()
-                for n in rng.choice(12, 6, replace=False):
-                    await resources.activity.record_view(user, ids[t][n], f"{user}-{n}", 580, 600)
-                viewers[t].append(user)
-        return ids, viewers
-
-    ids, viewers = asyncio.run(seed())
+    ids, viewers = asyncio.run(topic_world(resources, np.random.default_rng(2)))
     yield settings, resources, ids, viewers
     resources.close()
 

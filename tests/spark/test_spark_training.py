@@ -15,13 +15,10 @@ from killrvideo_reco.domain.behaviour import video_behaviour
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
 from killrvideo_reco.training.spark_session import SparkUnavailable
-from tests.integration.seeding import auth, wait_for_job
+from tests.integration.seeding import auth, topic_world, wait_for_job
 
 pytestmark = pytest.mark.integration
 FEED = "/api/v1/recommendations/foryou"
-TOPICS = {"db": "Cassandra partition keys compaction and data modeling for tables",
-          "space": "Telescopes galaxies nebulae and black holes in deep space",
-          "food": "Sourdough bread baking pasta and curry recipes in the kitchen"}
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +32,8 @@ def world(cassandra, spark_master):
     rng = np.random.default_rng(2)
 
     async def seed():
-        ids = {t: [(await resources.catalogue.add_video(
-            uuid.uuid4(), f"{text} episode {n}", text, [t], None, None, 600, None)).video_id
-            for n in range(12)] for t, text in TOPICS.items()}
-        viewers = {}
-        for t in TOPICS:
-            viewers[t] = []
-            for _ in range(15):
-                user = uuid.uuid4()
-                for n in rng.choice(12, 6, replace=False):
-                    await resources.activity.record_view(user, ids[t][n], f"{user}-{n}", 580, 600)
-                viewers[t].append(user)
-        # A bounce and a hide: not positives, so they must not count as watched videos.
+        ids, viewers = await topic_world(resources, rng)
+        # A bounce: not a positive, so it must not count as a watched video.
         await resources.activity.record_view(viewers["db"][0], ids["space"][0], "bounce", 5, 600)
         return ids, viewers
 

@@ -66,8 +66,14 @@ def _install_timers() -> None:
     from killrvideo_reco.store import viewers as viewers_module
 
     class TimedFeedService(FeedService):
-        def __init__(self, videos, viewers, settings, behaviour=None, runs=None):
-            super().__init__(videos, viewers, settings, behaviour, runs)
+        def __init__(self, videos, viewers, settings, behaviour=None, runs=None,
+                     *args, **kwargs):
+            super().__init__(videos, viewers, settings, behaviour, runs, *args, **kwargs)
+            self._catalogue_model.get = _timed_async("profile: catalogue model (cached)",
+                                                     self._catalogue_model.get)
+            if getattr(videos, "_bench_timed", False):
+                return  # the experiments' variant feeds share the stores: wrapped once
+            videos._bench_timed = True
             if behaviour is not None:
                 behaviour.nearest = _timed_async("ann: behaviour.nearest (both spaces)",
                                                  behaviour.nearest)
@@ -79,8 +85,6 @@ def _install_timers() -> None:
             videos.vectors = _timed_async("explain: videos.vectors (IN query)", videos.vectors)
             viewers.profile = _timed_async("profile: viewers.profile", viewers.profile)
             viewers.seen_among = _timed_async("seen: viewers.seen_among", viewers.seen_among)
-            self._catalogue_model.get = _timed_async("profile: catalogue model (cached)",
-                                                     self._catalogue_model.get)
 
         async def for_you(self, user_id, page, page_size):
             start = time.perf_counter()

@@ -77,8 +77,11 @@ def _install_timers() -> None:
             if behaviour is not None:
                 behaviour.nearest = _timed_async("ann: behaviour.nearest (both spaces)",
                                                  behaviour.nearest)
-                behaviour.popular_pool = _timed_async("popular: behaviour.popular_pool (cached)",
-                                                      behaviour.popular_pool)
+                # Reads the popular pool once per period, and the ranking features of
+                # neighbour-list candidates that the feature cache lacks on every request.
+                behaviour.popular_pool = _timed_async(
+                    "features: behaviour.popular_pool (pool, list candidates)",
+                    behaviour.popular_pool)
             # Instance-level wrappers: the stores are the service's own objects.
             videos.nearest = _timed_async("ann: videos.nearest (query + rows -> Candidates)",
                                           videos.nearest)

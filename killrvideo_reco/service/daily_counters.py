@@ -6,15 +6,22 @@ reads before it writes, on each replica), and it dominated the cost of a page se
 from the ranked-list cache. Summed here for IMPRESSION_COUNTER_FLUSH_S, a replica writes
 one counter batch per (day, source, variant) and interval, whatever its traffic. A
 process that dies loses at most one interval's counts (counters are never re-sent after
-a failure anyway); drain and shutdown write what is pending at once.
+a failure anyway); drain and shutdown write what is pending at once, and `written` lets a
+reader of the counters wait for this replica's (not for the other queued writes).
 """
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from functools import partial
+
+from killrvideo_reco import metrics
+
+log = logging.getLogger(__name__)
 
 CounterWrite = Callable[[date, str, str, Mapping[str, int]], Awaitable[None]]
 Submit = Callable[[str, Callable[[], Awaitable[None]]], None]
@@ -28,13 +35,14 @@ class DailyCounterBuffer:
         self._pending: dict[tuple[date, str, str], Counter[str]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._queued = self._finished = 0  # counter writes handed to `submit`, and done
 
     def add(self, day: date, source: str, variant: str, increments: Mapping[str, int]) -> None:
         counts = {k: v for k, v in increments.items() if v}
         if not counts:
             return
         if self.flush_s <= 0:
-            self.submit("counter", partial(self.write, day, source, variant, counts))
+            self._queue(day, source, variant, counts)
             return
         self._pending.setdefault((day, source, variant), Counter()).update(counts)
         loop = asyncio.get_running_loop()
@@ -48,9 +56,53 @@ class DailyCounterBuffer:
 
     def flush(self) -> None:
         """Queue one write per key of everything summed so far."""
+        for (day, source, variant), counts in self._take().items():
+            self._queue(day, source, variant, dict(counts))
+
+    async def written(self, timeout_s: float) -> bool:
+        """Write what is summed now, directly rather than behind the queue's other writes,
+        and wait (at most timeout_s) until the counter writes queued before have run too;
+        False if some had not (a full queue drops writes: they never run)."""
+        deadline = time.monotonic() + timeout_s
+        direct = [asyncio.ensure_future(self._write_direct(day, source, variant, dict(counts)))
+                  for (day, source, variant), counts in self._take().items()]
+        self._queued += len(direct)
+        target = self._queued
+        if direct:  # on a timeout they go on in the background: never cancelled half-way
+            _, late = await asyncio.wait(direct, timeout=timeout_s)
+            if late:
+                return False
+        while self._finished < target:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    def _take(self) -> dict[tuple[date, str, str], Counter[str]]:
         if self._timer is not None:
             self._timer.cancel()
         self._timer = self._timer_loop = None
         pending, self._pending = self._pending, {}
-        for (day, source, variant), counts in pending.items():
-            self.submit("counter", partial(self.write, day, source, variant, dict(counts)))
+        return pending
+
+    def _queue(self, day: date, source: str, variant: str, counts: Mapping[str, int]) -> None:
+        self._queued += 1
+        self.submit("counter", partial(self._write_counted, day, source, variant, counts))
+
+    async def _write_counted(self, day: date, source: str, variant: str,
+                             counts: Mapping[str, int]) -> None:
+        try:
+            await self.write(day, source, variant, counts)
+        finally:
+            self._finished += 1
+
+    async def _write_direct(self, day: date, source: str, variant: str,
+                            counts: Mapping[str, int]) -> None:
+        """As the queue's workers do: a failed counter write is counted and logged, never
+        re-sent (counters are not idempotent)."""
+        try:
+            await self._write_counted(day, source, variant, counts)
+            metrics.IMPRESSION_WRITES.labels("counter", "written").inc()
+        except Exception as error:  # noqa: BLE001 - counted and logged
+            metrics.IMPRESSION_WRITES.labels("counter", "failed").inc()
+            log.warning("counter write failed: %s: %s", type(error).__name__, error)

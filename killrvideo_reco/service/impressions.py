@@ -219,7 +219,7 @@ class ImpressionLog:
         an operator sees what it served; other replicas' lag by IMPRESSION_COUNTER_FLUSH_S."""
         if not self.has_store:
             return []
-        await self.drain(COUNTER_READ_WAIT_S)
+        await self.counters.written(COUNTER_READ_WAIT_S)
         return online_metrics.daily_metrics(await self.store.daily(days))
 
     async def coverage(self, days: Sequence[date]) -> list[DailyCoverage]:

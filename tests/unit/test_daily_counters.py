@@ -103,3 +103,42 @@ def test_reading_the_daily_metrics_writes_this_replicas_pending_counters_first()
         return store.added
 
     assert asyncio.run(scenario()) == [(DAY, "personalized", "default", {"pages": 1})]
+
+
+def test_a_metrics_read_does_not_wait_behind_other_queued_writes():
+    """The counters a read needs are written directly: impression writes stuck ahead
+    of them in the queue (a slow node) do not hold the read back."""
+    class Store:
+        def __init__(self):
+            self.added: list = []
+            self.release = asyncio.Event()
+            self.impressions = 0
+
+        async def slow_impression(self):
+            await self.release.wait()
+            self.impressions += 1
+
+        async def add_daily(self, day, source, variant, increments):
+            self.added.append((day, source, variant, dict(increments)))
+
+        async def daily(self, days):
+            return []
+
+    store = Store()
+    log = ImpressionLog(store, ImpressionParams(3600, timedelta(hours=1), 100,
+                                                counter_flush_s=60))  # type: ignore[arg-type]
+
+    async def scenario():
+        for _ in range(50):  # more than the workers: the queue stays full of them
+            log.submit("impression", store.slow_impression)
+        log.counters.add(DAY, "personalized", "default", {"pages": 1})
+        await asyncio.sleep(0)
+        complete = await log.counters.written(30.0)
+        written_before = store.impressions
+        store.release.set()
+        await log.close(5.0)
+        return complete, written_before, store.impressions, store.added
+
+    complete, before, after, added = asyncio.run(scenario())
+    assert complete and before == 0 and after == 50
+    assert added == [(DAY, "personalized", "default", {"pages": 1})]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from killrvideo_reco.settings import Settings
+
 REPO = Path(__file__).resolve().parents[1]
 REAL_APP = "killrvideo_reco.api.app:create_app"
 INSTRUMENTED_APP = "bench.instrumented:create_app"
@@ -29,7 +31,9 @@ class Server:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.command = [sys.executable, "-m", "uvicorn", app, "--factory",
                         "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                        "--no-access-log"]
+                        "--no-access-log", "--timeout-keep-alive", os.environ.get(
+                            "HTTP_KEEP_ALIVE_S",
+                            str(Settings.model_fields["http_keep_alive_s"].default))]
         self.env = {**os.environ, "CASSANDRA_KEYSPACE": keyspace, "EMBEDDING_PROVIDER": "hashing",
                     "VECTOR_DIMENSION": "384",
                     # A local benchmark: the development JWT secret is fine here. The

@@ -57,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the lifespan's shutdown, where running jobs record where they stopped.
     uvicorn.run("killrvideo_reco.api.app:create_app", factory=True, host=settings.host,
                 port=settings.port, log_level=settings.log_level.lower(), log_config=None,
-                access_log=False,
+                access_log=False, timeout_keep_alive=settings.http_keep_alive_s,
                 # Annotated int, used as a float (an asyncio timeout): keep the setting exact.
                 timeout_graceful_shutdown=settings.shutdown_grace_s)  # type: ignore[arg-type]
     return 0

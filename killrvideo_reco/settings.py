@@ -257,6 +257,11 @@ class Settings(BaseSettings):
         1.0, ge=0, le=60, description="Beyond two rounds behind the limit, a request joins the "
         "queue only if its expected wait is within this; otherwise an immediate 503 with "
         "Retry-After. One still queued at REQUEST_DEADLINE_S gets the 503 then.")
+    http_keep_alive_s: int = Field(
+        75, ge=1, le=3600, description="How long an idle HTTP connection is kept open. Longer "
+        "than the idle timeout of the proxy or load balancer in front (60 s for nginx's and "
+        "AWS ALB's defaults): a server that closes first races the proxy reusing the "
+        "connection, and that request fails without reaching the service.")
     shutdown_grace_s: float = Field(
         10.0, ge=0, description="On SIGTERM: how long in-flight requests may take to finish "
                                 "(uvicorn's graceful timeout), and running jobs to record "

@@ -188,3 +188,5 @@ def test_serve_drains_for_shutdown_grace_s(monkeypatch):
     finally:
         get_settings.cache_clear()
     assert seen["timeout_graceful_shutdown"] == 7.5
+    # Idle connections outlive a proxy's (60 s by default): closing first races its reuse.
+    assert seen["timeout_keep_alive"] == 75

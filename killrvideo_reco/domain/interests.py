@@ -153,9 +153,15 @@ def decode_interests(buf) -> tuple[tuple[Interest, ...], int]:
 def decode_interest_block(buf) -> tuple[tuple[InterestRef, ...], tuple[Interest, ...]]:
     """(references, interests) of a stored block: a block of dimension 0 holds references
     only; one written by an older release holds the medoid vectors too."""
-    (_, dimension) = _HEADER.unpack_from(buf, 0)
-    interests = decode_interests(buf)[0]
-    return tuple(i.reference() for i in interests), (interests if dimension else ())
+    count, dimension = _HEADER.unpack_from(buf, 0)
+    if dimension:
+        interests = decode_interests(buf)[0]
+        return tuple(i.reference() for i in interests), interests
+    end = _HEADER.size + count * _ENTRY.size
+    if len(buf) < end:
+        raise ValueError("truncated interests block")
+    return tuple(InterestRef.unpack(buf[pos:pos + _ENTRY.size])
+                 for pos in range(_HEADER.size, end, _ENTRY.size)), ()
 
 
 def label(interests: Sequence[Interest], vectors: np.ndarray, similarity: float) -> np.ndarray:

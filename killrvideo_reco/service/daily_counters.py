@@ -12,30 +12,33 @@ reader of the counters wait for this replica's (not for the other queued writes)
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from functools import partial
 
-from killrvideo_reco import metrics
-
-log = logging.getLogger(__name__)
-
 CounterWrite = Callable[[date, str, str, Mapping[str, int]], Awaitable[None]]
 Submit = Callable[[str, Callable[[], Awaitable[None]]], None]
+Run = Callable[[str, Callable[[], Awaitable[None]]], Awaitable[None]]
+
+
+async def _run_raising(kind: str, write: Callable[[], Awaitable[None]]) -> None:
+    await write()
 
 
 class DailyCounterBuffer:
-    def __init__(self, write: CounterWrite, submit: Submit, flush_s: float):
+    def __init__(self, write: CounterWrite, submit: Submit, flush_s: float,
+                 run: Run = _run_raising):
         """`write` stores one key's increments; `submit` queues a write off the request
-        path; `flush_s` 0 writes every add at once."""
-        self.write, self.submit, self.flush_s = write, submit, flush_s
+        path; `run` runs one at once, as the queue's workers do; `flush_s` 0 writes every
+        add at once."""
+        self.write, self.submit, self.run, self.flush_s = write, submit, run, flush_s
         self._pending: dict[tuple[date, str, str], Counter[str]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._queued = self._finished = 0  # counter writes handed to `submit`, and done
+        self._direct: set[asyncio.Task] = set()  # `written`'s own, referenced until done
 
     def add(self, day: date, source: str, variant: str, increments: Mapping[str, int]) -> None:
         counts = {k: v for k, v in increments.items() if v}
@@ -62,16 +65,15 @@ class DailyCounterBuffer:
     async def written(self, timeout_s: float) -> bool:
         """Write what is summed now, directly rather than behind the queue's other writes,
         and wait (at most timeout_s) until the counter writes queued before have run too;
-        False if some had not (a full queue drops writes: they never run)."""
-        deadline = time.monotonic() + timeout_s
-        direct = [asyncio.ensure_future(self._write_direct(day, source, variant, dict(counts)))
-                  for (day, source, variant), counts in self._take().items()]
-        self._queued += len(direct)
-        target = self._queued
-        if direct:  # on a timeout they go on in the background: never cancelled half-way
-            _, late = await asyncio.wait(direct, timeout=timeout_s)
-            if late:
-                return False
+        False if some had not (a full queue drops writes: they never run). Writes still
+        running at the timeout go on in the background, never cancelled half-way."""
+        for (day, source, variant), counts in self._take().items():
+            self._queued += 1
+            task = asyncio.ensure_future(self.run("counter", partial(
+                self._write_counted, day, source, variant, dict(counts))))
+            self._direct.add(task)
+            task.add_done_callback(self._direct.discard)
+        target, deadline = self._queued, time.monotonic() + timeout_s
         while self._finished < target:
             if time.monotonic() >= deadline:
                 return False
@@ -95,14 +97,3 @@ class DailyCounterBuffer:
             await self.write(day, source, variant, counts)
         finally:
             self._finished += 1
-
-    async def _write_direct(self, day: date, source: str, variant: str,
-                            counts: Mapping[str, int]) -> None:
-        """As the queue's workers do: a failed counter write is counted and logged, never
-        re-sent (counters are not idempotent)."""
-        try:
-            await self._write_counted(day, source, variant, counts)
-            metrics.IMPRESSION_WRITES.labels("counter", "written").inc()
-        except Exception as error:  # noqa: BLE001 - counted and logged
-            metrics.IMPRESSION_WRITES.labels("counter", "failed").inc()
-            log.warning("counter write failed: %s: %s", type(error).__name__, error)

@@ -65,6 +65,17 @@ CATALOGUE_COUNT_TTL_S = 3600.0
 COUNTER_READ_WAIT_S = 2.0
 
 
+async def run_counted(kind: str, write: Callable[[], Awaitable[None]]) -> None:
+    """One background write: counted and logged when it fails, never raised, never re-sent
+    (counters are not idempotent; impressions were retried inside `write`)."""
+    try:
+        await write()
+        metrics.IMPRESSION_WRITES.labels(kind, "written").inc()
+    except Exception as error:  # noqa: BLE001 - counted and logged, the caller goes on
+        metrics.IMPRESSION_WRITES.labels(kind, "failed").inc()
+        log.warning("%s write failed: %s: %s", kind, type(error).__name__, error)
+
+
 @dataclass(frozen=True)
 class ImpressionParams:
     ttl_s: int
@@ -88,7 +99,8 @@ class ImpressionLog:
         self._queue: asyncio.Queue[tuple[str, Callable[[], Awaitable[None]]]] | None = None
         self._workers: list[asyncio.Task] = []
         self.counters = DailyCounterBuffer(
-            lambda *key: self.store.add_daily(*key), self.submit, self.params.counter_flush_s)
+            lambda *key: self.store.add_daily(*key), self.submit, self.params.counter_flush_s,
+            run_counted)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def served(self, user_id: uuid.UUID | None, source: str, video_ids: Sequence[uuid.UUID],
@@ -186,11 +198,7 @@ class ImpressionLog:
         while True:
             kind, write = await queue.get()
             try:
-                await write()
-                metrics.IMPRESSION_WRITES.labels(kind, "written").inc()
-            except Exception as error:  # noqa: BLE001 - counted and logged, the worker goes on
-                metrics.IMPRESSION_WRITES.labels(kind, "failed").inc()
-                log.warning("%s write failed: %s: %s", kind, type(error).__name__, error)
+                await run_counted(kind, write)
             finally:
                 queue.task_done()
 

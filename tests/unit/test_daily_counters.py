@@ -81,20 +81,32 @@ def test_counts_left_by_an_ended_loop_are_written_by_the_next():
     assert out.writes == [(DAY, "s", "v", {"pages": 2})]
 
 
+class CounterStore:
+    """The impression store's counter side; its impression writes wait for `release`."""
+    def __init__(self):
+        self.added: list = []
+        self.release = asyncio.Event()
+        self.impressions = 0
+
+    async def slow_impression(self):
+        await self.release.wait()
+        self.impressions += 1
+
+    async def add_daily(self, day, source, variant, increments):
+        self.added.append((day, source, variant, dict(increments)))
+
+    async def daily(self, days):
+        return []
+
+
+def counting_log(store: CounterStore) -> ImpressionLog:
+    return ImpressionLog(store, ImpressionParams(3600, timedelta(hours=1), 100,  # type: ignore[arg-type]
+                                                 counter_flush_s=60))
+
+
 def test_reading_the_daily_metrics_writes_this_replicas_pending_counters_first():
-    class Store:
-        def __init__(self):
-            self.added: list = []
-
-        async def add_daily(self, day, source, variant, increments):
-            self.added.append((day, source, variant, dict(increments)))
-
-        async def daily(self, days):
-            return []
-
-    store = Store()
-    log = ImpressionLog(store, ImpressionParams(3600, timedelta(hours=1), 100,
-                                                counter_flush_s=60))  # type: ignore[arg-type]
+    store = CounterStore()
+    log = counting_log(store)
 
     async def scenario():
         log.counters.add(DAY, "personalized", "default", {"pages": 1})
@@ -108,25 +120,8 @@ def test_reading_the_daily_metrics_writes_this_replicas_pending_counters_first()
 def test_a_metrics_read_does_not_wait_behind_other_queued_writes():
     """The counters a read needs are written directly: impression writes stuck ahead
     of them in the queue (a slow node) do not hold the read back."""
-    class Store:
-        def __init__(self):
-            self.added: list = []
-            self.release = asyncio.Event()
-            self.impressions = 0
-
-        async def slow_impression(self):
-            await self.release.wait()
-            self.impressions += 1
-
-        async def add_daily(self, day, source, variant, increments):
-            self.added.append((day, source, variant, dict(increments)))
-
-        async def daily(self, days):
-            return []
-
-    store = Store()
-    log = ImpressionLog(store, ImpressionParams(3600, timedelta(hours=1), 100,
-                                                counter_flush_s=60))  # type: ignore[arg-type]
+    store = CounterStore()
+    log = counting_log(store)
 
     async def scenario():
         for _ in range(50):  # more than the workers: the queue stays full of them

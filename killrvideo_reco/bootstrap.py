@@ -82,7 +82,8 @@ def impression_params(settings: Settings) -> ImpressionParams:
 def repeat_rules(settings: Settings) -> RepeatRules:
     return RepeatRules(settings.feed_impression_limit,
                        timedelta(days=settings.feed_impression_window_days),
-                       timedelta(minutes=settings.feed_session_gap_min))
+                       timedelta(minutes=settings.feed_session_gap_min),
+                       settings.feed_repeat_cache_size)
 
 
 def view_time_rules(settings: Settings) -> ViewTimeRules:

@@ -40,6 +40,10 @@ FEED_LIST_CACHE = Counter(
     "killrvideo_feed_list_cache_total",
     "Personalised feed requests answered from the ranked-list cache (hit) or computed and "
     "cached (miss).", ["result"])
+FEED_REPEAT_CACHE = Counter(
+    "killrvideo_feed_repeat_cache_total",
+    "Over-shown sets (FEED_IMPRESSION_LIMIT) found in the replica's per-session cache (hit) "
+    "or read from the viewer's impressions (miss).", ["result"])
 NEIGHBOUR_LISTS = Counter(
     "killrvideo_neighbour_lists_total",
     "Interest neighbour lists read by key (stored) or computed with an ANN query and "

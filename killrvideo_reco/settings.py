@@ -296,6 +296,11 @@ class Settings(BaseSettings):
     feed_session_gap_min: float = Field(
         30.0, gt=0, le=1440, description="A pause this long ends a browsing session: the "
         "current session's pages do not count towards FEED_IMPRESSION_LIMIT.")
+    feed_repeat_cache_size: int = Field(
+        10_000, ge=0, description="Viewers whose over-shown videos (FEED_IMPRESSION_LIMIT) each "
+        "replica keeps for up to FEED_SESSION_GAP_MIN, so the impressions are read once per "
+        "browsing session, not on every page 1 (a few hundred bytes a viewer); 0 = read "
+        "every time.")
     impression_counter_flush_s: float = Field(
         1.0, ge=0, le=60, description="The online metrics' daily counters are summed in "
         "process and written this often (one counter batch per day, source and variant), "

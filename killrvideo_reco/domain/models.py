@@ -69,6 +69,14 @@ class FeedCandidate:
         """The ranking features, in domain/behaviour.FEATURES order."""
         return (self.behaviour, self.content, self.popularity, self.just_watched)
 
+    def evolve(self, **changes) -> FeedCandidate:
+        """A copy with `changes`. Not dataclasses.replace, which re-runs the frozen
+        __init__ (one object.__setattr__ per field): a feed request copies hundreds."""
+        assert changes.keys() <= self.__dict__.keys(), changes.keys()
+        copy = object.__new__(FeedCandidate)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
 
 @dataclass(frozen=True)
 class BehaviourRun:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,7 +64,7 @@ def rank(candidates: Sequence[FeedCandidate], ranker: RankerWeights, embeddings:
     scores = ranker.score(np.array([c.features() for c in candidates])) if candidates \
         else np.zeros(0)
     half = embeddings.astype(np.float16)
-    ranked = [Ranked(replace(c, embedding=half[n] if c.embedding is not None else None),
+    ranked = [Ranked(c.evolve(embedding=half[n] if c.embedding is not None else None),
                      float(s), int(label))
               for n, (c, s, label) in enumerate(zip(candidates, scores, labels))]
     ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))

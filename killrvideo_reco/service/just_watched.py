@@ -19,7 +19,7 @@ import numpy as np
 from killrvideo_reco.domain.behaviour import behaviour_space
 from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate
-from killrvideo_reco.service.neighbours import CandidateFeatures, candidate_of
+from killrvideo_reco.service.neighbours import CandidateFeatures, candidates_of
 from killrvideo_reco.service.ports import NeighbourRepository
 
 SOURCE = "just watched"
@@ -65,16 +65,8 @@ class JustWatchedSource:
         # history has probably watched among them, within twice `rows`.
         depth = source_depth(self.rows, math.ceil(watched * self.rows / 50))
         taken = [(v, cited) for cited, found in lists for v in found.video_ids[:depth]]
-        features = await self.features.features(run, [v for v, _ in taken])
-        candidates = []
-        for video_id, cited in taken:
-            if video_id in features:
-                c = candidate_of(video_id, features[video_id], behaviour_query, content_query,
-                                 SOURCE)
-                candidates.append(_with_similarity(c, similarity[video_id][0], cited))
-        return JustWatched(candidates, similarity)
-
-
-def _with_similarity(c: FeedCandidate, score: float, cited: uuid.UUID) -> FeedCandidate:
-    return FeedCandidate(c.video_id, c.behaviour, c.content, c.popularity, c.sources,
-                         c.embedding, c.uploader_id, c.added_at, score, cited)
+        ids = [v for v, _ in taken]
+        features = await self.features.features(run, ids)
+        return JustWatched(candidates_of(
+            ids, features, behaviour_query, content_query, SOURCE,
+            [(similarity[v][0], cited) for v, cited in taken]), similarity)

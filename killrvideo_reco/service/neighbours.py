@@ -121,12 +121,8 @@ class InterestSource:
                  if i.medoid_id in lists else [] for n, i in enumerate(interests)}
         features = await self.features.features(
             run, [v for ids in taken.values() for v in ids])
-        out: dict[str, list[FeedCandidate]] = {}
-        for source, ids in taken.items():
-            known = [v for v in ids if v in features]
-            out[source] = [candidate_of(v, features[v], behaviour_query, content_query,
-                                        "interest") for v in known]
-        return out
+        return {source: candidates_of(ids, features, behaviour_query, content_query, "interest")
+                for source, ids in taken.items()}
 
 
 def rows_for(share: int, content_total: int, watched_estimate: int, size: int) -> int:
@@ -136,9 +132,24 @@ def rows_for(share: int, content_total: int, watched_estimate: int, size: int) -
                         size)
 
 
-def candidate_of(video_id: uuid.UUID, f: Features, behaviour_query: np.ndarray | None,
-                 content_query: np.ndarray | None, source: str) -> FeedCandidate:
-    b = float(f.behaviour @ behaviour_query) if behaviour_query is not None else 0.0
-    c = float(f.content @ content_query) if content_query is not None else 0.0
-    return FeedCandidate(video_id, b, c, f.popularity, frozenset((source,)), f.content,
-                         f.uploader_id, f.added_at)
+def candidates_of(video_ids: Sequence[uuid.UUID], features: dict[uuid.UUID, Features],
+                  behaviour_query: np.ndarray | None, content_query: np.ndarray | None,
+                  source: str, just_watched: Sequence[tuple[float, uuid.UUID]] | None = None
+                  ) -> list[FeedCandidate]:
+    """Candidates of the videos with known features, in order, their cosines to the
+    viewer's queries computed as one matrix product per space. `just_watched`, parallel
+    to `video_ids`: each video's (similarity, cited video) for the just-watched feature."""
+    rows = [(n, features[v]) for n, v in enumerate(video_ids) if v in features]
+    if not rows:
+        return []
+    b = (np.stack([f.behaviour for _, f in rows]) @ behaviour_query).tolist() \
+        if behaviour_query is not None else [0.0] * len(rows)
+    c = (np.stack([f.content for _, f in rows]) @ content_query).tolist() \
+        if content_query is not None else [0.0] * len(rows)
+    sources = frozenset((source,))
+    out = []
+    for k, (n, f) in enumerate(rows):
+        similarity, cited = just_watched[n] if just_watched is not None else (0.0, None)
+        out.append(FeedCandidate(video_ids[n], b[k], c[k], f.popularity, sources, f.content,
+                                 f.uploader_id, f.added_at, similarity, cited))
+    return out

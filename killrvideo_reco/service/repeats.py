@@ -2,14 +2,25 @@
 pages within FEED_IMPRESSION_WINDOW_DAYS, before the current browsing session, and that
 they did not watch (watched videos never reach this point), is dropped from their feed
 until the window passes those pages. One bounded read of the viewer's impressions, run
-alongside the candidate reads."""
+alongside the candidate reads, once per browsing session and replica.
+
+Why once per session is exact: only pages before the session's start count, and a
+session lasts while no pause is longer than FEED_SESSION_GAP_MIN. Within that long after
+a read no such pause can have begun and ended, so the session, its start and the pages
+before it are the ones read. The cached set is kept that long at most; the one thing it
+misses is a page leaving the window meanwhile, which frees a video up to one gap late."""
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from cachetools import TTLCache
+
 from killrvideo_reco.domain.impressions import days_between, over_shown
+from killrvideo_reco.metrics import FEED_REPEAT_CACHE
 from killrvideo_reco.service.ports import ImpressionRepository
 
 READ_LIMIT = 5000  # rows: e.g. 70 pages of 10 items a day for a week
@@ -20,17 +31,32 @@ class RepeatRules:
     limit: int  # 0: off
     window: timedelta
     session_gap: timedelta
+    cached_viewers: int = 0  # viewers whose over-shown set a replica keeps; 0: none
 
 
 class RepeatLimit:
-    def __init__(self, store: ImpressionRepository | None, rules: RepeatRules):
+    def __init__(self, store: ImpressionRepository | None, rules: RepeatRules,
+                 clock: Callable[[], float] = time.monotonic):
         self.store, self.rules = store, rules
+        gap_s = rules.session_gap.total_seconds()
+        self._sessions: TTLCache[uuid.UUID, frozenset[uuid.UUID]] | None = (
+            TTLCache(rules.cached_viewers, gap_s, timer=clock)
+            if rules.cached_viewers > 0 and gap_s > 0 else None)
 
-    async def over_shown(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+    async def over_shown(self, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
         if self.store is None or self.rules.limit <= 0:
-            return set()
+            return frozenset()
+        if self._sessions is not None:
+            cached = self._sessions.get(user_id)
+            if cached is not None:
+                FEED_REPEAT_CACHE.labels("hit").inc()
+                return cached
+            FEED_REPEAT_CACHE.labels("miss").inc()
         now = datetime.now(timezone.utc)
         since = now - self.rules.window
         days = list(reversed(days_between(since, now)))  # newest partitions first
         rows = await self.store.recent(user_id, since, now, days, READ_LIMIT)
-        return over_shown(rows, self.rules.limit, now, self.rules.session_gap)
+        found = frozenset(over_shown(rows, self.rules.limit, now, self.rules.session_gap))
+        if self._sessions is not None:
+            self._sessions[user_id] = found
+        return found

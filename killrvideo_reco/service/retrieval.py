@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -133,8 +133,8 @@ class CandidateRetrieval:
             fresh = [c for c in group if c.video_id not in seen]
             for c in fresh[:wanted.get(source, len(fresh))]:
                 known = merged.get(c.video_id)
-                merged[c.video_id] = c if known is None else replace(
-                    known, sources=known.sources | c.sources)
+                merged[c.video_id] = c if known is None else known.evolve(
+                    sources=known.sources | c.sources)
         count_candidates("two_stage", found, len(merged))
         if not merged:
             return []
@@ -178,7 +178,7 @@ def _co_watched(c: FeedCandidate,
                 similarity: dict[uuid.UUID, tuple[float, uuid.UUID]]) -> FeedCandidate:
     """Every source's candidate gets its just-watched feature, as the ranker was fitted."""
     found = similarity.get(c.video_id)
-    return c if found is None else replace(c, just_watched=found[0], cited=found[1])
+    return c if found is None else c.evolve(just_watched=found[0], cited=found[1])
 
 
 def _fresh(found: list[FeedCandidate], seen: set[uuid.UUID]) -> int:

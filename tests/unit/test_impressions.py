@@ -154,3 +154,36 @@ def test_only_pages_before_the_current_session_count_towards_the_limit():
     assert over_shown(rows, 3, now, gap) == {video}
     assert over_shown(rows, 2, now, gap) == {video, other}
     assert over_shown([], 1, now, gap) == set()
+
+
+def test_the_over_shown_set_is_read_once_per_browsing_session():
+    from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
+
+    from killrvideo_reco.domain.impressions import Impression, ShownItem
+    from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
+    store, viewer, video = FakeImpressionStore(), uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(timezone.utc)
+    for hours in (5, 4, 3):  # three pages of earlier sessions showed `video`
+        asyncio.run(store.record(Impression(viewer, uuid_from_time(now - timedelta(hours=hours)),
+                                            (ShownItem(video, 1),), "personalized", "default"),
+                                 3600, 0))
+    reads, recent = [], store.recent
+
+    async def counted(*args):
+        reads.append(args)
+        return await recent(*args)
+    store.recent = counted
+    clock = [0.0]
+    rules = RepeatRules(3, timedelta(days=7), timedelta(minutes=30), cached_viewers=10)
+    limit = RepeatLimit(store, rules, clock=lambda: clock[0])
+    assert asyncio.run(limit.over_shown(viewer)) == {video}
+    clock[0] = 29 * 60.0  # within one gap of the read: the same session, the same pages
+    assert asyncio.run(limit.over_shown(viewer)) == {video}
+    assert len(reads) == 1
+    clock[0] = 31 * 60.0  # a pause as long as the gap may have ended the session
+    assert asyncio.run(limit.over_shown(viewer)) == {video}
+    assert len(reads) == 2
+    uncached = RepeatLimit(store, RepeatRules(3, timedelta(days=7), timedelta(minutes=30)))
+    for _ in range(2):
+        assert asyncio.run(uncached.over_shown(viewer)) == {video}
+    assert len(reads) == 4

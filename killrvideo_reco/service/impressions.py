@@ -133,12 +133,14 @@ class ImpressionLog:
         self.counters.add(day, source, variant, increments)
         return recommendation_id
 
-    async def recent(self, user_id: uuid.UUID, at: datetime) -> list[ImpressionRow]:
-        """The viewer's impressions within the attribution window before `at`: one read."""
+    async def showing(self, user_id: uuid.UUID, video_id: uuid.UUID,
+                      at: datetime) -> list[ImpressionRow]:
+        """The viewer's impressions of `video_id` within the attribution window before
+        `at`: one read."""
         since = at - self.params.attribution_window
         until = at + CLOCK_SLACK
         return await self.store.recent(user_id, since, until, days_between(since, until),
-                                       ATTRIBUTION_READ_LIMIT)
+                                       ATTRIBUTION_READ_LIMIT, video_id)
 
     async def with_attribution(self, user_id: uuid.UUID, video_id: uuid.UUID,
                                recommendation_id: uuid.UUID | None, at: datetime | None,
@@ -147,7 +149,8 @@ class ImpressionLog:
         the click is counted by `count_click` once the commit says it was not a retry."""
         if not self.params.enabled:
             return await recording, None
-        lookup = asyncio.ensure_future(self.recent(user_id, at or datetime.now(timezone.utc)))
+        lookup = asyncio.ensure_future(
+            self.showing(user_id, video_id, at or datetime.now(timezone.utc)))
         try:
             outcome = await recording
         except BaseException:

@@ -179,9 +179,11 @@ class ImpressionRepository(Protocol):
     async def record(self, impression: Impression, ttl_s: int, bucket: int) -> None:
         """The page's rows, and its videos' rows in the viewer's `bucket` of the day."""
     async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
-                     days: Sequence[date], limit: int) -> list[ImpressionRow]:
+                     days: Sequence[date], limit: int,
+                     video_id: uuid.UUID | None = None) -> list[ImpressionRow]:
         """The viewer's impression rows served between since and until (the `days`
-        partitions cover them), at most `limit`, in no particular order."""
+        partitions cover them), at most `limit`, in no particular order; with `video_id`,
+        only the rows that showed that video."""
     async def add_daily(self, day: date, source: str, variant: str,
                         increments: Mapping[str, int]) -> None:
         """Counter increments: not idempotent, so never re-sent after a failure."""

@@ -40,6 +40,13 @@ class ImpressionStore:
             f"FROM {keyspace}.impressions WHERE userid = ? AND day IN ? "
             "AND recommendation_id >= minTimeuuid(?) AND recommendation_id <= maxTimeuuid(?) "
             "LIMIT ?")
+        # A view's attribution wants only the pages that showed its video: the node filters
+        # the slice it reads anyway, and the other rows never cross the wire.
+        self._showing = prepare(
+            f"SELECT recommendation_id, videoid, position, source, variant, experiment_id "
+            f"FROM {keyspace}.impressions WHERE userid = ? AND day IN ? "
+            "AND recommendation_id >= minTimeuuid(?) AND recommendation_id <= maxTimeuuid(?) "
+            "AND videoid = ? LIMIT ? ALLOW FILTERING")
         self._shown = prepare(
             f"UPDATE {keyspace}.video_impressions_by_day USING TTL ? SET pages = pages + ? "
             "WHERE day = ? AND bucket = ? AND videoid = ? AND userid = ?")
@@ -99,9 +106,13 @@ class ImpressionStore:
         return await asyncio.gather(*(one(params) for params in values))
 
     async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
-                     days: Sequence[date], limit: int) -> list[ImpressionRow]:
-        rows = await execute(self.session, self._recent,
-                             (user_id, list(days), since, until, limit))
+                     days: Sequence[date], limit: int,
+                     video_id: uuid.UUID | None = None) -> list[ImpressionRow]:
+        rows = await (execute(self.session, self._recent,
+                              (user_id, list(days), since, until, limit))
+                      if video_id is None else
+                      execute(self.session, self._showing,
+                              (user_id, list(days), since, until, video_id, limit)))
         return [ImpressionRow(r.recommendation_id, r.videoid, r.position, r.source, r.variant,
                               r.experiment_id) for r in rows]
 

@@ -36,6 +36,13 @@ def test_a_page_reads_back_within_its_window_only(stores):
                                          100)) == []
     assert len(run(stores.impressions.recent(user, since, until,
                                              days_between(since, until), 2))) == 2
+    # Only the rows that showed one video: a view's attribution.
+    again = shown(user, videos[1:2], first=4)
+    run(stores.impressions.record(again, 3600, 0))
+    showing = run(stores.impressions.recent(user, since, until + timedelta(minutes=5),
+                                            days_between(since, until), 100, videos[1]))
+    assert sorted((r.recommendation_id, r.position) for r in showing) == sorted(
+        [(page.recommendation_id, 12), (again.recommendation_id, 4)])
 
 
 def test_daily_counters_add_up_per_source_variant_and_metric(stores):

@@ -30,9 +30,9 @@ class FakeImpressionStore:
                           impression.source, impression.variant, impression.experiment_id)
             for item in impression.items)
 
-    async def recent(self, user_id, since, until, days, limit):
+    async def recent(self, user_id, since, until, days, limit, video_id=None):
         found = [r for day in days for r in self.rows.get((user_id, day), ())
-                 if since <= r.served_at <= until]
+                 if since <= r.served_at <= until and video_id in (None, r.video_id)]
         return found[:limit]
 
     async def add_daily(self, day, source, variant, increments):

@@ -24,7 +24,8 @@ from .taste_codec import RecentRef, decode
 from .taste_profile import ChannelSum, ProfileParams, TasteState, cluster_recent
 from .taste_weights import RecentPositive, readonly, unit_vector
 
-# A referenced video as the catalogue has it: its title and raw content embedding.
+# A referenced video: its title and its vector as applied (applied_unit of its embedding),
+# computed once when it enters the process's reference cache, not at every resolve.
 ReferencedVideo = tuple[str, np.ndarray]
 
 
@@ -82,20 +83,18 @@ class StoredHead:
 
 
 def referenced_units(video_ids: Sequence[uuid.UUID], videos: Mapping[uuid.UUID, ReferencedVideo],
-                     dimension: int) -> dict[uuid.UUID, tuple[str, np.ndarray]]:
-    """Title and applied unit vector of each referenced video that `videos` resolves."""
-    units: dict[uuid.UUID, tuple[str, np.ndarray]] = {}
+                     dimension: int) -> dict[uuid.UUID, ReferencedVideo]:
+    """The referenced videos that `videos` resolves, with vectors of the state's dimension."""
+    units: dict[uuid.UUID, ReferencedVideo] = {}
     for video_id in video_ids:
         found = videos.get(video_id)
-        unit = None if found is None else referenced_unit(found[1], dimension)
-        if found is not None and unit is not None:
-            units[video_id] = (found[0], unit)
+        if found is not None and found[1].shape == (dimension,):
+            units[video_id] = found
     return units
 
 
-def referenced_unit(embedding, dimension: int) -> np.ndarray | None:
+def applied_unit(embedding) -> np.ndarray | None:
     """A referenced video's vector as it was applied: its unit embedding, float16-rounded,
-    as read-only float32."""
-    e = np.asarray(embedding, dtype=np.float64)
-    unit = unit_vector(e) if e.shape == (dimension,) else None
+    as read-only float32 (None when it has no usable direction)."""
+    unit = unit_vector(np.asarray(embedding, dtype=np.float64).ravel())
     return None if unit is None else readonly(unit.astype(np.float32))

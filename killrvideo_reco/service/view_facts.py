@@ -11,7 +11,7 @@ from cachetools import TTLCache
 
 from killrvideo_reco.domain.models import StoredProfile, VideoFacts
 from killrvideo_reco.domain.profile_refs import resolve_profile
-from killrvideo_reco.domain.taste_head import ReferencedVideo, StoredHead
+from killrvideo_reco.domain.taste_head import ReferencedVideo, StoredHead, applied_unit
 from killrvideo_reco.domain.taste_profile import ProfileParams, TasteState
 from killrvideo_reco.service.ports import VideoRepository
 from killrvideo_reco.service.ttl_cache import CachedByKey
@@ -51,9 +51,17 @@ class ViewFacts:
                 self.cache[video_id] = facts
         if self.references is not None and facts.content_features is not None:
             # the viewer's next head may refer to it
-            self.references[(video_id, facts.embedding_model)] = (facts.title,
-                                                                  facts.content_features)
+            self._remember(video_id, facts)
         return facts
+
+    def _remember(self, video_id: uuid.UUID, facts: VideoFacts) -> ReferencedVideo | None:
+        unit = applied_unit(facts.content_features)
+        if unit is None:
+            return None
+        found = (facts.title, unit)
+        if self.references is not None:
+            self.references[(video_id, facts.embedding_model)] = found
+        return found
 
     async def many(self, video_ids: list[uuid.UUID]) -> dict[uuid.UUID, VideoFacts]:
         """The embedded videos among `video_ids`; the cache's misses in one read."""
@@ -61,7 +69,8 @@ class ViewFacts:
 
     async def referenced(self, video_ids: list[uuid.UUID],
                          model_id: str | None) -> dict[uuid.UUID, ReferencedVideo]:
-        """Title and embedding of the referenced videos still embedded with `model_id`."""
+        """Title and applied vector of the referenced videos still embedded with
+        `model_id`."""
         known = self.references
         videos: dict[uuid.UUID, ReferencedVideo] = {}
         for video_id in video_ids:
@@ -72,9 +81,9 @@ class ViewFacts:
         if missing:
             for video_id, f in (await self.many(missing)).items():
                 if f.embedding_model == model_id and f.content_features is not None:
-                    videos[video_id] = (f.title, f.content_features)
-                    if known is not None:
-                        known[(video_id, model_id)] = videos[video_id]
+                    found = self._remember(video_id, f)
+                    if found is not None:
+                        videos[video_id] = found
         return videos
 
     async def resolve(self, head: StoredHead, model_id: str | None,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from killrvideo_reco.domain.interests import encode_interests
 from killrvideo_reco.domain.taste_behaviour import encode_behaviour
-from killrvideo_reco.domain.taste_head import StoredHead
+from killrvideo_reco.domain.taste_head import StoredHead, applied_unit
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
     OutdatedState,
@@ -118,7 +118,7 @@ def _legacy_blob(s: TasteState, version: int) -> bytes:
 def test_state_round_trips_and_older_blobs_ask_for_a_rebuild():
     params = ProfileParams()
     state = build_state([watch(v, 500, n) for n, v in enumerate(VIDEOS)], params, D, RUN)
-    catalogue = {v: ("", CONTENT[v]) for v in VIDEOS}
+    catalogue = {v: ("", applied_unit(CONTENT[v])) for v in VIDEOS}
     again = (StoredHead.from_bytes(state.to_bytes()).resolve(catalogue, params)
              .with_channels(state.channels))
     assert again == state and state.interests

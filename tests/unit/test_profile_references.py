@@ -13,6 +13,7 @@ from killrvideo_reco.domain.explanations import encode_recent
 from killrvideo_reco.domain.interests import Interest, InterestRef, encode_interests
 from killrvideo_reco.domain.models import ProfileReferences, RecentVideo, StoredProfile
 from killrvideo_reco.domain.profile_refs import decode_references, encode_references, resolve_profile
+from killrvideo_reco.domain.taste_head import applied_unit
 from killrvideo_reco.service.activity import ActivityService
 from tests.unit.test_activity_service import DIM, MODEL, world
 from tests.unit.test_taste_references import CountingVideos
@@ -59,7 +60,7 @@ def test_resolution_leaves_out_what_the_catalogue_no_longer_has():
     profile = StoredProfile(None, MODEL, 2, references=refs)
     assert not profile.resolved()
     raw = np.arange(1, DIM + 1, dtype=np.float32)
-    resolved = resolve_profile(profile, {kept: ("kept", raw)}, DIM)
+    resolved = resolve_profile(profile, {kept: ("kept", applied_unit(raw))}, DIM)
     assert [r.video_id for r in resolved.recent_positive] == [kept]
     assert [i.medoid_id for i in resolved.interests] == [kept]
     assert resolved.recent_positive[0].title == "kept"
@@ -104,6 +105,6 @@ def test_a_part_already_resolved_is_kept_and_the_other_resolved():
     profile = StoredProfile(None, MODEL, 1, (), {}, (interest,), 1,
                             ProfileReferences((liked,), (InterestRef(medoid, 1.0, 1e9, 1),)))
     assert not profile.resolved(), "the recent likes still need their vectors"
-    resolved = resolve_profile(profile, {liked: ("liked", np.ones(DIM))}, DIM)
+    resolved = resolve_profile(profile, {liked: ("liked", applied_unit(np.ones(DIM)))}, DIM)
     assert resolved.resolved() and resolved.interests == (interest,)
     assert [r.video_id for r in resolved.recent_positive] == [liked]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.domain.explanations import based_on_for_items, recent_videos
-from killrvideo_reco.domain.taste_head import StoredHead
+from killrvideo_reco.domain.taste_head import StoredHead, applied_unit
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
     OutdatedState,
@@ -369,8 +369,8 @@ def _rich_state() -> TasteState:
 
 
 def catalogue(interactions) -> dict:
-    """video id -> (title, raw embedding), as the service finds them in the catalogue."""
-    return {i.video_id: (i.title, i.embedding) for i in interactions}
+    """video id -> (title, applied vector), as the service's reference cache holds them."""
+    return {i.video_id: (i.title, applied_unit(i.embedding)) for i in interactions}
 
 
 def _stored(s: TasteState) -> tuple[bytes, dict[str, bytes]]:

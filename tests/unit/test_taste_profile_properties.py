@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from killrvideo_reco.domain.taste_head import StoredHead
+from killrvideo_reco.domain.taste_head import StoredHead, applied_unit
 from killrvideo_reco.domain.taste_profile import (
     Interaction,
     ProfileParams,
@@ -265,7 +265,8 @@ def test_online_updates_match_batch(videos, p, actions):
     current: dict[tuple[uuid.UUID, str], Interaction] = {}
     profiles = 0
     cells: dict[str, bytes] = {}
-    catalogue = {v.video_id: (f"t{v.video_id.int}", v.embedding) for v in videos}
+    catalogue = {v.video_id: (f"t{v.video_id.int}", applied_unit(v.embedding))
+                 for v in videos}
     for idx, action, seconds, day, reload in actions:
         v = videos[idx % len(videos)]
         t = T0 + day * DAY

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     train_alpha: float = Field(2.0, gt=0, description="Confidence = 1 + alpha * weight (ALS only).")
     train_regularization: float = Field(1.0, ge=0, description="ALS L2 regularisation.")
     train_iterations: int = Field(15, ge=1, description="ALS iterations.")
+    train_seed: int = Field(
+        7, ge=0, description="Seed of the factor fit's start and of the ranking-weight "
+        "sample: the same history and seed give the same run; another seed shows how much "
+        "of a result is chance.")
     train_holdout_per_viewer: int = Field(
         3, ge=1, description="Each viewer's latest positives held out to fit the ranking.")
     train_min_viewers: int = Field(2, ge=1, description="Videos watched by fewer viewers are "

@@ -1,6 +1,8 @@
 """`make eval TRAIN_ENGINE=spark`: the For You feed after ALS trained by each engine with
 the same hyper-parameters (the Spark row is ALS trained by Spark MLlib, served through
-the same FeedService), beside the default PureSVD run of the main table."""
+the same FeedService), beside the default PureSVD run of the main table; then both
+engines again with other seeds (TRAIN_SEED), since one seed's gap mixes the engines'
+difference with the fits' chance."""
 from __future__ import annotations
 
 import io
@@ -13,15 +15,29 @@ ENGINES = (("foryou_als_local", "For You, ALS trained by the local engine (impli
             {"train_engine": "local", "train_model": "als"}),
            ("foryou_als_spark", "For You, ALS trained by the Spark engine (MLlib, local[*])",
             {"train_engine": "spark", "train_model": "als", "spark_master": "local[*]"}))
+EXTRA_SEEDS = 2  # seeds after TRAIN_SEED that both engines train with again
 
 
-async def engine_runs(services, settings: Settings, rank_all) -> list[tuple[str, str, dict, dict]]:
-    """(key, name, lists per user, training summary) for each engine, in turn live."""
+def seed_key(key: str, seed: int) -> str:
+    return f"{key}@{seed}"
+
+
+async def engine_runs(services, settings: Settings, rank_all,
+                      extra_seeds: int = EXTRA_SEEDS) -> list[tuple[str, str, dict, dict, bool]]:
+    """(key, name, lists per user, training summary, is a seed variant) for each engine
+    and seed, each run in turn live. TRAIN_SEED's runs keep the plain keys."""
     found = []
-    for key, name, overrides in ENGINES:
-        started = time.monotonic()
-        summary = await run_training(services, settings.model_copy(update=overrides),
-                                     progress_stream=io.StringIO())
-        summary["wallSeconds"] = round(time.monotonic() - started, 1)
-        found.append((key, name, await rank_all(), summary))  # the live run's FeedService
+    first = settings.train_seed
+    for seed in range(first, first + 1 + extra_seeds):
+        for key, name, overrides in ENGINES:
+            started = time.monotonic()
+            summary = await run_training(
+                services, settings.model_copy(update={**overrides, "train_seed": seed}),
+                progress_stream=io.StringIO())
+            summary["wallSeconds"] = round(time.monotonic() - started, 1)
+            summary["seed"] = seed
+            variant = seed != first
+            found.append((seed_key(key, seed) if variant else key,
+                          f"{name}, seed {seed}" if variant else name,
+                          await rank_all(), summary, variant))  # the live run's feed
     return found

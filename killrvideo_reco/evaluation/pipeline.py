@@ -147,10 +147,12 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
 
     engine_results, engines = [], {}
     if config.engines:
-        for key, name, lists, summary in await engine_runs(services, settings, rank_with):
-            engine_results.append(MethodResult(key, name, lists))
+        for key, name, lists, summary, variant in await engine_runs(services, settings,
+                                                                     rank_with):
+            engine_results.append(MethodResult(key, name, lists, variant))
             engines[key] = summary
-        lap("train ALS with each engine and rank For You (make eval TRAIN_ENGINE=spark)")
+        lap("train ALS with each engine, three seeds, and rank For You (make eval "
+            "TRAIN_ENGINE=spark)")
 
     results = [
         MethodResult("popularity", "Popularity (most-rated, unwatched)",

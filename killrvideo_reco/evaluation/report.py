@@ -114,7 +114,31 @@ def engine_lines(result: RunResult) -> list[str]:
         _, word, ci = _versus(row, svd)
         lines.append(f"Against the default PureSVD feed ({svd.metrics['ndcg']:.4f}), {name} "
                      f"{word} it ({ci}).")
-    return lines
+    return lines + seed_lines(result)
+
+
+def seed_lines(result: RunResult) -> list[str]:
+    """Both engines over every seed trained: the gap per seed and of the means."""
+    m = _by_key(result)
+    seeds = sorted({s["seed"] for s in result.engines.values() if "seed" in s})
+    pairs = []
+    for seed in seeds:
+        local, spark = (next((m[k] for k, s in result.engines.items()
+                              if s.get("seed") == seed and k.startswith(prefix)), None)
+                        for prefix in ("foryou_als_local", "foryou_als_spark"))
+        if local is not None and spark is not None:
+            pairs.append((seed, local.metrics["ndcg"], spark.metrics["ndcg"]))
+    if len(pairs) < 2:
+        return []
+    local_mean = sum(p[1] for p in pairs) / len(pairs)
+    spark_mean = sum(p[2] for p in pairs) / len(pairs)
+    gap = spark_mean / max(local_mean, 1e-9) - 1
+    each = "; ".join(f"seed {seed}: local {lo:.4f}, Spark {sp:.4f} ({sp / max(lo, 1e-9) - 1:+.1%})"
+                     for seed, lo, sp in pairs)
+    return [f"**Engines over {len(pairs)} seeds** (TRAIN_SEED; the variants table has the "
+            f"rows): {each}. Means: local {local_mean:.4f}, Spark {spark_mean:.4f}, "
+            f"{gap:+.1%} (target: within 5%: {'met' if abs(gap) <= 0.05 else 'NOT met'} "
+            "on the means)."]
 
 
 def training_section(result: RunResult) -> str:

@@ -14,7 +14,8 @@ This file and `quality.png` are rewritten by every run: edit
 {main_table}
 
 Variants and references: content-space baselines, EASE in memory (the ceiling to
-beat), and For You retrained with the just-watched source at several depths:
+beat), For You retrained with the just-watched source at several depths, and (with
+TRAIN_ENGINE=spark) both engines' ALS trained again with two more seeds:
 
 {variant_table}
 

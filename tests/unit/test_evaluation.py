@@ -210,3 +210,32 @@ def test_the_spark_row_is_compared_with_local_als_and_puresvd():
     assert "-2.2%" in first and "within 5%: met" in first and "Spark 200.0 s" in first
     assert len(against) == 2 and all("PureSVD" in line for line in against)
     assert engine_lines(RunResult(RunConfig(Path(".")), methods[:1], {}, {}, None)) == []
+
+
+def test_the_engines_are_compared_on_the_means_over_seeds():
+    from pathlib import Path
+
+    from killrvideo_reco.evaluation.engines import seed_key
+    from killrvideo_reco.evaluation.pipeline import MethodResult, RunConfig, RunResult
+    from killrvideo_reco.evaluation.report import engine_lines
+
+    def method(key, ndcg):
+        return MethodResult(key, key, {}, metrics={"ndcg": ndcg, "ndcg_per_user": [ndcg] * 4})
+
+    # Seed 7 alone: Spark 10% better; over three seeds the means are 2% apart.
+    by_seed = {7: (0.100, 0.110), 8: (0.105, 0.100), 9: (0.101, 0.1015)}
+    methods, engines = [method("foryou", 0.09)], {}
+    for seed, (local, spark) in by_seed.items():
+        for key, ndcg in (("foryou_als_local", local), ("foryou_als_spark", spark)):
+            keyed = key if seed == 7 else seed_key(key, seed)
+            methods.append(method(keyed, ndcg))
+            engines[keyed] = {"wallSeconds": 1.0, "seed": seed}
+    lines = engine_lines(RunResult(RunConfig(Path(".")), methods, {}, {}, None, engines=engines))
+    assert "+10.0%" in lines[0] and "within 5%: NOT met" in lines[0]
+    assert "seed 8: local 0.1050, Spark 0.1000 (-4.8%)" in lines[-1]
+    assert "Means: local 0.1020, Spark 0.1038, +1.8%" in lines[-1]
+    assert "within 5%: met on the means" in lines[-1]
+    # One seed only: no line over seeds.
+    one = {k: v for k, v in engines.items() if v["seed"] == 7}
+    assert len(engine_lines(RunResult(RunConfig(Path(".")), methods, {}, {}, None,
+                                      engines=one))) == 3

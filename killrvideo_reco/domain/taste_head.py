@@ -96,5 +96,5 @@ def referenced_units(video_ids: Sequence[uuid.UUID], videos: Mapping[uuid.UUID, 
 def applied_unit(embedding) -> np.ndarray | None:
     """A referenced video's vector as it was applied: its unit embedding, float16-rounded,
     as read-only float32 (None when it has no usable direction)."""
-    unit = unit_vector(np.asarray(embedding, dtype=np.float64).ravel())
+    unit = unit_vector(np.asarray(embedding, dtype=np.float64))
     return None if unit is None else readonly(unit.astype(np.float32))

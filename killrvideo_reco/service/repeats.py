@@ -22,6 +22,7 @@ from cachetools import TTLCache
 from killrvideo_reco.domain.impressions import days_between, over_shown
 from killrvideo_reco.metrics import FEED_REPEAT_CACHE
 from killrvideo_reco.service.ports import ImpressionRepository
+from killrvideo_reco.service.ttl_cache import ttl_cache
 
 READ_LIMIT = 5000  # rows: e.g. 70 pages of 10 items a day for a week
 
@@ -38,10 +39,8 @@ class RepeatLimit:
     def __init__(self, store: ImpressionRepository | None, rules: RepeatRules,
                  clock: Callable[[], float] = time.monotonic):
         self.store, self.rules = store, rules
-        gap_s = rules.session_gap.total_seconds()
-        self._sessions: TTLCache[uuid.UUID, frozenset[uuid.UUID]] | None = (
-            TTLCache(rules.cached_viewers, gap_s, timer=clock)
-            if rules.cached_viewers > 0 and gap_s > 0 else None)
+        self._sessions: TTLCache[uuid.UUID, frozenset[uuid.UUID]] | None = ttl_cache(
+            rules.session_gap.total_seconds(), rules.cached_viewers, clock)
 
     async def over_shown(self, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
         if self.store is None or self.rules.limit <= 0:

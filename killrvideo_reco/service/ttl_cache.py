@@ -44,10 +44,11 @@ class CachedValue(Generic[T]):
         self._expires = float("-inf")
 
 
-def ttl_cache(ttl_s: float, max_entries: int) -> TTLCache | None:
+def ttl_cache(ttl_s: float, max_entries: int,
+              clock: Callable[[], float] = time.monotonic) -> TTLCache | None:
     """A per-key cache (cachetools: least recently used evicted past `max_entries`, each
-    entry kept `ttl_s`), or None when either is <= 0: the setting turns it off."""
-    return TTLCache(max_entries, ttl_s) if ttl_s > 0 and max_entries > 0 else None
+    entry kept `ttl_s` by `clock`), or None when either is <= 0: the setting turns it off."""
+    return TTLCache(max_entries, ttl_s, timer=clock) if ttl_s > 0 and max_entries > 0 else None
 
 
 class CachedByKey(Generic[K, V]):

@@ -49,8 +49,9 @@ class ViewFacts:
                 raise UnknownVideo(f"no video {video_id}")
             if self.cache is not None:
                 self.cache[video_id] = facts
-        if self.references is not None and facts.content_features is not None:
-            # the viewer's next head may refer to it
+        if (self.references is not None and facts.content_features is not None
+                and (video_id, facts.embedding_model) not in self.references):
+            # the viewer's next head may refer to it; normalised once, not on every view
             self._remember(video_id, facts)
         return facts
 

@@ -187,9 +187,10 @@ class Settings(BaseSettings):
         20, ge=0, le=200, description="Unseen candidates the just-watched source takes from "
         "each of those lists, best first.")
     feed_feature_cache_size: int = Field(
-        20_000, ge=1, description="Videos whose ranking features (behaviour and content "
-        "vectors, popularity, creator) each replica keeps per training run for the "
-        "neighbour-list candidates (about 2 KB a video at 384 dimensions).")
+        50_000, ge=1, description="Videos whose ranking features (behaviour and content "
+        "vectors, popularity, creator) each replica keeps per training run, for every "
+        "candidate of the two-stage feed (about 2.4 KB a video at 384 dimensions: "
+        "120 MB at the default).")
     trending_window_days: int = Field(
         7, description="Trending = most distinct viewers in this many days.")
     view_clock_skew_s: float = Field(

@@ -101,7 +101,7 @@ class FeedService:
         self.two_stage = behaviour and CandidateRetrieval(behaviour, viewers, CandidateLimits(
             settings.candidate_sizes, settings.feed_similarity_floor,
             settings.feed_cache_ttl_s, settings.feed_interest_similarity),
-            interest_source, just_watched)
+            interest_source, just_watched, features)
         self.shaping = ShapingParams(
             settings.feed_diversity_lambda, settings.feed_creator_cap,
             settings.feed_shaping_block, settings.feed_shaping_window,

@@ -93,6 +93,9 @@ class BehaviourRepository(Protocol):
     async def nearest(self, run: BehaviourRun, space: str, behaviour_query: np.ndarray | None,
                       content_query: np.ndarray | None, limit: int,
                       ann_query: np.ndarray | None = None) -> list[FeedCandidate]: ...
+    async def nearest_ids(self, run: BehaviourRun, space: str, query: np.ndarray,
+                          limit: int) -> list[uuid.UUID]:
+        """The ANN order alone, for callers that hold the videos' features."""
     async def popular_pool(self, run: BehaviourRun,
                            video_ids: Sequence[uuid.UUID]) -> PopularPool: ...
     async def write_video(self, slot: str, run_id: str, video_id: uuid.UUID,

@@ -26,7 +26,12 @@ from killrvideo_reco.domain.ranking import Ranked, embeddings_of
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.just_watched import SOURCE as JUST_WATCHED
 from killrvideo_reco.service.just_watched import JustWatched, JustWatchedSource
-from killrvideo_reco.service.neighbours import InterestSource, rows_for
+from killrvideo_reco.service.neighbours import (
+    CandidateFeatures,
+    InterestSource,
+    candidates_of,
+    rows_for,
+)
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
 
 MAX_ANN_LIMIT = 1000
@@ -45,9 +50,13 @@ class CandidateLimits:
 class CandidateRetrieval:
     def __init__(self, behaviour: BehaviourRepository, viewers: ViewerRepository,
                  limits: CandidateLimits, interest_source: InterestSource | None = None,
-                 just_watched: JustWatchedSource | None = None):
+                 just_watched: JustWatchedSource | None = None,
+                 features: CandidateFeatures | None = None):
+        """`features`: the replica's feature cache; with it an ANN query returns ids
+        alone and the rows' features come from the cache, as the lists' do."""
         self.behaviour, self.viewers, self.limits = behaviour, viewers, limits
         self.interest_source, self.just_watched = interest_source, just_watched
+        self.features = features
         # One pool per (run, trending list); a new key replaces the old one.
         self._pools: TTLCache[tuple, PopularPool] = TTLCache(maxsize=1, ttl=limits.pool_ttl_s)
 
@@ -146,8 +155,15 @@ class CandidateRetrieval:
 
     async def _nearest(self, run, space, ann_query, behaviour_query, content_query,
                        limit: int) -> list[FeedCandidate]:
-        found = await self.behaviour.nearest(run, space, behaviour_query, content_query, limit,
-                                             ann_query)
+        if self.features is not None:
+            own = behaviour_query if space == "behaviour" else content_query
+            ids = await self.behaviour.nearest_ids(
+                run, space, own if ann_query is None else ann_query, limit)
+            found = candidates_of(ids, await self.features.features(run, ids), behaviour_query,
+                                  content_query, space if ann_query is None else "interest")
+        else:
+            found = await self.behaviour.nearest(run, space, behaviour_query, content_query,
+                                                 limit, ann_query)
         if space == "content" and ann_query is None:
             found = [c for c in found if c.content >= self.limits.content_floor]
         return found

@@ -52,6 +52,7 @@ class BehaviourStore:
         self.session = session
         ks, prepare = keyspace, partial(prepare_statement, session)
         self._ann: dict[tuple[str, str, bool], object] = {}  # (slot, space, with b)
+        self._ann_ids: dict[tuple[str, str], object] = {}  # (slot, space)
         self._pool: dict[str, object] = {}
         self._set_video: dict[str, object] = {}
         for slot in SLOTS:
@@ -68,6 +69,11 @@ class BehaviourStore:
                 self._ann[(slot, "content", with_behaviour)] = prepare(
                     f"{head}{b_col if with_behaviour else ''}, content_features "
                     f"FROM {ks}.videos ORDER BY content_features ANN OF ? LIMIT ?")
+            # Ids alone, in order: the feed reads the rows' features from its cache.
+            for space, column in (("behaviour", f"behaviour_{slot}"),
+                                  ("content", "content_features")):
+                self._ann_ids[(slot, space)] = prepare(
+                    f"SELECT videoid FROM {ks}.videos ORDER BY {column} ANN OF ? LIMIT ?")
             self._pool[slot] = prepare(
                 f"{head}, behaviour_{slot} AS vector, content_features FROM {ks}.videos "
                 "WHERE videoid IN ?")
@@ -108,6 +114,13 @@ class BehaviourStore:
         rows = await execute(self.session, self._ann[(run.slot, space, with_behaviour)], params)
         source = space if ann_query is None else "interest"
         return self._candidates(rows, run, source, content_query)
+
+    async def nearest_ids(self, run: BehaviourRun, space: str, query: np.ndarray,
+                          limit: int) -> list[uuid.UUID]:
+        """The `limit` videos nearest `query` in `space`, nearest first: ids only, the
+        cheapest ANN query (each returned vector costs Cassandra and the driver)."""
+        rows = await execute(self.session, self._ann_ids[(run.slot, space)], (query, limit))
+        return [row.videoid for row in rows]
 
     async def popular_pool(self, run: BehaviourRun,
                            video_ids: Sequence[uuid.UUID]) -> PopularPool:

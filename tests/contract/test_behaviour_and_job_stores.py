@@ -66,6 +66,13 @@ def test_a_run_searches_only_the_vectors_written_for_it(stores):
     assert pool.video_ids == (target,)
     np.testing.assert_allclose(pool.behaviour[0], vectors[target], atol=1e-6)
 
+    # The ids-only query keeps the full query's order: the feed takes features from its cache.
+    ids = run(stores.behaviour.nearest_ids(live, "behaviour", vectors[target], 10))
+    assert ids[0] == target and ids == [c.video_id for c in found]
+    by_content = run(stores.behaviour.nearest_ids(live, "content", unit(dim, 1), 10))
+    assert by_content == [c.video_id for c in run(stores.behaviour.nearest(
+        live, "content", None, unit(dim, 1), 10))]
+
 
 def test_content_vectors_cover_the_catalogue(stores):
     video = new_video(stores.settings.vector_dimension, 50)

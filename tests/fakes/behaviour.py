@@ -60,6 +60,13 @@ class FakeBehaviourStore:
                 return -float(c.embedding @ query)
         return sorted(found, key=lambda c: (key(c), c.video_id.bytes))[:limit]
 
+    async def nearest_ids(self, run, space, query, limit):
+        if space == "behaviour":
+            found = await self.nearest(run, space, query, None, limit)
+        else:
+            found = await self.nearest(run, space, None, query, limit)
+        return [c.video_id for c in found]
+
     async def popular_pool(self, run, video_ids):
         vectors = self._vectors(run)
         ids = tuple(v for v in video_ids if v in vectors)

@@ -63,6 +63,37 @@ def test_sources_are_merged_excluded_and_ranked_by_the_runs_weights():
     assert both, "a video found by two sources appears once, with both sources"
 
 
+def test_with_the_feature_cache_the_ann_rows_are_ids_and_rank_as_the_full_rows_do():
+    videos, behaviour, run, raw, ids, popularity, weights = world()
+    viewers = FakeViewerStore()
+    user = uuid.uuid4()
+    for v in ids[:20]:
+        viewers.watch(user, v)
+    limits = CandidateLimits(CandidateSizes(40, 20, 10), -1.0)
+    full = CandidateRetrieval(behaviour, viewers, limits)
+    features = CandidateFeatures(behaviour, 1000)
+    by_ids = CandidateRetrieval(behaviour, viewers, limits, features=features)
+    bq, cq = query_vector(rng.normal(size=4)), rng.normal(size=8)
+    cq = cq / np.linalg.norm(cq)
+    read: list[int] = []
+    pool = behaviour.popular_pool
+
+    async def counted(run_, video_ids):
+        read.append(len(video_ids))
+        return await pool(run_, video_ids)
+
+    behaviour.popular_pool = counted  # type: ignore[method-assign]
+    expected = asyncio.run(full.ranked_unseen(user, run, bq, cq, ids[15:45]))
+    got = asyncio.run(by_ids.ranked_unseen(user, run, bq, cq, ids[15:45]))
+
+    assert [r.candidate.video_id for r in got] == [r.candidate.video_id for r in expected]
+    np.testing.assert_allclose([r.score for r in got], [r.score for r in expected], atol=1e-5)
+    assert [r.candidate.sources for r in got] == [r.candidate.sources for r in expected]
+    first_reads = len(read)
+    asyncio.run(by_ids.ranked_unseen(user, run, bq, cq, ids[15:45]))
+    assert len(read) == first_reads, "the second request finds every feature in the caches"
+
+
 def _heavy_watcher():
     videos, behaviour, run, raw, ids, popularity, _ = world()
     viewers = FakeViewerStore()

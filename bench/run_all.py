@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import loadgen, machine, report, seed
+from bench import heavy, loadgen, machine, report, seed
 from bench.server import INSTRUMENTED_APP, REAL_APP, Server
 from killrvideo_reco.domain import feed_rules
 from killrvideo_reco.settings import Settings
@@ -131,7 +131,8 @@ def wait_quiet(args) -> dict:
         time.sleep(15)
 
 
-def measure_scale(spec: seed.Spec, args, ann_limit: int, users: list[str]) -> dict:
+def measure_scale(spec: seed.Spec, args, ann_limit: int, users: list[str],
+                  heavy_users: list[str]) -> dict:
     ctx = multiprocessing.get_context("spawn")
     cells: dict[int, dict] = {}
     cassandra = machine.cassandra_pid()
@@ -170,8 +171,21 @@ def measure_scale(spec: seed.Spec, args, ann_limit: int, users: list[str]) -> di
                 f"load {os.getloadavg()[0]:.2f}")
             if svc.errors:
                 log(f"  errors: {svc.errors}")
+        if heavy_users:  # the same server, its caches as the light viewers left them
+            c = heavy.CONCURRENCY
+            warm_failures += clients.submit(loadgen.http_cell, server.base_url, heavy_users, c,
+                                            10**9, min(2.0, args.seconds / 5), 0,
+                                            PAGE_SIZE).result().failures
+            sample = machine.CpuSample.start(server=server.pid, cassandra=cassandra,
+                                             client=client_pid)
+            svc = clients.submit(loadgen.http_cell, server.base_url, heavy_users, c,
+                                 args.max_requests, args.seconds, 0, PAGE_SIZE, 300).result()
+            heavy_cell = cell_record(svc, sample.stop())
+            log(f"{spec.keyspace} heavy watchers c={c}: p50 {heavy_cell['p50']:.1f} p99 "
+                f"{heavy_cell['p99']:.1f} ms, {heavy_cell['throughput']:.0f} req/s")
         driver.submit(loadgen.close_bare).result()
-    cells_meta = {"warmup_failures": warm_failures}
+    cells_meta = {"warmup_failures": warm_failures,
+                  "heavy": heavy_cell if heavy_users else None}
     return cells, cells_meta
 
 
@@ -419,6 +433,7 @@ def render(results: dict, args) -> str:
                       f"{min(rows):.1f}–{max(rows):.1f} items per page; the bare ANN returned "
                       f"{min(c['bare']['rows_per_answer'] for c in scale['cells'].values()):.0f} "
                       f"rows per query.", ""]
+        lines += heavy.lines(scale)
         errs = [e for cell in scale["cells"].values() for e in cell["service"]["errors"]]
         if errs:
             lines += [f"Errors seen: {errs[:3]}", ""]
@@ -549,15 +564,20 @@ def main(argv: list[str] | None = None) -> int:
     cluster, session = connect(seed.bench_settings("system"))
     try:
         cassandra_version = session.execute("SELECT release_version FROM system.local").one()[0]
-        markers, users = {}, {}
+        markers, users, heavy_users = {}, {}, {}
         for spec in args.specs:
             t = time.perf_counter()
             markers[spec.keyspace] = seed.ensure(spec, session, compact=not args.no_compact,
                                                  log=log)
             markers[spec.keyspace]["training"] = seed.ensure_trained(spec, log=log)
             log(f"{spec.keyspace}: ready in {time.perf_counter() - t:.1f}s")
+            # The heavy cohort goes to the largest catalogue, measured in a cell of its own.
+            cohort = heavy.ensure(spec, session, log=log) \
+                if spec.videos >= TARGET_SCALE and not args.quick else []
+            heavy_users[spec.keyspace] = [str(u) for u in cohort]
             users[spec.keyspace] = [str(u) for u, _ in seed.load_user_vectors(session,
-                                                                               spec.keyspace)]
+                                                                               spec.keyspace)
+                                    if u not in set(cohort)]
             if len(users[spec.keyspace]) != spec.users:
                 raise SystemExit(f"{spec.keyspace}: {len(users[spec.keyspace])} profiles, "
                                  f"expected {spec.users}")
@@ -577,14 +597,17 @@ def main(argv: list[str] | None = None) -> int:
         quiet = wait_quiet(args) if args.wait_quiet > 0 else {
             "waited_s": 0.0, "load1": os.getloadavg()[0], "compactions": active_compactions(),
             "quiet": None}
-        cells, meta = measure_scale(spec, args, ann_limit, users[spec.keyspace])
+        cells, meta = measure_scale(spec, args, ann_limit, users[spec.keyspace],
+                                    heavy_users[spec.keyspace])
         results["scales"][spec.videos] = {"keyspace": spec.keyspace, "marker": markers[spec.keyspace],
                                           "cells": cells, "sstables": sstables, "quiet": quiet,
                                           "warmup_failures": meta["warmup_failures"],
+                                          "heavy": meta["heavy"],
                                           "compactions_after": active_compactions()}
     results["failures"] = sum(cell["service"]["failures"] + cell["bare"]["failures"]
                               for scale in results["scales"].values()
-                              for cell in scale["cells"].values())
+                              for cell in scale["cells"].values()) + sum(
+        scale["heavy"]["failures"] for scale in results["scales"].values() if scale["heavy"])
     results["targets"] = evaluate(results)
     missed = any(ok is False for _, _, ok in results["targets"])
     if args.profile or (args.profile is None and missed):

@@ -6,7 +6,8 @@
 On make eval's MovieLens split (each user's latest 10 held out) and a random split, ALS
 (`implicit`, the local engine's hyper-parameters) is fitted on the training watches with
 the weights `make train` uses; then each user's exact top 10 over every trained item,
-their training items excluded, is scored by NDCG@10 for four queries:
+their training items excluded, is scored by NDCG@10 for four queries, and the cosine
+neighbours of their latest positive (the just-watched and related lists) too:
 
 * own factors x_u (what ALS itself would recommend; not available online);
 * the sum s_u = sum_i w_ui y_i (today's behaviour vector, kept up to date by each view);
@@ -32,6 +33,7 @@ from killrvideo_reco.training.interactions import decayed_weights, matrix
 from killrvideo_reco.training.model import TrainingConfig
 
 K = 10
+POSITIVE_STARS = 3.5  # a 90%-watched view or more (data.watch_for_rating)
 
 
 def fit(users: list[data.UserSplit], config: TrainingConfig):
@@ -95,7 +97,8 @@ def score(users, config: TrainingConfig, ratings, x, y, user_row, item_col,
     movies = np.array([movie_of[c] for c in range(len(item_col))])
     found: dict[str, dict[int, list[int]]] = {name: {} for name in
                                               ("own factors", "sum", "A^-1 sum",
-                                               "A^-1 confidence sum")}
+                                               "A^-1 confidence sum", "item to item")}
+    unit = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
     for u in users:
         row = ratings.getrow(user_row[user_uuid(u.user_id)])
         seen, w = row.indices, row.data
@@ -110,6 +113,14 @@ def score(users, config: TrainingConfig, ratings, x, y, user_row, item_col,
             scores = y @ q
             scores[list(exclude)] = -np.inf
             found[name][u.user_id] = movies[np.argsort(-scores, kind="stable")[:K]].tolist()
+        # The just-watched and related lists: cosine neighbours of the latest positive.
+        latest = [item_col[video_uuid(r.movie_id)] for r in u.train
+                  if r.rating >= POSITIVE_STARS and video_uuid(r.movie_id) in item_col]
+        if latest:
+            scores = unit @ unit[latest[-1]]
+            scores[list(exclude)] = -np.inf
+            found["item to item"][u.user_id] = movies[
+                np.argsort(-scores, kind="stable")[:K]].tolist()
     relevant = {u.user_id: set(u.relevant) for u in users}
     return {name: metrics.summarise(lists, relevant, lambda m: np.ones(1), len(item_col), K)
             ["ndcg"] for name, lists in found.items()}
@@ -127,16 +138,17 @@ def main() -> int:
     base = TrainingConfig()
     if args.spark_reg:
         config = replace(base, factors=replace(base.factors, model="als"))
-        print("| split | MLlib regParam | sum | A^-1 sum |")
-        print("|---|---:|---:|---:|")
+        print("| split | MLlib regParam | sum | A^-1 sum | item to item |")
+        print("|---|---:|---:|---:|---:|")
         for split, users in (("latest 10 (make eval)", latest),
                              ("random 10, seed 1", random_split(dataset.ratings, 1))):
             regs = [float(r) for r in args.spark_reg.split(",")]
             for reg, ndcg in spark_study(users, config, regs).items():
-                print(f"| {split} | {reg:g} | {ndcg['sum']:.4f} | {ndcg['A^-1 sum']:.4f} |")
+                print(f"| {split} | {reg:g} | {ndcg['sum']:.4f} | {ndcg['A^-1 sum']:.4f} | "
+                      f"{ndcg['item to item']:.4f} |")
         return 0
-    print("| split | ALS | own factors | sum | A^-1 sum | A^-1 confidence sum |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| split | ALS | own factors | sum | A^-1 sum | A^-1 confidence sum | item to item |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for split, users in (("latest 10 (make eval)", latest),
                          ("random 10, seed 1", random_split(dataset.ratings, 1))):
         for dim, alpha in ((32, 2.0), (64, 20.0)):
@@ -146,7 +158,8 @@ def main() -> int:
             print(f"| {split} | {dim} factors, alpha {alpha:g}, reg "
                   f"{config.factors.regularization:g} | " + " | ".join(
                       f"{ndcg[name]:.4f}" for name in ("own factors", "sum", "A^-1 sum",
-                                                       "A^-1 confidence sum")) + " |")
+                                                       "A^-1 confidence sum",
+                                                       "item to item")) + " |")
     return 0
 
 

@@ -179,7 +179,9 @@ def measure_scale(spec: seed.Spec, args, ann_limit: int, users: list[str],
             sample = machine.CpuSample.start(server=server.pid, cassandra=cassandra,
                                              client=client_pid)
             svc = clients.submit(loadgen.http_cell, server.base_url, heavy_users, c,
-                                 args.max_requests, args.seconds, 0, PAGE_SIZE, 300).result()
+                                 min(args.max_requests, heavy.REQUESTS_PER_VIEWER
+                                     * len(heavy_users)), args.seconds, 0, PAGE_SIZE,
+                                 300).result()
             heavy_cell = cell_record(svc, sample.stop())
             log(f"{spec.keyspace} heavy watchers c={c}: p50 {heavy_cell['p50']:.1f} p99 "
                 f"{heavy_cell['p99']:.1f} ms, {heavy_cell['throughput']:.0f} req/s")

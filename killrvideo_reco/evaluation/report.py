@@ -138,7 +138,25 @@ def seed_lines(result: RunResult) -> list[str]:
     return [f"**Engines over {len(pairs)} seeds** (TRAIN_SEED; the variants table has the "
             f"rows): {each}. Means: local {local_mean:.4f}, Spark {spark_mean:.4f}, "
             f"{gap:+.1%} (target: within 5%: {'met' if abs(gap) <= 0.05 else 'NOT met'} "
-            "on the means)."]
+            "on the means)."] + ranker_gain_lines(result)
+
+
+def ranker_gain_lines(result: RunResult) -> list[str]:
+    """What the fitted ranking weights add to the behaviour score alone, in each ALS run's
+    own hold-out (training's quality): where the engines' feeds differ (docs/operations.md)."""
+    gains: dict[str, list[float]] = {}
+    for key, summary in result.engines.items():
+        quality = summary.get("quality") or {}
+        alone, ranked = quality.get("ndcg@10 behaviour"), quality.get("ndcg@10 ranked")
+        if alone and ranked is not None:
+            engine = "Spark" if key.startswith("foryou_als_spark") else "local"
+            gains.setdefault(engine, []).append(ranked / alone - 1)
+    if len(gains) < 2:
+        return []
+    each = "; ".join(f"{engine} " + ", ".join(f"{g:+.0%}" for g in found)
+                     for engine, found in sorted(gains.items()))
+    return [f"In each run's own hold-out (the ranking-weight fit's half of the viewers), "
+            f"the fitted weights over the behaviour score alone: {each}."]
 
 
 def training_section(result: RunResult) -> str:

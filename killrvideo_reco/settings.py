@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         "svd", description="svd: PureSVD (scipy); als: implicit ALS (implicit).")
     train_alpha: float = Field(2.0, gt=0, description="Confidence = 1 + alpha * weight (ALS only).")
     train_regularization: float = Field(1.0, ge=0, description="ALS L2 regularisation.")
+    train_als_penalty: Literal["flat", "weighted"] = Field(
+        "flat", description="Local engine's ALS: flat: one lambda for every row (implicit); "
+        "weighted: ALS-WR's penalty, lambda scaled by each row's positives with the mean "
+        "viewer at lambda, the objective the Spark engine's MLlib fits (training/als_wr.py).")
     train_iterations: int = Field(15, ge=1, description="ALS iterations.")
     train_seed: int = Field(
         7, ge=0, description="Seed of the factor fit's start and of the ranking-weight "

@@ -11,10 +11,15 @@ import time
 from killrvideo_reco.jobs.train import run_training
 from killrvideo_reco.settings import Settings
 
-ENGINES = (("foryou_als_local", "For You, ALS trained by the local engine (implicit)",
-            {"train_engine": "local", "train_model": "als"}),
+# Both engines fit one objective: the local engine with ALS-WR's penalty, as MLlib does
+# (TRAIN_ALS_PENALTY=weighted); `implicit`'s flat penalty is a reference row, once.
+ENGINES = (("foryou_als_local",
+            "For You, ALS trained by the local engine (ALS-WR penalty, as MLlib)",
+            {"train_engine": "local", "train_model": "als", "train_als_penalty": "weighted"}),
            ("foryou_als_spark", "For You, ALS trained by the Spark engine (MLlib, local[*])",
             {"train_engine": "spark", "train_model": "als", "spark_master": "local[*]"}))
+FLAT = ("foryou_als_flat", "For You, ALS trained by the local engine (implicit, flat penalty)",
+        {"train_engine": "local", "train_model": "als", "train_als_penalty": "flat"})
 EXTRA_SEEDS = 2  # seeds after TRAIN_SEED that both engines train with again
 
 
@@ -29,14 +34,14 @@ async def engine_runs(services, settings: Settings, rank_all,
     found = []
     first = settings.train_seed
     for seed in range(first, first + 1 + extra_seeds):
-        for key, name, overrides in ENGINES:
+        for key, name, overrides in ENGINES + ((FLAT,) if seed == first else ()):
             started = time.monotonic()
             summary = await run_training(
                 services, settings.model_copy(update={**overrides, "train_seed": seed}),
                 progress_stream=io.StringIO())
             summary["wallSeconds"] = round(time.monotonic() - started, 1)
             summary["seed"] = seed
-            variant = seed != first
+            variant = seed != first or key == FLAT[0]
             found.append((seed_key(key, seed) if variant else key,
                           f"{name}, seed {seed}" if variant else name,
                           await rank_all(), summary, variant))  # the live run's feed

@@ -5,6 +5,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from killrvideo_reco.evaluation import data, metrics
+from killrvideo_reco.evaluation.comparisons import by_key, versus
+from killrvideo_reco.evaluation.engine_report import engine_lines
 from killrvideo_reco.evaluation.pipeline import MethodResult, RunResult
 from killrvideo_reco.evaluation.template import QUALITY_MD
 
@@ -31,17 +33,17 @@ def table(result: RunResult, variants: bool | None = None,
         return "(not measured in this run)"
     head = ["| Method | " + " | ".join(c for _, c in COLUMNS) + " | NDCG@10 - popularity [95% CI] |",
             "|---|" + "---:|" * (len(COLUMNS) + 1)]
-    return "\n".join(head + _rows(chosen, _by_key(result)["popularity"]))
+    return "\n".join(head + _rows(chosen, by_key(result)["popularity"]))
 
 
 def neighbour_lines(result: RunResult) -> list[str]:
     """For You against the EASE ceiling; the just-watched source's marginal gain."""
-    m, lines = _by_key(result), []
+    m, lines = by_key(result), []
     feed = m["foryou"]
     eases = [x for x in result.methods if x.key.startswith("ease_")]
     if eases:
         best = max(eases, key=lambda x: x.metrics["ndcg"])
-        _, word, ci = _versus(feed, best)
+        _, word, ci = versus(feed, best)
         lines.append(f"**EASE ceiling**: the best EASE ({best.name.split(' (')[0]}) reaches "
                      f"NDCG@10 {best.metrics['ndcg']:.4f}; For You is "
                      f"{feed.metrics['ndcg'] / max(best.metrics['ndcg'], 1e-9):.2f} of it and "
@@ -49,7 +51,7 @@ def neighbour_lines(result: RunResult) -> list[str]:
     if "just_watched_0" in m:
         off = m["just_watched_0"]
         for key in sorted(k for k in m if k.startswith("just_watched_") and k != "just_watched_0"):
-            _, word, ci = _versus(m[key], off)
+            _, word, ci = versus(m[key], off)
             lines.append(f"Just-watched source from the last {key.rsplit('_', 1)[1]} "
                          f"positives: NDCG@10 {m[key].metrics['ndcg']:.4f} vs "
                          f"{off.metrics['ndcg']:.4f} without it; it {word} the feed "
@@ -57,25 +59,12 @@ def neighbour_lines(result: RunResult) -> list[str]:
     return lines
 
 
-def _by_key(result: RunResult) -> dict[str, MethodResult]:
-    return {m.key: m for m in result.methods}
-
-
-def _versus(a: MethodResult, b: MethodResult) -> tuple[bool, str, str]:
-    """(a beats b, 'beats' | 'is worse than' | 'is not distinguishable from', CI text):
-    a difference counts only when its 95% interval excludes zero."""
-    diff, lo, hi = metrics.paired_bootstrap(a.metrics["ndcg_per_user"],
-                                            b.metrics["ndcg_per_user"])
-    word = "beats" if lo > 0 else "is worse than" if hi < 0 else "is not distinguishable from"
-    return lo > 0, word, f"NDCG@10 difference {diff:+.4f}, 95% CI [{lo:+.4f}, {hi:+.4f}]"
-
-
 def verdict(result: RunResult) -> str:
     """Plain sentences: does the feed beat popularity, by how much, against the targets."""
-    m = _by_key(result)
+    m = by_key(result)
     feed, popularity = m["foryou"], m["popularity"]
     ours, pop = feed.metrics, popularity.metrics
-    beats, _, ci = _versus(feed, popularity)
+    beats, _, ci = versus(feed, popularity)
     ratio = ours["ndcg"] / max(pop["ndcg"], 1e-9)
     cover = ours["coverage"] / max(pop["coverage"], 1e-9)
     lines = [
@@ -89,74 +78,10 @@ def verdict(result: RunResult) -> str:
         f"{'met' if cover >= 3 else 'NOT met'}; aim 1.5x: {'met' if ratio >= 1.5 else 'not met'};"
         f" ILD >= popularity's: {'met' if ours['diversity'] >= pop['diversity'] else 'not met'}."]
     for key, label in (("behaviour", "behaviour only"), ("content", "content only")):
-        _, word, ci = _versus(feed, m[key])
+        _, word, ci = versus(feed, m[key])
         lines.append(f"Against {label} the feed {word} it ({ci}).")
     lines += neighbour_lines(result) + engine_lines(result)
     return "\n".join(f"- {line}" for line in lines)
-
-
-def engine_lines(result: RunResult) -> list[str]:
-    """The Spark row against the local engine's ALS and the default PureSVD feed."""
-    m = _by_key(result)
-    if "foryou_als_spark" not in m or "foryou_als_local" not in m:
-        return []
-    spark, local, svd = m["foryou_als_spark"], m["foryou_als_local"], m["foryou"]
-    gap = spark.metrics["ndcg"] / max(local.metrics["ndcg"], 1e-9) - 1
-    _, word, ci = _versus(spark, local)
-    times = ", ".join(f"{name} {result.engines[key]['wallSeconds']} s" for key, name in (
-        ("foryou_als_local", "local"), ("foryou_als_spark", "Spark")))
-    lines = [f"**Spark engine**: For You after ALS trained by Spark MLlib, NDCG@10 "
-             f"{spark.metrics['ndcg']:.4f}, vs {local.metrics['ndcg']:.4f} after the local "
-             f"engine's ALS with the same hyper-parameters: {gap:+.1%} (target: within 5%: "
-             f"{'met' if abs(gap) <= 0.05 else 'NOT met'}); Spark {word} local ({ci}). "
-             f"Training with the profile rebuild: {times}."]
-    for row, name in ((local, "local ALS"), (spark, "Spark ALS")):
-        _, word, ci = _versus(row, svd)
-        lines.append(f"Against the default PureSVD feed ({svd.metrics['ndcg']:.4f}), {name} "
-                     f"{word} it ({ci}).")
-    return lines + seed_lines(result)
-
-
-def seed_lines(result: RunResult) -> list[str]:
-    """Both engines over every seed trained: the gap per seed and of the means."""
-    m = _by_key(result)
-    seeds = sorted({s["seed"] for s in result.engines.values() if "seed" in s})
-    pairs = []
-    for seed in seeds:
-        local, spark = (next((m[k] for k, s in result.engines.items()
-                              if s.get("seed") == seed and k.startswith(prefix)), None)
-                        for prefix in ("foryou_als_local", "foryou_als_spark"))
-        if local is not None and spark is not None:
-            pairs.append((seed, local.metrics["ndcg"], spark.metrics["ndcg"]))
-    if len(pairs) < 2:
-        return []
-    local_mean = sum(p[1] for p in pairs) / len(pairs)
-    spark_mean = sum(p[2] for p in pairs) / len(pairs)
-    gap = spark_mean / max(local_mean, 1e-9) - 1
-    each = "; ".join(f"seed {seed}: local {lo:.4f}, Spark {sp:.4f} ({sp / max(lo, 1e-9) - 1:+.1%})"
-                     for seed, lo, sp in pairs)
-    return [f"**Engines over {len(pairs)} seeds** (TRAIN_SEED; the variants table has the "
-            f"rows): {each}. Means: local {local_mean:.4f}, Spark {spark_mean:.4f}, "
-            f"{gap:+.1%} (target: within 5%: {'met' if abs(gap) <= 0.05 else 'NOT met'} "
-            "on the means)."] + ranker_gain_lines(result)
-
-
-def ranker_gain_lines(result: RunResult) -> list[str]:
-    """What the fitted ranking weights add to the behaviour score alone, in each ALS run's
-    own hold-out (training's quality): where the engines' feeds differ (docs/operations.md)."""
-    gains: dict[str, list[float]] = {}
-    for key, summary in result.engines.items():
-        quality = summary.get("quality") or {}
-        alone, ranked = quality.get("ndcg@10 behaviour"), quality.get("ndcg@10 ranked")
-        if alone and ranked is not None:
-            engine = "Spark" if key.startswith("foryou_als_spark") else "local"
-            gains.setdefault(engine, []).append(ranked / alone - 1)
-    if len(gains) < 2:
-        return []
-    each = "; ".join(f"{engine} " + ", ".join(f"{g:+.0%}" for g in found)
-                     for engine, found in sorted(gains.items()))
-    return [f"In each run's own hold-out (the ranking-weight fit's half of the viewers), "
-            f"the fitted weights over the behaviour score alone: {each}."]
 
 
 def training_section(result: RunResult) -> str:

@@ -44,7 +44,8 @@ def training_config(settings: Settings) -> TrainingConfig:
     return TrainingConfig(
         factors=FactorConfig(settings.train_model, settings.behaviour_dimension,
                              settings.train_alpha, settings.train_regularization,
-                             settings.train_iterations, settings.train_seed),
+                             settings.train_iterations, settings.train_seed,
+                             settings.train_als_penalty),
         params=profile_params(settings), holdout_per_viewer=settings.train_holdout_per_viewer,
         min_viewers=settings.train_min_viewers, content_ridge=settings.train_content_map_ridge,
         sizes=settings.candidate_sizes, seed=settings.train_seed)

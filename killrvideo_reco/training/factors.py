@@ -15,6 +15,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import svds
 
+from killrvideo_reco.training import als_wr
+
 log = logging.getLogger(__name__)
 
 
@@ -26,6 +28,7 @@ class FactorConfig:
     regularization: float = 1.0
     iterations: int = 15
     seed: int = 7
+    penalty: str = "flat"     # ALS: "flat" (implicit) or "weighted" (ALS-WR, as MLlib)
 
 
 def fit_item_vectors(ratings: sparse.csr_matrix, config: FactorConfig) -> np.ndarray:
@@ -34,6 +37,9 @@ def fit_item_vectors(ratings: sparse.csr_matrix, config: FactorConfig) -> np.nda
     k = max(1, min(config.dimension, min(n_users, n_items) - 1))
     if config.model == "svd":
         vectors = _pure_svd(ratings, k, config.seed)
+    elif config.model == "als" and config.penalty == "weighted":
+        vectors = als_wr.fit_items(ratings, k, config.alpha, config.regularization,
+                                   config.iterations, config.seed)
     elif config.model == "als":
         vectors = _implicit_als(ratings, k, config)
     else:

@@ -194,8 +194,8 @@ def test_paired_bootstrap_interval():
 def test_the_spark_row_is_compared_with_local_als_and_puresvd():
     from pathlib import Path
 
+    from killrvideo_reco.evaluation.engine_report import engine_lines
     from killrvideo_reco.evaluation.pipeline import MethodResult, RunConfig, RunResult
-    from killrvideo_reco.evaluation.report import engine_lines
 
     def method(key, per_user):
         return MethodResult(key, key, {}, metrics={"ndcg": sum(per_user) / len(per_user),
@@ -215,9 +215,9 @@ def test_the_spark_row_is_compared_with_local_als_and_puresvd():
 def test_the_engines_are_compared_on_the_means_over_seeds():
     from pathlib import Path
 
+    from killrvideo_reco.evaluation.engine_report import engine_lines
     from killrvideo_reco.evaluation.engines import seed_key
     from killrvideo_reco.evaluation.pipeline import MethodResult, RunConfig, RunResult
-    from killrvideo_reco.evaluation.report import engine_lines
 
     def method(key, ndcg):
         return MethodResult(key, key, {}, metrics={"ndcg": ndcg, "ndcg_per_user": [ndcg] * 4})
@@ -232,13 +232,19 @@ def test_the_engines_are_compared_on_the_means_over_seeds():
             gain = 0.15 if "spark" in key else 0.02 - 0.01 * (seed - 7)
             engines[keyed] = {"wallSeconds": 1.0, "seed": seed, "quality": {
                 "ndcg@10 behaviour": 0.05, "ndcg@10 ranked": 0.05 * (1 + gain)}}
+    # implicit's flat penalty, once, as a reference row.
+    methods.append(method("foryou_als_flat@7", 0.100))
+    engines["foryou_als_flat@7"] = {"wallSeconds": 1.0, "seed": 7, "quality": {
+        "ndcg@10 behaviour": 0.05, "ndcg@10 ranked": 0.05 * 0.99}}
     lines = engine_lines(RunResult(RunConfig(Path(".")), methods, {}, {}, None, engines=engines))
     assert "+10.0%" in lines[0] and "within 5%: NOT met" in lines[0]
+    assert "flat penalty instead" in lines[3] and "local ALS scores 0.1000: Spark +10.0%" in lines[3]
+    assert "local, flat penalty -1%" in lines[-1]
     assert "seed 8: local 0.1050, Spark 0.1000 (-4.8%)" in lines[-2]
     assert "Means: local 0.1020, Spark 0.1038, +1.8%" in lines[-2]
     assert "within 5%: met on the means" in lines[-2]
     assert "over the behaviour score alone: Spark +15%, +15%, +15%; local +2%, +1%, +0%" in lines[-1]
     # One seed only: no line over seeds.
-    one = {k: v for k, v in engines.items() if v["seed"] == 7}
+    one = {k: v for k, v in engines.items() if v["seed"] == 7 and "flat" not in k}
     assert len(engine_lines(RunResult(RunConfig(Path(".")), methods, {}, {}, None,
                                       engines=one))) == 3

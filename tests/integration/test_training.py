@@ -310,3 +310,23 @@ def test_an_unreachable_spark_master_fails_the_job_and_the_live_run_serves(world
         again = client.post("/api/v1/admin/jobs/train", headers=moderator)
         assert again.status_code == 202, "the lease was freed by the failed job"
         wait_for_job(client, again.json()["jobId"], moderator, 60, 0.2)
+
+
+def test_als_with_the_weighted_penalty_serves_each_viewer_their_topic(world, api):
+    """TRAIN_ALS_PENALTY=weighted (ALS-WR, as the Spark engine's MLlib) trains a run that
+    the feed serves like any other: personalised, nothing watched, the viewer's topic."""
+    settings, resources, ids, viewers = world
+    als = settings.model_copy(update={"train_model": "als", "train_als_penalty": "weighted"})
+    summary = train_now(resources, als)
+    run = asyncio.run(resources.behaviour.active_run())
+    assert run.run_id == summary["runId"] and run.query_map is not None, "an ALS run"
+    assert summary["quality"]["model"] == "als"
+    for topic in ("space", "db"):
+        user = viewers[topic][1]
+        page = api.get(FEED, params={"pageSize": 10}, headers=auth(settings, user)).json()
+        served = [uuid.UUID(i["videoId"]) for i in page["items"]]
+        watched = {r.video_id for r in asyncio.run(resources.viewers.history(user))}
+        assert page["source"] == "personalized" and len(served) == 10
+        assert not set(served) & watched
+        assert sum(v in ids[topic] for v in served) >= 5
+    train_now(resources, settings)  # back to the default model for the tests after this one

@@ -6,7 +6,9 @@
 On make eval's MovieLens split (each user's latest 10 held out) and a random split, ALS
 (`implicit`, the local engine's hyper-parameters) is fitted on the training watches with
 the weights `make train` uses; then each user's exact top 10 over every trained item,
-their training items excluded, is scored by NDCG@10 for four queries, and the cosine
+their training items excluded, is scored by NDCG@10 for four queries (with the weighted,
+ALS-WR penalty of TRAIN_ALS_PENALTY=weighted the fit has no viewer factors: "own factors"
+is the sum there), and the cosine
 neighbours of their latest positive (the just-watched and related lists) too:
 
 * own factors x_u (what ALS itself would recommend; not available online);
@@ -29,6 +31,7 @@ from killrvideo_reco.evaluation import data, metrics
 from killrvideo_reco.evaluation.__main__ import DEFAULT_DATA
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
 from killrvideo_reco.evaluation.offline import history_of, random_split
+from killrvideo_reco.training.factors import fit_item_vectors
 from killrvideo_reco.training.interactions import decayed_weights, matrix
 from killrvideo_reco.training.model import TrainingConfig
 
@@ -58,6 +61,8 @@ def fit(users: list[data.UserSplit], config: TrainingConfig):
 
 def study(users: list[data.UserSplit], config: TrainingConfig) -> dict[str, float]:
     ratings, x, y, user_row, item_col = fit(users, config)
+    if config.factors.penalty == "weighted":  # the local ALS-WR: items only, as served
+        x, y = None, fit_item_vectors(ratings.tocsr(), config.factors)
     return score(users, config, ratings, x, y, user_row, item_col,
                  config.factors.regularization)
 
@@ -151,12 +156,13 @@ def main() -> int:
     print("|---|---|---:|---:|---:|---:|---:|")
     for split, users in (("latest 10 (make eval)", latest),
                          ("random 10, seed 1", random_split(dataset.ratings, 1))):
-        for dim, alpha in ((32, 2.0), (64, 20.0)):
+        for dim, alpha, penalty in ((32, 2.0, "flat"), (32, 2.0, "weighted"),
+                                    (64, 20.0, "flat")):
             config = replace(base, factors=replace(base.factors, model="als", dimension=dim,
-                                                   alpha=alpha))
+                                                   alpha=alpha, penalty=penalty))
             ndcg = study(users, config)
             print(f"| {split} | {dim} factors, alpha {alpha:g}, reg "
-                  f"{config.factors.regularization:g} | " + " | ".join(
+                  f"{config.factors.regularization:g}, {penalty} penalty | " + " | ".join(
                       f"{ndcg[name]:.4f}" for name in ("own factors", "sum", "A^-1 sum",
                                                        "A^-1 confidence sum",
                                                        "item to item")) + " |")

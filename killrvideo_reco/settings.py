@@ -190,6 +190,12 @@ class Settings(BaseSettings):
     feed_just_watched_candidates: int = Field(
         20, ge=0, le=200, description="Unseen candidates the just-watched source takes from "
         "each of those lists, best first.")
+    python_gc_threshold: int = Field(
+        10_000, ge=0, description="Allocations between two collections of Python's young "
+        "generation in the server (Python's default: 700), with what is alive after start-up "
+        "frozen out of collections; 0 leaves Python's defaults. The caches hold hundreds of "
+        "thousands of objects, which the default collects a full pass over every few dozen "
+        "requests.")
     feed_feature_cache_size: int = Field(
         50_000, ge=1, description="Videos whose ranking features (behaviour and content "
         "vectors, popularity, creator) each replica keeps per training run, for every "

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from killrvideo_reco.api import collector
 from killrvideo_reco.api.middleware import RequestContext
 from killrvideo_reco.api.openapi import install_openapi
 from killrvideo_reco.api.overload import AdaptiveLimit, ConcurrencyLimit
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         holder = ResourceHolder(settings)
         app.state.holder = holder
         await holder.start()
+        collector.tune(settings.python_gc_threshold)
         try:
             yield
         finally:

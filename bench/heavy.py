@@ -14,7 +14,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from cassandra.cluster import Session
 
@@ -45,18 +45,9 @@ def ensure(spec: seed.Spec, session: Session, log=print) -> list[uuid.UUID]:
     # Another seed for the draws: these viewers are not copies of the light ones.
     watched = seed.histories(replace(spec, seed=spec.seed + 1, users=COHORT["users"],
                                      history=COHORT["history"]), cluster)
-    videos = seed.video_ids(spec)
-    statement = session.prepare(
-        f"INSERT INTO {spec.keyspace}.viewer_history (userid, videoid, first_watched, "
-        "last_watched, play_count, seconds_watched, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)")
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    rows = []
-    for user, items in zip(ids, watched):
-        for k, idx in enumerate(items):
-            at = now - timedelta(hours=len(items) - k)
-            duration = float(60 + (int(idx) % 1200))  # the seeded video's duration
-            rows.append((user, videos[idx], at, at, 1, 0.8 * duration, duration))
-    seed._concurrent(session, statement, rows, f"heavy history {spec.keyspace}")
+    seed.write_history(session, spec.keyspace, ids, watched, seed.video_ids(spec), now,
+                       f"heavy history {spec.keyspace}")
     rebuilt = asyncio.run(_rebuild(spec, ids))
     session.execute(f"INSERT INTO {spec.keyspace}.service_metadata (name, value) "
                     "VALUES (%s, %s)", (MARKER_KEY, json.dumps({"cohort": COHORT})))

@@ -577,9 +577,10 @@ def main(argv: list[str] | None = None) -> int:
             cohort = heavy.ensure(spec, session, log=log) \
                 if spec.videos >= TARGET_SCALE and not args.quick else []
             heavy_users[spec.keyspace] = [str(u) for u in cohort]
+            others = set(cohort)
             users[spec.keyspace] = [str(u) for u, _ in seed.load_user_vectors(session,
                                                                                spec.keyspace)
-                                    if u not in set(cohort)]
+                                    if u not in others]
             if len(users[spec.keyspace]) != spec.users:
                 raise SystemExit(f"{spec.keyspace}: {len(users[spec.keyspace])} profiles, "
                                  f"expected {spec.users}")

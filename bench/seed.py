@@ -197,6 +197,28 @@ def _concurrent(session: Session, statement, rows: list[tuple], label: str, chun
         progress.advance(len(part), len(part))
 
 
+def duration_s(video_index: int) -> int:
+    return 60 + (video_index % 1200)
+
+
+def write_history(session: Session, keyspace: str, users: list[uuid.UUID],
+                  watched: list[np.ndarray], videos: list[uuid.UUID], now: datetime,
+                  label: str) -> int:
+    """Each user's watched videos (indices, oldest first) as viewer_history rows, an hour
+    apart up to `now`, 80% of each video watched; returns the rows written."""
+    statement = session.prepare(
+        f"INSERT INTO {keyspace}.viewer_history (userid, videoid, first_watched, "
+        "last_watched, play_count, seconds_watched, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    rows = []
+    for user, items in zip(users, watched):
+        for k, idx in enumerate(items):
+            at = now - timedelta(hours=len(items) - k)
+            duration = float(duration_s(int(idx)))
+            rows.append((user, videos[idx], at, at, 1, 0.8 * duration, duration))
+    _concurrent(session, statement, rows, label)
+    return len(rows)
+
+
 def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dict:
     """Make `spec.keyspace` hold the data set; returns the marker (with seeding timings).
     Skips everything when the marker row says the data set is already there."""
@@ -230,7 +252,7 @@ def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dic
                        f"synthetic benchmark video {i}", (f"cluster-{int(cluster[i])}", "bench"),
                        f"https://cdn.example/bench/{i}.jpg",
                        now - timedelta(seconds=int(span_s * i / max(1, spec.videos))),
-                       f"cluster-{int(cluster[i]) % 20}", 60 + (i % 1200), vectors[i], MODEL)
+                       f"cluster-{int(cluster[i]) % 20}", duration_s(i), vectors[i], MODEL)
               for i in range(spec.videos)]
     store = VideoStore(session, spec.keyspace)
     progress = Progress(f"videos {spec.keyspace}", spec.videos, item_name="videos")
@@ -247,17 +269,9 @@ def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dic
         f"({spec.videos / timings['videos_s']:.0f}/s, {retries} retried writes)")
 
     # --- viewer_history rows, straight CQL
-    history_stmt = session.prepare(
-        f"INSERT INTO {spec.keyspace}.viewer_history (userid, videoid, first_watched, "
-        "last_watched, play_count, seconds_watched, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)")
-    rows = []
-    for u, items in enumerate(watched):
-        for k, idx in enumerate(items):
-            at = now - timedelta(hours=len(items) - k)
-            duration = float(videos[idx].duration_s)
-            rows.append((uids[u], vids[idx], at, at, 1, 0.8 * duration, duration))
     t = time.perf_counter()
-    _concurrent(session, history_stmt, rows, f"history {spec.keyspace}")
+    history_rows = write_history(session, spec.keyspace, uids, watched, vids, now,
+                                 f"history {spec.keyspace}")
     timings["history_s"] = time.perf_counter() - t
 
     # --- user_preferences: unit mean of the watched vectors, the 20 newest as 'recent'
@@ -292,7 +306,7 @@ def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dic
     assert check and check.value == MODEL, "catalogue model not recorded"
     marker = {"spec": spec.key, "seeded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "timings": {k: round(v, 1) for k, v in timings.items()},
-              "history_rows": len(rows), "retried_video_writes": retries}
+              "history_rows": history_rows, "retried_video_writes": retries}
     _write_marker(session, spec.keyspace, marker)
     marker["cached"] = False
     return marker

@@ -48,6 +48,9 @@ def fit(users: list[data.UserSplit], config: TrainingConfig):
     u, i, w, t = history.arrays()
     decayed = decayed_weights(u, w, t, history.latest(), config.params)
     ratings = matrix(u, i, decayed, (len(history.users), len(history.items))).tocsr()
+    if config.factors.penalty == "weighted":  # the local ALS-WR: item factors only, as served
+        return ratings, None, fit_item_vectors(ratings, config.factors), history.users, \
+            history.items
     confidence = ratings.astype(np.float32).tocsr(copy=True)
     confidence.data = 1.0 + config.factors.alpha * confidence.data
     f = config.factors
@@ -61,8 +64,6 @@ def fit(users: list[data.UserSplit], config: TrainingConfig):
 
 def study(users: list[data.UserSplit], config: TrainingConfig) -> dict[str, float]:
     ratings, x, y, user_row, item_col = fit(users, config)
-    if config.factors.penalty == "weighted":  # the local ALS-WR: items only, as served
-        x, y = None, fit_item_vectors(ratings.tocsr(), config.factors)
     return score(users, config, ratings, x, y, user_row, item_col,
                  config.factors.regularization)
 

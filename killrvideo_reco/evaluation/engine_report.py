@@ -3,7 +3,10 @@ engine's ALS against the local engine's, over seeds, and where their feeds diffe
 from __future__ import annotations
 
 from killrvideo_reco.evaluation.comparisons import by_key, versus
+from killrvideo_reco.evaluation.engines import ENGINES, FLAT, base_key
 from killrvideo_reco.evaluation.pipeline import RunResult
+
+GAIN_NAMES = {ENGINES[0][0]: "local", ENGINES[1][0]: "Spark", FLAT[0]: "local, flat penalty"}
 
 
 def engine_lines(result: RunResult) -> list[str]:
@@ -25,7 +28,7 @@ def engine_lines(result: RunResult) -> list[str]:
         _, word, ci = versus(row, svd)
         lines.append(f"Against the default PureSVD feed ({svd.metrics['ndcg']:.4f}), {name} "
                      f"{word} it ({ci}).")
-    flat = next((m[k] for k in result.engines if k.startswith("foryou_als_flat")), None)
+    flat = next((m[k] for k in result.engines if base_key(k) == FLAT[0]), None)
     if flat is not None:
         _, word, ci = versus(spark, flat)
         lines.append(f"With `implicit`'s flat penalty instead (TRAIN_ALS_PENALTY=flat, the "
@@ -42,8 +45,8 @@ def seed_lines(result: RunResult) -> list[str]:
     pairs = []
     for seed in seeds:
         local, spark = (next((m[k] for k, s in result.engines.items()
-                              if s.get("seed") == seed and k.startswith(prefix)), None)
-                        for prefix in ("foryou_als_local", "foryou_als_spark"))
+                              if s.get("seed") == seed and base_key(k) == engine), None)
+                        for engine in ("foryou_als_local", "foryou_als_spark"))
         if local is not None and spark is not None:
             pairs.append((seed, local.metrics["ndcg"], spark.metrics["ndcg"]))
     if len(pairs) < 2:
@@ -67,9 +70,7 @@ def ranker_gain_lines(result: RunResult) -> list[str]:
         quality = summary.get("quality") or {}
         alone, ranked = quality.get("ndcg@10 behaviour"), quality.get("ndcg@10 ranked")
         if alone and ranked is not None:
-            engine = ("Spark" if key.startswith("foryou_als_spark") else "local, flat penalty"
-                      if key.startswith("foryou_als_flat") else "local")
-            gains.setdefault(engine, []).append(ranked / alone - 1)
+            gains.setdefault(GAIN_NAMES[base_key(key)], []).append(ranked / alone - 1)
     if len(gains) < 2:
         return []
     each = "; ".join(f"{engine} " + ", ".join(f"{g:+.0%}" for g in found)

@@ -27,6 +27,11 @@ def seed_key(key: str, seed: int) -> str:
     return f"{key}@{seed}"
 
 
+def base_key(key: str) -> str:
+    """An engine row's key without its seed: seed_key's inverse."""
+    return key.partition("@")[0]
+
+
 async def engine_runs(services, settings: Settings, rank_all,
                       extra_seeds: int = EXTRA_SEEDS) -> list[tuple[str, str, dict, dict, bool]]:
     """(key, name, lists per user, training summary, is a seed variant) for each engine

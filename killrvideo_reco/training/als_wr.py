@@ -21,11 +21,16 @@ from scipy import sparse
 ROW_BLOCK = 2048  # rows solved at once: a block's (rows, k, k) systems, 8 MB at k = 32
 
 
-def reg_param(regularization: float, ratings: sparse.spmatrix) -> float:
+def mean_viewer_reg_param(regularization: float, positives: int, viewers: int) -> float:
     """regParam for a flat-lambda setting: the mean viewer is penalised by lambda, as the
-    flat penalty would penalise them (the Spark engine passes the same to MLlib)."""
-    viewers = max(int((ratings.getnnz(axis=1) > 0).sum()), 1)
-    return regularization * viewers / max(ratings.nnz, 1)
+    flat penalty would penalise them: lambda / positives per viewer. The Spark engine
+    passes the same to MLlib."""
+    return regularization * max(viewers, 1) / max(positives, 1)
+
+
+def reg_param(regularization: float, ratings: sparse.spmatrix) -> float:
+    return mean_viewer_reg_param(regularization, ratings.nnz,
+                                 int((ratings.getnnz(axis=1) > 0).sum()))
 
 
 def fit_items(ratings: sparse.csr_matrix, k: int, alpha: float, regularization: float,

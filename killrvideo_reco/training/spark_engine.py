@@ -21,6 +21,7 @@ from killrvideo_reco.domain.models import HistoryRow
 from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.domain.vectors import unit_rows
+from killrvideo_reco.training import als_wr
 from killrvideo_reco.training.factors import FactorConfig, query_map
 from killrvideo_reco.training.interactions import viewer_positives
 from killrvideo_reco.training.model import (
@@ -148,7 +149,7 @@ def mllib_reg_param(regularization: float, positives: int, viewers: int) -> floa
     the mean viewer gets lambda: regParam = lambda / positives per viewer. (On MovieLens,
     regParam 1 scored NDCG@10 0.0653 where this, about 0.01, scored 0.0834, as `implicit`
     with lambda 1 does: evaluation/als_query_study.py --spark-reg.)"""
-    return regularization * max(viewers, 1) / max(positives, 1)
+    return als_wr.mean_viewer_reg_param(regularization, positives, viewers)
 
 
 def fit_item_factors(watches, factors: FactorConfig, n_videos: int) -> np.ndarray:

@@ -8,6 +8,7 @@ impression that showed it, or on the one the client names when that one showed i
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -55,6 +56,20 @@ class ImpressionRow:
 
 
 @dataclass(frozen=True)
+class ShownRow:
+    """One item of a stored page as the repeat limit reads it: the page and the video."""
+    recommendation_id: uuid.UUID
+    video_id: uuid.UUID
+
+    @property
+    def served_at(self) -> datetime:
+        return served_at(self.recommendation_id)
+
+
+Shown = ShownRow | ImpressionRow
+
+
+@dataclass(frozen=True)
 class ViewWatch:
     seconds: float
     duration_s: float | None
@@ -99,7 +114,7 @@ def attributed(rows: list[ImpressionRow], video_id: uuid.UUID,
     return max(showing, key=lambda r: r.recommendation_id.time, default=None)
 
 
-def session_start(rows: list[ImpressionRow], now: datetime, gap: timedelta) -> datetime:
+def session_start(rows: Sequence[Shown], now: datetime, gap: timedelta) -> datetime:
     """When the viewer's current browsing session began: the earliest of the pages served
     in a chain with no pause longer than `gap` that reaches up to now (now if none)."""
     start = now
@@ -112,7 +127,7 @@ def session_start(rows: list[ImpressionRow], now: datetime, gap: timedelta) -> d
     return start
 
 
-def over_shown(rows: list[ImpressionRow], limit: int, now: datetime,
+def over_shown(rows: Sequence[Shown], limit: int, now: datetime,
                session_gap: timedelta) -> set[uuid.UUID]:
     """Videos shown on at least `limit` pages before the current session. The session's own
     pages do not count, so its page 2 continues its page 1 whatever was recorded between."""

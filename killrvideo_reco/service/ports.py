@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from killrvideo_reco.domain.experiments import Experiment
-from killrvideo_reco.domain.impressions import Impression, ImpressionRow
+from killrvideo_reco.domain.impressions import Impression, ImpressionRow, ShownRow
 from killrvideo_reco.domain.jobs import Job, JobLease
 from killrvideo_reco.domain.models import (
     BehaviourRun,
@@ -187,6 +187,10 @@ class ImpressionRepository(Protocol):
         """The viewer's impression rows served between since and until (the `days`
         partitions cover them), at most `limit`, in no particular order; with `video_id`,
         only the rows that showed that video."""
+    async def newest_shown(self, user_id: uuid.UUID, day: date, since: datetime,
+                           until: datetime, limit: int) -> list[ShownRow]:
+        """The newest `limit` items of the viewer's pages of `day` served between since and
+        until, newest first: which page showed which video."""
     async def add_daily(self, day: date, source: str, variant: str,
                         increments: Mapping[str, int]) -> None:
         """Counter increments: not idempotent, so never re-sent after a failure."""

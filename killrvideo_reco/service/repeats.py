@@ -1,8 +1,10 @@
 """No endless repeats (issue 22): a video the feed showed a viewer on FEED_IMPRESSION_LIMIT
 pages within FEED_IMPRESSION_WINDOW_DAYS, before the current browsing session, and that
 they did not watch (watched videos never reach this point), is dropped from their feed
-until the window passes those pages. One bounded read of the viewer's impressions, run
-alongside the candidate reads, once per browsing session and replica.
+until the window passes those pages, or FEED_IMPRESSION_ROWS newer rows push them out. The
+viewer's day partitions are read newest first until that many rows, alongside the
+candidate reads, once per browsing session and replica: the cost is bounded whatever the
+viewer browsed in the window.
 
 Why once per session is exact: only pages before the session's start count, and a
 session lasts while no pause is longer than FEED_SESSION_GAP_MIN. Within that long after
@@ -19,12 +21,10 @@ from datetime import datetime, timedelta, timezone
 
 from cachetools import TTLCache
 
-from killrvideo_reco.domain.impressions import days_between, over_shown
+from killrvideo_reco.domain.impressions import ShownRow, days_between, over_shown
 from killrvideo_reco.metrics import FEED_REPEAT_CACHE
 from killrvideo_reco.service.ports import ImpressionRepository
 from killrvideo_reco.service.ttl_cache import ttl_cache
-
-READ_LIMIT = 5000  # rows: e.g. 70 pages of 10 items a day for a week
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class RepeatRules:
     window: timedelta
     session_gap: timedelta
     cached_viewers: int = 0  # viewers whose over-shown set a replica keeps; 0: none
+    rows: int = 500  # the newest impression rows read, at most
 
 
 class RepeatLimit:
@@ -54,7 +55,12 @@ class RepeatLimit:
         now = datetime.now(timezone.utc)
         since = now - self.rules.window
         days = list(reversed(days_between(since, now)))  # newest partitions first
-        rows = await self.store.recent(user_id, since, now, days, READ_LIMIT)
+        rows: list[ShownRow] = []
+        for day in days:
+            rows += await self.store.newest_shown(user_id, day, since, now,
+                                                  self.rules.rows - len(rows))
+            if len(rows) >= self.rules.rows:
+                break
         found = frozenset(over_shown(rows, self.rules.limit, now, self.rules.session_gap))
         if self._sessions is not None:
             self._sessions[user_id] = found

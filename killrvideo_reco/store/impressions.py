@@ -14,7 +14,7 @@ from functools import partial
 
 from cassandra.query import BatchStatement, BatchType
 
-from killrvideo_reco.domain.impressions import Impression, ImpressionRow, day_of
+from killrvideo_reco.domain.impressions import Impression, ImpressionRow, ShownRow, day_of
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION, Session
 from killrvideo_reco.store.connection import prepare as prepare_statement
@@ -40,6 +40,13 @@ class ImpressionStore:
             f"FROM {keyspace}.impressions WHERE userid = ? AND day IN ? "
             "AND recommendation_id >= minTimeuuid(?) AND recommendation_id <= maxTimeuuid(?) "
             "LIMIT ?")
+        # The repeat limit wants one partition's newest rows, and of them only which page
+        # showed which video: a partition at a time, since an IN over days returns the
+        # oldest day's rows first.
+        self._newest = prepare(
+            f"SELECT recommendation_id, videoid FROM {keyspace}.impressions "
+            "WHERE userid = ? AND day = ? AND recommendation_id >= minTimeuuid(?) "
+            "AND recommendation_id <= maxTimeuuid(?) LIMIT ?")
         # A view's attribution wants only the pages that showed its video: the node filters
         # the slice it reads anyway, and the other rows never cross the wire.
         self._showing = prepare(
@@ -115,6 +122,11 @@ class ImpressionStore:
                               (user_id, list(days), since, until, video_id, limit)))
         return [ImpressionRow(r.recommendation_id, r.videoid, r.position, r.source, r.variant,
                               r.experiment_id) for r in rows]
+
+    async def newest_shown(self, user_id: uuid.UUID, day: date, since: datetime,
+                           until: datetime, limit: int) -> list[ShownRow]:
+        rows = await execute(self.session, self._newest, (user_id, day, since, until, limit))
+        return [ShownRow(r.recommendation_id, r.videoid) for r in rows]
 
     async def add_daily(self, day: date, source: str, variant: str,
                         increments: Mapping[str, int]) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from killrvideo_reco.domain.impressions import Impression, ShownItem, days_between
 
@@ -43,6 +43,31 @@ def test_a_page_reads_back_within_its_window_only(stores):
                                             days_between(since, until), 100, videos[1]))
     assert sorted((r.recommendation_id, r.position) for r in showing) == sorted(
         [(page.recommendation_id, 12), (again.recommendation_id, 4)])
+
+
+def test_a_days_newest_items_come_first_and_stop_at_the_limit(stores):
+    from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
+
+    user = uuid.uuid4()
+    today = datetime.now(timezone.utc).date()
+    start = datetime(today.year, today.month, today.day, 1, tzinfo=timezone.utc)
+    pages = [Impression(user, uuid_from_time(start + timedelta(minutes=m)),
+                        (ShownItem(uuid.uuid4(), 1), ShownItem(uuid.uuid4(), 2)),
+                        "personalized", "default") for m in (0, 10, 20)]
+    for page in pages:
+        run(stores.impressions.record(page, 3 * 86400, 0))
+    day, until = start.date(), start + timedelta(hours=1)
+    newest = run(stores.impressions.newest_shown(user, day, start, until, 3))
+    # The newest page's two items, then one of the page before it.
+    assert [r.recommendation_id for r in newest] == [pages[2].recommendation_id] * 2 + [
+        pages[1].recommendation_id]
+    assert {r.video_id for r in newest[:2]} == {i.video_id for i in pages[2].items}
+    assert newest[0].served_at == pages[2].served_at
+    after_first = start + timedelta(minutes=5)
+    assert {r.recommendation_id for r in run(stores.impressions.newest_shown(
+        user, day, after_first, until, 100))} == {p.recommendation_id for p in pages[1:]}
+    assert run(stores.impressions.newest_shown(user, day - timedelta(days=1), start - timedelta(
+        days=1), until, 100)) == []
 
 
 def test_daily_counters_add_up_per_source_variant_and_metric(stores):

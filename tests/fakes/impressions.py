@@ -3,7 +3,7 @@ pages that showed each video by (day, bucket, video, viewer)."""
 from __future__ import annotations
 
 from killrvideo_reco.domain.errors import StoreUnavailable
-from killrvideo_reco.domain.impressions import ImpressionRow, day_of
+from killrvideo_reco.domain.impressions import ImpressionRow, ShownRow, day_of
 
 
 class FakeImpressionStore:
@@ -34,6 +34,12 @@ class FakeImpressionStore:
         found = [r for day in days for r in self.rows.get((user_id, day), ())
                  if since <= r.served_at <= until and video_id in (None, r.video_id)]
         return found[:limit]
+
+    async def newest_shown(self, user_id, day, since, until, limit):
+        found = sorted((r for r in self.rows.get((user_id, day), ())
+                        if since <= r.served_at <= until),
+                       key=lambda r: (-r.recommendation_id.time, r.video_id.bytes))
+        return [ShownRow(r.recommendation_id, r.video_id) for r in found[:limit]]
 
     async def add_daily(self, day, source, variant, increments):
         self._maybe_fail("fail_counters")

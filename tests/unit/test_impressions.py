@@ -167,23 +167,60 @@ def test_the_over_shown_set_is_read_once_per_browsing_session():
         asyncio.run(store.record(Impression(viewer, uuid_from_time(now - timedelta(hours=hours)),
                                             (ShownItem(video, 1),), "personalized", "default"),
                                  3600, 0))
-    reads, recent = [], store.recent
+    reads, newest = [], store.newest_shown
 
     async def counted(*args):
         reads.append(args)
-        return await recent(*args)
-    store.recent = counted
+        return await newest(*args)
+    store.newest_shown = counted
     clock = [0.0]
     rules = RepeatRules(3, timedelta(days=7), timedelta(minutes=30), cached_viewers=10)
     limit = RepeatLimit(store, rules, clock=lambda: clock[0])
     assert asyncio.run(limit.over_shown(viewer)) == {video}
+    per_read = len(reads)  # one per day of the window: fewer rows than the bound
+    assert per_read == 8
     clock[0] = 29 * 60.0  # within one gap of the read: the same session, the same pages
     assert asyncio.run(limit.over_shown(viewer)) == {video}
-    assert len(reads) == 1
+    assert len(reads) == per_read
     clock[0] = 31 * 60.0  # a pause as long as the gap may have ended the session
     assert asyncio.run(limit.over_shown(viewer)) == {video}
-    assert len(reads) == 2
+    assert len(reads) == 2 * per_read
     uncached = RepeatLimit(store, RepeatRules(3, timedelta(days=7), timedelta(minutes=30)))
     for _ in range(2):
         assert asyncio.run(uncached.over_shown(viewer)) == {video}
-    assert len(reads) == 4
+    assert len(reads) == 4 * per_read
+
+
+def test_the_repeat_limit_reads_the_newest_rows_only_up_to_its_bound():
+    from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
+
+    from killrvideo_reco.domain.impressions import Impression, ShownItem
+    from killrvideo_reco.service.repeats import RepeatLimit, RepeatRules
+    store, viewer, video = FakeImpressionStore(), uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(timezone.utc)
+
+    def record(at, *videos):
+        asyncio.run(store.record(Impression(viewer, uuid_from_time(at), tuple(
+            ShownItem(v, n + 1) for n, v in enumerate(videos)), "personalized", "default"),
+            3600, 0))
+    for days in (5, 4, 3):  # three pages of earlier days showed `video`
+        record(now - timedelta(days=days), video)
+    for hours in range(30, 6, -1):  # then 24 pages of 10 others, an hour apart
+        record(now - timedelta(hours=hours), *(uuid.uuid4() for _ in range(10)))
+    reads, newest = [], store.newest_shown
+
+    async def counted(*args):
+        reads.append(args)
+        return await newest(*args)
+    store.newest_shown = counted
+
+    def over_shown(rows):
+        rules = RepeatRules(3, timedelta(days=7), timedelta(minutes=30), rows=rows)
+        return asyncio.run(RepeatLimit(store, rules).over_shown(viewer))
+    assert over_shown(rows=500) == {video}  # 243 rows: every one read
+    assert len(reads) == 8
+    reads.clear()
+    # 240 newer rows fill a bound of 200: the three old pages are not read, nor their days.
+    assert over_shown(rows=200) == frozenset()
+    assert all(limit > 0 for *_, limit in reads) and len(reads) <= 3  # days of 7-26 h ago
+    assert sum(len(asyncio.run(newest(*args))) for args in reads) == 200

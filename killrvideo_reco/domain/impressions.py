@@ -8,7 +8,7 @@ impression that showed it, or on the one the client names when that one showed i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -117,8 +117,17 @@ def attributed(rows: list[ImpressionRow], video_id: uuid.UUID,
 def session_start(rows: Sequence[Shown], now: datetime, gap: timedelta) -> datetime:
     """When the viewer's current browsing session began: the earliest of the pages served
     in a chain with no pause longer than `gap` that reaches up to now (now if none)."""
+    return _session_start(_page_times(rows).values(), now, gap)
+
+
+def _page_times(rows: Sequence[Shown]) -> dict[uuid.UUID, datetime]:
+    """When each page was served, computed once a page rather than once an item."""
+    return {page: served_at(page) for page in {r.recommendation_id for r in rows}}
+
+
+def _session_start(times: Iterable[datetime], now: datetime, gap: timedelta) -> datetime:
     start = now
-    for at in sorted({r.served_at for r in rows}, reverse=True):
+    for at in sorted(set(times), reverse=True):
         if at > now:
             continue
         if start - at > gap:
@@ -131,9 +140,10 @@ def over_shown(rows: Sequence[Shown], limit: int, now: datetime,
                session_gap: timedelta) -> set[uuid.UUID]:
     """Videos shown on at least `limit` pages before the current session. The session's own
     pages do not count, so its page 2 continues its page 1 whatever was recorded between."""
-    start = session_start(rows, now, session_gap)
+    times = _page_times(rows)
+    start = _session_start(times.values(), now, session_gap)
     pages: dict[uuid.UUID, set[uuid.UUID]] = {}
     for r in rows:
-        if r.served_at < start:
+        if times[r.recommendation_id] < start:
             pages.setdefault(r.video_id, set()).add(r.recommendation_id)
     return {video for video, seen in pages.items() if len(seen) >= limit}

@@ -79,9 +79,14 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
         np.fill_diagonal(distance, 0.0)
         tree = linkage(squareform(distance, checks=False), method="average")
         labels = fcluster(tree, t=1.0 - similarity, criterion="distance")
+    clusters, of = np.unique(labels, return_inverse=True)
+    # Only the `count` most important clusters need a medoid. The sums here may differ
+    # from the exact ones below in the last bits, so ties at the cut-off are all kept.
+    rough = np.bincount(of.ravel(), weights=weights, minlength=clusters.size)
+    cut = np.sort(rough)[::-1][min(count, clusters.size) - 1]
     interests = []
-    for label in np.unique(labels):
-        idx = np.flatnonzero(labels == label)
+    for k in np.flatnonzero(rough >= cut - 1e-9 * max(1.0, abs(cut))):
+        idx = np.flatnonzero(of == k)
         inner = (vectors[idx] @ vectors[idx].T).sum(axis=1)
         # The medoid: most similar to the rest; ties go to the newer, then the lower id.
         best = int(idx[min(range(idx.size), key=lambda j: (

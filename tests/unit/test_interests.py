@@ -53,6 +53,22 @@ def test_one_topic_gives_one_interest_and_at_most_k_are_kept():
     assert len(build_state(many, ProfileParams(interest_count=2), D).interests) == 2
 
 
+def test_equally_important_clusters_at_the_cut_are_ordered_by_medoid_id():
+    # Four clusters of two likes each, liked at one moment: four equal importances, so
+    # the two kept are those whose medoids have the lowest ids, as when every cluster
+    # got its medoid.
+    far = [np.eye(D)[n] for n in range(4)]
+    members = [Interaction(uuid.uuid4(), v, uuid.uuid4(), T0, "watch", 600.0, 600.0)
+               for v in far for _ in range(2)]
+    found = interests.cluster(members, T0, lambda age: 1.0, 2, 0.5)
+    medoids = {}
+    for m in members:  # each cluster's medoid: equal scores and times, so the lower id
+        key = int(np.argmax(m.embedding))
+        medoids[key] = min(medoids.get(key, m.video_id), m.video_id, key=lambda v: v.bytes)
+    assert [i.medoid_id for i in found] == sorted(medoids.values(), key=lambda v: v.bytes)[:2]
+    assert [i.importance for i in found] == [2.0, 2.0]
+
+
 def test_a_view_near_an_interest_is_assigned_without_reclustering():
     state = build_state([like(0, T0 + n) for n in range(4)] + [like(1, T0 + 10 + n)
                                                                for n in range(4)], P, D)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pstats
 import re
+import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,11 @@ _Placeholder: batched embedding throughput (`bench/embeddings_bench.py`) goes he
 
 _Placeholder: `make profiles` (taste-profile rebuild) throughput goes here._
 """
+
+
+def log(message: str) -> None:
+    """make bench's progress line, on stderr."""
+    print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -31,7 +31,7 @@ MUST_P50_MS = 60.0
 
 
 def user_ids(spec: seed.Spec) -> list[uuid.UUID]:
-    return seed._ids(spec.seed, 5, COHORT["users"])
+    return seed.stream_ids(spec.seed, 5, COHORT["users"])
 
 
 def ensure(spec: seed.Spec, session: Session, log=print) -> list[uuid.UUID]:

@@ -5,6 +5,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,3 +146,29 @@ def top_other_processes(exclude: set[int], limit: int = 4) -> list[str]:
         if len(found) >= limit:
             break
     return found
+
+
+def _node_tool():
+    from tools.cassandra import node
+
+    return node
+
+
+def nodetool(*args: str, timeout: float = 1800) -> str | None:
+    """Run nodetool on the local dev node; None (with a message) if that is not possible."""
+    try:
+        result = _node_tool().nodetool(*args, timeout=timeout)
+    except Exception as error:  # noqa: BLE001 - remote cluster, no jars, timeout...
+        print(f"[bench] nodetool {' '.join(args)} not possible: {error}", file=sys.stderr)
+        return None
+    if result.returncode != 0:
+        print(f"[bench] nodetool {' '.join(args)} failed: {result.stderr.strip()[-400:]}",
+              file=sys.stderr)
+        return None
+    return result.stdout
+
+
+def sstable_count(keyspace: str, table: str = "videos") -> int | None:
+    out = nodetool("tablestats", f"{keyspace}.{table}", timeout=120)
+    match = re.search(r"SSTable count:\s*(\d+)", out or "")
+    return int(match.group(1)) if match else None

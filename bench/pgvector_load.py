@@ -119,7 +119,7 @@ def write_long_histories(session: Session, viewers: list[Viewer], log) -> float:
     rows = [(v.user_id, video, now - timedelta(minutes=len(v.history) - k),
              now - timedelta(minutes=len(v.history) - k))
             for v in viewers for k, video in enumerate(v.history)]
-    seed._concurrent(session, statement, rows, f"history {LONG_KEYSPACE}")
+    seed.write_concurrently(session, statement, rows, f"history {LONG_KEYSPACE}")
     log(f"{LONG_KEYSPACE}: {len(rows)} history rows for {len(viewers)} long-history viewers")
     return time.perf_counter() - started
 

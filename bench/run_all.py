@@ -100,7 +100,7 @@ def cell_record(result: loadgen.CellResult, cpu: dict) -> dict:
 
 
 def active_compactions() -> list[str]:
-    out = seed.nodetool("compactionstats", timeout=120) or ""
+    out = machine.nodetool("compactionstats", timeout=120) or ""
     found = []
     for line in out.splitlines():
         parts = line.split()
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                      "window": settings.feed_candidate_window,
                      "overfetch": settings.feed_overfetch_factor, "scales": {}, "notes": []}
     for spec in args.specs:
-        sstables = seed.sstable_count(spec.keyspace)
+        sstables = machine.sstable_count(spec.keyspace)
         quiet = wait_quiet(args) if args.wait_quiet > 0 else {
             "waited_s": 0.0, "load1": os.getloadavg()[0], "compactions": active_compactions(),
             "quiet": None}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -20,6 +18,7 @@ import numpy as np
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
+from bench import machine
 from killrvideo_reco.domain.models import NewVideo, ProfileReferences
 from killrvideo_reco.domain.profile_refs import encode_references
 from killrvideo_reco.jobs.progress import Progress
@@ -67,17 +66,17 @@ def bench_settings(keyspace: str, **overrides) -> Settings:
 
 # ---------------------------------------------------------------- deterministic data
 
-def _ids(seed: int, stream: int, count: int) -> list[uuid.UUID]:
+def stream_ids(seed: int, stream: int, count: int) -> list[uuid.UUID]:
     raw = np.random.default_rng([seed, stream]).bytes(16 * count)
     return [uuid.UUID(bytes=raw[16 * i:16 * i + 16], version=4) for i in range(count)]
 
 
 def user_ids(spec: Spec) -> list[uuid.UUID]:
-    return _ids(spec.seed, 2, spec.users)
+    return stream_ids(spec.seed, 2, spec.users)
 
 
 def video_ids(spec: Spec) -> list[uuid.UUID]:
-    return _ids(spec.seed, 1, spec.videos)
+    return stream_ids(spec.seed, 1, spec.videos)
 
 
 def catalogue(spec: Spec) -> tuple[np.ndarray, np.ndarray]:
@@ -132,34 +131,6 @@ def _write_marker(session: Session, keyspace: str, value: dict) -> None:
                     (MARKER_KEY, json.dumps(value, sort_keys=True)))
 
 
-# ---------------------------------------------------------------- nodetool
-
-def _node_tool():
-    from tools.cassandra import node
-
-    return node
-
-
-def nodetool(*args: str, timeout: float = 1800) -> str | None:
-    """Run nodetool on the local dev node; None (with a message) if that is not possible."""
-    try:
-        result = _node_tool().nodetool(*args, timeout=timeout)
-    except Exception as error:  # noqa: BLE001 - remote cluster, no jars, timeout...
-        print(f"[bench] nodetool {' '.join(args)} not possible: {error}", file=sys.stderr)
-        return None
-    if result.returncode != 0:
-        print(f"[bench] nodetool {' '.join(args)} failed: {result.stderr.strip()[-400:]}",
-              file=sys.stderr)
-        return None
-    return result.stdout
-
-
-def sstable_count(keyspace: str, table: str = "videos") -> int | None:
-    out = nodetool("tablestats", f"{keyspace}.{table}", timeout=120)
-    match = re.search(r"SSTable count:\s*(\d+)", out or "")
-    return int(match.group(1)) if match else None
-
-
 # ---------------------------------------------------------------- seeding
 
 async def _add_videos(store: VideoStore, videos: list[NewVideo], progress: Progress) -> int:
@@ -184,7 +155,7 @@ async def _add_videos(store: VideoStore, videos: list[NewVideo], progress: Progr
     return retries
 
 
-def _concurrent(session: Session, statement, rows: list[tuple], label: str, chunk: int = 2000):
+def write_concurrently(session: Session, statement, rows: list[tuple], label: str, chunk: int = 2000):
     progress = Progress(label, len(rows), item_name="rows")
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
@@ -215,7 +186,7 @@ def write_history(session: Session, keyspace: str, users: list[uuid.UUID],
             at = now - timedelta(hours=len(items) - k)
             duration = float(duration_s(int(idx)))
             rows.append((user, videos[idx], at, at, 1, 0.8 * duration, duration))
-    _concurrent(session, statement, rows, label)
+    write_concurrently(session, statement, rows, label)
     return len(rows)
 
 
@@ -285,17 +256,17 @@ def ensure(spec: Spec, session: Session, compact: bool = True, log=print) -> dic
         recent = ProfileReferences(tuple(vids[i] for i in items[::-1][:RECENT_KEPT]))
         prefs.append((uids[u], pref, MODEL, len(items), now, encode_references(recent)[0]))
     t = time.perf_counter()
-    _concurrent(session, prefs_stmt, prefs, f"profiles {spec.keyspace}", chunk=200)
+    write_concurrently(session, prefs_stmt, prefs, f"profiles {spec.keyspace}", chunk=200)
     timings["profiles_s"] = time.perf_counter() - t
     timings["seed_total_s"] = time.perf_counter() - t_all
 
     # --- a steady state to measure: memtables flushed, one SSTable (and one vector graph)
     if compact:
         t = time.perf_counter()
-        flushed = nodetool("flush", spec.keyspace) is not None
+        flushed = machine.nodetool("flush", spec.keyspace) is not None
         timings["flush_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        compacted = flushed and nodetool("compact", spec.keyspace, "videos") is not None
+        compacted = flushed and machine.nodetool("compact", spec.keyspace, "videos") is not None
         timings["compact_s"] = time.perf_counter() - t
         log(f"[bench] {spec.keyspace}: flush {timings['flush_s']:.1f}s, "
             f"major compaction {timings['compact_s']:.1f}s"

@@ -52,9 +52,6 @@ from killrvideo_reco.service.ttl_cache import CachedValue
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_VARIANT = "default"
-# Rows one view reads at most: a viewer's impressions within the window, newest partitions
-# first (about 100 feed pages of 10 items a day over a 24 h window).
-ATTRIBUTION_READ_LIMIT = 2000
 WORKERS = 4
 # An impression can be recorded this long after the view's own time and still precede it
 # (clocks of replicas and clients disagree a little).
@@ -136,11 +133,12 @@ class ImpressionLog:
     async def showing(self, user_id: uuid.UUID, video_id: uuid.UUID,
                       at: datetime) -> list[ImpressionRow]:
         """The viewer's impressions of `video_id` within the attribution window before
-        `at`: one read."""
+        `at`, by key: what it costs does not grow with what the viewer browsed."""
         since = at - self.params.attribution_window
         until = at + CLOCK_SLACK
-        return await self.store.recent(user_id, since, until, days_between(since, until),
-                                       ATTRIBUTION_READ_LIMIT, video_id)
+        return await self.store.showing(user_id, video_id, days_between(since, until),
+                                        viewer_bucket(user_id, self.params.video_buckets),
+                                        since, until)
 
     async def with_attribution(self, user_id: uuid.UUID, video_id: uuid.UUID,
                                recommendation_id: uuid.UUID | None, at: datetime | None,

@@ -181,12 +181,11 @@ class ImpressionRepository(Protocol):
     """Impressions (store/impressions.py) and the daily recommendation counters."""
     async def record(self, impression: Impression, ttl_s: int, bucket: int) -> None:
         """The page's rows, and its videos' rows in the viewer's `bucket` of the day."""
-    async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
-                     days: Sequence[date], limit: int,
-                     video_id: uuid.UUID | None = None) -> list[ImpressionRow]:
-        """The viewer's impression rows served between since and until (the `days`
-        partitions cover them), at most `limit`, in no particular order; with `video_id`,
-        only the rows that showed that video."""
+    async def showing(self, user_id: uuid.UUID, video_id: uuid.UUID, days: Sequence[date],
+                      bucket: int, since: datetime, until: datetime) -> list[ImpressionRow]:
+        """The viewer's impression rows of `video_id` served between since and until (the
+        `days` partitions cover them), found by key through the viewer's `bucket` of
+        each day, in no particular order."""
     async def newest_shown(self, user_id: uuid.UUID, day: date, since: datetime,
                            until: datetime, limit: int) -> list[ShownRow]:
         """The newest `limit` items of the viewer's pages of `day` served between since and

@@ -14,7 +14,7 @@ from functools import partial
 
 from cassandra.query import BatchStatement, BatchType
 
-from killrvideo_reco.domain.impressions import Impression, ImpressionRow, ShownRow, day_of
+from killrvideo_reco.domain.impressions import Impression, ImpressionRow, ShownRow, day_of, served_at
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION, Session
 from killrvideo_reco.store.connection import prepare as prepare_statement
@@ -35,11 +35,6 @@ class ImpressionStore:
             f"INSERT INTO {keyspace}.impressions (userid, day, recommendation_id, videoid, "
             "position, source, variant, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "USING TTL ?")
-        self._recent = prepare(
-            f"SELECT recommendation_id, videoid, position, source, variant, experiment_id "
-            f"FROM {keyspace}.impressions WHERE userid = ? AND day IN ? "
-            "AND recommendation_id >= minTimeuuid(?) AND recommendation_id <= maxTimeuuid(?) "
-            "LIMIT ?")
         # The repeat limit wants one partition's newest rows, and of them only which page
         # showed which video: a partition at a time, since an IN over days returns the
         # oldest day's rows first.
@@ -47,13 +42,15 @@ class ImpressionStore:
             f"SELECT recommendation_id, videoid FROM {keyspace}.impressions "
             "WHERE userid = ? AND day = ? AND recommendation_id >= minTimeuuid(?) "
             "AND recommendation_id <= maxTimeuuid(?) LIMIT ?")
-        # A view's attribution wants only the pages that showed its video: the node filters
-        # the slice it reads anyway, and the other rows never cross the wire.
-        self._showing = prepare(
+        # A view's attribution looks its video up by key (which pages showed it to the
+        # viewer each day), then reads those pages' rows: no scan of the viewer's day.
+        self._pages_showing = prepare(
+            f"SELECT day, pages FROM {keyspace}.video_impressions_by_day "
+            "WHERE day IN ? AND bucket = ? AND videoid = ? AND userid = ?")
+        self._page_rows = prepare(
             f"SELECT recommendation_id, videoid, position, source, variant, experiment_id "
-            f"FROM {keyspace}.impressions WHERE userid = ? AND day IN ? "
-            "AND recommendation_id >= minTimeuuid(?) AND recommendation_id <= maxTimeuuid(?) "
-            "AND videoid = ? LIMIT ? ALLOW FILTERING")
+            f"FROM {keyspace}.impressions WHERE userid = ? AND day = ? "
+            "AND recommendation_id IN ? AND videoid = ?")
         self._shown = prepare(
             f"UPDATE {keyspace}.video_impressions_by_day USING TTL ? SET pages = pages + ? "
             "WHERE day = ? AND bucket = ? AND videoid = ? AND userid = ?")
@@ -112,16 +109,17 @@ class ImpressionStore:
                 return await execute(self.session, statement, params)
         return await asyncio.gather(*(one(params) for params in values))
 
-    async def recent(self, user_id: uuid.UUID, since: datetime, until: datetime,
-                     days: Sequence[date], limit: int,
-                     video_id: uuid.UUID | None = None) -> list[ImpressionRow]:
-        rows = await (execute(self.session, self._recent,
-                              (user_id, list(days), since, until, limit))
-                      if video_id is None else
-                      execute(self.session, self._showing,
-                              (user_id, list(days), since, until, video_id, limit)))
+    async def showing(self, user_id: uuid.UUID, video_id: uuid.UUID, days: Sequence[date],
+                      bucket: int, since: datetime, until: datetime) -> list[ImpressionRow]:
+        found = await execute(self.session, self._pages_showing,
+                              (list(days), bucket, video_id, user_id))
+        pages = {r.day: [p for p in r.pages or () if since <= served_at(p) <= until]
+                 for r in found}
+        reads = await asyncio.gather(*(
+            execute(self.session, self._page_rows, (user_id, day, ids, video_id))
+            for day, ids in pages.items() if ids))
         return [ImpressionRow(r.recommendation_id, r.videoid, r.position, r.source, r.variant,
-                              r.experiment_id) for r in rows]
+                              r.experiment_id) for rows in reads for r in rows]
 
     async def newest_shown(self, user_id: uuid.UUID, day: date, since: datetime,
                            until: datetime, limit: int) -> list[ShownRow]:

@@ -18,31 +18,33 @@ def shown(user: uuid.UUID, videos: list[uuid.UUID], first: int = 1,
                                                 for n, v in enumerate(videos)), source, "default")
 
 
-def test_a_page_reads_back_within_its_window_only(stores):
+def test_a_videos_pages_are_found_by_key_within_their_window_only(stores):
     user, other = uuid.uuid4(), uuid.uuid4()
     videos = [uuid.uuid4() for _ in range(3)]
     page = shown(user, videos, first=11)
-    run(stores.impressions.record(page, 3600, 0))
-    run(stores.impressions.record(shown(other, videos), 3600, 1))
+    run(stores.impressions.record(page, 3600, 5))
+    run(stores.impressions.record(shown(other, videos), 3600, 5))
     at = page.served_at
     since, until = at - timedelta(hours=24), at + timedelta(minutes=5)
-    rows = run(stores.impressions.recent(user, since, until, days_between(since, until), 100))
-    assert sorted((r.video_id, r.position) for r in rows) == sorted(zip(videos, [11, 12, 13]))
-    assert {(r.recommendation_id, r.source, r.variant) for r in rows} == {
-        (page.recommendation_id, "personalized", "default")}
-    later = at + timedelta(seconds=1)
-    assert run(stores.impressions.recent(user, later, later + timedelta(hours=1),
-                                         days_between(later, later + timedelta(hours=1)),
-                                         100)) == []
-    assert len(run(stores.impressions.recent(user, since, until,
-                                             days_between(since, until), 2))) == 2
-    # Only the rows that showed one video: a view's attribution.
+    days = days_between(since, until)
+    rows = run(stores.impressions.showing(user, videos[1], days, 5, since, until))
+    assert [(r.recommendation_id, r.video_id, r.position, r.source, r.variant)
+            for r in rows] == [(page.recommendation_id, videos[1], 12, "personalized",
+                                "default")]
+    # Another page shows it again; the other viewer's page is not the viewer's.
     again = shown(user, videos[1:2], first=4)
-    run(stores.impressions.record(again, 3600, 0))
-    showing = run(stores.impressions.recent(user, since, until + timedelta(minutes=5),
-                                            days_between(since, until), 100, videos[1]))
-    assert sorted((r.recommendation_id, r.position) for r in showing) == sorted(
+    run(stores.impressions.record(again, 3600, 5))
+    rows = run(stores.impressions.showing(user, videos[1], days, 5, since,
+                                          until + timedelta(minutes=5)))
+    assert sorted((r.recommendation_id, r.position) for r in rows) == sorted(
         [(page.recommendation_id, 12), (again.recommendation_id, 4)])
+    later = again.served_at  # a window that starts after the first page
+    assert later > at
+    assert [r.recommendation_id for r in run(stores.impressions.showing(
+        user, videos[1], days, 5, later, until + timedelta(minutes=5)))] == [
+        again.recommendation_id]
+    assert run(stores.impressions.showing(user, videos[1], days, 4, since, until)) == []
+    assert run(stores.impressions.showing(user, uuid.uuid4(), days, 5, since, until)) == []
 
 
 def test_a_days_newest_items_come_first_and_stop_at_the_limit(stores):

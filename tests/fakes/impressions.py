@@ -3,7 +3,7 @@ pages that showed each video by (day, bucket, video, viewer)."""
 from __future__ import annotations
 
 from killrvideo_reco.domain.errors import StoreUnavailable
-from killrvideo_reco.domain.impressions import ImpressionRow, ShownRow, day_of
+from killrvideo_reco.domain.impressions import ImpressionRow, ShownRow, day_of, served_at
 
 
 class FakeImpressionStore:
@@ -30,10 +30,14 @@ class FakeImpressionStore:
                           impression.source, impression.variant, impression.experiment_id)
             for item in impression.items)
 
-    async def recent(self, user_id, since, until, days, limit, video_id=None):
-        found = [r for day in days for r in self.rows.get((user_id, day), ())
-                 if since <= r.served_at <= until and video_id in (None, r.video_id)]
-        return found[:limit]
+    async def showing(self, user_id, video_id, days, bucket, since, until):
+        found = []
+        for day in days:
+            pages = {p for p in self.shown.get((day, bucket, video_id, user_id), ())
+                     if since <= served_at(p) <= until}
+            found += [r for r in self.rows.get((user_id, day), ())
+                      if r.recommendation_id in pages and r.video_id == video_id]
+        return found
 
     async def newest_shown(self, user_id, day, since, until, limit):
         found = sorted((r for r in self.rows.get((user_id, day), ())

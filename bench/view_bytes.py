@@ -65,6 +65,7 @@ class ByteMeter:
     written: int = 0   # values sent by statements that write
     read: int = 0      # values of the rows received
     statements: int = 0
+    filtering: int = 0  # statements the node answers by filtering rows (ALLOW FILTERING)
     by_text: collections.Counter = field(default_factory=collections.Counter)
     sizes: bool = True  # off: count statements only, adding no CPU of its own
 
@@ -79,6 +80,7 @@ class ByteMeter:
             text = (getattr(statement, "query_string", None) or getattr(
                 getattr(statement, "prepared_statement", None), "query_string", None) or "")
             meter.by_text[" ".join((text or type(statement).__name__).split())[:100]] += 1
+            meter.filtering += "ALLOW FILTERING" in text.upper()
             if not meter.sizes:
                 return rows
             if isinstance(statement, BatchStatement) or not text.lstrip().upper().startswith(

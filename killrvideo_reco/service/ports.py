@@ -186,10 +186,11 @@ class ImpressionRepository(Protocol):
         """The viewer's impression rows of `video_id` served between since and until (the
         `days` partitions cover them), found by key through the viewer's `bucket` of
         each day, in no particular order."""
-    async def newest_shown(self, user_id: uuid.UUID, day: date, since: datetime,
+    async def newest_shown(self, user_id: uuid.UUID, days: Sequence[date], since: datetime,
                            until: datetime, limit: int) -> list[ShownRow]:
-        """The newest `limit` items of the viewer's pages of `day` served between since and
-        until, newest first: which page showed which video."""
+        """The newest `limit` items of the viewer's pages served between since and until
+        (the `days` partitions cover them), newest first: which page showed which video.
+        Reads up to `limit` rows of each day."""
     async def add_daily(self, day: date, source: str, variant: str,
                         increments: Mapping[str, int]) -> None:
         """Counter increments: not idempotent, so never re-sent after a failure."""

@@ -35,13 +35,13 @@ class ImpressionStore:
             f"INSERT INTO {keyspace}.impressions (userid, day, recommendation_id, videoid, "
             "position, source, variant, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "USING TTL ?")
-        # The repeat limit wants one partition's newest rows, and of them only which page
-        # showed which video: a partition at a time, since an IN over days returns the
-        # oldest day's rows first.
+        # The repeat limit wants the newest rows, and of them only which page showed which
+        # video. Cassandra answers an IN over partitions in key order (oldest day first),
+        # so over several days each day gives its newest rows and the newest are kept.
         self._newest = prepare(
             f"SELECT recommendation_id, videoid FROM {keyspace}.impressions "
-            "WHERE userid = ? AND day = ? AND recommendation_id >= minTimeuuid(?) "
-            "AND recommendation_id <= maxTimeuuid(?) LIMIT ?")
+            "WHERE userid = ? AND day IN ? AND recommendation_id >= minTimeuuid(?) "
+            "AND recommendation_id <= maxTimeuuid(?) PER PARTITION LIMIT ?")
         # A view's attribution looks its video up by key (which pages showed it to the
         # viewer each day), then reads those pages' rows: no scan of the viewer's day.
         self._pages_showing = prepare(
@@ -121,10 +121,14 @@ class ImpressionStore:
         return [ImpressionRow(r.recommendation_id, r.videoid, r.position, r.source, r.variant,
                               r.experiment_id) for rows in reads for r in rows]
 
-    async def newest_shown(self, user_id: uuid.UUID, day: date, since: datetime,
+    async def newest_shown(self, user_id: uuid.UUID, days: Sequence[date], since: datetime,
                            until: datetime, limit: int) -> list[ShownRow]:
-        rows = await execute(self.session, self._newest, (user_id, day, since, until, limit))
-        return [ShownRow(r.recommendation_id, r.videoid) for r in rows]
+        rows = await execute(self.session, self._newest,
+                             (user_id, list(days), since, until, limit))
+        found = [ShownRow(r.recommendation_id, r.videoid) for r in rows]
+        if len(days) > 1:
+            found.sort(key=lambda r: (-r.recommendation_id.time, r.video_id.bytes))
+        return found[:limit]
 
     async def add_daily(self, day: date, source: str, variant: str,
                         increments: Mapping[str, int]) -> None:

@@ -59,7 +59,7 @@ def test_a_days_newest_items_come_first_and_stop_at_the_limit(stores):
     for page in pages:
         run(stores.impressions.record(page, 3 * 86400, 0))
     day, until = start.date(), start + timedelta(hours=1)
-    newest = run(stores.impressions.newest_shown(user, day, start, until, 3))
+    newest = run(stores.impressions.newest_shown(user, [day], start, until, 3))
     # The newest page's two items, then one of the page before it.
     assert [r.recommendation_id for r in newest] == [pages[2].recommendation_id] * 2 + [
         pages[1].recommendation_id]
@@ -67,9 +67,20 @@ def test_a_days_newest_items_come_first_and_stop_at_the_limit(stores):
     assert newest[0].served_at == pages[2].served_at
     after_first = start + timedelta(minutes=5)
     assert {r.recommendation_id for r in run(stores.impressions.newest_shown(
-        user, day, after_first, until, 100))} == {p.recommendation_id for p in pages[1:]}
-    assert run(stores.impressions.newest_shown(user, day - timedelta(days=1), start - timedelta(
-        days=1), until, 100)) == []
+        user, [day], after_first, until, 100))} == {p.recommendation_id for p in pages[1:]}
+    # Over several days, the newest across them: a page of the day before comes last.
+    before = Impression(user, uuid_from_time(start - timedelta(hours=3)),
+                        (ShownItem(uuid.uuid4(), 1),), "personalized", "default")
+    run(stores.impressions.record(before, 3 * 86400, 0))
+    days = [day - timedelta(days=1), day]  # in either order
+    across = run(stores.impressions.newest_shown(user, days, start - timedelta(days=1),
+                                                 until, 100))
+    assert [r.recommendation_id for r in across] == [
+        p.recommendation_id for p in reversed(pages) for _ in range(2)] + [
+        before.recommendation_id]
+    assert [r.recommendation_id for r in run(stores.impressions.newest_shown(
+        user, days[::-1], start - timedelta(days=1), until, 3))] == [
+        pages[2].recommendation_id] * 2 + [pages[1].recommendation_id]
 
 
 def test_daily_counters_add_up_per_source_variant_and_metric(stores):

@@ -39,8 +39,8 @@ class FakeImpressionStore:
                       if r.recommendation_id in pages and r.video_id == video_id]
         return found
 
-    async def newest_shown(self, user_id, day, since, until, limit):
-        found = sorted((r for r in self.rows.get((user_id, day), ())
+    async def newest_shown(self, user_id, days, since, until, limit):
+        found = sorted((r for day in days for r in self.rows.get((user_id, day), ())
                         if since <= r.served_at <= until),
                        key=lambda r: (-r.recommendation_id.time, r.video_id.bytes))
         return [ShownRow(r.recommendation_id, r.video_id) for r in found[:limit]]

@@ -1,11 +1,11 @@
 """No endless repeats (issue 22): a video the feed showed a viewer on FEED_IMPRESSION_LIMIT
 pages within FEED_IMPRESSION_WINDOW_DAYS, before the current browsing session, and that
 they did not watch (watched videos never reach this point), is dropped from their feed
-until the window passes those pages, or FEED_IMPRESSION_ROWS newer rows push them out. Today's
-partition is read first, then, if it holds fewer rows, the window's older days in one
-statement: at most two statements and 8 x FEED_IMPRESSION_ROWS rows (each day its newest
-rows still wanted), alongside the candidate reads, once per browsing session and replica,
-whatever the viewer browsed in the window.
+until the window passes those pages, or FEED_IMPRESSION_ROWS newer rows push them out.
+Today's partition is read first, then, if it holds fewer rows, the window's older days in
+one statement, each giving at most the rows still wanted: two statements and at most
+FEED_IMPRESSION_ROWS rows a day of the window, alongside the candidate reads, once per
+browsing session and replica, whatever the viewer browsed.
 
 Why once per session is exact: only pages before the session's start count, and a
 session lasts while no pause is longer than FEED_SESSION_GAP_MIN. Within that long after

@@ -109,7 +109,7 @@ def train_on_spark(spark, history, video_ids: list[uuid.UUID], content: np.ndarr
     watches = watches.persist(StorageLevel.MEMORY_AND_DISK)
     n_viewers, n_positives = grouped.count(), watches.count()
     regularization = config.factors.regularization
-    mllib = replace(config.factors, regularization=mllib_reg_param(
+    mllib = replace(config.factors, regularization=als_wr.mean_viewer_reg_param(
         regularization, n_positives, watches.select("user").distinct().count()))
     on_step(STEPS[0])
 
@@ -141,15 +141,6 @@ def train_on_spark(spark, history, video_ids: list[uuid.UUID], content: np.ndarr
                     "viewers": n_viewers, "positives": int(n_positives)})
     return SparkRun(space, ranker, quality, viewer_vectors, int(trained.sum()),
                     query_map(full[trained], regularization))
-
-
-def mllib_reg_param(regularization: float, positives: int, viewers: int) -> float:
-    """MLlib's ALS regularises a viewer's solve with regParam x their number of ratings
-    (ALS-WR); `implicit` with lambda alone. TRAIN_REGULARIZATION means the latter, so
-    the mean viewer gets lambda: regParam = lambda / positives per viewer. (On MovieLens,
-    regParam 1 scored NDCG@10 0.0653 where this, about 0.01, scored 0.0834, as `implicit`
-    with lambda 1 does: evaluation/als_query_study.py --spark-reg.)"""
-    return als_wr.mean_viewer_reg_param(regularization, positives, viewers)
 
 
 def fit_item_factors(watches, factors: FactorConfig, n_videos: int) -> np.ndarray:

@@ -38,15 +38,25 @@ def world(n=300):
     return videos, behaviour, run, raw, ids, popularity, weights
 
 
-def test_sources_are_merged_excluded_and_ranked_by_the_runs_weights():
-    videos, behaviour, run, raw, ids, popularity, weights = world()
-    viewers = FakeViewerStore()
-    user = uuid.uuid4()
+def _twenty_watched(ids):
+    """A viewer who watched the first 20 videos, and their store."""
+    viewers, user = FakeViewerStore(), uuid.uuid4()
     for v in ids[:20]:
         viewers.watch(user, v)
-    feed = CandidateRetrieval(behaviour, viewers, CandidateLimits(CandidateSizes(40, 20, 10), -1.0))
+    return viewers, user
+
+
+def _queries():
+    """A behaviour query and a unit content query."""
     bq, cq = query_vector(rng.normal(size=4)), rng.normal(size=8)
-    cq = cq / np.linalg.norm(cq)
+    return bq, cq / np.linalg.norm(cq)
+
+
+def test_sources_are_merged_excluded_and_ranked_by_the_runs_weights():
+    videos, behaviour, run, raw, ids, popularity, weights = world()
+    viewers, user = _twenty_watched(ids)
+    feed = CandidateRetrieval(behaviour, viewers, CandidateLimits(CandidateSizes(40, 20, 10), -1.0))
+    bq, cq = _queries()
 
     ranked = asyncio.run(feed.ranked_unseen(user, run, bq, cq, ids[15:45]))
 
@@ -65,16 +75,12 @@ def test_sources_are_merged_excluded_and_ranked_by_the_runs_weights():
 
 def test_with_the_feature_cache_the_ann_rows_are_ids_and_rank_as_the_full_rows_do():
     videos, behaviour, run, raw, ids, popularity, weights = world()
-    viewers = FakeViewerStore()
-    user = uuid.uuid4()
-    for v in ids[:20]:
-        viewers.watch(user, v)
+    viewers, user = _twenty_watched(ids)
     limits = CandidateLimits(CandidateSizes(40, 20, 10), -1.0)
     full = CandidateRetrieval(behaviour, viewers, limits)
     features = CandidateFeatures(behaviour, 1000)
     by_ids = CandidateRetrieval(behaviour, viewers, limits, features=features)
-    bq, cq = query_vector(rng.normal(size=4)), rng.normal(size=8)
-    cq = cq / np.linalg.norm(cq)
+    bq, cq = _queries()
     read: list[int] = []
     pool = behaviour.popular_pool
 

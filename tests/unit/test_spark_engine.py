@@ -186,11 +186,11 @@ def test_the_training_job_and_the_api_load_no_spark():
 
 
 def test_mllibs_penalty_is_scaled_so_the_mean_viewer_gets_train_regularization():
-    from killrvideo_reco.training.spark_engine import mllib_reg_param
+    from killrvideo_reco.training.als_wr import mean_viewer_reg_param
 
     per_viewer = 1_000_000 / 50_000
-    assert mllib_reg_param(1.0, 1_000_000, 50_000) * per_viewer == 1.0
-    assert mllib_reg_param(0.5, 0, 0) == 0.5
+    assert mean_viewer_reg_param(1.0, 1_000_000, 50_000) * per_viewer == 1.0
+    assert mean_viewer_reg_param(0.5, 0, 0) == 0.5
 
 
 class Tracker:

@@ -144,7 +144,8 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                                settings.vector_dimension, runs, facts_cache,
                                view_time_rules(settings),
                                ttl_cache(settings.view_reference_cache_ttl_s,
-                                         settings.view_facts_cache_size))
+                                         settings.view_facts_cache_size),
+                               journal_commits=settings.profile_journal_commits)
     feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours,
                        repeats=RepeatLimit(impressions, repeat_rules(settings)),
                        summaries=summaries, facts=activity.facts)

@@ -250,6 +250,10 @@ class Settings(BaseSettings):
     profile_negative_share: float = Field(
         0.5, ge=0, lt=1, description="Bounces and hides push the profile by at most this "
                                      "share of the likes' length, so they never erase a taste.")
+    profile_journal_commits: int = Field(
+        16, ge=1, description="A view or hide appends its change to the viewer's taste journal "
+        "(about 90 bytes) instead of rewriting the state's 6 KB of sums; every this-many-th "
+        "commit writes a snapshot and clears the journal. 1: a snapshot at every commit.")
 
     # --- serving ---
     host: str = Field("127.0.0.1", description="HTTP bind address.")

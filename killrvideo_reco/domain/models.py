@@ -12,6 +12,7 @@ import numpy as np
 from killrvideo_reco.domain.interests import Interest, InterestRef
 from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_head import StoredHead
+from killrvideo_reco.domain.taste_journal import JournalChange
 from killrvideo_reco.domain.taste_profile import TasteState
 
 FeedSource = Literal["personalized", "trending", "latest"]
@@ -241,11 +242,13 @@ class HistoryRow:
 
 @dataclass(frozen=True)
 class TasteRecord:
-    """A viewer's stored taste state (its head, with references to resolve) and the version
-    a conditional write must match."""
+    """A viewer's stored taste state: its last snapshot (the head, with references to
+    resolve), the journal of the commits since (oldest first; domain/taste_journal.py),
+    and the version a conditional write must match."""
     version: int | None = None
     state: StoredHead | None = None
     model_id: str | None = None
+    journal: tuple[tuple[JournalChange, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,10 +260,11 @@ class HistoryWrite:
 
 @dataclass(frozen=True)
 class TasteChange:
-    """One atomic change to a viewer: the new taste state (its head and the channel cells
-    it holds), and the history rows that caused it. Applied only if `expected_version`
-    still holds. `replace_channels`: the state holds every channel (a rebuild), so the
-    stored cells are replaced, not updated."""
+    """One atomic change to a viewer: the history rows that caused it, and either the
+    journal entry of its interaction changes or, when `journal` is None, a snapshot of the
+    new taste state (its head and the channel cells it holds) that clears the journal.
+    Applied only if `expected_version` still holds. `replace_channels`: the state holds
+    every channel (a rebuild), so the stored cells are replaced, not updated."""
     user_id: uuid.UUID
     expected_version: int | None
     new_version: int
@@ -268,6 +272,7 @@ class TasteChange:
     model_id: str | None
     rows: tuple[HistoryWrite, ...] = ()
     replace_channels: bool = False
+    journal: tuple[JournalChange, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)

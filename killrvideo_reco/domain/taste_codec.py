@@ -1,5 +1,6 @@
-"""The taste state's binary format (little-endian), layout 6: a bounded head and one cell
-per channel.
+"""The taste state's binary format (little-endian), layout 7: a bounded head and one cell
+per channel. Layout 7 has the head of layout 6; what it adds is the journal beside it
+(taste_journal.py), which a layout-6 reader would ignore.
 
 The head holds the header, the negative sum, P (the saturated sum of every channel), the
 recent positives, the behaviour block and the interests: its size depends on the
@@ -10,9 +11,9 @@ them bit for bit from the catalogue (taste_head.py). Each channel sum is its own
 (`encode_channel`), so a view writes only its uploader's. A channel of one video is stored
 as mass x its float16 unit vector (exact, checked), 2 bytes a value instead of 8.
 
-Blobs of layouts 1-5 (layout 5 kept the recent likes' and medoids' vectors in the head)
-raise OutdatedState: the service rebuilds such a viewer from history once, which is the
-migration."""
+Blobs of layouts 1-6 (layout 5 kept the recent likes' and medoids' vectors in the head;
+layout 6 had no journal) raise OutdatedState: the service rebuilds such a viewer from
+history once, which is the migration."""
 from __future__ import annotations
 
 import struct
@@ -25,7 +26,7 @@ from .interests import ENTRY_SIZE, InterestRef
 from .taste_behaviour import decode_behaviour, encode_behaviour
 from .taste_weights import ChannelSum, readonly
 
-_MAGIC, _VERSION = b"KVTS", 6
+_MAGIC, _VERSION = b"KVTS", 7
 # magic version fingerprint dimension reference_time recent_floor negative_mass
 # negative_count n_recent positive_mass positives
 _HEADER = struct.Struct("<4sHIIdddIIdI")

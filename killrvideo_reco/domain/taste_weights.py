@@ -20,9 +20,11 @@ SECONDS_PER_DAY = 86400.0
 # Part of the fingerprint: states summed from unrounded vectors are rebuilt once.
 UNIT_ROUNDING = 16
 # Layout 5 keeps P and each channel in its own cell, layout 6 the recent likes and medoids
-# by reference; states of older layouts are rebuilt from history once (their fingerprint
-# differs), which is the migration.
-STATE_LAYOUT = 6
+# by reference, layout 7 adds the journal of commits since the head (taste_journal.py);
+# states of older layouts are rebuilt from history once (their fingerprint differs), which
+# is the migration. A replica of layout 6 rebuilds a layout-7 state too (it cannot read
+# it), so a rolling upgrade never applies a journal twice.
+STATE_LAYOUT = 7
 
 
 @dataclass(frozen=True)

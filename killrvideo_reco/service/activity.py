@@ -1,11 +1,13 @@
 """Viewer activity: playback events and hides, each updating the taste profile online.
 
-Every commit is one conditional batch on the viewer's partition (history rows, the taste
-state's head and the channel cells it changed, `IF taste_version = <read>`): concurrent
+Every commit is one conditional batch on the viewer's partition (history rows and a
+journal entry of the changes, or, every `journal_commits`-th commit, a snapshot: the
+state's head and the channel cells it changed; `IF taste_version = <read>`): concurrent
 commits for one viewer cannot lose an update, they retry. Changes for one viewer that
-arrive together are committed together (group_commit.py). A commit reads and writes the
-head, one channel cell per change and the changed history rows: O(dimension), whatever
-the history's length. The feed's read model (user_preferences) is written after it.
+arrive together are committed together (group_commit.py). A commit reads the head, the
+journal (bounded by `journal_commits`) and one channel cell per change or journal entry,
+and writes about 100 bytes of journal and the changed history rows: O(dimension),
+whatever the history's length. The feed's read model (user_preferences) is written after.
 """
 from __future__ import annotations
 
@@ -23,29 +25,29 @@ from typing import TypeVar
 from cachetools import TTLCache
 
 from killrvideo_reco.domain import history as history_rules
-from killrvideo_reco.domain.behaviour import video_behaviour
 from killrvideo_reco.domain.history import ViewTimeRules
 from killrvideo_reco.domain.models import (
     BehaviourRun,
     HistoryRow,
     HistoryWrite,
     TasteChange,
-    TasteRecord,
     VideoFacts,
 )
 from killrvideo_reco.domain.profile_refs import references_of
+from killrvideo_reco.domain.taste_journal import (
+    JournalChange,
+    change_of,
+)
 from killrvideo_reco.domain.taste_profile import (
-    Interaction,
     ProfileParams,
     TasteState,
     apply_change,
-    build_state,
     channel_of,
-    empty_state,
 )
 from killrvideo_reco.retries import call, conditional_write, retry_transient
 from killrvideo_reco.service.group_commit import GroupCommits
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
+from killrvideo_reco.service.taste_reader import TasteReader, interaction_args
 from killrvideo_reco.service.view_facts import UnknownVideo, ViewFacts
 
 __all__ = ["ActivityService", "ContendedProfile", "UnknownVideo", "ViewOutcome"]
@@ -87,11 +89,13 @@ class ActivityService:
                  params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
                  facts_cache: TTLCache[uuid.UUID, VideoFacts] | None = None,
                  view_times: ViewTimeRules | None = None,
-                 reference_cache: TTLCache | None = None):
+                 reference_cache: TTLCache | None = None, journal_commits: int = 16):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
+        self.journal_commits = journal_commits
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
         self.facts = ViewFacts(videos, facts_cache, reference_cache)
         self.view_times = view_times or ViewTimeRules()
+        self.reader = TasteReader(videos, viewers, self.facts, params, dimension, self.view_times)
         self._commits: GroupCommits[Change, Outcome] = GroupCommits(self._commit_group)
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
@@ -134,16 +138,17 @@ class ActivityService:
         video_ids = list(dict.fromkeys(c.video_id for c in changes))
         taste, found = await self.viewers.read_for_change(user_id, video_ids, keys)
         rows: dict[uuid.UUID, HistoryRow | None] = {v: found.get(v) for v in video_ids}
-        state, rebuilt = await self._current_state(user_id, taste, model_id, run)
+        state, rebuilt = await self.reader.current(user_id, taste, model_id, run)
         outcomes: list[Outcome] = []
         added: dict[uuid.UUID, set[str]] = {}  # per changed video, the event ids it adds
         written: dict[uuid.UUID, HistoryRow] = {}
         counts: list[tuple[uuid.UUID, date, bool]] = []
+        journal: list[JournalChange] = []
         try:
             for c in changes:
                 row = rows[c.video_id]
                 # The run read for this commit: interactions and state agree on it.
-                args = _interaction_args(c.facts, run, c.not_after)
+                args = interaction_args(c.facts, run, c.not_after)
                 if c.event_id is not None:
                     if row is not None and c.event_id in row.event_ids:
                         outcomes.append(ViewOutcome(True, row.play_count, row.seconds_watched))
@@ -170,6 +175,7 @@ class ActivityService:
                     added.setdefault(c.video_id, set())
                     outcomes.append(True)
                 state = apply_change(state, old, new, self.params)
+                journal += [step for step in (change_of(old, new),) if step is not None]
                 rows[c.video_id] = written[c.video_id] = new_row
         except ValueError:
             # A row read after a concurrent commit the state does not hold yet: that
@@ -179,8 +185,11 @@ class ActivityService:
             return outcomes
         version = history_rules.next_version(taste.version, _now_us())
         writes = tuple(HistoryWrite(written[v], frozenset(ids)) for v, ids in added.items())
-        if not await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
-                                                     model_id, writes, rebuilt)):
+        snapshot = (rebuilt or taste.state is None
+                    or len(taste.journal) + 1 >= self.journal_commits)
+        if not await self.viewers.commit(TasteChange(
+                user_id, taste.version, version, state, model_id, writes, rebuilt,
+                None if snapshot else tuple(journal))):
             return None
         await asyncio.gather(
             self._write_read_model(user_id, state, model_id, version, run),
@@ -194,7 +203,7 @@ class ActivityService:
         async def attempt() -> bool | None:
             run = await self.runs.get()
             taste = await self.viewers.taste_state(user_id, for_update=True)
-            state = await self._state_from_history(user_id, model_id, facts_cache, run)
+            state = await self.reader.from_history(user_id, model_id, facts_cache, run)
             version = history_rules.next_version(taste.version, _now_us())
             if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
                                                      model_id, replace_channels=True)):
@@ -203,53 +212,13 @@ class ActivityService:
             return None
         return await _until_applied(user_id, lambda: retry_transient(attempt))
 
-    async def _current_state(self, user_id: uuid.UUID, taste: TasteRecord,
-                             model_id: str | None,
-                             run: BehaviourRun | None) -> tuple[TasteState, bool]:
-        """The state to change, and whether it was rebuilt (then it holds every channel,
-        and the stored cells are replaced)."""
-        run_id = run.run_id if run else ""
-        if taste.state is None:
-            if taste.version is None:  # a new viewer
-                return replace(empty_state(self.dimension, self.params),
-                               behaviour_run=run_id), False
-            # A state of an older layout, or one the store could not read: the history
-            # is the record, rebuild from it.
-            return await self._state_from_history(user_id, model_id, None, run), True
-        head = taste.state.base
-        if (head.dimension != self.dimension or not head.matches(self.params)
-                or taste.model_id != model_id or head.behaviour_run != run_id):
-            # Stored sums use another model, run or weights: start over from history.
-            log.info("user %s: rebuilding taste state (model %s -> %s, run %r -> %r)",
-                     user_id, taste.model_id, model_id, head.behaviour_run, run_id)
-            return await self._state_from_history(user_id, model_id, None, run), True
-        # The recent likes and medoids are stored by reference: their vectors come from
-        # the facts cache (nearly always) or one read of the misses.
-        return await self.facts.resolve(taste.state, model_id, self.params), False
-
-    async def _state_from_history(self, user_id: uuid.UUID, model_id: str | None,
-                                  facts_cache: dict | None,
-                                  run: BehaviourRun | None) -> TasteState:
-        rows = await self.viewers.history(user_id, for_update=True)
-        cache = facts_cache if facts_cache is not None else {}
-        missing = [r.video_id for r in rows if r.video_id not in cache]
-        if missing:
-            found = await self.videos.facts_many(missing)
-            for video_id in missing:
-                cache[video_id] = found.get(video_id)
-        interactions: list[Interaction] = []
-        not_after = self.view_times.not_after(datetime.now(timezone.utc))
-        for row in rows:
-            facts = cache.get(row.video_id)
-            if facts is None or facts.content_features is None or facts.embedding_model != model_id:
-                continue  # deleted video, or not yet re-embedded with this model
-            args = _interaction_args(facts, run, not_after)
-            for interaction in (history_rules.watch_interaction(row, *args),
-                                history_rules.hide_interaction(row, *args)):
-                if interaction is not None:
-                    interactions.append(interaction)
-        return build_state(interactions, self.params, self.dimension,
-                           run.run_id if run else "")
+    async def taste(self, user_id: uuid.UUID) -> TasteState | None:
+        """The viewer's current taste state as a commit would start from (None: none yet)."""
+        run = await self.runs.get()
+        taste, _ = await self.viewers.read_for_change(user_id, [], [])
+        if taste.version is None:
+            return None
+        return (await self.reader.current(user_id, taste, taste.model_id, run))[0]
 
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
                                 model_id: str | None, version: int,
@@ -258,11 +227,6 @@ class ActivityService:
         await self.viewers.write_profile(
             user_id, state.preference_vector(self.params), model_id, state.positive_count(),
             references_of(state), version, behaviour)
-
-
-def _interaction_args(facts: VideoFacts, run: BehaviourRun | None, not_after: float) -> tuple:
-    return (facts.content_features, facts.uploader_id, facts.title,
-            video_behaviour(facts.behaviour, run), not_after)
 
 
 def _now_us() -> int:

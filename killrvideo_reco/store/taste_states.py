@@ -1,5 +1,6 @@
-"""CQL for taste states (layout 6) in the viewer's viewer_history partition: the head in
-static columns, and each channel's sum in a clustering row of its own.
+"""CQL for taste states (layout 7) in the viewer's viewer_history partition: the head and
+the journal of commits since it in static columns, and each channel's sum in a clustering
+row of its own.
 
 A channel row's clustering key is a name-based UUID of the channel (uuid5, version 5),
 which no video id shares (videos have random or time UUIDs), and the row sets nothing but
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 
 from cassandra.cluster import Session
@@ -19,6 +21,12 @@ from cassandra.query import BatchStatement, BatchType
 
 from killrvideo_reco.domain.models import HistoryRow, TasteChange, TasteRecord
 from killrvideo_reco.domain.taste_head import StoredHead
+from killrvideo_reco.domain.taste_journal import (
+    JournalChange,
+    decode_entry,
+    encode_entry,
+    journal_channels,
+)
 from killrvideo_reco.domain.taste_profile import OutdatedState, channel_cells, decode_channel
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION
@@ -55,16 +63,20 @@ class TasteStates:
         ks = keyspace
         prepare = partial(prepare_statement, session)
         self._head = prepare(
-            f"SELECT taste_version, taste_state, taste_model FROM {ks}.viewer_history "
-            "WHERE userid = ? LIMIT 1")
+            f"SELECT taste_version, taste_state, taste_model, taste_journal "
+            f"FROM {ks}.viewer_history WHERE userid = ? LIMIT 1")
         # The changed videos' history rows and the channel rows, in one read.
         self._rows = prepare(
             f"SELECT {HISTORY_COLUMNS}, channel_sum FROM {ks}.viewer_history "
             "WHERE userid = ? AND videoid IN ?")
         self._row_kinds = prepare(
             f"SELECT videoid, play_count, hidden_at FROM {ks}.viewer_history WHERE userid = ?")
+        # A snapshot: the head, and the journal cleared.
         self._cas_head = prepare(
-            f"UPDATE {ks}.viewer_history SET taste_version = ?, taste_state = ?, taste_model = ? "
+            f"UPDATE {ks}.viewer_history SET taste_version = ?, taste_state = ?, taste_model = ?, "
+            "taste_journal = null WHERE userid = ? IF taste_version = ?")
+        self._cas_journal = prepare(
+            f"UPDATE {ks}.viewer_history SET taste_version = ?, taste_journal[?] = ? "
             "WHERE userid = ? IF taste_version = ?")
         self._set_channel = prepare(
             f"UPDATE {ks}.viewer_history SET channel_sum = ? WHERE userid = ? AND videoid = ?")
@@ -78,8 +90,11 @@ class TasteStates:
         if not rows or rows[0].taste_version is None:
             return TasteRecord()
         row = rows[0]
-        return TasteRecord(row.taste_version, self._decode(user_id, row.taste_state),
-                           row.taste_model)
+        head = self._decode(user_id, row.taste_state)
+        journal = self._journal(user_id, row.taste_journal) if head is not None else ()
+        if journal is None:
+            head, journal = None, ()  # rebuilt from history, as an unreadable head is
+        return TasteRecord(row.taste_version, head, row.taste_model, journal)
 
     async def for_change(self, user_id: uuid.UUID, video_ids: Sequence[uuid.UUID],
                          channels: Sequence[str], execution
@@ -87,15 +102,16 @@ class TasteStates:
         # The head first, then the rows: a commit between the two reads also moved
         # taste_version, so the conditional write built on them fails and is retried.
         record = await self.head(user_id, execution)
-        keys = {channel_row_id(key): key for key in dict.fromkeys(channels)}
+        # The journal's channels too: replaying it starts from their snapshot cells.
+        keys = {channel_row_id(key): key
+                for key in dict.fromkeys([*channels, *journal_channels(record.journal)])}
         ids = list(dict.fromkeys([*video_ids, *keys]))
         found = await execute(self.session, self._rows, (user_id, ids), execution)
         history = {row.videoid: history_from_row(row) for row in found if is_history(row)}
         if record.state is not None:
             cells = {keys[row.videoid]: decode_channel(row.channel_sum, record.state.dimension)
                      for row in found if row.videoid in keys and row.channel_sum}
-            record = TasteRecord(record.version, record.state.with_channels(cells),
-                                 record.model_id)
+            record = replace(record, state=record.state.with_channels(cells))
         return record, history
 
     def _decode(self, user_id: uuid.UUID, head: bytes | None) -> StoredHead | None:
@@ -112,12 +128,29 @@ class TasteStates:
                              "history", user_id, error)
         return None
 
+    def _journal(self, user_id: uuid.UUID,
+                 stored) -> tuple[tuple[JournalChange, ...], ...] | None:
+        try:  # a map sorted by version: commit order
+            return tuple(decode_entry(entry) for _, entry in sorted((stored or {}).items()))
+        except ValueError as error:
+            log.warning("user %s: unreadable taste journal (%s); rebuilding the state from "
+                        "history", user_id, error)
+            return None
+
     async def commit(self, change: TasteChange) -> bool:
-        """The head, the channel cells the state holds and the history rows, atomically
-        (one conditional batch on the viewer's partition), only if nobody else changed
-        the state since it was read. False means: re-read and try again."""
+        """A journal entry, or a snapshot (the head and the channel cells the state holds),
+        with the history rows, atomically (one conditional batch on the viewer's
+        partition), only if nobody else changed the state since it was read. False means:
+        re-read and try again."""
         user_id = change.user_id
         batch = BatchStatement(batch_type=BatchType.LOGGED)
+        if change.journal is not None:
+            batch.add(self._cas_journal, (change.new_version, change.new_version,
+                                          encode_entry(change.journal), user_id,
+                                          change.expected_version))
+            self._add_rows(batch, change)
+            rows = await execute(self.session, batch, None, WRITE_EXECUTION)
+            return bool(rows and rows[0].applied)
         batch.add(self._cas_head, (change.new_version, change.state.to_bytes(),
                                    change.model_id, user_id, change.expected_version))
         cells = {channel_row_id(key): cell for key, cell in channel_cells(change.state).items()}
@@ -130,6 +163,11 @@ class TasteStates:
                           and row.videoid not in cells})
         for row_id, cell in cells.items():
             batch.add(self._set_channel, (cell, user_id, row_id))
+        self._add_rows(batch, change)
+        rows = await execute(self.session, batch, None, WRITE_EXECUTION)
+        return bool(rows and rows[0].applied)
+
+    def _add_rows(self, batch: BatchStatement, change: TasteChange) -> None:
         for write in change.rows:
             row = write.row
             batch.add(self._write_row, (
@@ -137,6 +175,4 @@ class TasteStates:
                 # and the video stops counting as seen.
                 row.first_watched, row.last_watched, row.play_count or None,
                 row.seconds_watched if row.play_count else None, row.duration_s,
-                row.hidden_at, set(write.event_ids), user_id, row.video_id))
-        rows = await execute(self.session, batch, None, WRITE_EXECUTION)
-        return bool(rows and rows[0].applied)
+                row.hidden_at, set(write.event_ids), change.user_id, row.video_id))

@@ -167,8 +167,7 @@ def profile_difference(settings, users) -> float:
 
     async def difference(user) -> float:
         # Each step reads, or rebuilds from history: safe to repeat.
-        online = (await retry_transient(lambda: resources.viewers.taste_state(user, for_update=True),
-                                 ATTEMPTS)).state
+        online = await retry_transient(lambda: resources.activity.taste(user), ATTEMPTS)
         model = await retry_transient(resources.videos.catalogue_model, ATTEMPTS)
         await retry_transient(lambda: resources.activity.rebuild(user, model), ATTEMPTS)
         rebuilt = (await retry_transient(lambda: resources.viewers.taste_state(user, for_update=True),

@@ -9,6 +9,7 @@ import numpy as np
 
 from killrvideo_reco.domain.interests import InterestRef
 from killrvideo_reco.domain.models import HistoryRow, HistoryWrite, NewVideo, ProfileReferences, TasteChange
+from killrvideo_reco.domain.taste_journal import Applied, JournalChange
 from killrvideo_reco.domain.taste_profile import ChannelSum, empty_state
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
@@ -122,6 +123,37 @@ def test_channel_cells_are_read_and_written_one_by_one(stores):
     assert set(rows) == {video} and rows[video].play_count == 2
     assert set(again.state.channels) == {"c7"}
     assert [r.video_id for r in run(viewers.history(user))] == [video]
+
+
+def test_journal_entries_append_in_commit_order_and_a_snapshot_clears_them(stores):
+    user, dim = uuid.uuid4(), stores.settings.vector_dimension
+    viewers = stores.viewers
+    uploader, videos = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+    base = empty_state(dim).with_channels({str(uploader): _channel(dim, 1, 1),
+                                           "c2": _channel(dim, 2, 2)})
+    assert run(viewers.commit(TasteChange(user, None, 10, base, "m1", replace_channels=True)))
+    entries = [(JournalChange(v, uploader, "watch", None, Applied(1e9 + k, 10.0 * k, None)),)
+               for k, v in enumerate(videos)]
+    version = 10
+    for entry, video in zip(entries, videos):  # versions need not be consecutive
+        row = HistoryRow(video, NOW, NOW, 1, 300.0, 600.0)
+        assert run(viewers.commit(TasteChange(user, version, version + 7, base, "m1",
+                                              (HistoryWrite(row, frozenset({"e"})),),
+                                              journal=entry)))
+        version += 7
+    assert not run(viewers.commit(TasteChange(user, 10, 99, base, "m1", journal=entries[0]))), \
+        "an entry is conditional on the version too"
+    record, rows = run(viewers.read_for_change(user, videos, ["c2"]))
+    assert record.version == version and record.journal == tuple(entries)
+    assert set(record.state.channels) == {str(uploader), "c2"}, \
+        "the journal's channels are read with the change's"
+    assert set(rows) == set(videos)
+    assert run(viewers.taste_state(user)).journal == tuple(entries)
+    assert run(viewers.commit(TasteChange(user, version, version + 1, base, "m1")))
+    assert run(viewers.taste_state(user)).journal == (), "a snapshot clears the journal"
+    assert run(viewers.commit(TasteChange(user, version + 1, version + 2, base, "m1",
+                                          journal=entries[2])))
+    assert run(viewers.taste_state(user)).journal == (entries[2],)
 
 
 def test_taste_commits_are_conditional_on_the_version_read(stores):

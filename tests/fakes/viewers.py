@@ -14,13 +14,14 @@ from killrvideo_reco.domain.models import (
     TasteRecord,
 )
 from killrvideo_reco.domain.taste_head import StoredHead
+from killrvideo_reco.domain.taste_journal import decode_entry, encode_entry, journal_channels
 from killrvideo_reco.domain.taste_profile import ChannelSum
 
 
 class FakeViewerStore:
     def __init__(self):
         self.rows: dict[uuid.UUID, dict[uuid.UUID, HistoryRow]] = {}
-        self.tastes: dict[uuid.UUID, TasteRecord] = {}  # heads, without channels
+        self.tastes: dict[uuid.UUID, TasteRecord] = {}  # snapshots and journals, no channels
         self.channels: dict[uuid.UUID, dict[str, ChannelSum]] = {}  # one cell per channel
         self.profiles: dict[uuid.UUID, tuple[int, StoredProfile]] = {}
         self.views: dict[tuple[date, uuid.UUID], int] = {}  # distinct viewers a day
@@ -46,8 +47,9 @@ class FakeViewerStore:
         record = await self.taste_state(user_id)
         if record.state is not None:
             cells = self.channels.get(user_id, {})
+            wanted = [*channels, *journal_channels(record.journal)]
             record = replace(record, state=record.state.with_channels(
-                {key: cells[key] for key in channels if key in cells}))
+                {key: cells[key] for key in wanted if key in cells}))
         await asyncio.sleep(0)
         mine = self.rows.get(user_id, {})
         return record, {v: mine[v] for v in video_ids if v in mine}
@@ -60,6 +62,13 @@ class FakeViewerStore:
             self.refused += 1
             return False
         self.commits += 1
+        self._write_rows(change)
+        if change.journal is not None:  # through the real codec, as the store keeps it
+            record = self.tastes[change.user_id]
+            entry = decode_entry(encode_entry(change.journal))
+            self.tastes[change.user_id] = replace(record, version=change.new_version,
+                                                  journal=(*record.journal, entry))
+            return True
         state = change.state
         # The head as the store keeps it: by reference, through the real codec.
         self.tastes[change.user_id] = TasteRecord(change.new_version,
@@ -73,6 +82,9 @@ class FakeViewerStore:
                 cells[key] = channel
             else:
                 cells.pop(key, None)
+        return True
+
+    def _write_rows(self, change: TasteChange) -> None:
         rows = self.rows.setdefault(change.user_id, {})
         for write in change.rows:
             old = rows.get(write.row.video_id)
@@ -82,7 +94,6 @@ class FakeViewerStore:
                 rows.pop(row.video_id, None)  # an un-hidden, never-watched row goes away
             else:
                 rows[row.video_id] = row
-        return True
 
     async def write_profile(self, user_id, vector, model_id, item_count,
                             references: ProfileReferences, version, behaviour=None):

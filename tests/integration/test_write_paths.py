@@ -149,7 +149,7 @@ def test_concurrent_events_for_one_viewer_lose_nothing(cassandra):
         # 12 videos x 2 events each, all at once: every one must land.
         await asyncio.gather(*(service.record_view(viewer, video, f"{video}-{n}", 100 + n, 600)
                                for video in ids for n in range(2)))
-        online = await viewers.taste_state(viewer)
+        online = await service.taste(viewer)
         history = await viewers.history(viewer)
         await service.rebuild(viewer, "hashing-v1:384")
         prefs = await viewers.profile(viewer)
@@ -159,7 +159,7 @@ def test_concurrent_events_for_one_viewer_lose_nothing(cassandra):
     assert len(history) == 12
     assert all(row.play_count == 2 and math.isclose(row.seconds_watched, 201) for row in history)
     params = profile_params(settings)
-    online_vector = online.state.preference_vector(params)
+    online_vector = online.preference_vector(params)
     assert online_vector is not None
     np.testing.assert_allclose(online_vector, np.asarray(prefs.preference_vector), atol=1e-5)
 

@@ -62,7 +62,7 @@ def test_a_concurrent_commit_makes_the_view_retry_and_both_land():
     rows = {r.video_id: r for r in asyncio.run(viewers.history(user))}
     assert set(rows) == {ids[0], ids[1]}
     assert viewers.commits == 2, "the stale attempt was refused, then retried"
-    online = viewers.tastes[user].state
+    online = asyncio.run(activity.taste(user))
     assert online.positive_count() == 2
 
     async def rebuilt():
@@ -160,7 +160,7 @@ def test_an_unreadable_taste_state_is_rebuilt_from_history():
     user = uuid.uuid4()
     for n in range(4):
         asyncio.run(activity.record_view(user, ids[n], f"e{n}", 500, 600))
-    before = viewers.tastes[user].state.preference_vector(params)
+    before = asyncio.run(activity.taste(user)).preference_vector(params)
     record = viewers.tastes[user]
     viewers.tastes[user] = TasteRecord(record.version, None, record.model_id)  # damaged
     asyncio.run(activity.record_view(user, ids[4], "e4", 500, 600))

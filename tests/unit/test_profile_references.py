@@ -82,7 +82,7 @@ def test_the_feed_resolves_what_the_views_wrote_bit_for_bit_from_their_cache():
     assert stored.references.recent == tuple(ids[n] for n in (3, 2, 1, 0))
     resolved = asyncio.run(activity.facts.resolve_profile(stored, DIM))
     assert counted.reads == [], "the views put every referenced video in the cache"
-    state = asyncio.run(activity.facts.resolve(viewers.tastes[user].state, MODEL, params))
+    state = asyncio.run(activity.taste(user))
     assert [r.video_id for r in resolved.recent_positive] == [r.video_id for r in
                                                               state.recent_positive]
     for got, want in zip(resolved.recent_positive, state.recent_positive):

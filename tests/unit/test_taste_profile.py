@@ -451,7 +451,7 @@ def test_serialization_format_header():
     s = _rich_state()
     data = s.to_bytes()
     magic, version, fp, dim = struct.unpack_from("<4sHII", data)
-    assert (magic, version, fp, dim) == (b"KVTS", 6, P.fingerprint(), D)
+    assert (magic, version, fp, dim) == (b"KVTS", 7, P.fingerprint(), D)
     ref, floor, neg_mass = struct.unpack_from("<ddd", data, 14)
     assert ref == s.reference_time and floor == -math.inf and neg_mass == s.negative_mass
 

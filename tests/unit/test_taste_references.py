@@ -1,6 +1,7 @@
-"""The head's recent likes and interest medoids are references (layout 6): the service
+"""The head's recent likes and interest medoids are references (layout 6 on): the service
 resolves them through the facts cache, one read for the misses, and a deleted video drops
-out of the recent list without failing a view."""
+out of the recent list without failing a view. A snapshot at every commit
+(journal_commits=1), so that each view's head is the one stored."""
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +32,8 @@ def test_references_resolve_from_the_cache_and_one_read_of_the_misses():
     videos, viewers, _, ids, params = world()
     counted = CountingVideos(videos)
     cache: TTLCache = TTLCache(maxsize=100, ttl=600)
-    activity = ActivityService(counted, viewers, params, DIM, facts_cache=cache)
+    activity = ActivityService(counted, viewers, params, DIM, facts_cache=cache,
+                               journal_commits=1)
     user = uuid.uuid4()
     for n in range(4):
         asyncio.run(activity.record_view(user, ids[n], f"e{n}", 500, 600))
@@ -43,13 +45,14 @@ def test_references_resolve_from_the_cache_and_one_read_of_the_misses():
     head = viewers.tastes[user].state
     assert [r.video_id for r in head.recent] == [ids[n] for n in (4, 3, 2, 1, 0)]
     # no cache at all: still one read a commit
-    uncached = ActivityService(counted, viewers, params, DIM)
+    uncached = ActivityService(counted, viewers, params, DIM, journal_commits=1)
     asyncio.run(uncached.record_view(user, ids[5], "e5", 500, 600))
     assert len(counted.reads) == 2 and set(counted.reads[1]) == set(ids[:5])
 
 
 def test_a_deleted_video_leaves_the_recent_likes_and_the_sums_wait_for_a_rebuild():
-    videos, viewers, activity, ids, params = world()
+    videos, viewers, _, ids, params = world()
+    activity = ActivityService(videos, viewers, params, DIM, journal_commits=1)
     user = uuid.uuid4()
     for n in range(4):
         asyncio.run(activity.record_view(user, ids[n], f"e{n}", 500, 600))
@@ -77,7 +80,7 @@ def test_the_reference_cache_outlives_the_facts_cache():
     facts: TTLCache = TTLCache(maxsize=100, ttl=600)
     references: TTLCache = TTLCache(maxsize=100, ttl=3600)
     activity = ActivityService(counted, viewers, params, DIM, facts_cache=facts,
-                               reference_cache=references)
+                               reference_cache=references, journal_commits=1)
     user = uuid.uuid4()
     for n in range(3):
         asyncio.run(activity.record_view(user, ids[n], f"e{n}", 500, 600))

@@ -1,0 +1,102 @@
+"""A viewer's current taste state, as a commit starts from: the stored snapshot with its
+references resolved and the journal of commits since replayed (domain/taste_journal.py),
+or, when the store holds none it can use (an older layout, another model, run or weights,
+a journal that cannot be replayed), a rebuild from the viewer's history."""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from killrvideo_reco.domain import history as history_rules
+from killrvideo_reco.domain.behaviour import video_behaviour
+from killrvideo_reco.domain.history import ViewTimeRules
+from killrvideo_reco.domain.models import BehaviourRun, TasteRecord, VideoFacts
+from killrvideo_reco.domain.taste_journal import UnreplayableJournal, journal_videos, replay
+from killrvideo_reco.domain.taste_profile import (
+    Interaction,
+    ProfileParams,
+    TasteState,
+    build_state,
+    empty_state,
+)
+from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
+from killrvideo_reco.service.view_facts import ViewFacts
+
+log = logging.getLogger(__name__)
+
+
+class TasteReader:
+    def __init__(self, videos: VideoRepository, viewers: ViewerRepository, facts: ViewFacts,
+                 params: ProfileParams, dimension: int, view_times: ViewTimeRules):
+        self.videos, self.viewers, self.facts = videos, viewers, facts
+        self.params, self.dimension, self.view_times = params, dimension, view_times
+
+    async def current(self, user_id: uuid.UUID, taste: TasteRecord, model_id: str | None,
+                      run: BehaviourRun | None) -> tuple[TasteState, bool]:
+        """The state to change, and whether it was rebuilt (then it holds every channel,
+        and the stored cells are replaced)."""
+        run_id = run.run_id if run else ""
+        if taste.state is None:
+            if taste.version is None:  # a new viewer
+                return replace(empty_state(self.dimension, self.params),
+                               behaviour_run=run_id), False
+            # A state of an older layout, or one the store could not read: the history
+            # is the record, rebuild from it.
+            return await self.from_history(user_id, model_id, None, run), True
+        head = taste.state.base
+        if (head.dimension != self.dimension or not head.matches(self.params)
+                or taste.model_id != model_id or head.behaviour_run != run_id):
+            # Stored sums use another model, run or weights: start over from history.
+            log.info("user %s: rebuilding taste state (model %s -> %s, run %r -> %r)",
+                     user_id, taste.model_id, model_id, head.behaviour_run, run_id)
+            return await self.from_history(user_id, model_id, None, run), True
+        journal = journal_videos(taste.journal)
+        if journal:  # the journal's videos and the head's references in one read of misses
+            await self.facts.many(list(dict.fromkeys([*taste.state.references(), *journal])))
+        # The recent likes and medoids are stored by reference: their vectors come from
+        # the facts cache (nearly always) or one read of the misses.
+        state = await self.facts.resolve(taste.state, model_id, self.params)
+        if not journal:
+            return state, False
+        facts = await self.facts.many(journal)
+
+        def inputs(video_id: uuid.UUID):
+            f = facts.get(video_id)
+            if f is None or f.embedding_model != model_id or f.content_features is None:
+                return None
+            return f.content_features, f.title, video_behaviour(f.behaviour, run)
+        try:
+            return replay(state, taste.journal, inputs, self.params), False
+        except UnreplayableJournal as error:
+            log.info("user %s: rebuilding taste state (journal: %s)", user_id, error)
+            return await self.from_history(user_id, model_id, None, run), True
+
+    async def from_history(self, user_id: uuid.UUID, model_id: str | None,
+                           facts_cache: dict | None, run: BehaviourRun | None) -> TasteState:
+        rows = await self.viewers.history(user_id, for_update=True)
+        cache = facts_cache if facts_cache is not None else {}
+        missing = [r.video_id for r in rows if r.video_id not in cache]
+        if missing:
+            found = await self.videos.facts_many(missing)
+            for video_id in missing:
+                cache[video_id] = found.get(video_id)
+        interactions: list[Interaction] = []
+        not_after = self.view_times.not_after(datetime.now(timezone.utc))
+        for row in rows:
+            facts = cache.get(row.video_id)
+            if facts is None or facts.content_features is None or facts.embedding_model != model_id:
+                continue  # deleted video, or not yet re-embedded with this model
+            args = interaction_args(facts, run, not_after)
+            for interaction in (history_rules.watch_interaction(row, *args),
+                                history_rules.hide_interaction(row, *args)):
+                if interaction is not None:
+                    interactions.append(interaction)
+        return build_state(interactions, self.params, self.dimension,
+                           run.run_id if run else "")
+
+
+def interaction_args(facts: VideoFacts, run: BehaviourRun | None, not_after: float) -> tuple:
+    return (facts.content_features, facts.uploader_id, facts.title,
+            video_behaviour(facts.behaviour, run), not_after)

@@ -148,7 +148,7 @@ async def _measure(resources, settings) -> int:
     from killrvideo_reco.domain.models import NewVideo
     rng = np.random.default_rng(3)
     model = "hashing-v1:384"
-    count = 2060
+    count = 2000 + 2 * resources.activity.journal_commits
     now = datetime.now(timezone.utc)
     videos = [NewVideo(uuid.uuid4(), uuid.uuid4(), f"video {i}", "", ("bench",), None,
                        now, None, 600, rng.normal(size=settings.vector_dimension)
@@ -157,30 +157,50 @@ async def _measure(resources, settings) -> int:
         await asyncio.gather(*(resources.videos.add(v) for v in videos[start:start + 200]))
     await resources.videos.set_catalogue_model(model)
     ids = [v.video_id for v in videos]
+    cycle = resources.activity.journal_commits
     lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `.venv/bin/python "
-             "-m bench.view_bytes` (part of `make bench`): one view (400 s of a 600 s video, "
-             "a new channel) by a viewer whose state was rebuilt from n watched videos, "
-             "every video its own channel; values of the statements sent and of the rows "
-             "received, counted at the store layer's one entry point. Facts cache cold: the "
-             "first view after the state was built, whose head's references are all "
+             "-m bench.view_bytes` (part of `make bench`): `PROFILE_JOURNAL_COMMITS` views "
+             f"({cycle}: one cycle of journal entries and a snapshot), each 400 s of a 600 s "
+             "video of a new channel, by a viewer whose state was rebuilt from n watched "
+             "videos, every video its own channel; values of the statements sent and of the "
+             "rows received, counted at the store layer's one entry point. Facts cache cold: "
+             "the first view after the state was built, whose head's references are all "
              "misses; warm: the next view, within `FEED_CACHE_TTL_S`; then one after the facts "
              "expired (`FEED_CACHE_TTL_S`) but not the resolved references "
-             "(`VIEW_REFERENCE_CACHE_TTL_S`).", "",
-             "| viewer's history | caches | bytes written | bytes read | statements |",
+             "(`VIEW_REFERENCE_CACHE_TTL_S`), the state this replica committed still kept "
+             "(`VIEW_STATE_CACHE_SIZE`); halfway, one as another replica would take it, "
+             "replaying the journal from cold caches; the rest warm, the last a snapshot.",
+             "",
+             "| viewer's history | commit, caches | bytes written | bytes read | statements |",
              "|---|---|---|---|---|"]
     facts = resources.activity.facts
-    for n, fresh in ((50, ids[-6:-3]), (2000, ids[-3:])):
+    cycle = resources.activity.journal_commits
+    for n, fresh in ((50, ids[-2 * cycle:-cycle]), (2000, ids[-cycle:])):
         user = uuid.uuid4()
         await seed_viewer(resources.viewers, resources.activity, model, user, ids[:n])
-        steps = (("cold", (facts.cache, facts.references)), ("warm", ()),
-                 ("facts expired, references kept", (facts.cache,)))
-        for (label, cleared), video in zip(steps, fresh):
+        reader = resources.activity.reader
+        cold = (facts.cache, facts.references, reader)
+        steps = {0: ("cold: a fresh replica", cold), 1: ("warm", ()),
+                 2: ("facts expired, references and state kept", (facts.cache,)),
+                 cycle // 2: (f"cold, {cycle // 2} entries to replay: another replica", cold)}
+        meters = []
+        for k, video in enumerate(fresh):
+            label, cleared = steps.get(k, ("warm", ()))
             for cache in cleared:
-                if cache is not None:
+                if cache is reader:
+                    reader.forget(user)
+                elif cache is not None:
                     cache.clear()
-            meter = await one_view(resources.activity, user, video)
-            lines.append(f"| {n:,} watched, {n:,} channels | {label} | {meter.written:,} | "
-                         f"{meter.read:,} | {meter.statements} |")
+            meters.append(await one_view(resources.activity, user, video))
+            kind = "snapshot" if k == cycle - 1 else "journal entry"
+            if k in steps or k == cycle - 1:
+                lines.append(f"| {n:,} watched, {n:,} channels | {kind}, {label} | "
+                             f"{meters[-1].written:,} | {meters[-1].read:,} | "
+                             f"{meters[-1].statements} |")
+        mean = [sum(getattr(m, f) for m in meters) / len(meters)
+                for f in ("written", "read", "statements")]
+        lines.append(f"| {n:,} watched, {n:,} channels | **mean of {cycle} views** | "
+                     f"**{mean[0]:,.0f}** | {mean[1]:,.0f} | {mean[2]:.1f} |")
     block = "\n".join(lines)
     print(block)
     if "--no-write-docs" not in sys.argv:

@@ -145,7 +145,8 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                                view_time_rules(settings),
                                ttl_cache(settings.view_reference_cache_ttl_s,
                                          settings.view_facts_cache_size),
-                               journal_commits=settings.profile_journal_commits)
+                               journal_commits=settings.profile_journal_commits,
+                               kept_states=settings.view_state_cache_size)
     feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours,
                        repeats=RepeatLimit(impressions, repeat_rules(settings)),
                        summaries=summaries, facts=activity.facts)

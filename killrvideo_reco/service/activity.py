@@ -89,13 +89,15 @@ class ActivityService:
                  params: ProfileParams, dimension: int, runs: ActiveRun | None = None,
                  facts_cache: TTLCache[uuid.UUID, VideoFacts] | None = None,
                  view_times: ViewTimeRules | None = None,
-                 reference_cache: TTLCache | None = None, journal_commits: int = 16):
+                 reference_cache: TTLCache | None = None, journal_commits: int = 16,
+                 kept_states: int = 0):
         self.videos, self.viewers, self.params, self.dimension = videos, viewers, params, dimension
         self.journal_commits = journal_commits
         self.runs = runs or NO_RUN  # the live behaviour run, if any (cached)
         self.facts = ViewFacts(videos, facts_cache, reference_cache)
         self.view_times = view_times or ViewTimeRules()
-        self.reader = TasteReader(videos, viewers, self.facts, params, dimension, self.view_times)
+        self.reader = TasteReader(videos, viewers, self.facts, params, dimension,
+                                  self.view_times, kept_states)
         self._commits: GroupCommits[Change, Outcome] = GroupCommits(self._commit_group)
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
@@ -190,7 +192,9 @@ class ActivityService:
         if not await self.viewers.commit(TasteChange(
                 user_id, taste.version, version, state, model_id, writes, rebuilt,
                 None if snapshot else tuple(journal))):
+            self.reader.forget(user_id)
             return None
+        self.reader.remember(user_id, version, model_id, state, snapshot)
         await asyncio.gather(
             self._write_read_model(user_id, state, model_id, version, run),
             *(self.viewers.count_view(*count) for count in counts))
@@ -207,6 +211,7 @@ class ActivityService:
             version = history_rules.next_version(taste.version, _now_us())
             if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
                                                      model_id, replace_channels=True)):
+                self.reader.remember(user_id, version, model_id, state, snapshot=True)
                 await self._write_read_model(user_id, state, model_id, version, run)
                 return state.preference_vector(self.params) is not None
             return None

@@ -1,13 +1,21 @@
 """A viewer's current taste state, as a commit starts from: the stored snapshot with its
 references resolved and the journal of commits since replayed (domain/taste_journal.py),
 or, when the store holds none it can use (an older layout, another model, run or weights,
-a journal that cannot be replayed), a rebuild from the viewer's history."""
+a journal that cannot be replayed), a rebuild from the viewer's history.
+
+The states this replica committed are kept (VIEW_STATE_CACHE_SIZE viewers), keyed by the
+version they were committed as: a viewer's next event on this replica finds the version
+it reads unchanged and skips resolving, replaying and the facts reads both need. Another
+replica's commit moves the version, so a kept state is never used stale."""
 from __future__ import annotations
 
 import logging
 import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import NamedTuple
+
+from cachetools import LRUCache
 
 from killrvideo_reco.domain import history as history_rules
 from killrvideo_reco.domain.behaviour import video_behaviour
@@ -27,17 +35,49 @@ from killrvideo_reco.service.view_facts import ViewFacts
 log = logging.getLogger(__name__)
 
 
+class Committed(NamedTuple):
+    version: int
+    model_id: str | None
+    state: TasteState  # its channels: those changed since the snapshot, current
+
+
 class TasteReader:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository, facts: ViewFacts,
-                 params: ProfileParams, dimension: int, view_times: ViewTimeRules):
+                 params: ProfileParams, dimension: int, view_times: ViewTimeRules,
+                 kept: int = 0):
         self.videos, self.viewers, self.facts = videos, viewers, facts
         self.params, self.dimension, self.view_times = params, dimension, view_times
+        self._committed: LRUCache[uuid.UUID, Committed] | None = (
+            LRUCache(kept) if kept > 0 else None)
+
+    def remember(self, user_id: uuid.UUID, version: int, model_id: str | None,
+                 state: TasteState, snapshot: bool) -> None:
+        """A state this replica just committed; after a snapshot its cells are stored."""
+        if self._committed is not None:
+            self._committed[user_id] = Committed(
+                version, model_id, state.with_channels({}) if snapshot else state)
+
+    def forget(self, user_id: uuid.UUID) -> None:
+        if self._committed is not None:
+            self._committed.pop(user_id, None)
+
+    def _kept(self, user_id: uuid.UUID, taste: TasteRecord, model_id: str | None,
+              run_id: str) -> TasteState | None:
+        kept = self._committed.get(user_id) if self._committed is not None else None
+        if (kept is None or taste.state is None or kept.version != taste.version
+                or kept.model_id != model_id or kept.state.behaviour_run != run_id):
+            return None
+        # The cells read are the snapshot's; the kept ones are newer where both exist.
+        return kept.state.with_channels({**taste.state.channels, **kept.state.channels})
 
     async def current(self, user_id: uuid.UUID, taste: TasteRecord, model_id: str | None,
                       run: BehaviourRun | None) -> tuple[TasteState, bool]:
         """The state to change, and whether it was rebuilt (then it holds every channel,
         and the stored cells are replaced)."""
         run_id = run.run_id if run else ""
+        kept = self._kept(user_id, taste, model_id, run_id)
+        if kept is not None and kept.matches(self.params) and kept.dimension == self.dimension:
+            return kept, False
         if taste.state is None:
             if taste.version is None:  # a new viewer
                 return replace(empty_state(self.dimension, self.params),

@@ -83,3 +83,29 @@ def test_hides_and_unhides_go_through_the_journal():
     online = viewers.profiles[user][1].preference_vector
     asyncio.run(activity.rebuild(user, MODEL))
     np.testing.assert_allclose(online, viewers.profiles[user][1].preference_vector, atol=1e-6)
+
+
+def test_a_kept_state_skips_the_replay_and_is_never_used_stale():
+    videos, viewers, _, ids, params = world(count=8)
+    reads: list[list[uuid.UUID]] = []
+    original = videos.facts_many
+
+    async def counted(video_ids):
+        reads.append(list(video_ids))
+        return await original(video_ids)
+    videos.facts_many = counted
+    kept = ActivityService(videos, viewers, params, DIM, kept_states=10)
+    other = ActivityService(videos, viewers, params, DIM)  # another replica, keeps none
+    user = uuid.uuid4()
+    views(kept, user, ids[:4])
+    assert reads == [], "no facts cache, yet no replay read: the state was kept"
+    views(other, user, ids[4:5], start=4)
+    assert reads, "the other replica replayed the journal from the facts"
+    reads.clear()
+    views(kept, user, ids[5:6], start=5)  # the version moved: the kept state is not used
+    assert reads, "replayed, not the kept state"
+    assert asyncio.run(kept.taste(user)).to_bytes() == asyncio.run(other.taste(user)).to_bytes()
+    assert asyncio.run(kept.taste(user)).positive_count() == 6
+    online = viewers.profiles[user][1].preference_vector
+    asyncio.run(kept.rebuild(user, MODEL))
+    np.testing.assert_allclose(online, viewers.profiles[user][1].preference_vector, atol=1e-6)

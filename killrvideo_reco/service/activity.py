@@ -138,9 +138,21 @@ class ActivityService:
         model_id = changes[0].facts.embedding_model
         keys = [channel_of(c.video_id, c.facts.uploader_id) for c in changes]
         video_ids = list(dict.fromkeys(c.video_id for c in changes))
-        taste, found = await self.viewers.read_for_change(user_id, video_ids, keys)
+        kept = self.reader.kept(user_id, model_id, run)
+        expected: int | None
+        entries: int | None  # journal entries since the snapshot; None: none to build on
+        if kept is not None:  # this replica committed the last state it knows of
+            found, cells = await self.viewers.rows_for_change(user_id, video_ids, keys,
+                                                              self.dimension)
+            # The read cells are the snapshot's; the kept ones are newer where both exist.
+            state = kept.state.with_channels({**cells, **kept.state.channels})
+            expected, rebuilt, entries = kept.version, False, kept.journal_length
+        else:
+            taste, found = await self.viewers.read_for_change(user_id, video_ids, keys)
+            state, rebuilt = await self.reader.current(user_id, taste, model_id, run)
+            expected = taste.version
+            entries = None if rebuilt or taste.state is None else len(taste.journal)
         rows: dict[uuid.UUID, HistoryRow | None] = {v: found.get(v) for v in video_ids}
-        state, rebuilt = await self.reader.current(user_id, taste, model_id, run)
         outcomes: list[Outcome] = []
         added: dict[uuid.UUID, set[str]] = {}  # per changed video, the event ids it adds
         written: dict[uuid.UUID, HistoryRow] = {}
@@ -182,19 +194,20 @@ class ActivityService:
         except ValueError:
             # A row read after a concurrent commit the state does not hold yet: that
             # commit also moved taste_version, so re-reading is the right answer.
+            self.reader.forget(user_id)
             return None
         if not added:  # only duplicates and no-ops: nothing to write
             return outcomes
-        version = history_rules.next_version(taste.version, _now_us())
+        version = history_rules.next_version(expected, _now_us())
         writes = tuple(HistoryWrite(written[v], frozenset(ids)) for v, ids in added.items())
-        snapshot = (rebuilt or taste.state is None
-                    or len(taste.journal) + 1 >= self.journal_commits)
+        snapshot = entries is None or entries + 1 >= self.journal_commits
         if not await self.viewers.commit(TasteChange(
-                user_id, taste.version, version, state, model_id, writes, rebuilt,
+                user_id, expected, version, state, model_id, writes, rebuilt,
                 None if snapshot else tuple(journal))):
-            self.reader.forget(user_id)
+            self.reader.forget(user_id)  # another writer: start from the store
             return None
-        self.reader.remember(user_id, version, model_id, state, snapshot)
+        self.reader.remember(user_id, version, model_id, state,
+                             0 if snapshot or entries is None else entries + 1)
         await asyncio.gather(
             self._write_read_model(user_id, state, model_id, version, run),
             *(self.viewers.count_view(*count) for count in counts))
@@ -211,7 +224,7 @@ class ActivityService:
             version = history_rules.next_version(taste.version, _now_us())
             if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
                                                      model_id, replace_channels=True)):
-                self.reader.remember(user_id, version, model_id, state, snapshot=True)
+                self.reader.remember(user_id, version, model_id, state, 0)
                 await self._write_read_model(user_id, state, model_id, version, run)
                 return state.preference_vector(self.params) is not None
             return None

@@ -31,6 +31,7 @@ from killrvideo_reco.domain.models import (
     VideoFacts,
     VideoSummary,
 )
+from killrvideo_reco.domain.taste_profile import ChannelSum
 
 # A viewer's behaviour vector for the read model: (slot, run id, vector or None).
 BehaviourWrite = tuple[str, str, "np.ndarray | None"]
@@ -65,6 +66,12 @@ class ViewerRepository(Protocol):
                               ) -> tuple[TasteRecord, dict[uuid.UUID, HistoryRow]]:
         """What a change needs, read for update: the head with the stored cells of
         `channels` attached (those that exist), then these videos' history rows."""
+    async def rows_for_change(self, user_id: uuid.UUID, video_ids: Sequence[uuid.UUID],
+                              channels: Sequence[str], dimension: int
+                              ) -> tuple[dict[uuid.UUID, HistoryRow], dict[str, ChannelSum]]:
+        """What a change needs when the caller holds the current state (its version read
+        earlier): these videos' history rows and these channels' stored cells, for
+        update, in one read."""
     async def commit(self, change: TasteChange) -> bool: ...
     async def write_profile(self, user_id: uuid.UUID, vector: np.ndarray | None,
                             model_id: str | None, item_count: int,

@@ -3,10 +3,12 @@ references resolved and the journal of commits since replayed (domain/taste_jour
 or, when the store holds none it can use (an older layout, another model, run or weights,
 a journal that cannot be replayed), a rebuild from the viewer's history.
 
-The states this replica committed are kept (VIEW_STATE_CACHE_SIZE viewers), keyed by the
-version they were committed as: a viewer's next event on this replica finds the version
-it reads unchanged and skips resolving, replaying and the facts reads both need. Another
-replica's commit moves the version, so a kept state is never used stale."""
+The states this replica committed are kept (VIEW_STATE_CACHE_SIZE viewers) with the
+version they were committed as: a viewer's next event on this replica starts from it,
+skipping the head's read, resolving it and replaying the journal, and its conditional
+write expects that version. Another replica's commit moves the version: that write is
+refused, the kept state dropped, and the commit retried from the store, so a kept state
+never outlives the version it belongs to."""
 from __future__ import annotations
 
 import logging
@@ -39,6 +41,7 @@ class Committed(NamedTuple):
     version: int
     model_id: str | None
     state: TasteState  # its channels: those changed since the snapshot, current
+    journal_length: int  # entries since the snapshot
 
 
 class TasteReader:
@@ -51,33 +54,36 @@ class TasteReader:
             LRUCache(kept) if kept > 0 else None)
 
     def remember(self, user_id: uuid.UUID, version: int, model_id: str | None,
-                 state: TasteState, snapshot: bool) -> None:
-        """A state this replica just committed; after a snapshot its cells are stored."""
+                 state: TasteState, journal_length: int) -> None:
+        """A state this replica just committed; after a snapshot (journal_length 0) its
+        cells are stored, so it keeps none."""
         if self._committed is not None:
             self._committed[user_id] = Committed(
-                version, model_id, state.with_channels({}) if snapshot else state)
+                version, model_id, state if journal_length else state.with_channels({}),
+                journal_length)
 
     def forget(self, user_id: uuid.UUID) -> None:
         if self._committed is not None:
             self._committed.pop(user_id, None)
 
-    def _kept(self, user_id: uuid.UUID, taste: TasteRecord, model_id: str | None,
-              run_id: str) -> TasteState | None:
+    def kept(self, user_id: uuid.UUID, model_id: str | None,
+             run: BehaviourRun | None) -> Committed | None:
+        """The state this replica last committed for the viewer, if a change under this
+        model, run and weights may start from it."""
         kept = self._committed.get(user_id) if self._committed is not None else None
-        if (kept is None or taste.state is None or kept.version != taste.version
-                or kept.model_id != model_id or kept.state.behaviour_run != run_id):
+        if kept is None:
             return None
-        # The cells read are the snapshot's; the kept ones are newer where both exist.
-        return kept.state.with_channels({**taste.state.channels, **kept.state.channels})
+        state = kept.state
+        if (kept.model_id != model_id or state.behaviour_run != (run.run_id if run else "")
+                or not state.matches(self.params) or state.dimension != self.dimension):
+            return None
+        return kept
 
     async def current(self, user_id: uuid.UUID, taste: TasteRecord, model_id: str | None,
                       run: BehaviourRun | None) -> tuple[TasteState, bool]:
         """The state to change, and whether it was rebuilt (then it holds every channel,
         and the stored cells are replaced)."""
         run_id = run.run_id if run else ""
-        kept = self._kept(user_id, taste, model_id, run_id)
-        if kept is not None and kept.matches(self.params) and kept.dimension == self.dimension:
-            return kept, False
         if taste.state is None:
             if taste.version is None:  # a new viewer
                 return replace(empty_state(self.dimension, self.params),

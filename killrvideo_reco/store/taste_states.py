@@ -27,7 +27,12 @@ from killrvideo_reco.domain.taste_journal import (
     encode_entry,
     journal_channels,
 )
-from killrvideo_reco.domain.taste_profile import OutdatedState, channel_cells, decode_channel
+from killrvideo_reco.domain.taste_profile import (
+    ChannelSum,
+    OutdatedState,
+    channel_cells,
+    decode_channel,
+)
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.connection import prepare as prepare_statement
@@ -102,17 +107,25 @@ class TasteStates:
         # The head first, then the rows: a commit between the two reads also moved
         # taste_version, so the conditional write built on them fails and is retried.
         record = await self.head(user_id, execution)
+        if record.state is None:
+            return record, (await self.rows(user_id, video_ids, [], 0, execution))[0]
         # The journal's channels too: replaying it starts from their snapshot cells.
-        keys = {channel_row_id(key): key
-                for key in dict.fromkeys([*channels, *journal_channels(record.journal)])}
+        history, cells = await self.rows(user_id, video_ids,
+                                         [*channels, *journal_channels(record.journal)],
+                                         record.state.dimension, execution)
+        return replace(record, state=record.state.with_channels(cells)), history
+
+    async def rows(self, user_id: uuid.UUID, video_ids: Sequence[uuid.UUID],
+                   channels: Sequence[str], dimension: int, execution
+                   ) -> tuple[dict[uuid.UUID, HistoryRow], dict[str, ChannelSum]]:
+        """These videos' history rows and these channels' stored cells, in one read."""
+        keys = {channel_row_id(key): key for key in dict.fromkeys(channels)}
         ids = list(dict.fromkeys([*video_ids, *keys]))
         found = await execute(self.session, self._rows, (user_id, ids), execution)
         history = {row.videoid: history_from_row(row) for row in found if is_history(row)}
-        if record.state is not None:
-            cells = {keys[row.videoid]: decode_channel(row.channel_sum, record.state.dimension)
-                     for row in found if row.videoid in keys and row.channel_sum}
-            record = replace(record, state=record.state.with_channels(cells))
-        return record, history
+        cells = {keys[row.videoid]: decode_channel(row.channel_sum, dimension)
+                 for row in found if row.videoid in keys and row.channel_sum}
+        return history, cells
 
     def _decode(self, user_id: uuid.UUID, head: bytes | None) -> StoredHead | None:
         if not head:

@@ -24,6 +24,7 @@ from killrvideo_reco.domain.models import (
     TasteRecord,
 )
 from killrvideo_reco.domain.profile_refs import decode_references, encode_references
+from killrvideo_reco.domain.taste_profile import ChannelSum
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
@@ -128,6 +129,11 @@ class ViewerStore:
                               channels: Sequence[str]
                               ) -> tuple[TasteRecord, dict[uuid.UUID, HistoryRow]]:
         return await self._tastes.for_change(user_id, video_ids, channels, WRITE_EXECUTION)
+
+    async def rows_for_change(self, user_id: uuid.UUID, video_ids: Sequence[uuid.UUID],
+                              channels: Sequence[str], dimension: int
+                              ) -> tuple[dict[uuid.UUID, HistoryRow], dict[str, ChannelSum]]:
+        return await self._tastes.rows(user_id, video_ids, channels, dimension, WRITE_EXECUTION)
 
     async def commit(self, change: TasteChange) -> bool:
         return await self._tastes.commit(change)

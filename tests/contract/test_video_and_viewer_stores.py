@@ -149,6 +149,12 @@ def test_journal_entries_append_in_commit_order_and_a_snapshot_clears_them(store
         "the journal's channels are read with the change's"
     assert set(rows) == set(videos)
     assert run(viewers.taste_state(user)).journal == tuple(entries)
+    # without the head: the rows and the cells alone, as a replica that kept the state reads
+    rows, cells = run(viewers.rows_for_change(user, [videos[0], uuid.uuid4()],
+                                              [str(uploader), "nobody"], dim))
+    assert set(rows) == {videos[0]} and set(cells) == {str(uploader)}
+    np.testing.assert_array_equal(cells[str(uploader)].vector_sum,
+                                  base.channels[str(uploader)].vector_sum)
     assert run(viewers.commit(TasteChange(user, version, version + 1, base, "m1")))
     assert run(viewers.taste_state(user)).journal == (), "a snapshot clears the journal"
     assert run(viewers.commit(TasteChange(user, version + 1, version + 2, base, "m1",

@@ -54,6 +54,13 @@ class FakeViewerStore:
         mine = self.rows.get(user_id, {})
         return record, {v: mine[v] for v in video_ids if v in mine}
 
+    async def rows_for_change(self, user_id, video_ids, channels, dimension):
+        await asyncio.sleep(0)
+        cells = self.channels.get(user_id, {})
+        mine = self.rows.get(user_id, {})
+        return ({v: mine[v] for v in video_ids if v in mine},
+                {key: cells[key] for key in channels if key in cells})
+
     async def commit(self, change: TasteChange) -> bool:
         if self.before_commit:
             hook, self.before_commit = self.before_commit, None

@@ -97,13 +97,24 @@ def test_a_kept_state_skips_the_replay_and_is_never_used_stale():
     kept = ActivityService(videos, viewers, params, DIM, kept_states=10)
     other = ActivityService(videos, viewers, params, DIM)  # another replica, keeps none
     user = uuid.uuid4()
+    heads = []
+    read_head = viewers.read_for_change
+
+    async def counted_heads(*args):
+        heads.append(args[0])
+        return await read_head(*args)
+    viewers.read_for_change = counted_heads
     views(kept, user, ids[:4])
     assert reads == [], "no facts cache, yet no replay read: the state was kept"
+    assert len(heads) == 1, "only the first view read the head: the others started from "\
+        "the kept state, reading the rows alone"
     views(other, user, ids[4:5], start=4)
     assert reads, "the other replica replayed the journal from the facts"
     reads.clear()
-    views(kept, user, ids[5:6], start=5)  # the version moved: the kept state is not used
-    assert reads, "replayed, not the kept state"
+    refused = viewers.refused
+    views(kept, user, ids[5:6], start=5)  # the version moved: the kept state is stale
+    assert viewers.refused == refused + 1, "its conditional write was refused"
+    assert reads, "then the commit was retried from the store, replaying the journal"
     assert asyncio.run(kept.taste(user)).to_bytes() == asyncio.run(other.taste(user)).to_bytes()
     assert asyncio.run(kept.taste(user)).positive_count() == 6
     online = viewers.profiles[user][1].preference_vector

@@ -72,13 +72,13 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
     if len(members) == 1:
         labels = np.zeros(1, dtype=int)
     else:
-        from scipy.cluster.hierarchy import fcluster, linkage
+        from scipy.cluster.hierarchy import linkage
         from scipy.spatial.distance import squareform
 
         distance = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0)
         np.fill_diagonal(distance, 0.0)
         tree = linkage(squareform(distance, checks=False), method="average")
-        labels = fcluster(tree, t=1.0 - similarity, criterion="distance")
+        labels = flat_clusters(tree, 1.0 - similarity)
     clusters, of = np.unique(labels, return_inverse=True)
     # Only the `count` most important clusters need a medoid. The sums here may differ
     # from the exact ones below in the last bits, so ties at the cut-off are all kept.
@@ -97,6 +97,24 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
                                   ref, int(idx.size)))
     interests.sort(key=lambda i: (-i.importance, i.medoid_id.bytes))
     return tuple(interests[:count])
+
+
+def flat_clusters(tree: np.ndarray, height: float) -> np.ndarray:
+    """Flat clusters of a monotone linkage: the merges at or below `height` joined, as
+    fcluster(tree, height, criterion="distance") labels them up to numbering, without its
+    validity checks, which cost more than the clustering at this size."""
+    n = tree.shape[0] + 1
+    parent = list(range(2 * n - 1))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    for step, (a, b, merged_at, _) in enumerate(tree):
+        if merged_at <= height:
+            parent[root(int(a))] = parent[root(int(b))] = n + step
+    return np.array([root(i) for i in range(n)])
 
 
 def assign(interests: tuple[Interest, ...], unit: np.ndarray, at: float, ref: float,

@@ -115,3 +115,27 @@ def test_label_names_the_nearest_interest_only_when_close_enough():
     assert labels[2] == -1
     one = build_state([like(0, T0 + n) for n in range(4)], P, D)
     assert interests.label(one.interests, rows, 0.35).tolist() == [-1, -1, -1]
+
+
+def test_flat_clusters_partition_as_scipy_fcluster_does():
+    """The cut the recluster uses equals fcluster(criterion="distance") up to the
+    numbering, ties and exact duplicates included."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    from killrvideo_reco.domain.interests import flat_clusters
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n, d = int(rng.integers(2, 21)), int(rng.choice([3, 8, 384]))
+        base = rng.normal(size=(int(rng.integers(1, 5)), d))
+        v = base[rng.integers(0, len(base), n)] + rng.choice([0.0, 0.1, 0.5]) * rng.normal(
+            size=(n, d))
+        v[rng.integers(0, n)] = v[0]  # an exact duplicate: a merge at distance 0
+        v = v / np.linalg.norm(v, axis=1, keepdims=True)
+        distance = np.clip(1 - v @ v.T, 0, 2)
+        np.fill_diagonal(distance, 0)
+        tree = linkage(squareform(distance, checks=False), method="average")
+        height = 1 - float(rng.choice([0.5, 0.3, 0.9, 1.0]))
+        theirs, ours = fcluster(tree, t=height, criterion="distance"), flat_clusters(tree, height)
+        assert len(set(zip(theirs, ours))) == len(set(theirs)) == len(set(ours))

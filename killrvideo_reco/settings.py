@@ -160,9 +160,10 @@ class Settings(BaseSettings):
         "keep in memory for FEED_CACHE_TTL_S; 0 reads them for every event.")
     view_state_cache_size: int = Field(
         2000, ge=0, description="Viewers whose taste state, as this replica last committed it, "
-        "view events keep in memory (about 20-60 KB each): their next event skips resolving "
-        "the stored state and replaying its journal. Keyed by the state's version, so never "
-        "used stale. 0 turns it off.")
+        "view events keep in memory (40-90 KB each: the sums, the recent likes' vectors, the "
+        "channels changed since the snapshot): their next event starts from it, reading "
+        "neither the head nor the journal. Its version is what the conditional write "
+        "expects, so a kept state is never used stale. 0 turns it off.")
     view_reference_cache_ttl_s: float = Field(
         3600.0, ge=0, description="How long view events keep the videos a taste state refers "
         "to (recent likes, interest medoids; at most VIEW_FACTS_CACHE_SIZE) resolved in memory: "

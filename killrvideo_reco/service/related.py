@@ -34,7 +34,6 @@ from killrvideo_reco.service.view_facts import ViewFacts
 
 OVERFETCH = 3  # ANN rows per item wanted, without lists: room for what the viewer saw
 MAX_ROWS = 1000  # Cassandra's ANN LIMIT cap
-EXCLUSION_CHUNK = 20  # list entries a viewer's exclusion lookup asks about at least
 
 Space = Literal["behaviour", "content"]
 
@@ -79,21 +78,12 @@ class RelatedVideos:
                      viewer: uuid.UUID | None, limit: int,
                      taken: frozenset[uuid.UUID] | set[uuid.UUID] = frozenset()
                      ) -> list[tuple[uuid.UUID, float, Space]]:
-        """The first `limit` that are not the video, taken already, or seen by the viewer.
-        The viewer's exclusion is looked up a chunk at a time from the head of the list
-        (twice what is still missing, at least EXCLUSION_CHUNK): its cost grows with the
-        keys asked about, and most viewers have seen few of a video's neighbours."""
+        """The first `limit` that are not the video, taken already, or seen by the viewer."""
         found = [f for f in found if f[0] != facts.video_id and f[0] not in taken]
-        if viewer is None:
-            return found[:limit]
-        fresh: list[tuple[uuid.UUID, float, Space]] = []
-        start = 0
-        while len(fresh) < limit and start < len(found):
-            chunk = found[start:start + max(EXCLUSION_CHUNK, 2 * (limit - len(fresh)))]
-            start += len(chunk)
-            seen = await self.viewers.seen_among(viewer, [v for v, _, _ in chunk])
-            fresh += [f for f in chunk if f[0] not in seen]
-        return fresh[:limit]
+        if viewer is not None and found:
+            seen = await self.viewers.seen_among(viewer, [v for v, _, _ in found])
+            found = [f for f in found if f[0] not in seen]
+        return found[:limit]
 
     async def _behaviour_list(self, facts: VideoFacts) -> list[tuple[uuid.UUID, float, Space]]:
         """The live run's list for the video: empty when it was not fitted from history."""

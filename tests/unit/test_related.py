@@ -145,33 +145,3 @@ def test_cached_by_key_loads_only_the_missing_keys_once_and_never_caches_absence
     asyncio.run(uncached.get("a"))
     asyncio.run(uncached.get("a"))
     assert loads[-2:] == [["a"], ["a"]]
-
-
-def test_the_viewers_exclusion_is_asked_a_chunk_at_a_time():
-    videos, viewers = FakeVideoStore(), FakeViewerStore()
-    ids = []
-    for n in range(40):
-        vector = np.array([1.0, n / 100, 0.0, 0.0], dtype=np.float32)
-        video = NewVideo(uuid.uuid4(), uuid.uuid4(), f"v{n}", "", (), None,
-                         datetime.now(timezone.utc), None, 600, vector, "m")
-        asyncio.run(videos.add(video))
-        ids.append(video.video_id)
-    asked: list[int] = []
-    seen_among = viewers.seen_among
-
-    async def counted(user, video_ids):
-        asked.append(len(video_ids))
-        return await seen_among(user, video_ids)
-    viewers.seen_among = counted
-    related = RelatedVideos(videos, viewers)
-    light, heavy = uuid.uuid4(), uuid.uuid4()
-    viewers.watch(light, ids[2])
-    for n in range(1, 16):
-        viewers.watch(heavy, ids[n])
-    got = asyncio.run(related.related(ids[0], 10, light))
-    assert [r.summary.video_id for r in got] == [ids[1], *ids[3:12]]
-    assert asked == [20], "one lookup of 20 keys, not all 30 other videos the ANN returned"
-    asked.clear()
-    got = asyncio.run(related.related(ids[0], 10, heavy))
-    assert [r.summary.video_id for r in got] == ids[16:26]
-    assert asked == [20, 10], "the next chunk (the rest of the 30) only when the first came up short"

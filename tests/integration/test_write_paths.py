@@ -183,3 +183,31 @@ def test_a_days_views_spread_over_buckets_and_trending_reads_them_all(cassandra)
         if row.day.date() == day}
     assert partitions == {(day, view_bucket(v)) for v in videos}
     assert len(partitions) > VIEW_BUCKETS // 2, "64 videos land in most of the 16 buckets"
+
+
+def test_a_damaged_journal_entry_rebuilds_the_state_and_loses_no_view(cassandra):
+    from killrvideo_reco.bootstrap import profile_params
+    from killrvideo_reco.service.activity import ActivityService
+    from killrvideo_reco.store.videos import VideoStore
+    from killrvideo_reco.store.viewers import ViewerStore
+
+    settings, session = cassandra
+    rng = np.random.default_rng(5)
+    ids = add_videos(settings, session, cluster_vectors(rng, unit(rng.normal(size=384)), 5))
+    viewers = ViewerStore(session, settings.cassandra_keyspace)
+    service = ActivityService(VideoStore(session, settings.cassandra_keyspace), viewers,
+                              profile_params(settings), 384)  # keeps no state: reads the store
+    viewer = uuid.uuid4()
+
+    async def run():
+        for n, video in enumerate(ids[:4]):
+            await service.record_view(viewer, video, f"e{n}", 400, 600)
+        assert len((await viewers.taste_state(viewer)).journal) == 3
+        session.execute(f"UPDATE {settings.cassandra_keyspace}.viewer_history "
+                        "SET taste_journal[1] = 0xdead WHERE userid = %s", (viewer,))
+        await service.record_view(viewer, ids[4], "e4", 400, 600)
+        return await viewers.taste_state(viewer), await service.taste(viewer)
+
+    stored, state = asyncio.run(run())
+    assert stored.journal == (), "rebuilt from history: a snapshot, the journal cleared"
+    assert state.positive_count() == 5, "every view counted, none lost to the damage"

@@ -59,6 +59,16 @@ VIEW_EVENTS = Counter(
     "killrvideo_view_events_total",
     "Playback events received: recorded, or duplicate (an event id already counted).",
     ["outcome"])
+TASTE_COMMITS = Counter(
+    "killrvideo_taste_commits_total",
+    "Taste-state commits by what they wrote: journal (an entry), snapshot (the head and "
+    "channel rows, every PROFILE_JOURNAL_COMMITS-th), rebuild (a state rebuilt from history).",
+    ["kind"])
+TASTE_KEPT_STATES = Counter(
+    "killrvideo_taste_kept_states_total",
+    "Commits by where they started: used (the state this replica kept), absent (none kept: "
+    "read from the store), stale (kept, but another replica had committed since: retried).",
+    ["result"])
 JOBS = Counter(
     "killrvideo_jobs_total", "Background jobs this process ran that ended, by kind and "
     "status (succeeded, failed, interrupted).",

@@ -44,6 +44,7 @@ from killrvideo_reco.domain.taste_profile import (
     apply_change,
     channel_of,
 )
+from killrvideo_reco.metrics import TASTE_COMMITS, TASTE_KEPT_STATES
 from killrvideo_reco.retries import call, conditional_write, retry_transient
 from killrvideo_reco.service.group_commit import GroupCommits
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
@@ -201,11 +202,16 @@ class ActivityService:
         version = history_rules.next_version(expected, _now_us())
         writes = tuple(HistoryWrite(written[v], frozenset(ids)) for v, ids in added.items())
         snapshot = entries is None or entries + 1 >= self.journal_commits
-        if not await self.viewers.commit(TasteChange(
-                user_id, expected, version, state, model_id, writes, rebuilt,
-                None if snapshot else tuple(journal))):
+        applied = await self.viewers.commit(TasteChange(
+            user_id, expected, version, state, model_id, writes, rebuilt,
+            None if snapshot else tuple(journal)))
+        TASTE_KEPT_STATES.labels("absent" if kept is None else "used" if applied
+                                 else "stale").inc()
+        if not applied:
             self.reader.forget(user_id)  # another writer: start from the store
             return None
+        TASTE_COMMITS.labels("rebuild" if rebuilt else "snapshot" if snapshot
+                             else "journal").inc()
         self.reader.remember(user_id, version, model_id, state,
                              0 if snapshot or entries is None else entries + 1)
         await asyncio.gather(
@@ -225,6 +231,7 @@ class ActivityService:
             if await self.viewers.commit(TasteChange(user_id, taste.version, version, state,
                                                      model_id, replace_channels=True)):
                 self.reader.remember(user_id, version, model_id, state, 0)
+                TASTE_COMMITS.labels("rebuild").inc()
                 await self._write_read_model(user_id, state, model_id, version, run)
                 return state.preference_vector(self.params) is not None
             return None

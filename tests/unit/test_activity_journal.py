@@ -120,3 +120,30 @@ def test_a_kept_state_skips_the_replay_and_is_never_used_stale():
     online = viewers.profiles[user][1].preference_vector
     asyncio.run(kept.rebuild(user, MODEL))
     np.testing.assert_allclose(online, viewers.profiles[user][1].preference_vector, atol=1e-6)
+
+
+def test_commits_are_counted_by_what_they_wrote_and_where_they_started():
+    from prometheus_client import REGISTRY
+
+    def count(name, label, value):
+        return REGISTRY.get_sample_value(name, {label: value}) or 0.0
+
+    def commits(kind):
+        return count("killrvideo_taste_commits_total", "kind", kind)
+
+    def kept(result):
+        return count("killrvideo_taste_kept_states_total", "result", result)
+
+    videos, viewers, _, ids, params = world(count=6)
+    before = {k: commits(k) for k in ("journal", "snapshot", "rebuild")}
+    starts = {k: kept(k) for k in ("used", "absent", "stale")}
+    activity = ActivityService(videos, viewers, params, DIM, journal_commits=3, kept_states=10)
+    other = ActivityService(videos, viewers, params, DIM, journal_commits=3)
+    user = uuid.uuid4()
+    views(activity, user, ids[:4])      # snapshot, journal, journal, snapshot
+    views(other, user, ids[4:5], start=4)  # journal, read from the store
+    views(activity, user, ids[5:6], start=5)  # kept but stale: refused, then a journal entry
+    asyncio.run(activity.rebuild(user, MODEL))
+    assert {k: commits(k) - v for k, v in before.items()} == \
+        {"journal": 4, "snapshot": 2, "rebuild": 1}
+    assert {k: kept(k) - v for k, v in starts.items()} == {"used": 3, "absent": 3, "stale": 1}

@@ -122,6 +122,9 @@ def test_results_detect_a_skewed_assignment(api, cassandra, videos, moderator):
                   if variant_index(salt, u, [50, 50]) == 0][:30]
         for user in skewed:
             page = api.get(FEED, params={"pageSize": 3}, headers=auth(settings, user)).json()
+        # Impressions are written in the background: a click sent before its page's rows
+        # exist is not attributed (a real viewer clicks seconds later).
+        assert wait_for_rows(session, settings.cassandra_keyspace, skewed[-1])
         clicked = api.post(f"/api/v1/videos/{page['items'][0]['videoId']}/views",
                            headers=auth(settings, skewed[-1]),
                            json={"eventId": "x", "secondsWatched": 30.0,

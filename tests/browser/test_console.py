@@ -239,25 +239,34 @@ def test_an_experiments_results_and_the_online_metrics(session, axe_script):
             {"name": "popularity", "percent": 50, "overrides": {"popularity": True}}]})
     experiment = created["experimentId"]
     call(base, "POST", f"{admin}/{experiment}/start", token["operator"])
-    served = watched = 0  # two feed pages for each demo viewer: impressions in their variant
+    def counted(served: int, watched: int) -> tuple[dict, int, int]:
+        for _ in range(30):  # impressions and clicks are counted in the background
+            results = call(base, "GET", f"{admin}/{experiment}/results", token["operator"])
+            shown = sum(v["impressions"] for v in results["variants"])
+            clicks = sum(v["attributedViews"] for v in results["variants"])
+            if shown >= served and clicks >= watched:
+                break
+            time.sleep(0.5)
+        return results, shown, clicks
+
+    # Two feed pages for each demo viewer: impressions in their variant.
+    first_pages = {name: [call(base, "GET", f"/api/v1/recommendations/foryou?page={number}",
+                               token[name]) for number in (1, 2)] for name in viewers}
+    served = sum(len(p["items"]) for pages in first_pages.values() for p in pages)
+    assert served > 0
+    # Clicks once the pages are recorded (a real viewer clicks seconds later), so that each
+    # is attributed to the page it names.
+    assert counted(served, 0)[1] == served
+    watched = 0
     for n, name in enumerate(viewers):
-        pages = [call(base, "GET", f"/api/v1/recommendations/foryou?page={number}",
-                      token[name]) for number in (1, 2)]
-        served += sum(len(p["items"]) for p in pages)
-        for item in pages[0]["items"][:1 + n % 2]:  # then watch one or two of them: clicks
+        page_one = first_pages[name][0]
+        for item in page_one["items"][:1 + n % 2]:  # watch one or two of them: clicks
             call(base, "POST", f"/api/v1/videos/{item['videoId']}/views", token[name], {
                 "eventId": f"browser-{name}-{item['videoId']}",
                 "secondsWatched": 60.0 * (n % 5 + 1),
-                "durationS": 600.0, "recommendationId": pages[0]["recommendationId"]})
+                "durationS": 600.0, "recommendationId": page_one["recommendationId"]})
             watched += 1
-    assert served > 0
-    for _ in range(30):  # impressions and clicks are counted in the background: wait a little
-        results = call(base, "GET", f"{admin}/{experiment}/results", token["operator"])
-        shown = sum(v["impressions"] for v in results["variants"])
-        clicks = sum(v["attributedViews"] for v in results["variants"])
-        if shown >= served and clicks >= watched:
-            break
-        time.sleep(0.5)
+    results, shown, clicks = counted(served, watched)
     assert (shown, clicks) == (served, watched), results
     page.get_by_role("link", name="Experiments").click()
     expect(page).to_have_url(re.compile(r"/console/experiments$"))

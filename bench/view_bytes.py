@@ -180,19 +180,19 @@ async def _measure(resources, settings) -> int:
     for n, fresh in ((50, ids[-2 * cycle:-cycle]), (2000, ids[-cycle:])):
         user = uuid.uuid4()
         await seed_viewer(resources.viewers, resources.activity, model, user, ids[:n])
-        reader = resources.activity.reader
-        cold = (facts.cache, facts.references, reader)
-        steps = {0: ("cold: a fresh replica", cold), 1: ("warm", ()),
-                 2: ("facts expired, references and state kept", (facts.cache,)),
-                 cycle // 2: (f"cold, {cycle // 2} entries to replay: another replica", cold)}
+        # step -> (label, caches emptied, whether the replica forgets the kept state)
+        cold = ((facts.cache, facts.references), True)
+        steps = {0: ("cold: a fresh replica", *cold), 1: ("warm", (), False),
+                 2: ("facts expired, references and state kept", (facts.cache,), False),
+                 cycle // 2: (f"cold, {cycle // 2} entries to replay: another replica", *cold)}
         meters = []
         for k, video in enumerate(fresh):
-            label, cleared = steps.get(k, ("warm", ()))
+            label, cleared, forget = steps.get(k, ("warm", (), False))
             for cache in cleared:
-                if cache is reader:
-                    reader.forget(user)
-                elif cache is not None:
+                if cache is not None:
                     cache.clear()
+            if forget:
+                resources.activity.reader.forget(user)
             meters.append(await one_view(resources.activity, user, video))
             kind = "snapshot" if k == cycle - 1 else "journal entry"
             if k in steps or k == cycle - 1:

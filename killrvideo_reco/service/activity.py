@@ -213,7 +213,7 @@ class ActivityService:
         TASTE_COMMITS.labels("rebuild" if rebuilt else "snapshot" if snapshot
                              else "journal").inc()
         self.reader.remember(user_id, version, model_id, state,
-                             0 if snapshot or entries is None else entries + 1)
+                             0 if entries is None or snapshot else entries + 1)
         await asyncio.gather(
             self._write_read_model(user_id, state, model_id, version, run),
             *(self.viewers.count_view(*count) for count in counts))

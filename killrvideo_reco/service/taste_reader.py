@@ -71,13 +71,17 @@ class TasteReader:
         """The state this replica last committed for the viewer, if a change under this
         model, run and weights may start from it."""
         kept = self._committed.get(user_id) if self._committed is not None else None
-        if kept is None:
-            return None
-        state = kept.state
-        if (kept.model_id != model_id or state.behaviour_run != (run.run_id if run else "")
-                or not state.matches(self.params) or state.dimension != self.dimension):
+        if kept is None or not self._fits(kept.state, kept.model_id, model_id, run):
             return None
         return kept
+
+    def _fits(self, state: TasteState, state_model: str | None, model_id: str | None,
+              run: BehaviourRun | None) -> bool:
+        """Whether a change under this model and run may start from `state`: its sums use
+        the same model, run, weights and dimension."""
+        return (state.dimension == self.dimension and state.matches(self.params)
+                and state_model == model_id
+                and state.behaviour_run == (run.run_id if run else ""))
 
     async def current(self, user_id: uuid.UUID, taste: TasteRecord, model_id: str | None,
                       run: BehaviourRun | None) -> tuple[TasteState, bool]:
@@ -92,21 +96,22 @@ class TasteReader:
             # is the record, rebuild from it.
             return await self.from_history(user_id, model_id, None, run), True
         head = taste.state.base
-        if (head.dimension != self.dimension or not head.matches(self.params)
-                or taste.model_id != model_id or head.behaviour_run != run_id):
+        if not self._fits(head, taste.model_id, model_id, run):
             # Stored sums use another model, run or weights: start over from history.
             log.info("user %s: rebuilding taste state (model %s -> %s, run %r -> %r)",
                      user_id, taste.model_id, model_id, head.behaviour_run, run_id)
             return await self.from_history(user_id, model_id, None, run), True
         journal = journal_videos(taste.journal)
-        if journal:  # the journal's videos and the head's references in one read of misses
-            await self.facts.many(list(dict.fromkeys([*taste.state.references(), *journal])))
+        # The journal's videos and the head's references in one read of the misses; the
+        # references then resolve from the facts cache.
+        facts = (await self.facts.many(list(dict.fromkeys([*taste.state.references(),
+                                                           *journal])))
+                 if journal else {})
         # The recent likes and medoids are stored by reference: their vectors come from
         # the facts cache (nearly always) or one read of the misses.
         state = await self.facts.resolve(taste.state, model_id, self.params)
         if not journal:
             return state, False
-        facts = await self.facts.many(journal)
 
         def inputs(video_id: uuid.UUID):
             f = facts.get(video_id)

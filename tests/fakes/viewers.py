@@ -45,14 +45,11 @@ class FakeViewerStore:
 
     async def read_for_change(self, user_id, video_ids, channels):
         record = await self.taste_state(user_id)
+        wanted = [*channels, *journal_channels(record.journal)] if record.state else []
+        rows, cells = await self.rows_for_change(user_id, video_ids, wanted, 0)
         if record.state is not None:
-            cells = self.channels.get(user_id, {})
-            wanted = [*channels, *journal_channels(record.journal)]
-            record = replace(record, state=record.state.with_channels(
-                {key: cells[key] for key in wanted if key in cells}))
-        await asyncio.sleep(0)
-        mine = self.rows.get(user_id, {})
-        return record, {v: mine[v] for v in video_ids if v in mine}
+            record = replace(record, state=record.state.with_channels(cells))
+        return record, rows
 
     async def rows_for_change(self, user_id, video_ids, channels, dimension):
         await asyncio.sleep(0)

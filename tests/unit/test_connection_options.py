@@ -18,3 +18,18 @@ def test_every_connection_turns_nagle_off_and_speaks_protocol_v4():
         assert cluster.protocol_version == 4
     finally:
         cluster.shutdown()
+
+
+def test_row_factory_matches_the_drivers_and_reuses_its_classes():
+    from cassandra.query import named_tuple_factory
+
+    from killrvideo_reco.store.connection import cached_row_factory
+
+    for columns in (["videoid", "views"], ["[applied]", "taste_version"],
+                    ["system.count(videoid)"]):
+        rows = [tuple(range(len(columns)))]
+        ours, drivers = cached_row_factory(columns, rows), named_tuple_factory(columns, rows)
+        assert ours == drivers and ours[0]._fields == drivers[0]._fields
+        again = cached_row_factory(list(columns), rows)
+        assert type(again[0]) is type(ours[0]), "one class per column list, not per result"
+    assert cached_row_factory(["[applied]"], [(True,)])[0].applied is True

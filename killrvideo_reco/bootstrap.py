@@ -118,9 +118,9 @@ def build_stores(session: Session, keyspace: str) -> Stores:
 class Services:
     videos: VideoRepository
     viewers: ViewerRepository
-    behaviour: BehaviourRepository | None
+    behaviour: BehaviourRepository
     training: TrainingRepository | None
-    runs: LiveRun | None
+    runs: LiveRun
     feed: FeedService
     activity: ActivityService
     catalogue: CatalogueService
@@ -132,12 +132,12 @@ class Services:
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
-                   embedder: EmbeddingProvider, behaviour: BehaviourRepository | None = None,
+                   embedder: EmbeddingProvider, behaviour: BehaviourRepository,
                    training: TrainingRepository | None = None,
                    neighbours: NeighbourRepository | None = None,
                    impressions: ImpressionRepository | None = None,
                    experiments: ExperimentRepository | None = None) -> Services:
-    runs = LiveRun(behaviour, settings.feed_cache_ttl_s) if behaviour else None
+    runs = LiveRun(behaviour, settings.feed_cache_ttl_s)
     facts_cache = ttl_cache(settings.feed_cache_ttl_s, settings.view_facts_cache_size)
     summaries = summary_reader(videos, settings)
     activity = ActivityService(videos, viewers, profile_params(settings),

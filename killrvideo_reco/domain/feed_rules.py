@@ -1,16 +1,15 @@
-"""The feed's rules with no I/O: which profile is usable, how far to search, what to
-drop, how to page (the learned scorer is domain/ranking.py). The service layer feeds
+"""The feed's rules with no I/O: which profile is usable, how deep to read each source,
+when to widen one, how to page (the learned scorer is domain/ranking.py). The service layer feeds
 these with what the stores return."""
 from __future__ import annotations
 
-import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from killrvideo_reco.domain.models import Candidate, StoredProfile
+from killrvideo_reco.domain.models import StoredProfile
 
 
 @dataclass(frozen=True)
@@ -37,17 +36,6 @@ def usable_profile(prefs: StoredProfile | None, catalogue_model: str | None,
     return ProfileVerdict(vector, "ok")
 
 
-def first_ann_limit(needed: int, overfetch: float, base: int, cap: int) -> int:
-    """The first horizon to ask Cassandra for: over-fetch so that exclusions rarely
-    leave the page short, on a fixed doubling schedule so every page of one feed
-    is cut from the same candidate list."""
-    want = max(1, math.ceil(needed * overfetch))
-    limit = base
-    while limit < want and limit < cap:
-        limit *= 2
-    return min(limit, cap)
-
-
 def source_depth(wanted: int, watched: int, cap: int | None = None) -> int:
     """Rows to read from one candidate source: what it should bring, plus an allowance for
     what the viewer has already seen among them, at most as much again. A heavy watcher
@@ -61,28 +49,6 @@ def source_short(found: int, fresh: int, limit: int, wanted: int, cap: int) -> b
     should bring: the other sources fill the rest, so only a viewer who has seen nearly
     all of a source's top rows pays for a deeper query."""
     return found >= limit and fresh * 4 < wanted and limit < cap
-
-
-def next_ann_limit(limit: int, cap: int) -> int | None:
-    """Grow geometrically up to Cassandra's ANN LIMIT cap; None when already at it."""
-    return None if limit >= cap else min(limit * 2, cap)
-
-
-def recommendable(candidates: Iterable[Candidate], seen: set[uuid.UUID],
-                  similarity_floor: float) -> list[Candidate]:
-    """Drop what the viewer watched or hid and what is below the floor; order by score
-    with the video id as tie-break, so equal scores page deterministically."""
-    kept = [c for c in candidates
-            if c.summary.video_id not in seen and c.score >= similarity_floor]
-    kept.sort(key=lambda c: (-c.score, c.summary.video_id.bytes))
-    return kept
-
-
-def horizon_exhausted(candidates: Sequence[Candidate], limit: int,
-                      similarity_floor: float) -> bool:
-    """No wider search can add anything: fewer rows than asked (the whole catalogue
-    was returned) or the tail already fell below the similarity floor."""
-    return len(candidates) < limit or (bool(candidates) and candidates[-1].score < similarity_floor)
 
 
 def page_bounds(page: int, page_size: int) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from typing import Literal
 
 import numpy as np
 
+from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.interests import Interest, InterestRef
 from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_head import StoredHead
@@ -91,6 +92,16 @@ class BehaviourRun:
     popular: tuple[uuid.UUID, ...] = ()
     query_map: bytes | None = None  # ALS runs: see domain/behaviour.viewer_query
 
+    @property
+    def trained(self) -> bool:
+        return bool(self.run_id)
+
+
+# What the feed ranks with before the first training run: the same pipeline over the
+# content space alone. No video carries this run's behaviour vector or popularity (its
+# id is empty), so those features are 0 and the default weights rank by content.
+UNTRAINED = BehaviourRun(run_id="", slot=SLOTS[0], dimension=0, max_norm=1.0)
+
 
 @dataclass(frozen=True)
 class PopularPool:
@@ -112,7 +123,7 @@ class BasedOn:
 
 @dataclass(frozen=True)
 class RankingFeatures:
-    """Why a two-stage item ranks where it does: its features and the fitted score."""
+    """Why a personalised item ranks where it does: its features and its score."""
     behaviour: float
     content: float
     popularity: float
@@ -126,7 +137,7 @@ class FeedItem:
     summary: VideoSummary
     similarity: float | None = None
     based_on: tuple[BasedOn, ...] = ()
-    ranking: RankingFeatures | None = None  # two-stage items only (the operator console)
+    ranking: RankingFeatures | None = None  # personalised items only (the operator console)
 
 
 @dataclass(frozen=True)

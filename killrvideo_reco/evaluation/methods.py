@@ -1,9 +1,9 @@
 """The recommenders compared. Each returns one user's top-k movie ids, best first.
 
-The For You method is FeedService.for_you itself: the content-only feed before the
-first training run, the two-stage feed after it. The other vector methods call the same
-stores outside FeedService (VideoStore.nearest, BehaviourStore.nearest,
-ViewerStore.seen_among), with the feed's own candidate search where it applies.
+The For You method is FeedService.for_you itself: the pipeline over the content space
+before the first training run, the two-stage feed after it. The other vector methods call
+the same stores outside FeedService (VideoStore.nearest, BehaviourStore.nearest,
+ViewerStore.seen_among) with the feed's exclusion rules: a plain nearest-unseen search.
 Popularity and latest rank in memory and exclude the user's training watches, which are
 exactly the rows of viewer_history that seen_among would find.
 """
@@ -19,6 +19,7 @@ from killrvideo_reco.domain.models import BehaviourRun, Candidate
 from killrvideo_reco.domain.taste_profile import ProfileParams
 from killrvideo_reco.evaluation.data import UserSplit, watch_for_rating
 from killrvideo_reco.evaluation.loader import user_uuid, video_uuid
+from killrvideo_reco.evaluation.nearest_unseen import nearest_unseen
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.service.ports import BehaviourRepository, VideoRepository, ViewerRepository
 from killrvideo_reco.settings import Settings
@@ -81,8 +82,10 @@ class Recommenders:
         return _top_unseen(self.catalogue.latest, user, self.k)
 
     async def ann_unseen(self, user: UserSplit, vector: np.ndarray, needed: int) -> list[Candidate]:
-        """The feed's own candidate search for any query vector."""
-        return await self.feed.nearest_unseen(user_uuid(user.user_id), vector, needed)
+        """The plain nearest-unseen search (evaluation/nearest_unseen.py) for any vector."""
+        return await nearest_unseen(self.videos, self.viewers, user_uuid(user.user_id), vector,
+                                    needed, self.settings.feed_similarity_floor,
+                                    self.settings.feed_max_ann_limit)
 
     async def mean_vector(self, user: UserSplit) -> list[int]:
         """Unweighted mean of every training watch (bounces included), no decay."""
@@ -112,6 +115,14 @@ class Recommenders:
         prefs, model = await self.viewers.profile(user_uuid(user.user_id)), \
             await self.videos.catalogue_model()
         return feed_rules.usable_profile(prefs, model, self.settings.vector_dimension).vector
+
+    async def profile_ann(self, user: UserSplit) -> list[int] | None:
+        """The stored profile's ANN top k, unseen (the plain search): what `exact`
+        checks the index against. None when the user has no usable profile."""
+        vector = await self.profile_vector(user)
+        if vector is None:
+            return None
+        return self._movies((await self.ann_unseen(user, vector, self.k))[:self.k])
 
     async def exact(self, user: UserSplit) -> list[int] | None:
         """Brute-force top k of the stored profile over the whole catalogue (numpy), to

@@ -127,6 +127,7 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
     mean_out = await _per_user(users, rec.mean_vector)
     i2i_out = await _per_user(users, rec.item_to_item)
     exact_out = await _per_user(users, rec.exact)
+    ann_out = await _per_user(users, rec.profile_ann)
     lap("rank before training (content methods)")
 
     training = await run_training(services, settings, progress_stream=sys.stderr)
@@ -159,7 +160,7 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
                      {u.user_id: rec.popularity(u) for u in users}),
         MethodResult("latest", "Latest (highest movieId, unwatched)",
                      {u.user_id: rec.latest(u) for u in users}),
-        MethodResult("content", "Content only: taste profile + ANN (the feed before training)",
+        MethodResult("content", "Content only: the feed before training (FeedService, no run)",
                      {u: items for u, (items, _) in content_out.items()}),
         MethodResult("behaviour", "Behaviour only: behaviour vector + ANN", behaviour_out),
         MethodResult("foryou", "For You: two-stage feed (FeedService)",
@@ -212,8 +213,8 @@ async def evaluate(settings: Settings, stores: Stores, provider: EmbeddingProvid
     related_results += popular_now  # scored with `results` already
     train_seen = {u.user_id: {r.movie_id for r in u.train} for u in users}
     leaks = sum(len(set(items) & train_seen[u]) for u, (items, _) in feed_out.items())
-    overlaps = [len(set(content_out[u][0]) & set(exact)) / config.k
-                for u, exact in exact_out.items() if exact and content_out[u][1] == "personalized"]
+    overlaps = [len(set(ann) & set(exact)) / config.k
+                for u, exact in exact_out.items() if exact and (ann := ann_out[u])]
     stats = {
         "ann_agreement": sum(overlaps) / len(overlaps) if overlaps else 0.0,
         "movies": len(movies), "ratings": len(dataset.ratings),

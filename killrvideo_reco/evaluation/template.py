@@ -145,15 +145,17 @@ Only aggregate metrics derived from the data are published here.
   page_size=10)` against keyspace `{keyspace}`; the feed excludes watched videos itself
   (training movies it returned anyway: {feed_returned_watched}; lists shorter than 10:
   {short_feed_lists}; feed sources: {sources}). ANN check: on average {ann_agreement} of
-  the content-only top 10 are also in the exact top 10 (brute-force cosine over the whole
-  catalogue, numpy) of the same stored profile vector.
+  the stored profile vector's ANN top 10 (the plain nearest-unseen search,
+  `evaluation/nearest_unseen.py`) are also in its exact top 10 (brute-force cosine over
+  the whole catalogue, numpy).
 - **Popularity** = most training ratings over all qualifying users (held-out ratings
   never count), ties by movie id. **Latest** = highest movieId first (MovieLens assigns
   ids in the order movies were added). Both rank in memory.
 - **Unweighted mean vector** = mean of the unit embeddings of every training watch
   (bounces included, no decay, no weights), then `VideoStore.nearest` +
-  `ViewerStore.seen_among` with the feed's ranking rules (same widening horizon and
-  similarity floor), outside `FeedService`.
+  `ViewerStore.seen_among` in the plain nearest-unseen search
+  (`evaluation/nearest_unseen.py`: the same similarity floor, a horizon doubled while
+  short), outside `FeedService`.
 - **Item-to-item** = the user's last 5 positive training watches (>= 2.5 stars, i.e. not
   a bounce); each seed's unseen ANN neighbours (same store calls as above), a candidate
   scored by its max cosine over the seeds (`sum` as a variant).
@@ -165,8 +167,11 @@ Only aggregate metrics derived from the data are published here.
 
 ## How the For You feed is built
 
-- **Before training** the feed is the content-only path (the "Content only" row): the
-  taste profile's preference vector, ANN over `content_features`.
+- **Before training** the feed runs the same pipeline with no run (the "Content only"
+  row): candidates from the taste profile's preference vector (one ANN over
+  `content_features`, or each interest's neighbour list) and the popular pool, excluded,
+  ranked by the default weights (content similarity, as no behaviour vectors or run
+  popularity exist yet), shaped and paged as after training.
 - **`make train`'s code** (`jobs/train.py`, `run_training`) then runs on this keyspace:
   history read through token ranges, PureSVD item vectors (default; see the sensitivity
   table for ALS), viewer vectors as weighted sums of item vectors, ranking weights fitted

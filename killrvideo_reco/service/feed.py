@@ -1,13 +1,13 @@
 """The "For You" feed: where a viewer's page of recommendations is computed.
 
-two-stage (once a training run is live): candidates from the viewer's behaviour vector
-(ANN over the run's behaviour slot), their interests or content preference vector (ANN
-over content_features) and the popular pool, merged, watched/hidden dropped, ranked by the
-run's fitted weights (service/retrieval.py, domain/ranking.py), shaped for diversity, freshness and the
-creator cap (domain/shaping.py), then paged.
-content only (before the first training): preference vector -> ANN over content_features
--> drop watched/hidden and below-floor -> page; the horizon doubles while the page is short.
-cold start: trending, then latest, with the same exclusions.
+One pipeline, in stages: retrieval (service/retrieval.py: candidates from the viewer's
+behaviour vector, their interests or content preference vector, the just-watched lists
+and the popular pool, merged, watched and hidden dropped exactly), ranking
+(domain/ranking.py: the live run's fitted weights), shaping (domain/shaping.py:
+diversity, freshness, the creator cap), then paging. Before the first training run the
+same pipeline runs with models.UNTRAINED: content space and popular pool only, default
+weights. Without a usable profile: cold start, trending then latest, with the same
+exclusions.
 """
 from __future__ import annotations
 
@@ -27,18 +27,17 @@ from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain.behaviour import viewer_query
 from killrvideo_reco.domain.explanations import based_on_for_items
 from killrvideo_reco.domain.models import (
+    UNTRAINED,
     BasedOn,
-    Candidate,
     FeedItem,
     FeedPage,
     FeedSource,
     RankingFeatures,
-    RecentVideo,
     VideoSummary,
 )
 from killrvideo_reco.domain.ranking import Ranked
 from killrvideo_reco.domain.shaping import ShapingParams, shaped
-from killrvideo_reco.metrics import ANN_WIDENINGS, FEED_LIST_CACHE, count_candidates
+from killrvideo_reco.metrics import FEED_LIST_CACHE
 from killrvideo_reco.service.fallback import FallbackPool
 from killrvideo_reco.service.just_watched import JustWatchedSource
 from killrvideo_reco.service.neighbours import CandidateFeatures, ContentNeighbours, InterestSource
@@ -73,7 +72,7 @@ class RankedList:
 
 class FeedService:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
-                 settings: Settings, behaviour: BehaviourRepository | None = None,
+                 settings: Settings, behaviour: BehaviourRepository,
                  runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None,
                  popularity_only: bool = False, repeats: RepeatLimit | None = None,
                  summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None,
@@ -90,15 +89,15 @@ class FeedService:
         self.neighbours = ContentNeighbours(
             videos, neighbours, settings.feed_neighbours,
             settings.feed_neighbours_max_age_h * 3600) if neighbours else None
-        lists_on = bool(behaviour and neighbours and settings.feed_neighbours > 0)
+        lists_on = bool(neighbours and settings.feed_neighbours > 0)
         features = CandidateFeatures(behaviour, settings.feed_feature_cache_size) \
-            if behaviour is not None and lists_on else None
+            if lists_on else None
         interest_source = InterestSource(self.neighbours, features) \
             if self.neighbours and features else None
         just_watched = JustWatchedSource(
             neighbours, features, settings.feed_just_watched_videos,
             settings.feed_just_watched_candidates) if neighbours and features else None
-        self.two_stage = behaviour and CandidateRetrieval(behaviour, viewers, CandidateLimits(
+        self.retrieval = CandidateRetrieval(behaviour, viewers, CandidateLimits(
             settings.candidate_sizes, settings.feed_similarity_floor,
             settings.feed_cache_ttl_s, settings.feed_interest_similarity),
             interest_source, just_watched, features)
@@ -120,8 +119,9 @@ class FeedService:
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         if self.popularity_only:
             return await self._cold_start(user_id, page, page_size)
-        stored, catalogue_model, run = await asyncio.gather(
+        stored, catalogue_model, live = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
+        run = live or UNTRAINED
         prefs = await self.facts.resolve_profile(stored, self.settings.vector_dimension)
         positives = prefs.item_count if prefs is not None else 0
         verdict = feed_rules.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
@@ -129,8 +129,7 @@ class FeedService:
             self._log_unusable_once(user_id, verdict.reason)
         behaviour = prefs.behaviour_in(run) if prefs is not None else None
         behaviour_query = viewer_query(behaviour, run) if behaviour is not None else None
-        if run is not None and self.two_stage and (behaviour_query is not None
-                                                   or verdict.vector is not None):
+        if behaviour_query is not None or verdict.vector is not None:
             listed = await self._ranked(user_id, run, prefs, behaviour_query, verdict.vector)
             if listed.ranked:
                 start, end = feed_rules.page_bounds(page, page_size)
@@ -138,18 +137,9 @@ class FeedService:
                 # Page 1 reads the summaries of every shaped page: the next pages find
                 # them in the summary cache.
                 ahead = [r.candidate.video_id for r in shown[end:]] if start == 0 else []
-                items = await self._two_stage_items(shown[start:end], prefs, ahead)
+                items = await self._items(shown[start:end], prefs, ahead)
                 return FeedPage(items, len(listed.ranked), page, page_size, "personalized",
                                 positives)
-        elif verdict.vector is not None and prefs is not None:
-            fresh, over_shown = await asyncio.gather(
-                self.nearest_unseen(user_id, verdict.vector, page * page_size),
-                self.repeats.over_shown(user_id))
-            fresh = [c for c in fresh if c.summary.video_id not in over_shown]
-            if fresh:
-                start, end = feed_rules.page_bounds(page, page_size)
-                items = await self._explain(fresh[start:end], prefs.recent_positive)
-                return FeedPage(items, len(fresh), page, page_size, "personalized", positives)
         return replace(await self._cold_start(user_id, page, page_size), positives=positives)
 
     async def _ranked(self, user_id: uuid.UUID, run, prefs, behaviour_query,
@@ -162,14 +152,13 @@ class FeedService:
         if cached is not None:
             FEED_LIST_CACHE.labels("hit").inc()
             return cached
-        assert self.two_stage
         size = self.settings.feed_popular_candidates
         popular = feed_rules.merge_unique((await self.fallback.trending())[:size],
                                        run.popular[:size])
         interests = prefs.interests if prefs is not None and content_query is not None else ()
         # Embeddings are float16 whether cached or not: a page served from the cache is
         # shaped and explained from exactly what the first page was.
-        ranked, over_shown = await asyncio.gather(self.two_stage.ranked_unseen(
+        ranked, over_shown = await asyncio.gather(self.retrieval.ranked_unseen(
             user_id, run, behaviour_query, content_query, popular, interests,
             prefs.model_id if prefs is not None else None,
             prefs.item_count if prefs is not None else 0,
@@ -191,28 +180,7 @@ class FeedService:
             listed.shown = shaped(listed.ranked, self.shaping, listed.ranked_at, positions)
         return listed.shown
 
-    async def nearest_unseen(self, user_id: uuid.UUID, vector, needed: int) -> list[Candidate]:
-        """Videos nearest `vector` that the viewer has not seen, best first: at least
-        `needed` of them unless the search horizon (at most 1000 rows) runs out."""
-        floor, cap = self.settings.feed_similarity_floor, self.settings.feed_max_ann_limit
-        limit = feed_rules.first_ann_limit(needed, self.settings.feed_overfetch_factor,
-                                        self.settings.feed_candidate_window, cap)
-        while True:
-            candidates = await self.videos.nearest(vector, limit)
-            above = [c for c in candidates if c.score >= floor]
-            seen = await self.viewers.seen_among(user_id, [c.summary.video_id for c in above])
-            fresh = feed_rules.recommendable(above, seen, floor)
-            count_candidates("content_only", {"content": candidates}, len(fresh))
-            grown = feed_rules.next_ann_limit(limit, cap)
-            if (len(fresh) >= needed or grown is None
-                    or feed_rules.horizon_exhausted(candidates, limit, floor)):
-                return fresh
-            log.debug("user %s: %d of %d needed within %d candidates; widening to %d",
-                      user_id, len(fresh), needed, limit, grown)
-            ANN_WIDENINGS.labels("content_only").inc()
-            limit = grown
-
-    async def _two_stage_items(self, window: list[Ranked], prefs,
+    async def _items(self, window: list[Ranked], prefs,
                                ahead: Sequence[uuid.UUID] = ()) -> list[FeedItem]:
         """The page's items, each explained by the recent likes of the interest it
         belongs to (all recent likes when it belongs to none). `ahead`: videos of the
@@ -247,21 +215,6 @@ class FeedService:
                          max(r.candidate.behaviour, r.candidate.content), tuple(reasons),
                          _features(r))
                 for r, reasons in zip(shown, why)]
-
-    async def _explain(self, page: list[Candidate],
-                       recent: Sequence[RecentVideo]) -> list[FeedItem]:
-        vectors = (await self.videos.vectors([c.summary.video_id for c in page])
-                   if recent and page else {})
-        return self._explained(page, vectors, recent)
-
-    @staticmethod
-    def _explained(page: list[Candidate], vectors: dict,
-                   recent: Sequence[RecentVideo]) -> list[FeedItem]:
-        explanations: list[list[BasedOn]] = [[] for _ in page]
-        if recent and page:
-            explanations = based_on_for_items(
-                [vectors.get(c.summary.video_id) for c in page], recent)
-        return [FeedItem(c.summary, c.score, tuple(why)) for c, why in zip(page, explanations)]
 
     async def _cold_start(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         pool, trending = await self.fallback.candidates()

@@ -2,7 +2,8 @@
 content space (each interest's neighbour list when the viewer has several, else their
 preference vector), the just-watched lists and the popular pool, fetched concurrently,
 merged and excluded exactly. Ranking (domain/ranking.py) then scores them and shaping
-(domain/shaping.py) orders them.
+(domain/shaping.py) orders them. Before the first training run (models.UNTRAINED) the
+same stages run over the content space and the popular pool alone.
 
 The search horizons depend only on the viewer (never on the page asked for), so every
 page of one feed is cut from the same ranked list."""
@@ -76,33 +77,37 @@ class CandidateRetrieval:
         searches: dict[str, tuple[str, np.ndarray | None, int]] = {}
         wanted: dict[str, int] = {}  # fresh rows each source should bring
         cap, sizes = MAX_ANN_LIMIT, self.limits.sizes
+        path = "two_stage" if run.trained else "content_only"  # the metrics' label
+        # Untrained, no behaviour source: the content space gets its rows too, so the
+        # list is about as long before the first training run as after it.
+        content_rows = sizes.content + (0 if run.trained else sizes.behaviour)
         if behaviour_query is not None:
             searches["behaviour"] = ("behaviour", None,
                                      source_depth(sizes.behaviour, watched, cap))
             wanted["behaviour"] = sizes.behaviour
         listed: Coroutine[Any, Any, dict[str, list[FeedCandidate]]] | None = None
         if content_query is not None and len(interests) >= 2:
-            rows = interest_clusters.allocate(interests, sizes.content)
+            rows = interest_clusters.allocate(interests, content_rows)
             if self.interest_source is not None and model_id is not None:
                 size = self.interest_source.neighbours.size
                 listed = self.interest_source.candidates(
-                    run, interests, [rows_for(r, sizes.content, watched, size)
+                    run, interests, [rows_for(r, content_rows, watched, size)
                                      for r in rows], model_id, behaviour_query, content_query)
             else:
                 searches.update({f"interest {n}": ("content", i.medoid, min(
-                    cap, rows_for(rows[n], sizes.content, watched, cap)))
+                    cap, rows_for(rows[n], content_rows, watched, cap)))
                     for n, i in enumerate(interests)})
             wanted.update({f"interest {n}": r for n, r in enumerate(rows)})
         elif content_query is not None:
-            searches["content"] = ("content", None,
-                                   source_depth(sizes.content, watched, cap))
-            wanted["content"] = sizes.content
+            searches["content"] = ("content", None, source_depth(content_rows, watched, cap))
+            wanted["content"] = content_rows
         popular = (
             self._popular(run, behaviour_query, content_query, tuple(popular_ids[:sizes.popular]))
             if popular_ids and sizes.popular else _nothing())
         co_watched = (self.just_watched.candidates(run, recent, watched, behaviour_query,
                                                    content_query)
-                      if self.just_watched is not None and recent else _no_co_watched())
+                      if self.just_watched is not None and recent and run.trained
+                      else _no_co_watched())
         # Sources read by key are asked once, alongside the first ANN queries.
         by_key = asyncio.gather(popular, listed or _no_lists(), co_watched)
         found: dict[str, list[FeedCandidate]] = {}
@@ -134,7 +139,7 @@ class CandidateRetrieval:
             pending = {space: min(cap, 2 * limit) for space, limit in pending.items()
                        if source_short(len(found[space]), _fresh(found[space], seen),
                                        limit, wanted[space], cap)}
-            ANN_WIDENINGS.labels("two_stage").inc(len(pending))
+            ANN_WIDENINGS.labels(path).inc(len(pending))
         if JUST_WATCHED in found:
             found[JUST_WATCHED] = just.first_unseen(seen, sizes.just_watched_rows)
         merged: dict[uuid.UUID, FeedCandidate] = {}
@@ -144,7 +149,7 @@ class CandidateRetrieval:
                 known = merged.get(c.video_id)
                 merged[c.video_id] = c if known is None else known.evolve(
                     sources=known.sources | c.sources)
-        count_candidates("two_stage", found, len(merged))
+        count_candidates(path, found, len(merged))
         if not merged:
             return []
         candidates = sorted((_co_watched(c, just.similarity) for c in merged.values()),

@@ -12,10 +12,6 @@ class FeedSettings(BaseSettings):
     feed_similarity_floor: float = Field(
         0.0, description="Minimum cosine similarity (-1..1) for a personalised item."
     )
-    feed_overfetch_factor: float = Field(
-        2.0, description="ANN rows asked per item needed (before exclusions).")
-    feed_candidate_window: int = Field(
-        50, description="Smallest ANN LIMIT; doubled while a page comes up short.")
     feed_cache_ttl_s: float = Field(
         30.0, description="How long trending/latest lists and the catalogue model are cached.")
     view_facts_cache_size: int = Field(

@@ -36,6 +36,17 @@ class FakeBehaviourStore:
         return {v: (x, pop) for v, (run_id, x, pop) in self.slots[run.slot].items()
                 if run_id == run.run_id}
 
+    def _space(self, run, space) -> dict[uuid.UUID, tuple[np.ndarray, float]]:
+        """What an ANN query in `space` searches: the run's vectors in its behaviour slot;
+        every video with an embedding in the content space, as in Cassandra, with a
+        zero behaviour vector where the run has none."""
+        vectors = self._vectors(run)
+        if space == "behaviour":
+            return vectors
+        zero = np.zeros(run.dimension + 1, dtype=np.float32)
+        return {v: vectors.get(v, (zero, 0.0)) for v, video in self.videos.videos.items()
+                if video.content_features is not None}
+
     def _candidate(self, video_id, vector, popularity, bq, cq, source):
         video = self.videos.videos[video_id]
         unit = (video.content_features / np.linalg.norm(video.content_features)).astype(
@@ -49,7 +60,7 @@ class FakeBehaviourStore:
         source = space if ann_query is None else "interest"
         self.limits.append((source, limit))
         found = [self._candidate(v, x, pop, behaviour_query, content_query, source)
-                 for v, (x, pop) in self._vectors(run).items()]
+                 for v, (x, pop) in self._space(run, space).items()]
         if space == "behaviour":
             def key(c):
                 return -c.behaviour
@@ -68,7 +79,7 @@ class FakeBehaviourStore:
         return [c.video_id for c in found]
 
     async def popular_pool(self, run, video_ids):
-        vectors = self._vectors(run)
+        vectors = self._space(run, "content")
         ids = tuple(v for v in video_ids if v in vectors)
         content = np.stack([self.videos.videos[v].content_features for v in ids])
         content = content / np.linalg.norm(content, axis=1, keepdims=True)

@@ -56,8 +56,10 @@ def test_personalised_feed_follows_the_profile(api, cassandra, catalogue):
     assert data["source"] == "personalized"
     returned = {uuid.UUID(item["videoId"]) for item in data["items"]}
     assert len(returned) == 20 and returned <= set(ids_a)
+    # Before any training run the pipeline ranks by content; shaping may reorder
+    # near-equal neighbours, so the page is the nearest, not sorted by similarity.
     similarities = [item["similarity"] for item in data["items"]]
-    assert similarities == sorted(similarities, reverse=True)
+    assert min(similarities) > 0.5
 
 
 def test_watched_and_hidden_never_appear(api, cassandra, catalogue):
@@ -173,6 +175,7 @@ def test_dimension_mismatch_is_cold_start_not_500(cassandra, catalogue, caplog):
     import asyncio
 
     from killrvideo_reco.service.feed import FeedService
+    from killrvideo_reco.store.behaviour import BehaviourStore
     from killrvideo_reco.store.videos import VideoStore
     from killrvideo_reco.store.viewers import ViewerStore
 
@@ -182,8 +185,9 @@ def test_dimension_mismatch_is_cold_start_not_500(cassandra, catalogue, caplog):
     set_profile(settings, session, user, a)
     # A service configured for 128-d vectors reading a 384-d stored profile.
     narrow = settings.model_copy(update={"vector_dimension": 128})
-    service = FeedService(VideoStore(session, settings.cassandra_keyspace),
-                          ViewerStore(session, settings.cassandra_keyspace), narrow)
+    ks = settings.cassandra_keyspace
+    service = FeedService(VideoStore(session, ks), ViewerStore(session, ks), narrow,
+                          BehaviourStore(session, ks))
     page = asyncio.run(service.for_you(user, 1, 10))
     again = asyncio.run(service.for_you(user, 1, 10))
     assert page.source in ("trending", "latest") and page.items

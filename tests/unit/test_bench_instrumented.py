@@ -13,7 +13,7 @@ from killrvideo_reco.api import deps, schemas
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.service import feed as feed_module
 from killrvideo_reco.store import viewers as viewers_module
-from tests.fakes import FakeViewerStore
+from tests.fakes import FakeBehaviourStore, FakeViewerStore
 from tests.unit.test_feed_service import catalogue, profiled_viewer, settings
 
 
@@ -31,8 +31,9 @@ def test_the_timed_feed_is_wired_and_serves_what_the_feed_serves(timed):
     videos, ids = catalogue(40)
     viewers = FakeViewerStore()
     user = profiled_viewer(viewers)
+    behaviour = FakeBehaviourStore(videos)
     services = bootstrap.build_services(videos, viewers, settings(),
-                                        build_provider(settings()))
+                                        build_provider(settings()), behaviour)
 
     page = asyncio.run(services.feed.for_you(user, 1, 5))
 
@@ -40,5 +41,6 @@ def test_the_timed_feed_is_wired_and_serves_what_the_feed_serves(timed):
     assert page.source == "personalized"
     assert len(page.items) == 5 and {i.summary.video_id for i in page.items} <= set(ids)
     # An experiment's variant feed shares the stores: their methods stay timed once.
-    bootstrap.FeedService(videos, viewers, settings())
+    bootstrap.FeedService(videos, viewers, settings(), behaviour)
     assert not hasattr(videos.nearest.__wrapped__, "__wrapped__")
+    assert not hasattr(behaviour.nearest.__wrapped__, "__wrapped__")

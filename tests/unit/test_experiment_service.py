@@ -14,7 +14,12 @@ from killrvideo_reco.domain.models import ProfileReferences
 from killrvideo_reco.service.experiments import ExperimentConflict, ExperimentService
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
-from tests.fakes import FakeExperimentStore, FakeImpressionStore, FakeViewerStore
+from tests.fakes import (
+    FakeBehaviourStore,
+    FakeExperimentStore,
+    FakeImpressionStore,
+    FakeViewerStore,
+)
 from tests.unit.test_feed_service import DIM, catalogue, settings
 
 
@@ -24,10 +29,11 @@ def world():
     config = settings()
     impressions = ImpressionLog(FakeImpressionStore(),
                                 ImpressionParams(86400, timedelta(hours=24), 1000))
-    feed = FeedService(videos, viewers, config)
+    behaviour = FakeBehaviourStore(videos)
+    feed = FeedService(videos, viewers, config, behaviour)
 
     def build(overridden, run, popularity):
-        return FeedService(videos, viewers, overridden, popularity_only=popularity)
+        return FeedService(videos, viewers, overridden, behaviour, popularity_only=popularity)
     store = FakeExperimentStore()
     return ExperimentService(store, None, config, impressions, feed, build), store, viewers
 

@@ -3,12 +3,7 @@ import uuid
 import pytest
 
 from killrvideo_reco.domain import feed_rules
-from killrvideo_reco.domain.models import Candidate, StoredProfile, VideoSummary
-
-
-def candidate(score, video_id=None):
-    video_id = video_id or uuid.uuid4()
-    return Candidate(VideoSummary(video_id, "t", None, None, (), None, None), score)
+from killrvideo_reco.domain.models import StoredProfile
 
 
 def prefs(vector, model="m"):
@@ -34,32 +29,6 @@ class TestUsableProfile:
 
     def test_unknown_catalogue_model_does_not_block(self):
         assert feed_rules.usable_profile(prefs([0.0, 1.0, 0.0]), None, 3).vector is not None
-
-
-class TestHorizon:
-    def test_first_limit_overfetches_on_a_doubling_schedule(self):
-        assert feed_rules.first_ann_limit(10, 2.0, 50, 1000) == 50
-        assert feed_rules.first_ann_limit(30, 2.0, 50, 1000) == 100
-        assert feed_rules.first_ann_limit(300, 2.0, 50, 1000) == 800
-        assert feed_rules.first_ann_limit(900, 2.0, 50, 1000) == 1000
-
-    def test_growth_stops_at_the_cap(self):
-        assert feed_rules.next_ann_limit(400, 1000) == 800
-        assert feed_rules.next_ann_limit(800, 1000) == 1000
-        assert feed_rules.next_ann_limit(1000, 1000) is None
-
-    def test_exhausted_when_catalogue_returned_whole_or_tail_below_floor(self):
-        rows = [candidate(0.9), candidate(0.5)]
-        assert feed_rules.horizon_exhausted(rows, 10, 0.0)
-        assert not feed_rules.horizon_exhausted(rows, 2, 0.0)
-        assert feed_rules.horizon_exhausted(rows, 2, 0.6)
-
-
-def test_recommendable_drops_seen_and_below_floor_and_orders_deterministically():
-    a, b, c, d = (uuid.UUID(int=i) for i in (1, 2, 3, 4))
-    rows = [candidate(0.5, b), candidate(0.9, a), candidate(0.5, c), candidate(0.1, d)]
-    kept = feed_rules.recommendable(rows, seen={a}, similarity_floor=0.2)
-    assert [k.summary.video_id for k in kept] == [b, c]
 
 
 def test_trending_order_sums_days_and_breaks_ties_by_id():

@@ -1,4 +1,5 @@
-"""FeedService against in-memory stores: widening, paging, cold start."""
+"""FeedService against in-memory stores, before the first training run: the pipeline over
+the content space (widening, exclusion, paging), and cold start."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ import numpy as np
 from killrvideo_reco.domain.models import NewVideo, ProfileReferences
 from killrvideo_reco.service.feed import FeedService
 from killrvideo_reco.settings import Settings
-from tests.fakes import FakeVideoStore, FakeViewerStore
+from tests.fakes import FakeBehaviourStore, FakeVideoStore, FakeViewerStore
 
 MODEL = "test-model"
 DIM = 8
@@ -47,20 +48,31 @@ def profiled_viewer(viewers: FakeViewerStore, model: str = MODEL) -> uuid.UUID:
     return user
 
 
-def test_feed_widens_the_horizon_until_the_page_is_full():
+def feed_service(videos: FakeVideoStore, viewers: FakeViewerStore,
+                 config: Settings | None = None) -> tuple[FeedService, FakeBehaviourStore]:
+    """The feed before any training run: no video has a behaviour vector."""
+    behaviour = FakeBehaviourStore(videos)
+    return FeedService(videos, viewers, config or settings(), behaviour), behaviour
+
+
+def test_untrained_feed_ranks_by_content_and_widens_a_source_seen_through():
     videos, ids = catalogue(400)
     viewers = FakeViewerStore()
     user = profiled_viewer(viewers)
     for video_id in ids[:120]:  # the 120 nearest are already watched
         viewers.watch(user, video_id)
-    feed = FeedService(videos, viewers, settings(feed_candidate_window=50))
+    feed, behaviour = feed_service(videos, viewers)
 
     page = asyncio.run(feed.for_you(user, 1, 10))
 
     assert page.source == "personalized"
     assert page.positives == 5  # the profile's positive videos: what "new viewer" uses
-    assert [i.summary.video_id for i in page.items] == ids[120:130]
-    assert videos.nearest_limits == [50, 100, 200], "doubles until enough unseen are found"
+    served = [i.summary.video_id for i in page.items]
+    assert set(served) <= set(ids[120:135]), "the nearest unseen, as shaping orders them"
+    assert all(i.ranking is not None and i.ranking.behaviour == 0.0 for i in page.items)
+    # One content query of the behaviour and content rows (100 + 50, plus the watched
+    # allowance), twice as deep once nearly all its rows were watched; no behaviour query.
+    assert behaviour.limits == [("content", 155), ("content", 310)]
 
 
 def test_pages_never_repeat_and_add_up_to_one_long_page():
@@ -69,7 +81,7 @@ def test_pages_never_repeat_and_add_up_to_one_long_page():
     user = profiled_viewer(viewers)
     for video_id in ids[:40:3]:
         viewers.watch(user, video_id)
-    feed = FeedService(videos, viewers, settings())
+    feed, _ = feed_service(videos, viewers)
 
     pages = [asyncio.run(feed.for_you(user, n, 10)) for n in (1, 2, 3)]
     long_page = asyncio.run(feed.for_you(user, 1, 30))
@@ -79,7 +91,7 @@ def test_pages_never_repeat_and_add_up_to_one_long_page():
     assert paged == [i.summary.video_id for i in long_page.items]
     assert not set(paged) & set(ids[:40:3])
     totals = [p.total for p in pages]
-    assert totals == sorted(totals), "total may grow as deeper pages widen the horizon"
+    assert len(set(totals)) == 1, "every page is cut from one ranked list"
 
 
 def test_viewer_without_profile_gets_trending_then_latest_minus_what_they_saw():
@@ -91,7 +103,7 @@ def test_viewer_without_profile_gets_trending_then_latest_minus_what_they_saw():
             asyncio.run(viewers.count_view(video_id, today, True))  # distinct viewers
     newcomer = uuid.uuid4()
     viewers.watch(newcomer, ids[20])
-    feed = FeedService(videos, viewers, settings())
+    feed, _ = feed_service(videos, viewers)
 
     page = asyncio.run(feed.for_you(newcomer, 1, 6))
 
@@ -107,7 +119,7 @@ def test_profile_from_another_model_serves_cold_start():
     videos, _ = catalogue(20)
     viewers = FakeViewerStore()
     user = profiled_viewer(viewers, model="old-model")
-    page = asyncio.run(FeedService(videos, viewers, settings()).for_you(user, 1, 5))
+    page = asyncio.run(feed_service(videos, viewers)[0].for_you(user, 1, 5))
     assert page.source == "latest"
     assert page.positives == 5  # a cold-start page still says who it served
     assert len(page.items) == 5

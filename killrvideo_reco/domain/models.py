@@ -50,36 +50,6 @@ class CandidateSizes:
     neighbours: int = 100          # a list's length (FEED_NEIGHBOURS)
 
 
-@dataclass(frozen=True, eq=False)
-class FeedCandidate:
-    """A video proposed by one or more candidate sources, with its ranking features:
-    cosines in the behaviour index and the content space (0 when unknown) and the
-    training run's log-scaled popularity (0 when unknown); and what shaping needs: the
-    unit content embedding, the creator and when it was added (epoch seconds)."""
-    video_id: uuid.UUID
-    behaviour: float
-    content: float
-    popularity: float
-    sources: frozenset[str]
-    embedding: np.ndarray | None = None
-    uploader_id: uuid.UUID | None = None
-    added_at: float | None = None
-    just_watched: float = 0.0  # see domain/behaviour.FEATURES
-    cited: uuid.UUID | None = None  # the recent video whose neighbour list holds it
-
-    def features(self) -> tuple[float, float, float, float]:
-        """The ranking features, in domain/behaviour.FEATURES order."""
-        return (self.behaviour, self.content, self.popularity, self.just_watched)
-
-    def evolve(self, **changes) -> FeedCandidate:
-        """A copy with `changes`. Not dataclasses.replace, which re-runs the frozen
-        __init__ (one object.__setattr__ per field): a feed request copies hundreds."""
-        assert changes.keys() <= self.__dict__.keys(), changes.keys()
-        copy = object.__new__(FeedCandidate)
-        copy.__dict__.update(self.__dict__, **changes)
-        return copy
-
-
 @dataclass(frozen=True)
 class BehaviourRun:
     """A finished training run, as serving needs it."""

@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:  # models imports RankerWeights from here
-    from killrvideo_reco.domain.models import FeedCandidate
 
 # just_watched: the similarity to the viewer's recent positive video whose behaviour
 # neighbour list holds the candidate (0 when none does).
@@ -47,6 +44,47 @@ class RankerWeights:
             return cls()
         data = json.loads(text)
         return cls({k: float(v) for k, v in data["weights"].items()}, data.get("source", "?"))
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class FeedCandidate:
+    """A video proposed by one or more candidate sources, with its ranking features:
+    cosines in the behaviour index and the content space (0 when unknown) and the
+    training run's log-scaled popularity (0 when unknown); and what shaping needs: the
+    unit content embedding, the creator and when it was added (epoch seconds)."""
+    video_id: uuid.UUID
+    behaviour: float
+    content: float
+    popularity: float
+    sources: frozenset[str]
+    embedding: np.ndarray | None = None
+    uploader_id: uuid.UUID | None = None
+    added_at: float | None = None
+    just_watched: float = 0.0  # see FEATURES
+    cited: uuid.UUID | None = None  # the recent video whose neighbour list holds it
+
+    def __init__(self, video_id: uuid.UUID, behaviour: float, content: float,
+                 popularity: float, sources: frozenset[str], embedding: np.ndarray | None = None,
+                 uploader_id: uuid.UUID | None = None, added_at: float | None = None,
+                 just_watched: float = 0.0, cited: uuid.UUID | None = None):
+        # A frozen dataclass's own __init__ sets each field through object.__setattr__,
+        # three times slower; a feed request builds hundreds of candidates.
+        self.__dict__.update(video_id=video_id, behaviour=behaviour, content=content,
+                             popularity=popularity, sources=sources, embedding=embedding,
+                             uploader_id=uploader_id, added_at=added_at,
+                             just_watched=just_watched, cited=cited)
+
+    def features(self) -> tuple[float, float, float, float]:
+        """The ranking features, in FEATURES order."""
+        return (self.behaviour, self.content, self.popularity, self.just_watched)
+
+    def evolve(self, **changes) -> FeedCandidate:
+        """A copy with `changes`. Not dataclasses.replace, which re-runs the frozen
+        __init__ (one object.__setattr__ per field): a feed request copies hundreds."""
+        assert changes.keys() <= self.__dict__.keys(), changes.keys()
+        copy = object.__new__(FeedCandidate)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
 
 
 @dataclass(frozen=True)

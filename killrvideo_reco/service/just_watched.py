@@ -18,7 +18,8 @@ import numpy as np
 
 from killrvideo_reco.domain.behaviour import behaviour_space
 from killrvideo_reco.domain.feed_rules import source_depth
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate
+from killrvideo_reco.domain.models import BehaviourRun
+from killrvideo_reco.domain.ranking import FeedCandidate
 from killrvideo_reco.service.neighbours import CandidateFeatures, candidates_of
 from killrvideo_reco.service.ports import NeighbourRepository
 

@@ -23,7 +23,8 @@ from cachetools import LRUCache
 
 from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.domain.interests import Interest
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, NeighbourList
+from killrvideo_reco.domain.models import BehaviourRun, NeighbourList
+from killrvideo_reco.domain.ranking import FeedCandidate
 from killrvideo_reco.metrics import NEIGHBOUR_LISTS
 from killrvideo_reco.service.ports import (
     BehaviourRepository,

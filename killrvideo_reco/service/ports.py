@@ -17,7 +17,6 @@ from killrvideo_reco.domain.jobs import Job, JobLease
 from killrvideo_reco.domain.models import (
     BehaviourRun,
     Candidate,
-    FeedCandidate,
     HistoryRow,
     NeighbourList,
     NewVideo,
@@ -31,6 +30,7 @@ from killrvideo_reco.domain.models import (
     VideoFacts,
     VideoSummary,
 )
+from killrvideo_reco.domain.ranking import FeedCandidate
 from killrvideo_reco.domain.taste_profile import ChannelSum
 
 # A viewer's behaviour vector for the read model: (slot, run id, vector or None).

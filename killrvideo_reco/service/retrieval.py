@@ -22,8 +22,8 @@ from killrvideo_reco.domain import interests as interest_clusters
 from killrvideo_reco.domain import ranking
 from killrvideo_reco.domain.feed_rules import source_depth, source_short
 from killrvideo_reco.domain.interests import Interest
-from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes, FeedCandidate, PopularPool
-from killrvideo_reco.domain.ranking import Ranked, embeddings_of
+from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes, PopularPool
+from killrvideo_reco.domain.ranking import FeedCandidate, Ranked, embeddings_of
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.just_watched import SOURCE as JUST_WATCHED
 from killrvideo_reco.service.just_watched import JustWatched, JustWatchedSource

@@ -16,8 +16,8 @@ import numpy as np
 from cassandra.cluster import Session
 
 from killrvideo_reco.domain.behaviour import SLOTS
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool, RunRecord
-from killrvideo_reco.domain.ranking import RankerWeights
+from killrvideo_reco.domain.models import BehaviourRun, PopularPool, RunRecord
+from killrvideo_reco.domain.ranking import FeedCandidate, RankerWeights
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many

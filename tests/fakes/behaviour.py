@@ -7,7 +7,8 @@ import uuid
 
 import numpy as np
 
-from killrvideo_reco.domain.models import BehaviourRun, FeedCandidate, PopularPool, RunRecord
+from killrvideo_reco.domain.models import BehaviourRun, PopularPool, RunRecord
+from killrvideo_reco.domain.ranking import FeedCandidate
 from tests.fakes.videos import FakeVideoStore
 
 LIVE = ("complete", "active")

@@ -23,7 +23,7 @@ class RankingOut(ApiModel):
 
 class ExplainedItemOut(FeedItemOut):
     ranking: RankingOut | None = Field(None, description=(
-        "The item's ranking features and score; null for content-only and fallback items."))
+        "The item's ranking features and score; null for cold-start (fallback) items."))
 
     @classmethod
     def of_explained(cls, item: FeedItem, position: int) -> "ExplainedItemOut":

@@ -117,8 +117,8 @@ class VideoSummaryOut(ApiModel):
 class FeedItemOut(VideoSummaryOut):
     similarity: float | None = Field(None, description=(
         "Cosine to the viewer: the larger of the behaviour-space and content-space cosines "
-        "(content only before the first training run). Items are ordered by the fitted "
-        "ranking, not by this value."))
+        "(content only before the first training run). Items are ordered by the ranking "
+        "and shaped for diversity, not by this value."))
     based_on: list[BasedOnOut] = Field(
         default_factory=list, description="Up to 3 of your watched videos it is closest to.")
     position: int = Field(description="1-based position in the whole list (page 2 of 10 "

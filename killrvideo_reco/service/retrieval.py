@@ -1,7 +1,7 @@
 """Stage one of the For You feed, retrieval: candidates from the behaviour space, the
-content space (each interest's neighbour list when the viewer has several, else their
-preference vector), the just-watched lists and the popular pool, fetched concurrently,
-merged and excluded exactly. Ranking (domain/ranking.py) then scores them and shaping
+content space (each interest's neighbour list, read by key; the preference vector's ANN
+query for a viewer with no interest yet), the just-watched lists and the popular pool,
+fetched concurrently, merged and excluded exactly. Ranking (domain/ranking.py) then scores them and shaping
 (domain/shaping.py) orders them. Before the first training run (models.UNTRAINED) the
 same stages run over the content space and the popular pool alone.
 
@@ -86,9 +86,12 @@ class CandidateRetrieval:
                                      source_depth(sizes.behaviour, watched, cap))
             wanted["behaviour"] = sizes.behaviour
         listed: Coroutine[Any, Any, dict[str, list[FeedCandidate]]] | None = None
-        if content_query is not None and len(interests) >= 2:
+        # Interests' lists are read by key, so with them even one interest replaces the
+        # content ANN query: the request's one ANN query is then the behaviour one.
+        lists = self.interest_source is not None and model_id is not None
+        if content_query is not None and len(interests) >= (1 if lists else 2):
             rows = interest_clusters.allocate(interests, content_rows)
-            if self.interest_source is not None and model_id is not None:
+            if self.interest_source is not None and model_id is not None:  # lists
                 size = self.interest_source.neighbours.size
                 listed = self.interest_source.candidates(
                     run, interests, [rows_for(r, content_rows, watched, size)

@@ -101,3 +101,16 @@ def test_watched_videos_never_come_back_through_a_list():
                                             watched=len(watched)))
 
     assert not {r.candidate.video_id for r in ranked} & watched
+
+
+def test_one_interest_is_served_from_its_list_so_the_behaviour_query_is_the_only_ann():
+    videos, behaviour, run, ids, store, feed = setup()
+    interests = interests_of(videos, ids[:1])
+    bq, cq = query_vector(rng.normal(size=4)), interests[0].medoid
+    asyncio.run(feed.ranked_unseen(uuid.uuid4(), run, bq, cq, [], interests, "m"))  # lists made
+    behaviour.limits.clear()
+
+    ranked = asyncio.run(feed.ranked_unseen(uuid.uuid4(), run, bq, cq, [], interests, "m"))
+
+    assert [space for space, _ in behaviour.limits] == ["behaviour"], "no content ANN query"
+    assert any("interest" in r.candidate.sources for r in ranked)

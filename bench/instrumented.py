@@ -83,9 +83,8 @@ def _install_timers() -> None:
                     "features: behaviour.popular_pool (pool, list candidates)",
                     behaviour.popular_pool)
             # Instance-level wrappers: the stores are the service's own objects.
-            videos.nearest = _timed_async("ann: videos.nearest (query + rows -> Candidates)",
+            videos.nearest = _timed_async("ann: videos.nearest (neighbour lists computed)",
                                           videos.nearest)
-            videos.vectors = _timed_async("explain: videos.vectors (IN query)", videos.vectors)
             viewers.profile = _timed_async("profile: viewers.profile", viewers.profile)
             viewers.seen_among = _timed_async("seen: viewers.seen_among", viewers.seen_among)
 

@@ -1,8 +1,8 @@
 """Stage one of the For You feed, retrieval: candidates from the behaviour space, the
 content space (each interest's neighbour list, read by key; the preference vector's ANN
 query for a viewer with no interest yet), the just-watched lists and the popular pool,
-fetched concurrently, merged and excluded exactly. Ranking (domain/ranking.py) then scores them and shaping
-(domain/shaping.py) orders them. Before the first training run (models.UNTRAINED) the
+fetched concurrently, merged and excluded exactly. Ranking (domain/ranking.py) then
+scores them and shaping (domain/shaping.py) orders them. Before the first training run (models.UNTRAINED) the
 same stages run over the content space and the popular pool alone.
 
 The search horizons depend only on the viewer (never on the page asked for), so every
@@ -88,12 +88,12 @@ class CandidateRetrieval:
         listed: Coroutine[Any, Any, dict[str, list[FeedCandidate]]] | None = None
         # Interests' lists are read by key, so with them even one interest replaces the
         # content ANN query: the request's one ANN query is then the behaviour one.
-        lists = self.interest_source is not None and model_id is not None
+        lists = self.interest_source if model_id is not None else None
         if content_query is not None and len(interests) >= (1 if lists else 2):
             rows = interest_clusters.allocate(interests, content_rows)
-            if self.interest_source is not None and model_id is not None:  # lists
-                size = self.interest_source.neighbours.size
-                listed = self.interest_source.candidates(
+            if lists is not None and model_id is not None:
+                size = lists.neighbours.size
+                listed = lists.candidates(
                     run, interests, [rows_for(r, content_rows, watched, size)
                                      for r in rows], model_id, behaviour_query, content_query)
             else:

@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.resources import AppResources
-from killrvideo_reco.auth import AuthError, Principal, verify
+from killrvideo_reco.auth import AuthError, Principal
 from killrvideo_reco.service.job_registry import JobRegistry
 from killrvideo_reco.settings import Settings
 
@@ -44,8 +44,8 @@ async def principal(request: Request) -> Principal:
         raise Problem(401, "The Authorization header must be 'Bearer <jwt>'.",
                       headers=BEARER_CHALLENGE)
     try:
-        # Runs on the event loop: verifying an HS256 token costs ~0.1 ms.
-        return verify(token.strip(), request.app.state.holder.settings)
+        # On the event loop: a token not seen before costs ~0.1 ms (HS256).
+        return request.app.state.holder.verifier(token.strip())
     except AuthError as error:
         raise Problem(401, str(error), headers={
             "WWW-Authenticate": f'Bearer realm="killrvideo", error="invalid_token", '

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from killrvideo_reco.auth import TokenVerifier
 from killrvideo_reco.bootstrap import AppResources, build_resources, job_policy
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.scheduled_training import run_schedule
@@ -20,6 +21,7 @@ class ResourceHolder:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.verifier = TokenVerifier(settings)
         self.embedder = build_provider(settings)
         self.resources: AppResources | None = None
         self.jobs: JobRegistry | None = None

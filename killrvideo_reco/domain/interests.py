@@ -67,15 +67,16 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
     are on average less similar than `similarity`. Most important first."""
     if not members or count <= 0:
         return ()
-    vectors = np.stack([np.asarray(m.embedding, dtype=np.float64) for m in members])
-    weights = np.array([decay(ref - m.at) for m in members])
+    vectors = np.array([m.embedding for m in members], dtype=np.float64)
+    weights = np.fromiter((decay(ref - m.at) for m in members), float, len(members))
+    similar = vectors @ vectors.T  # the distances and every cluster's medoid come from it
     if len(members) == 1:
         labels = np.zeros(1, dtype=int)
     else:
         from scipy.cluster.hierarchy import linkage
         from scipy.spatial.distance import squareform
 
-        distance = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0)
+        distance = np.clip(1.0 - similar, 0.0, 2.0)
         np.fill_diagonal(distance, 0.0)
         tree = linkage(squareform(distance, checks=False), method="average")
         labels = flat_clusters(tree, 1.0 - similarity)
@@ -87,7 +88,7 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
     interests = []
     for k in np.flatnonzero(rough >= cut - 1e-9 * max(1.0, abs(cut))):
         idx = np.flatnonzero(of == k)
-        inner = (vectors[idx] @ vectors[idx].T).sum(axis=1)
+        inner = similar[np.ix_(idx, idx)].sum(axis=1)
         # The medoid: most similar to the rest; ties go to the newer, then the lower id.
         best = int(idx[min(range(idx.size), key=lambda j: (
             -round(float(inner[j]), 9), -members[int(idx[j])].at,

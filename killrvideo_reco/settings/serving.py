@@ -26,6 +26,10 @@ class ServingSettings(BaseSettings):
         "for the KillrVideo backend's tokens (`roles: [\"active\"]`). Comma-separated "
         "`theirs=ours` pairs; ours is viewer, creator or moderator. Unmapped claims that are "
         "not ours grant nothing.")
+    jwt_cache_size: int = Field(
+        10_000, ge=0, description="Accepted tokens remembered per replica until they expire, "
+        "so a client's next request skips the signature check (about 0.1 ms of the event "
+        "loop). Only tokens that passed every check are kept. 0 turns it off.")
 
 
     # --- taste profiles ---

@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from killrvideo_reco.auth import AuthError, effective_roles, mint, verify
+from killrvideo_reco.auth import AuthError, TokenVerifier, effective_roles, mint, verify
 from killrvideo_reco.settings import Settings, replication_map
 
 
@@ -58,6 +58,32 @@ def test_leeway_accepts_small_clock_skew_only():
     claims["exp"] = now - 120
     with pytest.raises(AuthError, match="expired"):
         verify(jwt.encode(claims, settings.jwt_secret, "HS256"), settings)
+
+
+def test_the_verifier_keeps_accepted_tokens_until_they_expire(monkeypatch):
+    settings = Settings(jwt_leeway_s=0, jwt_cache_size=2)
+    verifier = TokenVerifier(settings)
+    user, exp = uuid.uuid4(), int(time.time()) + 2
+    token = jwt.encode({"sub": str(user), "roles": ["viewer"], "exp": exp},
+                       settings.jwt_secret, "HS256")
+    decoded = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    assert verifier(token).user_id == user and verifier(token).user_id == user
+    assert len(decoded) == 1, "the second request took the kept answer"
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for _ in range(2):  # a refused token is never kept: each try is checked again
+        with pytest.raises(AuthError):
+            verifier(forged)
+    assert len(decoded) == 3
+    off = TokenVerifier(Settings(jwt_cache_size=0))
+    decoded.clear()
+    off(token), off(token)
+    assert len(decoded) == 2, "JWT_CACHE_SIZE=0 checks every request"
+    # Past exp (+ leeway) the kept answer is not used: the full check says why.
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    with pytest.raises(AuthError, match="expired"):
+        verifier(token)
 
 
 def test_rs256_with_public_key_and_no_hs_confusion():

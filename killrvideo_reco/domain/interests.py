@@ -15,6 +15,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+try:  # see average_linkage
+    from scipy.cluster._hierarchy import nn_chain as _nn_chain
+except ImportError:  # pragma: no cover - another scipy: the public function
+    _nn_chain = None
+
 _ENTRY = struct.Struct("<16sddI")  # medoid_id importance as_of count
 _HEADER = struct.Struct("<HI")     # entries dimension
 
@@ -73,12 +78,8 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
     if len(members) == 1:
         labels = np.zeros(1, dtype=int)
     else:
-        from scipy.cluster.hierarchy import linkage
-        from scipy.spatial.distance import squareform
-
         distance = np.clip(1.0 - similar, 0.0, 2.0)
-        np.fill_diagonal(distance, 0.0)
-        tree = linkage(squareform(distance, checks=False), method="average")
+        tree = average_linkage(distance[np.triu_indices(len(members), 1)], len(members))
         labels = flat_clusters(tree, 1.0 - similarity)
     clusters, of = np.unique(labels, return_inverse=True)
     # Only the `count` most important clusters need a medoid. The sums here may differ
@@ -88,16 +89,31 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
     interests = []
     for k in np.flatnonzero(rough >= cut - 1e-9 * max(1.0, abs(cut))):
         idx = np.flatnonzero(of == k)
-        inner = similar[np.ix_(idx, idx)].sum(axis=1)
-        # The medoid: most similar to the rest; ties go to the newer, then the lower id.
-        best = int(idx[min(range(idx.size), key=lambda j: (
-            -round(float(inner[j]), 9), -members[int(idx[j])].at,
-            members[int(idx[j])].video_id.bytes))])
+        best = int(idx[0]) if idx.size == 1 else _medoid(similar, idx, members)
         interests.append(Interest(members[best].video_id,
                                   vectors[best].astype(np.float32), float(weights[idx].sum()),
                                   ref, int(idx.size)))
     interests.sort(key=lambda i: (-i.importance, i.medoid_id.bytes))
     return tuple(interests[:count])
+
+
+def _medoid(similar: np.ndarray, idx: np.ndarray, members: Sequence) -> int:
+    """The member most similar to the rest; ties go to the newer, then the lower id."""
+    inner = similar[np.ix_(idx, idx)].sum(axis=1)
+    return int(idx[min(range(idx.size), key=lambda j: (
+        -round(float(inner[j]), 9), -members[int(idx[j])].at,
+        members[int(idx[j])].video_id.bytes))])
+
+
+def average_linkage(condensed: np.ndarray, n: int) -> np.ndarray:
+    """scipy's average linkage of a condensed distance matrix. Its public `linkage` spends
+    ten times the clustering itself on input checks at this size (20 likes, the view
+    path's recluster), so the compiled routine it dispatches to is called directly when
+    this scipy has it; a unit test holds the two equal."""
+    if _nn_chain is not None:
+        return _nn_chain(condensed, n, 2)  # 2: average, as scipy numbers the methods
+    from scipy.cluster.hierarchy import linkage
+    return linkage(condensed, method="average")
 
 
 def flat_clusters(tree: np.ndarray, height: float) -> np.ndarray:

@@ -118,8 +118,9 @@ def test_label_names_the_nearest_interest_only_when_close_enough():
 
 
 def test_flat_clusters_partition_as_scipy_fcluster_does():
-    """The cut the recluster uses equals fcluster(criterion="distance") up to the
-    numbering, ties and exact duplicates included."""
+    """The linkage and the cut the recluster uses equal scipy's linkage and
+    fcluster(criterion="distance") up to the numbering, ties and exact duplicates
+    included."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
@@ -136,6 +137,9 @@ def test_flat_clusters_partition_as_scipy_fcluster_does():
         distance = np.clip(1 - v @ v.T, 0, 2)
         np.fill_diagonal(distance, 0)
         tree = linkage(squareform(distance, checks=False), method="average")
+        # The recluster's direct call into scipy's compiled routine: the same tree.
+        assert np.array_equal(interests.average_linkage(distance[np.triu_indices(n, 1)], n),
+                              tree)
         height = 1 - float(rng.choice([0.5, 0.3, 0.9, 1.0]))
         theirs, ours = fcluster(tree, t=height, criterion="distance"), flat_clusters(tree, height)
         assert len(set(zip(theirs, ours))) == len(set(theirs)) == len(set(ours))

@@ -78,9 +78,14 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
     if len(members) == 1:
         labels = np.zeros(1, dtype=int)
     else:
-        distance = np.clip(1.0 - similar, 0.0, 2.0)
-        tree = average_linkage(distance[np.triu_indices(len(members), 1)], len(members))
-        labels = flat_clusters(tree, 1.0 - similarity)
+        distance = np.clip(1.0 - similar, 0.0, 2.0)[np.triu_indices(len(members), 1)]
+        if distance.min() > 1.0 - similarity:
+            # Linkage merges the closest pair first: if even that pair is too far apart
+            # to share an interest, every like is its own (the same cut, exactly).
+            labels = np.arange(len(members))
+        else:
+            labels = flat_clusters(average_linkage(distance, len(members)),
+                                   1.0 - similarity)
     clusters, of = np.unique(labels, return_inverse=True)
     # Only the `count` most important clusters need a medoid. The sums here may differ
     # from the exact ones below in the last bits, so ties at the cut-off are all kept.

@@ -69,6 +69,27 @@ def test_equally_important_clusters_at_the_cut_are_ordered_by_medoid_id():
     assert [i.importance for i in found] == [2.0, 2.0]
 
 
+def test_likes_too_far_apart_to_share_an_interest_skip_the_linkage(monkeypatch):
+    """If even the closest pair is below the similarity cut, every like is its own
+    cluster, as linkage would find: the most recent ones are kept, and no tree is built.
+    One close pair brings the linkage back."""
+    calls = []
+    linkage = interests.average_linkage
+    monkeypatch.setattr(interests, "average_linkage",
+                        lambda *a: calls.append(1) or linkage(*a))
+    apart = [Interaction(uuid.uuid4(), np.eye(D)[n], uuid.uuid4(), T0 + n, "watch", 600.0,
+                         600.0) for n in range(6)]
+    found = interests.cluster(apart, T0 + 6, lambda age: 0.5 ** age, 3, 0.5)
+    assert not calls
+    assert [i.medoid_id for i in found] == [m.video_id for m in apart[::-1][:3]]
+    assert [i.count for i in found] == [1, 1, 1]
+    close = np.eye(D)[0] + 0.1 * np.eye(D)[1]
+    pair = apart + [Interaction(uuid.uuid4(), close / np.linalg.norm(close), uuid.uuid4(),
+                                T0 + 6, "watch", 600.0, 600.0)]
+    found = interests.cluster(pair, T0 + 6, lambda age: 0.5 ** age, 3, 0.5)
+    assert calls and sorted(i.count for i in found) == [1, 1, 2]
+
+
 def test_a_view_near_an_interest_is_assigned_without_reclustering():
     state = build_state([like(0, T0 + n) for n in range(4)] + [like(1, T0 + 10 + n)
                                                                for n in range(4)], P, D)

@@ -46,9 +46,8 @@ FEED_REPEAT_CACHE = Counter(
     "or read from the viewer's impressions (miss).", ["result"])
 NEIGHBOUR_LISTS = Counter(
     "killrvideo_neighbour_lists_total",
-    "Interest neighbour lists taken from the replica's own (kept, FEED_NEIGHBOUR_CACHE_SIZE), "
-    "read by key (stored) or computed with an ANN query and stored (computed: new, of "
-    "another model, or older than FEED_NEIGHBOURS_MAX_AGE_H).",
+    "Interest neighbour lists read by key (stored) or computed with an ANN query and "
+    "stored (computed: new, of another model, or older than FEED_NEIGHBOURS_MAX_AGE_H).",
     ["result"])
 ANN_WIDENINGS = Counter(
     "killrvideo_feed_ann_widenings_total",

@@ -88,8 +88,7 @@ class FeedService:
         # The content neighbour lists, shared with uploads (catalogue.py), which compute theirs.
         self.neighbours = ContentNeighbours(
             videos, neighbours, settings.feed_neighbours,
-            settings.feed_neighbours_max_age_h * 3600,
-            settings.feed_neighbour_cache_size) if neighbours else None
+            settings.feed_neighbours_max_age_h * 3600) if neighbours else None
         lists_on = bool(neighbours and settings.feed_neighbours > 0)
         features = CandidateFeatures(behaviour, settings.feed_feature_cache_size) \
             if lists_on else None
@@ -97,8 +96,7 @@ class FeedService:
             if self.neighbours and features else None
         just_watched = JustWatchedSource(
             neighbours, features, settings.feed_just_watched_videos,
-            settings.feed_just_watched_candidates,
-            settings.feed_neighbour_cache_size) if neighbours and features else None
+            settings.feed_just_watched_candidates) if neighbours and features else None
         self.retrieval = CandidateRetrieval(behaviour, viewers, CandidateLimits(
             settings.candidate_sizes, settings.feed_similarity_floor,
             settings.feed_cache_ttl_s, settings.feed_interest_similarity),

@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from cachetools import LRUCache
 
 from killrvideo_reco.domain.behaviour import behaviour_space
 from killrvideo_reco.domain.feed_rules import source_depth
-from killrvideo_reco.domain.models import BehaviourRun, NeighbourList
+from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.domain.ranking import FeedCandidate
 from killrvideo_reco.service.neighbours import CandidateFeatures, candidates_of
 from killrvideo_reco.service.ports import NeighbourRepository
@@ -46,12 +45,8 @@ class JustWatched:
 
 class JustWatchedSource:
     def __init__(self, store: NeighbourRepository, features: CandidateFeatures,
-                 videos: int, rows: int, kept: int = 0):
+                 videos: int, rows: int):
         self.store, self.features, self.videos, self.rows = store, features, videos, rows
-        # (run, video) -> the run's list of the video, or None: it has none. A run's lists
-        # are written before it goes live and never change, so both answers stay true.
-        self._kept: LRUCache[tuple[str, uuid.UUID], NeighbourList | None] | None = (
-            LRUCache(maxsize=kept) if kept > 0 else None)
 
     async def candidates(self, run: BehaviourRun, recent: Sequence[uuid.UUID], watched: int,
                          behaviour_query: np.ndarray | None,
@@ -59,9 +54,9 @@ class JustWatchedSource:
         recent = list(dict.fromkeys(recent))[:self.videos]
         if not recent or self.rows <= 0:
             return JustWatched()
-        stored = await self._lists(run, recent)
-        lists = [(v, found) for v in recent
-                 if (found := stored.get(v)) is not None and found.version == run.run_id]
+        stored = await self.store.neighbour_lists(recent, behaviour_space(run.slot))
+        lists = [(v, stored[v]) for v in recent
+                 if v in stored and stored[v].version == run.run_id]
         similarity: dict[uuid.UUID, tuple[float, uuid.UUID]] = {}
         for cited, found in lists:
             for video_id, score in zip(found.video_ids, found.similarities.tolist()):
@@ -76,17 +71,3 @@ class JustWatchedSource:
         return JustWatched(candidates_of(
             ids, features, behaviour_query, content_query, SOURCE,
             [(similarity[v][0], cited) for v, cited in taken]), similarity)
-
-    async def _lists(self, run: BehaviourRun,
-                     recent: list[uuid.UUID]) -> dict[uuid.UUID, NeighbourList | None]:
-        kept = self._kept
-        found = {v: kept[(run.run_id, v)] for v in recent
-                 if kept is not None and (run.run_id, v) in kept}
-        wanted = [v for v in recent if v not in found]
-        if wanted:
-            stored = await self.store.neighbour_lists(wanted, behaviour_space(run.slot))
-            for v in wanted:
-                found[v] = stored.get(v)
-                if kept is not None:
-                    kept[(run.run_id, v)] = found[v]
-        return found

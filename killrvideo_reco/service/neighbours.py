@@ -46,16 +46,11 @@ class Features:
 
 
 class ContentNeighbours:
-    """Read-through neighbour lists in the content space. The lists this replica read or
-    computed are kept (`kept` of them, least recently used out) and used while they are
-    usable by the same rule as stored ones: the catalogue's model, and an age within
-    `max_age_s`. So a viewer's interests cost no read on the next page 1 of a session."""
+    """Read-through neighbour lists in the content space."""
 
     def __init__(self, videos: VideoRepository, store: NeighbourRepository, size: int,
-                 max_age_s: float, kept: int = 0):
+                 max_age_s: float):
         self.videos, self.store, self.size, self.max_age_s = videos, store, size, max_age_s
-        self._kept: LRUCache[uuid.UUID, NeighbourList] | None = (
-            LRUCache(maxsize=kept) if kept > 0 else None)
 
     async def lists(self, medoids: Sequence[Interest],
                     model_id: str) -> dict[uuid.UUID, NeighbourList]:
@@ -63,26 +58,16 @@ class ContentNeighbours:
 
     async def lists_of(self, videos: Sequence[tuple[uuid.UUID, np.ndarray]],
                        model_id: str) -> dict[uuid.UUID, NeighbourList]:
-        """(video id, its content vector) -> its list: kept, stored, or computed now."""
+        """(video id, its content vector) -> its list: stored, or computed now."""
+        stored = await self.store.neighbour_lists([v for v, _ in videos], CONTENT)
         now = time.time()
-        found: dict[uuid.UUID, NeighbourList] = {}
-        for v, _ in videos:
-            kept = self._kept.get(v) if self._kept is not None else None
-            if kept is not None and _usable(kept, model_id, now, self.max_age_s):
-                found[v] = kept
-        wanted = [v for v, _ in videos if v not in found]
-        stored = await self.store.neighbour_lists(wanted, CONTENT) if wanted else {}
-        stale = [(v, vector) for v, vector in videos if v not in found
-                 and not _usable(stored.get(v), model_id, now, self.max_age_s)]
-        NEIGHBOUR_LISTS.labels("kept").inc(len(found))
-        NEIGHBOUR_LISTS.labels("stored").inc(len(wanted) - len(stale))
+        stale = [(v, vector) for v, vector in videos
+                 if not _usable(stored.get(v), model_id, now, self.max_age_s)]
+        NEIGHBOUR_LISTS.labels("stored").inc(len(videos) - len(stale))
         NEIGHBOUR_LISTS.labels("computed").inc(len(stale))
-        if self._kept is not None:  # the usable stored ones (compute keeps the others)
-            renewed = {v for v, _ in stale}
-            self._kept.update((v, stored[v]) for v in wanted if v not in renewed)
         computed = await asyncio.gather(
             *(self.compute(v, vector, model_id) for v, vector in stale))
-        return {**stored, **found, **{v: made for (v, _), made in zip(stale, computed)}}
+        return {**stored, **{v: found for (v, _), found in zip(stale, computed)}}
 
     async def compute(self, video_id: uuid.UUID, vector: np.ndarray,
                       model_id: str) -> NeighbourList:
@@ -92,8 +77,6 @@ class ContentNeighbours:
                                    tuple(c.summary.video_id for c in kept),
                                    np.array([c.score for c in kept], dtype=np.float32))
         await self.store.write_neighbours(video_id, CONTENT, neighbours)
-        if self._kept is not None:
-            self._kept[video_id] = neighbours
         return neighbours
 
 

@@ -45,12 +45,6 @@ class FeedSettings(BaseSettings):
         "the content space (at upload or first use; interests read them) and in each "
         "training run's behaviour space (exact, at training; the just-watched source and "
         "related videos read them). 0: one ANN query per interest and request instead.")
-    feed_neighbour_cache_size: int = Field(
-        5_000, ge=0, description="Neighbour lists each replica keeps, per source: the "
-        "interests' content lists (used while the catalogue's model and "
-        "FEED_NEIGHBOURS_MAX_AGE_H allow, as stored ones) and the live run's behaviour "
-        "lists of the viewers' recent likes (a run's lists never change). About 12 KB a "
-        "list at 100 neighbours. 0: every page 1 reads them.")
     feed_neighbours_max_age_h: float = Field(
         24.0, gt=0, description="A neighbour list older than this is recomputed when next "
         "read, so videos uploaded since enter it.")

@@ -30,10 +30,10 @@ def interests_of(videos, medoids):
     return tuple(out)
 
 
-def setup(max_age_s=3600.0, kept=0):
+def setup(max_age_s=3600.0):
     videos, behaviour, run, raw, ids, popularity, _ = world()
     store = FakeNeighbourStore()
-    neighbours = ContentNeighbours(videos, store, 30, max_age_s, kept)
+    neighbours = ContentNeighbours(videos, store, 30, max_age_s)
     source = InterestSource(neighbours, CandidateFeatures(behaviour, 1000))
     feed = CandidateRetrieval(behaviour, FakeViewerStore(),
                         CandidateLimits(CandidateSizes(40, 20, 0), -1.0), source)
@@ -84,26 +84,6 @@ def test_stored_lists_are_reused_and_stale_or_other_model_ones_recomputed():
 
     asyncio.run(feed.ranked_unseen(uuid.uuid4(), run, bq, cq, [], interests, "m2"))
     assert {v.version for v in store.lists.values()} == {"m2"}  # another model: recomputed
-
-
-def test_kept_lists_spare_the_read_while_the_same_rules_allow_them():
-    videos, behaviour, run, ids, store, feed = setup(kept=10)
-    interests = interests_of(videos, ids[:2])
-    bq, cq = query_vector(rng.normal(size=4)), interests[0].medoid
-    first = asyncio.run(feed.ranked_unseen(uuid.uuid4(), run, bq, cq, [], interests, "m"))
-    reads, stamps = store.reads, {k: v.computed_at for k, v in store.lists.items()}
-
-    again = asyncio.run(feed.ranked_unseen(uuid.uuid4(), run, bq, cq, [], interests, "m"))
-    assert store.reads == reads, "the lists this replica computed are kept: no read"
-    assert [r.candidate.video_id for r in again] == [r.candidate.video_id for r in first]
-
-    # Another model: the kept lists are not usable, so they are read, then recomputed.
-    asyncio.run(feed.ranked_unseen(uuid.uuid4(), run, bq, cq, [], interests, "m2"))
-    assert store.reads == reads + 1
-    assert {v.version for v in store.lists.values()} == {"m2"}
-    assert all(store.lists[k].computed_at >= stamps[k] for k in stamps)
-    asyncio.run(feed.ranked_unseen(uuid.uuid4(), run, bq, cq, [], interests, "m2"))
-    assert store.reads == reads + 1, "the recomputed lists are kept in their turn"
 
 
 def test_watched_videos_never_come_back_through_a_list():

@@ -178,21 +178,3 @@ def test_just_watched_lists_bring_unseen_co_watched_videos_and_the_feature():
     assert [r.candidate.just_watched for r in ranked] == pytest.approx(similarities[1:5])
     assert {r.candidate.cited for r in ranked} == {recent}
     assert all(r.candidate.sources == {"just watched"} for r in ranked)
-
-
-def test_just_watched_lists_of_a_live_run_are_kept_and_none_is_an_answer_too():
-    videos, behaviour, run, raw, ids, popularity, _ = world(60)
-    store = FakeNeighbourStore()
-    similarities = np.linspace(0.9, 0.5, 5).astype(np.float32)
-    asyncio.run(store.write_neighbour_lists(behaviour_space("a"), [
-        (ids[0], NeighbourList("r1", 0.0, tuple(ids[10:15]), similarities))]))
-    source = JustWatchedSource(store, CandidateFeatures(behaviour, 100), videos=3, rows=4,
-                               kept=10)
-    first = asyncio.run(source.candidates(run, [ids[0], ids[1]], 2, None, None))
-    second = asyncio.run(source.candidates(run, [ids[0], ids[1]], 2, None, None))
-    assert store.reads == 1, "ids[0]'s list and ids[1]'s absence are both kept"
-    assert [c.video_id for c in second.candidates] == [c.video_id for c in first.candidates] \
-        == list(ids[10:15])
-    other = BehaviourRun("r2", "a", 4, run.max_norm, run.ranker)
-    assert asyncio.run(source.candidates(other, [ids[0]], 2, None, None)).candidates == []
-    assert store.reads == 2, "another run's lists are its own: read"

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 import jwt
 from cachetools import LRUCache
 
+from killrvideo_reco.metrics import AUTH_TOKENS
 from killrvideo_reco.settings import Settings
 
 # creator and moderator include viewer.
 ROLE_IMPLIES = {"viewer": {"viewer"}, "creator": {"creator", "viewer"},
                 "moderator": {"moderator", "viewer"}}
+_KEPT, _VERIFIED, _REFUSED = (AUTH_TOKENS.labels(r) for r in ("kept", "verified", "refused"))
 
 
 class AuthError(Exception):
@@ -65,14 +67,19 @@ class TokenVerifier:
             LRUCache(maxsize=size) if size > 0 else None)
 
     def __call__(self, token: str) -> Principal:
-        if self._accepted is None:
-            return verify(token, self.settings)
-        kept = self._accepted.get(token)
+        kept = self._accepted.get(token) if self._accepted is not None else None
         if kept is not None and time.time() < kept[1]:
+            _KEPT.inc()
             return kept[0]
-        # Not kept, or out of date: verify() gives the answer and the exact error.
-        principal, expires = _verified(token, self.settings)
-        self._accepted[token] = (principal, expires + self.settings.jwt_leeway_s)
+        # Not kept, or out of date: the full check gives the answer and the exact error.
+        try:
+            principal, expires = _verified(token, self.settings)
+        except AuthError:
+            _REFUSED.inc()
+            raise
+        _VERIFIED.inc()
+        if self._accepted is not None:
+            self._accepted[token] = (principal, expires + self.settings.jwt_leeway_s)
         return principal
 
 

@@ -26,6 +26,10 @@ OVERLOAD_REJECTIONS = Counter(
 CONCURRENCY_LIMIT = Gauge(
     "killrvideo_http_concurrency_limit",
     "The adaptive limit of requests served at once (MIN_ to MAX_IN_FLIGHT_REQUESTS).")
+AUTH_TOKENS = Counter(
+    "killrvideo_auth_tokens_total",
+    "Bearer tokens checked: `kept` (accepted before and still in date, JWT_CACHE_SIZE), "
+    "`verified` (signature and claims checked: accepted), `refused` (401).", ["result"])
 FEED_RESPONSES = Counter(
     "killrvideo_feed_responses_total", "For You pages served, by source.", ["source"])
 CANDIDATES_FETCHED = Counter(

@@ -5,6 +5,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from prometheus_client import REGISTRY
 
 from killrvideo_reco.auth import AuthError, TokenVerifier, effective_roles, mint, verify
 from killrvideo_reco.settings import Settings, replication_map
@@ -66,16 +67,21 @@ def test_the_verifier_keeps_accepted_tokens_until_they_expire(monkeypatch):
     user, exp = uuid.uuid4(), int(time.time()) + 2
     token = jwt.encode({"sub": str(user), "roles": ["viewer"], "exp": exp},
                        settings.jwt_secret, "HS256")
+    def tokens(result: str) -> float:
+        return REGISTRY.get_sample_value("killrvideo_auth_tokens_total", {"result": result}) or 0.0
+    before = {r: tokens(r) for r in ("kept", "verified", "refused")}
     decoded = []
     real_decode = jwt.decode
     monkeypatch.setattr(jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
     assert verifier(token).user_id == user and verifier(token).user_id == user
     assert len(decoded) == 1, "the second request took the kept answer"
+    assert [tokens(r) - before[r] for r in before] == [1, 1, 0]
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     for _ in range(2):  # a refused token is never kept: each try is checked again
         with pytest.raises(AuthError):
             verifier(forged)
     assert len(decoded) == 3
+    assert tokens("refused") - before["refused"] == 2
     off = TokenVerifier(Settings(jwt_cache_size=0))
     decoded.clear()
     off(token), off(token)

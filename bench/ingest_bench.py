@@ -49,6 +49,11 @@ def parse_args(argv):
     ap.add_argument("--videos", type=int, default=5_000, help="videos the events pick from")
     ap.add_argument("--check-profiles", type=int, default=50,
                     help="viewers whose online profile is compared with a rebuild")
+    ap.add_argument("--wait-quiet", type=float, default=120.0, metavar="SECONDS",
+                    help="after rebuilding the states, wait at most this long for the node's "
+                         "compactions to end and the load to fall below --quiet-load, so "
+                         "runs measure the view path, not the set-up's compaction (0: no wait)")
+    ap.add_argument("--quiet-load", type=float, default=1.5)
     ap.add_argument("--no-write-docs", dest="write_docs", action="store_false")
     return ap.parse_args(argv)
 
@@ -134,6 +139,9 @@ def run(args) -> dict:
         log(f"profiles rebuilt first: {summary}")
         log(f"{len(users)} viewers, {len(videos)} videos; reading counts before")
         before = asyncio.run(_counts(resources, users, set(videos)))
+        quiet = machine.wait_quiet(args.wait_quiet, args.quiet_load, log)
+        log(f"went ahead after {quiet['waited_s']:.0f}s: load {quiet['load1']:.2f}, "
+            f"compactions {quiet['compactions'] or 'none'}")
         ctx = multiprocessing.get_context("spawn")
         cassandra = machine.cassandra_pid()
         rows, cells = [], []
@@ -181,7 +189,7 @@ def run(args) -> dict:
         version = session.execute("SELECT release_version FROM system.local").one()[0]
     finally:
         resources.close()
-    return {"rows": rows, "checks": checks, "profiles": profiles,
+    return {"rows": rows, "checks": checks, "profiles": profiles, "quiet": quiet,
             "machine": machine.describe(version),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
@@ -192,7 +200,8 @@ def render(results: dict, args) -> str:
              f"--seconds {args.seconds:g} --concurrency {args.concurrency}` (part of "
              f"`make bench`) on {m.get('cpu', '?')}, {m.get('ram', '?')} RAM, "
              f"Cassandra {m.get('cassandra', '?')}; service, Cassandra and load generator on "
-             "the same machine. Keyspace bench_10k: 1,000 viewers with 50-video histories.", "",
+             "the same machine. Keyspace bench_10k: 1,000 viewers with 50-video histories"
+             f"; {_quiet_note(results['quiet'])}.", "",
              "| cell | events | events/s | p50 ms | p99 ms | non-2xx | CPU ms/event "
              "(app / Cassandra / client) | load at start |", "|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
@@ -213,6 +222,16 @@ def render(results: dict, args) -> str:
               f"- online profile vs a rebuild from history, {p['viewers']} viewers: max |diff| "
               f"{p['max_abs_diff']:.2e}"]
     return "\n".join(lines)
+
+
+def _quiet_note(quiet: dict) -> str:
+    state = (f"load {quiet['load1']:.2f}, compactions "
+             f"{', '.join(quiet['compactions']) or 'none'}")
+    if quiet["quiet"] is None:
+        return f"not waited for a quiet node ({state})"
+    verdict = "quiet" if quiet["quiet"] else "still busy at the bound"
+    return (f"after rebuilding the viewers' states, {quiet['waited_s']:.0f} s waited for a "
+            f"quiet node ({verdict}: {state})")
 
 
 def main(argv: list[str] | None = None) -> int:

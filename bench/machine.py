@@ -6,6 +6,8 @@ import platform
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,3 +174,31 @@ def sstable_count(keyspace: str, table: str = "videos") -> int | None:
     out = nodetool("tablestats", f"{keyspace}.{table}", timeout=120)
     match = re.search(r"SSTable count:\s*(\d+)", out or "")
     return int(match.group(1)) if match else None
+
+
+def active_compactions() -> list[str]:
+    out = nodetool("compactionstats", timeout=120) or ""
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[-1].endswith("%") and parts[0] != "id":
+            found.append(f"{parts[-6]}.{parts[-5]} {parts[-1]}")
+    return found
+
+
+def wait_quiet(max_wait_s: float, quiet_load: float, log: Callable[[str], None]) -> dict:
+    """Wait, at most `max_wait_s`, for a quiet machine: a 1-minute load below `quiet_load`
+    and no compaction on the node. Says what it was like when the cell went ahead
+    (`quiet` None: not waited for)."""
+    started = time.monotonic()
+    while True:
+        load = os.getloadavg()[0]
+        compactions = active_compactions()
+        waited = time.monotonic() - started
+        quiet = load < quiet_load and not compactions
+        if max_wait_s <= 0 or quiet or waited >= max_wait_s:
+            return {"waited_s": waited, "load1": load, "compactions": compactions,
+                    "quiet": quiet if max_wait_s > 0 else None}
+        log(f"waiting for a quiet machine: load {load:.2f}, compactions {compactions or 'none'} "
+            f"({waited:.0f}/{max_wait_s:.0f}s)")
+        time.sleep(15)

@@ -101,31 +101,6 @@ def cell_record(result: loadgen.CellResult, cpu: dict) -> dict:
             "load_before": cpu["load_before"], "load_after": cpu["load_after"]}
 
 
-def active_compactions() -> list[str]:
-    out = machine.nodetool("compactionstats", timeout=120) or ""
-    found = []
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 8 and parts[-1].endswith("%") and parts[0] != "id":
-            found.append(f"{parts[-6]}.{parts[-5]} {parts[-1]}")
-    return found
-
-
-def wait_quiet(args) -> dict:
-    """Wait (bounded) for a quiet machine; report what it was like when we went ahead."""
-    started = time.monotonic()
-    while True:
-        load = os.getloadavg()[0]
-        compactions = active_compactions()
-        waited = time.monotonic() - started
-        quiet = load < args.quiet_load and not compactions
-        if quiet or waited >= args.wait_quiet:
-            return {"waited_s": waited, "load1": load, "compactions": compactions, "quiet": quiet}
-        log(f"waiting for a quiet machine: load {load:.2f}, compactions {compactions or 'none'} "
-            f"({waited:.0f}/{args.wait_quiet:.0f}s)")
-        time.sleep(15)
-
-
 def measure_scale(spec: seed.Spec, args, ann_limit: int, users: list[str],
                   heavy_users: list[str]) -> dict:
     ctx = multiprocessing.get_context("spawn")
@@ -250,16 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                      "scales": {}, "notes": []}
     for spec in args.specs:
         sstables = machine.sstable_count(spec.keyspace)
-        quiet = wait_quiet(args) if args.wait_quiet > 0 else {
-            "waited_s": 0.0, "load1": os.getloadavg()[0], "compactions": active_compactions(),
-            "quiet": None}
+        quiet = machine.wait_quiet(args.wait_quiet, args.quiet_load, log)
         cells, meta = measure_scale(spec, args, ann_limit, users[spec.keyspace],
                                     heavy_users[spec.keyspace])
         results["scales"][spec.videos] = {"keyspace": spec.keyspace, "marker": markers[spec.keyspace],
                                           "cells": cells, "sstables": sstables, "quiet": quiet,
                                           "warmup_failures": meta["warmup_failures"],
                                           "heavy": meta["heavy"],
-                                          "compactions_after": active_compactions()}
+                                          "compactions_after": machine.active_compactions()}
     results["failures"] = sum(cell["service"]["failures"] + cell["bare"]["failures"]
                               for scale in results["scales"].values()
                               for cell in scale["cells"].values()) + sum(

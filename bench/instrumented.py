@@ -101,7 +101,7 @@ def _install_timers() -> None:
                                                  feed_module.based_on_for_items)
     viewers_module.decode_references = _timed_sync("profile: decode_references",
                                                    viewers_module.decode_references)
-    auth.TokenVerifier.__call__ = _timed_sync(  # type: ignore[method-assign]
+    auth.TokenVerifier.__call__ = _timed_sync(
         "auth: JWT verify (a kept token skips it)", auth.TokenVerifier.__call__)
     schemas.FeedPageOut.of = classmethod(_timed_sync(
         "api: FeedPageOut.of (pydantic build)", schemas.FeedPageOut.of.__func__))

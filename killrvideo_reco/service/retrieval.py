@@ -2,8 +2,8 @@
 content space (each interest's neighbour list, read by key; the preference vector's ANN
 query for a viewer with no interest yet), the just-watched lists and the popular pool,
 fetched concurrently, merged and excluded exactly. Ranking (domain/ranking.py) then
-scores them and shaping (domain/shaping.py) orders them. Before the first training run (models.UNTRAINED) the
-same stages run over the content space and the popular pool alone.
+scores them and shaping (domain/shaping.py) orders them. Before the first training run
+(models.UNTRAINED) the same stages run over the content space and the popular pool alone.
 
 The search horizons depend only on the viewer (never on the page asked for), so every
 page of one feed is cut from the same ranked list."""
@@ -91,7 +91,7 @@ class CandidateRetrieval:
         lists = self.interest_source if model_id is not None else None
         if content_query is not None and len(interests) >= (1 if lists else 2):
             rows = interest_clusters.allocate(interests, content_rows)
-            if lists is not None and model_id is not None:
+            if lists is not None and model_id is not None:  # (narrows model_id's type)
                 size = lists.neighbours.size
                 listed = lists.candidates(
                     run, interests, [rows_for(r, content_rows, watched, size)

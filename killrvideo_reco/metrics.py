@@ -63,6 +63,11 @@ VIEW_EVENTS = Counter(
     "killrvideo_view_events_total",
     "Playback events received: recorded, or duplicate (an event id already counted).",
     ["outcome"])
+VIEW_WRITE_BATCHES = Histogram(
+    "killrvideo_view_write_batch_size",
+    "Views per statement of the writes that follow a view's commit: profile (the read "
+    "models of viewers whose views committed together), counts (their view counters).",
+    ["kind"], buckets=(1, 2, 3, 4, 6, 8))
 TASTE_COMMITS = Counter(
     "killrvideo_taste_commits_total",
     "Taste-state commits by what they wrote: journal (an entry), snapshot (the head and "

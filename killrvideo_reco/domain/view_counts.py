@@ -1,9 +1,12 @@
 """Exact view totals from viewing history, and the corrections that bring the all-time
-view counters to them (the recount job, jobs/recount.py)."""
+view counters to them (the recount job, jobs/recount.py), and what one view adds to
+them."""
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
 
 
 def add_plays(totals: dict[uuid.UUID, int], plays: Iterable[tuple[uuid.UUID, int]]) -> int:
@@ -26,3 +29,25 @@ def corrections(exact: Mapping[uuid.UUID, int],
         if delta:
             deltas[video_id] = delta
     return deltas
+
+
+@dataclass(frozen=True)
+class ViewCount:
+    """What one recorded view adds to the counters: 1 to the video's total, and 1 to its
+    count for `day` only when it is the viewer's first view of it that day (trending
+    counts distinct viewers)."""
+    video_id: uuid.UUID
+    day: date
+    new_viewer_today: bool
+
+
+def merged_counts(counts: Iterable[ViewCount]
+                  ) -> tuple[dict[uuid.UUID, int], dict[tuple[date, uuid.UUID], int]]:
+    """Several views' increments as one per counter: (totals by video, days by (day, video))."""
+    totals: dict[uuid.UUID, int] = {}
+    days: dict[tuple[date, uuid.UUID], int] = {}
+    for c in counts:
+        totals[c.video_id] = totals.get(c.video_id, 0) + 1
+        if c.new_viewer_today:
+            days[(c.day, c.video_id)] = days.get((c.day, c.video_id), 0) + 1
+    return totals, days

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from functools import partial
 from itertools import groupby
 from typing import TypeVar
@@ -30,6 +30,7 @@ from killrvideo_reco.domain.models import (
     BehaviourRun,
     HistoryRow,
     HistoryWrite,
+    ProfileWrite,
     TasteChange,
     VideoFacts,
 )
@@ -44,12 +45,14 @@ from killrvideo_reco.domain.taste_profile import (
     apply_change,
     channel_of,
 )
+from killrvideo_reco.domain.view_counts import ViewCount
 from killrvideo_reco.metrics import TASTE_COMMITS, TASTE_KEPT_STATES
 from killrvideo_reco.retries import call, conditional_write, retry_transient
 from killrvideo_reco.service.group_commit import GroupCommits
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
 from killrvideo_reco.service.taste_reader import TasteReader, interaction_args
 from killrvideo_reco.service.view_facts import UnknownVideo, ViewFacts
+from killrvideo_reco.service.write_batches import WriteBatches
 
 __all__ = ["ActivityService", "ContendedProfile", "UnknownVideo", "ViewOutcome"]
 
@@ -100,6 +103,11 @@ class ActivityService:
         self.reader = TasteReader(videos, viewers, self.facts, params, dimension,
                                   self.view_times, kept_states)
         self._commits: GroupCommits[Change, Outcome] = GroupCommits(self._commit_group)
+        # A view's profile touches one partition, its counts up to two (total and day).
+        self._profile_writes = WriteBatches(
+            "profile", lambda writes: self.viewers.write_profiles(writes), 8)
+        self._count_writes = WriteBatches(
+            "counts", lambda counts: self.viewers.count_views(counts), 5)
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,
                           seconds: float, duration_s: float | None,
@@ -157,7 +165,7 @@ class ActivityService:
         outcomes: list[Outcome] = []
         added: dict[uuid.UUID, set[str]] = {}  # per changed video, the event ids it adds
         written: dict[uuid.UUID, HistoryRow] = {}
-        counts: list[tuple[uuid.UUID, date, bool]] = []
+        counts: list[ViewCount] = []
         journal: list[JournalChange] = []
         try:
             for c in changes:
@@ -173,8 +181,8 @@ class ActivityService:
                     new_row = replace(new_row, event_ids=new_row.event_ids | {c.event_id})
                     old = history_rules.watch_interaction(row, *args)
                     new = history_rules.watch_interaction(new_row, *args)
-                    counts.append((c.video_id, c.at.date(),
-                                   history_rules.first_view_on_its_day(row, c.at)))
+                    counts.append(ViewCount(c.video_id, c.at.date(),
+                                            history_rules.first_view_on_its_day(row, c.at)))
                     added.setdefault(c.video_id, set()).add(c.event_id)
                     outcomes.append(ViewOutcome(False, new_row.play_count,
                                                 new_row.seconds_watched,
@@ -215,8 +223,8 @@ class ActivityService:
         self.reader.remember(user_id, version, model_id, state,
                              0 if entries is None or snapshot else entries + 1)
         await asyncio.gather(
-            self._write_read_model(user_id, state, model_id, version, run),
-            *(self.viewers.count_view(*count) for count in counts))
+            self._profile_writes.submit(self._read_model(user_id, state, model_id, version, run)),
+            *(self._count_writes.submit(count) for count in counts))
         return outcomes
 
     async def rebuild(self, user_id: uuid.UUID, model_id: str | None,
@@ -248,10 +256,14 @@ class ActivityService:
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
                                 model_id: str | None, version: int,
                                 run: BehaviourRun | None) -> None:
+        await self.viewers.write_profiles([
+            self._read_model(user_id, state, model_id, version, run)])
+
+    def _read_model(self, user_id: uuid.UUID, state: TasteState, model_id: str | None,
+                    version: int, run: BehaviourRun | None) -> ProfileWrite:
         behaviour = (run.slot, run.run_id, state.behaviour_vector()) if run else None
-        await self.viewers.write_profile(
-            user_id, state.preference_vector(self.params), model_id, state.positive_count(),
-            references_of(state), version, behaviour)
+        return ProfileWrite(user_id, state.preference_vector(self.params), model_id,
+                            state.positive_count(), references_of(state), version, behaviour)
 
 
 def _now_us() -> int:

@@ -22,6 +22,7 @@ from killrvideo_reco.domain.models import (
     NewVideo,
     PopularPool,
     ProfileReferences,
+    ProfileWrite,
     RunRecord,
     StoredProfile,
     TasteChange,
@@ -32,6 +33,7 @@ from killrvideo_reco.domain.models import (
 )
 from killrvideo_reco.domain.ranking import FeedCandidate
 from killrvideo_reco.domain.taste_profile import ChannelSum
+from killrvideo_reco.domain.view_counts import ViewCount
 
 # A viewer's behaviour vector for the read model: (slot, run id, vector or None).
 BehaviourWrite = tuple[str, str, "np.ndarray | None"]
@@ -78,10 +80,14 @@ class ViewerRepository(Protocol):
                             references: ProfileReferences, version: int,
                             behaviour: BehaviourWrite | None = None) -> None:
         """The read model, newest version wins; recent likes and interests by reference."""
+    async def write_profiles(self, writes: Sequence[ProfileWrite]) -> None:
+        """Several viewers' read models in one round trip, each as write_profile would."""
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None: ...
     async def count_view(self, video_id: uuid.UUID, day: date, new_viewer_today: bool) -> None:
         """Every view adds 1 to the video's total; only a viewer's first view of it on
         `day` adds to the day's count (trending counts distinct viewers)."""
+    async def count_views(self, counts: Sequence[ViewCount]) -> None:
+        """Several views' counts in one round trip, each as count_view would."""
     async def views_on(self, day: date) -> list[tuple[uuid.UUID, int]]: ...
     async def total_views(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]: ...
     async def users_in_token_range(self, start: int, end: int) -> list[uuid.UUID]: ...

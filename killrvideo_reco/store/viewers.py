@@ -19,12 +19,14 @@ from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.models import (
     HistoryRow,
     ProfileReferences,
+    ProfileWrite,
     StoredProfile,
     TasteChange,
     TasteRecord,
 )
 from killrvideo_reco.domain.profile_refs import decode_references, encode_references
 from killrvideo_reco.domain.taste_profile import ChannelSum
+from killrvideo_reco.domain.view_counts import ViewCount, merged_counts
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
@@ -89,10 +91,10 @@ class ViewerStore:
             f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET behaviour_{slot} = ?, "
             f"behaviour_{slot}_run = ? WHERE userid = ?") for slot in SLOTS}
         self._count_day = prepare(
-            f"UPDATE {ks}.video_views_by_day_bucket SET views = views + 1 "
+            f"UPDATE {ks}.video_views_by_day_bucket SET views = views + ? "
             "WHERE day = ? AND bucket = ? AND videoid = ?")
         self._count_total = prepare(
-            f"UPDATE {ks}.video_view_counts SET views = views + 1 WHERE videoid = ?")
+            f"UPDATE {ks}.video_view_counts SET views = views + ? WHERE videoid = ?")
         self._total_views = prepare(
             f"SELECT videoid, views FROM {ks}.video_view_counts WHERE videoid IN ?")
         self._views_on = prepare(
@@ -142,16 +144,31 @@ class ViewerStore:
                             model_id: str | None, item_count: int,
                             references: ProfileReferences, version: int,
                             behaviour: tuple[str, str, np.ndarray | None] | None = None) -> None:
-        # The version (microseconds) doubles as the write timestamp: out-of-order
-        # writers cannot replace a newer profile with an older one.
-        values = (user_id, vector, model_id, item_count, datetime.now(timezone.utc),
-                  *encode_references(references))
-        if behaviour is None:
-            await execute(self.session, self._write_prefs, (*values, version), WRITE_EXECUTION)
-            return
-        slot, run_id, behaviour_vector = behaviour
-        await execute(self.session, self._write_prefs_with[slot],
-                      (*values, behaviour_vector, run_id, version), WRITE_EXECUTION)
+        await self.write_profiles([ProfileWrite(user_id, vector, model_id, item_count,
+                                                references, version, behaviour)])
+
+    async def write_profiles(self, writes: Sequence[ProfileWrite]) -> None:
+        """Several viewers' read models in one round trip (an unlogged batch: each row is
+        written alone, as it would be by itself). The version (microseconds) doubles as
+        each row's write timestamp: out-of-order writers cannot replace a newer profile
+        with an older one."""
+        now = datetime.now(timezone.utc)
+        bound = [self._profile_statement(w, now) for w in writes]
+        if len(bound) == 1:
+            await execute(self.session, bound[0][0], bound[0][1], WRITE_EXECUTION)
+        elif bound:
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for statement, values in bound:
+                batch.add(statement, values)
+            await execute(self.session, batch, None, WRITE_EXECUTION)
+
+    def _profile_statement(self, w: ProfileWrite, now: datetime) -> tuple[object, tuple]:
+        values = (w.user_id, w.vector, w.model_id, w.item_count, now,
+                  *encode_references(w.references))
+        if w.behaviour is None:
+            return self._write_prefs, (*values, w.version)
+        slot, run_id, behaviour_vector = w.behaviour
+        return self._write_prefs_with[slot], (*values, behaviour_vector, run_id, w.version)
 
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None:
         rows = await execute(self.session, self._prefs, (user_id,))
@@ -170,14 +187,19 @@ class ViewerStore:
         await asyncio.to_thread(execute_many, self.session, self._write_behaviour[slot], values)
 
     async def count_view(self, video_id: uuid.UUID, day: date, new_viewer_today: bool) -> None:
-        if not new_viewer_today:
-            await execute(self.session, self._count_total, (video_id,), WRITE_EXECUTION)
-            return
-        # One round trip for both counters (a counter batch is not atomic, nor must it be).
+        await self.count_views([ViewCount(video_id, day, new_viewer_today)])
+
+    async def count_views(self, counts: Sequence[ViewCount]) -> None:
+        """Several views' increments in one round trip, one per counter (a counter batch
+        is not atomic, nor must it be)."""
+        totals, days = merged_counts(counts)
         batch = BatchStatement(batch_type=BatchType.COUNTER)
-        batch.add(self._count_day, (day, view_bucket(video_id), video_id))
-        batch.add(self._count_total, (video_id,))
-        await execute(self.session, batch, None, WRITE_EXECUTION)
+        for (day, video_id), n in days.items():
+            batch.add(self._count_day, (n, day, view_bucket(video_id), video_id))
+        for video_id, n in totals.items():
+            batch.add(self._count_total, (n, video_id))
+        if totals:
+            await execute(self.session, batch, None, WRITE_EXECUTION)
 
     async def total_views(self, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         """All-time views of these videos (videos never viewed are absent)."""

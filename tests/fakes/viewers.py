@@ -110,6 +110,11 @@ class FakeViewerStore:
             self.profiles[user_id] = (version, StoredProfile(
                 vector, model_id, item_count, (), slots, (), version, references))
 
+    async def write_profiles(self, writes):
+        for w in writes:
+            await self.write_profile(w.user_id, w.vector, w.model_id, w.item_count,
+                                     w.references, w.version, w.behaviour)
+
     async def profile(self, user_id):
         found = self.profiles.get(user_id)
         return found[1] if found else None
@@ -118,6 +123,10 @@ class FakeViewerStore:
         self.totals[video_id] = self.totals.get(video_id, 0) + 1
         if new_viewer_today:
             self.views[(day, video_id)] = self.views.get((day, video_id), 0) + 1
+
+    async def count_views(self, counts):
+        for c in counts:
+            await self.count_view(c.video_id, c.day, c.new_viewer_today)
 
     async def total_views(self, video_ids):
         return {v: self.totals[v] for v in video_ids if v in self.totals}

@@ -135,14 +135,14 @@ def test_a_view_whose_counter_write_failed_is_not_counted_again_on_retry():
     # writes), so the retry must not count it again (docs/operations.md, "Node loss").
     videos, viewers, activity, ids, _ = world()
     user = uuid.uuid4()
-    count_view = viewers.count_view
+    count_views = viewers.count_views
 
-    async def applied_then_timed_out(video_id, day, new_viewer_today):
-        viewers.count_view = count_view
-        await count_view(video_id, day, new_viewer_today)
+    async def applied_then_timed_out(counts):
+        viewers.count_views = count_views
+        await count_views(counts)
         raise StoreUnavailable("WriteTimeout: replication timed out")
 
-    viewers.count_view = applied_then_timed_out
+    viewers.count_views = applied_then_timed_out
     try:
         asyncio.run(activity.record_view(user, ids[0], "evt-1", 300, 600))
         raise AssertionError("the failure must reach the client, who retries")

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import NamedTuple
 
 # Positions with their own CTR series; the rest are pooled as "11+".
 TOP_POSITIONS = 10
@@ -55,9 +56,9 @@ class ImpressionRow:
         return served_at(self.recommendation_id)
 
 
-@dataclass(frozen=True)
-class ShownRow:
-    """One item of a stored page as the repeat limit reads it: the page and the video."""
+class ShownRow(NamedTuple):
+    """One item of a stored page as the repeat limit reads it: the page and the video (a
+    tuple: a page 1 reads up to RepeatRules.rows of them)."""
     recommendation_id: uuid.UUID
     video_id: uuid.UUID
 

@@ -79,9 +79,9 @@ class FeedCandidate:
         return (self.behaviour, self.content, self.popularity, self.just_watched)
 
     def evolve(self, **changes) -> FeedCandidate:
-        """A copy with `changes`. Not dataclasses.replace, which re-runs the frozen
-        __init__ (one object.__setattr__ per field): a feed request copies hundreds."""
-        assert changes.keys() <= self.__dict__.keys(), changes.keys()
+        """A copy with `changes` (field names: not checked here, a feed request copies
+        hundreds). Not dataclasses.replace, which re-runs the frozen __init__ (one
+        object.__setattr__ per field)."""
         copy = object.__new__(FeedCandidate)
         copy.__dict__.update(self.__dict__, **changes)
         return copy

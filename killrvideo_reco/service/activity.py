@@ -104,9 +104,9 @@ class ActivityService:
                                   self.view_times, kept_states)
         self._commits: GroupCommits[Change, Outcome] = GroupCommits(self._commit_group)
         # A view's profile touches one partition, its counts up to two (total and day).
-        self._profile_writes = WriteBatches(
+        self._profile_writes: WriteBatches[ProfileWrite] = WriteBatches(
             "profile", lambda writes: self.viewers.write_profiles(writes), 8)
-        self._count_writes = WriteBatches(
+        self._count_writes: WriteBatches[ViewCount] = WriteBatches(
             "counts", lambda counts: self.viewers.count_views(counts), 5)
 
     async def record_view(self, user_id: uuid.UUID, video_id: uuid.UUID, event_id: str,

@@ -33,6 +33,7 @@ from killrvideo_reco.domain.models import (
     FeedPage,
     FeedSource,
     RankingFeatures,
+    StoredProfile,
     VideoSummary,
 )
 from killrvideo_reco.domain.ranking import Ranked
@@ -67,6 +68,8 @@ class RankedList:
     """A viewer's ranked unseen candidates as the list cache keeps them."""
     ranked: list[Ranked]
     ranked_at: float  # the time shaping's freshness counts from, the same for every page
+    # The profile it was ranked for, resolved: the next pages explain their items with it.
+    prefs: StoredProfile | None = None
     shown: list[Ranked] = field(default_factory=list)  # the first positions, shaped
 
 
@@ -122,36 +125,38 @@ class FeedService:
         stored, catalogue_model, live = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
         run = live or UNTRAINED
-        prefs = await self.facts.resolve_profile(stored, self.settings.vector_dimension)
-        positives = prefs.item_count if prefs is not None else 0
-        verdict = feed_rules.usable_profile(prefs, catalogue_model, self.settings.vector_dimension)
-        if verdict.vector is None and prefs is not None and prefs.preference_vector is not None:
+        # The vectors and the version are the stored row's; only the ranking and the
+        # explanations need its references resolved, so a page from the list cache does not.
+        positives = stored.item_count if stored is not None else 0
+        verdict = feed_rules.usable_profile(stored, catalogue_model, self.settings.vector_dimension)
+        if verdict.vector is None and stored is not None and stored.preference_vector is not None:
             self._log_unusable_once(user_id, verdict.reason)
-        behaviour = prefs.behaviour_in(run) if prefs is not None else None
+        behaviour = stored.behaviour_in(run) if stored is not None else None
         behaviour_query = viewer_query(behaviour, run) if behaviour is not None else None
         if behaviour_query is not None or verdict.vector is not None:
-            listed = await self._ranked(user_id, run, prefs, behaviour_query, verdict.vector)
+            listed = await self._ranked(user_id, run, stored, behaviour_query, verdict.vector)
             if listed.ranked:
                 start, end = feed_rules.page_bounds(page, page_size)
                 shown = self._shaped_to(listed, end, page_size)
                 # Page 1 reads the summaries of every shaped page: the next pages find
                 # them in the summary cache.
                 ahead = [r.candidate.video_id for r in shown[end:]] if start == 0 else []
-                items = await self._items(shown[start:end], prefs, ahead)
+                items = await self._items(shown[start:end], listed.prefs, ahead)
                 return FeedPage(items, len(listed.ranked), page, page_size, "personalized",
                                 positives)
         return replace(await self._cold_start(user_id, page, page_size), positives=positives)
 
-    async def _ranked(self, user_id: uuid.UUID, run, prefs, behaviour_query,
-                      content_query) -> RankedList:
+    async def _ranked(self, user_id: uuid.UUID, run, stored: StoredProfile | None,
+                      behaviour_query, content_query) -> RankedList:
         """The viewer's ranked unseen candidates, from the list cache when this profile
         version and run already produced them (page 2, page 3, a reload)."""
-        key = (user_id, prefs.version, run.run_id, content_query is not None) \
-            if prefs is not None and prefs.version is not None else None
+        key = (user_id, stored.version, run.run_id, content_query is not None) \
+            if stored is not None and stored.version is not None else None
         cached = self.lists.get(key) if key is not None and self.lists is not None else None
         if cached is not None:
             FEED_LIST_CACHE.labels("hit").inc()
             return cached
+        prefs = await self.facts.resolve_profile(stored, self.settings.vector_dimension)
         size = self.settings.feed_popular_candidates
         popular = feed_rules.merge_unique((await self.fallback.trending())[:size],
                                        run.popular[:size])
@@ -165,7 +170,7 @@ class FeedService:
             [r.video_id for r in prefs.recent_positive] if prefs is not None else []),
             self.repeats.over_shown(user_id))
         listed = RankedList([r for r in ranked if r.candidate.video_id not in over_shown],
-                            time.time())
+                            time.time(), prefs)
         if key is not None and self.lists is not None and listed.ranked:
             FEED_LIST_CACHE.labels("miss").inc()
             self.lists[key] = listed

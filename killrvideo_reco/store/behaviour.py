@@ -18,6 +18,7 @@ from cassandra.cluster import Session
 from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.models import BehaviourRun, PopularPool, RunRecord
 from killrvideo_reco.domain.ranking import FeedCandidate, RankerWeights
+from killrvideo_reco.domain.uuids import uuids_of
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
@@ -43,8 +44,7 @@ def _epoch(when: datetime | None) -> float | None:
 
 
 def _uuids(blob: bytes | None) -> tuple[uuid.UUID, ...]:
-    data = blob or b""
-    return tuple(uuid.UUID(bytes=data[i:i + 16]) for i in range(0, len(data), 16))
+    return uuids_of(blob or b"")
 
 
 class BehaviourStore:

@@ -32,6 +32,9 @@ def consistency(name: str) -> int:
     return getattr(ConsistencyLevel, name)
 
 
+_tuple_new = tuple.__new__
+
+
 @lru_cache(maxsize=512)
 def _row_class(columns: tuple[str, ...]):
     """One class per column list. Names that are not identifiers (the `[applied]` of every
@@ -46,7 +49,8 @@ def cached_row_factory(columns, rows):
     """The driver's named-tuple rows, without building a new namedtuple class for every
     result (a conditional write's result alone was about 6% of the driver thread)."""
     row_class = _row_class(tuple(columns))
-    return [row_class(*row) for row in rows]
+    # tuple.__new__ directly: the class's own __new__ is a Python lambda, a frame per row.
+    return [_tuple_new(row_class, row) for row in rows]
 
 
 def prepare(session: Session, cql: str):

@@ -11,6 +11,7 @@ import numpy as np
 from cassandra.cluster import Session
 
 from killrvideo_reco.domain.models import NeighbourList
+from killrvideo_reco.domain.uuids import uuids_of
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
@@ -40,7 +41,7 @@ class NeighbourStore:
             computed = as_utc(row.computed_at)
             found[row.videoid] = NeighbourList(
                 row.version or "", computed.timestamp() if computed else 0.0,
-                tuple(uuid.UUID(bytes=data[i:i + 16]) for i in range(0, len(data), 16)),
+                uuids_of(data),
                 np.frombuffer(row.similarities or b"", dtype="<f4").astype(np.float32))
         return found
 

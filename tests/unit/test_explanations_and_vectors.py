@@ -61,3 +61,23 @@ def test_checked_vector_says_what_is_wrong(values, message):
 def test_checked_vector_returns_float32():
     vector = checked_vector([1, 2, 3], 3)
     assert vector.dtype == np.float32 and vector.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_packed_uuids_decode_to_ordinary_uuids():
+    import os
+    import uuid
+
+    import pytest
+
+    from killrvideo_reco.domain.uuids import uuids_of
+
+    blob = os.urandom(16 * 50) + uuid.UUID(int=0).bytes + b"\xff" * 16
+    decoded = uuids_of(blob)
+    expected = tuple(uuid.UUID(bytes=blob[i:i + 16]) for i in range(0, len(blob), 16))
+    assert decoded == expected
+    assert [hash(u) for u in decoded] == [hash(u) for u in expected]
+    assert {u: n for n, u in enumerate(decoded)} == {u: n for n, u in enumerate(expected)}
+    assert [str(u) for u in decoded] == [str(u) for u in expected]
+    assert uuids_of(b"") == ()
+    with pytest.raises(ValueError):
+        uuids_of(blob[:-1])

@@ -141,13 +141,24 @@ def test_later_pages_come_from_the_list_cache_until_the_profile_changes():
     def ids_of(page):
         return [i.summary.video_id for i in page.items]
 
+    resolved = []
+    resolve = cached.facts.resolve_profile
+
+    async def counted(*args):
+        resolved.append(args)
+        return await resolve(*args)
+
+    cached.facts.resolve_profile = counted
     first = asyncio.run(cached.for_you(user, 1, 10))
     searches = len(behaviour.limits)
     later = [asyncio.run(cached.for_you(user, n, 10)) for n in (2, 3, 1)]
     assert len(behaviour.limits) == searches, "pages 2, 3 and a reload: no new search"
+    assert len(resolved) == 1, "nor a new resolution of the profile's references"
     paged = ids_of(first) + ids_of(later[0]) + ids_of(later[1])
-    assert paged == ids_of(asyncio.run(uncached.for_you(user, 1, 30))), \
-        "the same pages with the cache off"
+    whole = asyncio.run(uncached.for_you(user, 1, 30))
+    assert paged == ids_of(whole), "the same pages with the cache off"
+    assert [i.based_on for p in (first, *later[:2]) for i in p.items] == \
+        [i.based_on for i in whole.items], "explained alike"
     assert ids_of(later[2]) == ids_of(first)
     # A view writes a new profile version: the next request searches again and drops it.
     watched = ids_of(first)[0]

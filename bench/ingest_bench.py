@@ -17,6 +17,7 @@ import asyncio
 import multiprocessing
 import os
 import sys
+import urllib.request
 import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -154,10 +155,12 @@ def run(args) -> dict:
             cells.append(warm)
             sample = machine.CpuSample.start(server=server.pid, cassandra=cassandra,
                                              client=client)
+            batches = write_batches(server.base_url)
             many = clients.submit(ingest_load.view_cell, server.base_url, user_ids, video_ids,
                                   args.concurrency, args.max_events, args.seconds, 2).result()
             cells.append(many)
             rows.append(cell_row("many viewers", many, sample.stop()))
+            rows[-1]["batches"] = batch_means(batches, write_batches(server.base_url))
             log(f"many viewers: {rows[-1]['rate']:.0f} events/s, p50 {rows[-1]['p50']:.1f} "
                 f"p99 {rows[-1]['p99']:.1f} ms, {many.non_2xx} non-2xx {many.errors[:2]}")
             hot_cells = []
@@ -194,6 +197,33 @@ def run(args) -> dict:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
+def write_batches(base_url: str) -> dict[str, tuple[float, float]]:
+    """The service's killrvideo_view_write_batch_size: (views, statements) by kind."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as answer:
+        return parse_write_batches(answer.read().decode())
+
+
+def parse_write_batches(text: str) -> dict[str, tuple[float, float]]:
+    found: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        for n, part in enumerate(("_sum{", "_count{")):
+            prefix = f"killrvideo_view_write_batch_size{part}kind=\""
+            if line.startswith(prefix):
+                kind = line[len(prefix):line.index('"', len(prefix))]
+                found.setdefault(kind, [0.0, 0.0])[n] = float(line.rsplit(" ", 1)[1])
+    return {kind: (views, statements) for kind, (views, statements) in found.items()}
+
+
+def batch_means(before: dict, after: dict) -> dict[str, float]:
+    """Views per statement during the cell, by kind."""
+    means = {}
+    for kind, (views, statements) in after.items():
+        views_before, statements_before = before.get(kind, (0.0, 0.0))
+        if statements > statements_before:
+            means[kind] = (views - views_before) / (statements - statements_before)
+    return means
+
+
 def render(results: dict, args) -> str:
     m = results["machine"]
     lines = [f"Measured {results['date']} with `.venv/bin/python -m bench.ingest_bench "
@@ -211,6 +241,12 @@ def render(results: dict, args) -> str:
         lines.append(f"| {r['name']} (c={r['c']}) | {r['events']:,} | {r['rate']:.0f} | "
                      f"{report.ms(r['p50'])} | {report.ms(r['p99'])} | {r['non_2xx']} | {cpu} | "
                      f"{r['load']:.2f} |")
+    batches = results["rows"][0].get("batches") if results["rows"] else None
+    if batches:
+        lines += ["", "The writes that follow a view's commit, shared by the views that commit "
+                  "together (`killrvideo_view_write_batch_size`, many-viewers cell): " + ", ".join(
+                      f"{kind} {mean:.2f} views a statement" for kind, mean in sorted(batches.items()))
+                  + "."]
     c, p = results["checks"], results["profiles"]
     lines += ["", "Verification after the run (reads every touched history row and counter):", "",
               f"- acknowledged events: {c['acked']:,}; never acknowledged after "

@@ -65,8 +65,8 @@ VIEW_EVENTS = Counter(
     ["outcome"])
 VIEW_WRITE_BATCHES = Histogram(
     "killrvideo_view_write_batch_size",
-    "Views per statement of the writes that follow a view's commit: profile (the read "
-    "models of viewers whose views committed together), counts (their view counters).",
+    "Views per statement of the writes that follow a view's commit and are shared by the "
+    "views that commit together: counts (the view counters).",
     ["kind"], buckets=(1, 2, 3, 4, 6, 8))
 TASTE_COMMITS = Counter(
     "killrvideo_taste_commits_total",

@@ -171,19 +171,6 @@ class StoredProfile:
 
 
 @dataclass(frozen=True)
-class ProfileWrite:
-    """One write of a viewer's read model, stamped with its taste version (newest wins).
-    `behaviour`: (slot, run id, the viewer's behaviour vector) when a run is live."""
-    user_id: uuid.UUID
-    vector: np.ndarray | None
-    model_id: str | None
-    item_count: int
-    references: ProfileReferences
-    version: int
-    behaviour: tuple[str, str, np.ndarray | None] | None = None
-
-
-@dataclass(frozen=True)
 class NewVideo:
     """A video as it is added to the catalogue."""
     video_id: uuid.UUID

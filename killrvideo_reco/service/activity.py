@@ -30,7 +30,6 @@ from killrvideo_reco.domain.models import (
     BehaviourRun,
     HistoryRow,
     HistoryWrite,
-    ProfileWrite,
     TasteChange,
     VideoFacts,
 )
@@ -103,9 +102,8 @@ class ActivityService:
         self.reader = TasteReader(videos, viewers, self.facts, params, dimension,
                                   self.view_times, kept_states)
         self._commits: GroupCommits[Change, Outcome] = GroupCommits(self._commit_group)
-        # A view's profile touches one partition, its counts up to two (total and day).
-        self._profile_writes: WriteBatches[ProfileWrite] = WriteBatches(
-            "profile", lambda writes: self.viewers.write_profiles(writes), 8)
+        # A view's counts touch up to two partitions (total and day): at most 10 a batch.
+        # (Read models are not shared so: two already pass Cassandra's 5 KiB batch warning.)
         self._count_writes: WriteBatches[ViewCount] = WriteBatches(
             "counts", lambda counts: self.viewers.count_views(counts), 5)
 
@@ -223,7 +221,7 @@ class ActivityService:
         self.reader.remember(user_id, version, model_id, state,
                              0 if entries is None or snapshot else entries + 1)
         await asyncio.gather(
-            self._profile_writes.submit(self._read_model(user_id, state, model_id, version, run)),
+            self._write_read_model(user_id, state, model_id, version, run),
             *(self._count_writes.submit(count) for count in counts))
         return outcomes
 
@@ -256,14 +254,10 @@ class ActivityService:
     async def _write_read_model(self, user_id: uuid.UUID, state: TasteState,
                                 model_id: str | None, version: int,
                                 run: BehaviourRun | None) -> None:
-        await self.viewers.write_profiles([
-            self._read_model(user_id, state, model_id, version, run)])
-
-    def _read_model(self, user_id: uuid.UUID, state: TasteState, model_id: str | None,
-                    version: int, run: BehaviourRun | None) -> ProfileWrite:
         behaviour = (run.slot, run.run_id, state.behaviour_vector()) if run else None
-        return ProfileWrite(user_id, state.preference_vector(self.params), model_id,
-                            state.positive_count(), references_of(state), version, behaviour)
+        await self.viewers.write_profile(
+            user_id, state.preference_vector(self.params), model_id, state.positive_count(),
+            references_of(state), version, behaviour)
 
 
 def _now_us() -> int:

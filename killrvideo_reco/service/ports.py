@@ -22,7 +22,6 @@ from killrvideo_reco.domain.models import (
     NewVideo,
     PopularPool,
     ProfileReferences,
-    ProfileWrite,
     RunRecord,
     StoredProfile,
     TasteChange,
@@ -80,8 +79,6 @@ class ViewerRepository(Protocol):
                             references: ProfileReferences, version: int,
                             behaviour: BehaviourWrite | None = None) -> None:
         """The read model, newest version wins; recent likes and interests by reference."""
-    async def write_profiles(self, writes: Sequence[ProfileWrite]) -> None:
-        """Several viewers' read models in one round trip, each as write_profile would."""
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None: ...
     async def count_view(self, video_id: uuid.UUID, day: date, new_viewer_today: bool) -> None:
         """Every view adds 1 to the video's total; only a viewer's first view of it on

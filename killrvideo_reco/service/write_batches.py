@@ -1,4 +1,5 @@
-"""The writes that follow a view's commit, several viewers' in one statement.
+"""Writes that follow a view's commit, several viewers' in one statement (the view
+counters, service/activity.py).
 
 Views of different viewers that commit while the previous such write is in flight wait
 for it, then go in together (group_commit.py's rule, over all viewers): under load a

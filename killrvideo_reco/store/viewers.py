@@ -19,7 +19,6 @@ from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.models import (
     HistoryRow,
     ProfileReferences,
-    ProfileWrite,
     StoredProfile,
     TasteChange,
     TasteRecord,
@@ -144,31 +143,16 @@ class ViewerStore:
                             model_id: str | None, item_count: int,
                             references: ProfileReferences, version: int,
                             behaviour: tuple[str, str, np.ndarray | None] | None = None) -> None:
-        await self.write_profiles([ProfileWrite(user_id, vector, model_id, item_count,
-                                                references, version, behaviour)])
-
-    async def write_profiles(self, writes: Sequence[ProfileWrite]) -> None:
-        """Several viewers' read models in one round trip (an unlogged batch: each row is
-        written alone, as it would be by itself). The version (microseconds) doubles as
-        each row's write timestamp: out-of-order writers cannot replace a newer profile
-        with an older one."""
-        now = datetime.now(timezone.utc)
-        bound = [self._profile_statement(w, now) for w in writes]
-        if len(bound) == 1:
-            await execute(self.session, bound[0][0], bound[0][1], WRITE_EXECUTION)
-        elif bound:
-            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-            for statement, values in bound:
-                batch.add(statement, values)
-            await execute(self.session, batch, None, WRITE_EXECUTION)
-
-    def _profile_statement(self, w: ProfileWrite, now: datetime) -> tuple[object, tuple]:
-        values = (w.user_id, w.vector, w.model_id, w.item_count, now,
-                  *encode_references(w.references))
-        if w.behaviour is None:
-            return self._write_prefs, (*values, w.version)
-        slot, run_id, behaviour_vector = w.behaviour
-        return self._write_prefs_with[slot], (*values, behaviour_vector, run_id, w.version)
+        # The version (microseconds) doubles as the write timestamp: out-of-order
+        # writers cannot replace a newer profile with an older one.
+        values = (user_id, vector, model_id, item_count, datetime.now(timezone.utc),
+                  *encode_references(references))
+        if behaviour is None:
+            await execute(self.session, self._write_prefs, (*values, version), WRITE_EXECUTION)
+            return
+        slot, run_id, behaviour_vector = behaviour
+        await execute(self.session, self._write_prefs_with[slot],
+                      (*values, behaviour_vector, run_id, version), WRITE_EXECUTION)
 
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None:
         rows = await execute(self.session, self._prefs, (user_id,))

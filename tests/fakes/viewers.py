@@ -110,11 +110,6 @@ class FakeViewerStore:
             self.profiles[user_id] = (version, StoredProfile(
                 vector, model_id, item_count, (), slots, (), version, references))
 
-    async def write_profiles(self, writes):
-        for w in writes:
-            await self.write_profile(w.user_id, w.vector, w.model_id, w.item_count,
-                                     w.references, w.version, w.behaviour)
-
     async def profile(self, user_id):
         found = self.profiles.get(user_id)
         return found[1] if found else None

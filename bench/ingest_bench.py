@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import ingest_load, machine, report, seed
 from bench.server import Server
@@ -205,12 +206,13 @@ def write_batches(base_url: str) -> dict[str, tuple[float, float]]:
 
 def parse_write_batches(text: str) -> dict[str, tuple[float, float]]:
     found: dict[str, list[float]] = {}
-    for line in text.splitlines():
-        for n, part in enumerate(("_sum{", "_count{")):
-            prefix = f"killrvideo_view_write_batch_size{part}kind=\""
-            if line.startswith(prefix):
-                kind = line[len(prefix):line.index('"', len(prefix))]
-                found.setdefault(kind, [0.0, 0.0])[n] = float(line.rsplit(" ", 1)[1])
+    for family in text_string_to_metric_families(text):
+        if family.name != "killrvideo_view_write_batch_size":
+            continue
+        for sample in family.samples:
+            for n, suffix in enumerate(("_sum", "_count")):
+                if sample.name.endswith(suffix):
+                    found.setdefault(sample.labels["kind"], [0.0, 0.0])[n] = sample.value
     return {kind: (views, statements) for kind, (views, statements) in found.items()}
 
 

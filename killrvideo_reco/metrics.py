@@ -53,6 +53,11 @@ NEIGHBOUR_LISTS = Counter(
     "Interest neighbour lists read by key (stored) or computed with an ANN query and "
     "stored (computed: new, of another model, or older than FEED_NEIGHBOURS_MAX_AGE_H).",
     ["result"])
+FEED_VIEWER_NEAREST = Counter(
+    "killrvideo_feed_viewer_nearest_total",
+    "The behaviour source of a page 1: the viewer's kept nearest list reused (reused), an "
+    "ANN query (queried), or a kept list that could not be written (write_failed).",
+    ["result"])
 ANN_WIDENINGS = Counter(
     "killrvideo_feed_ann_widenings_total",
     "ANN searches repeated with a larger LIMIT because too few candidates were unseen.",

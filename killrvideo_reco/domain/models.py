@@ -15,6 +15,7 @@ from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.domain.taste_head import StoredHead
 from killrvideo_reco.domain.taste_journal import JournalChange
 from killrvideo_reco.domain.taste_profile import TasteState
+from killrvideo_reco.domain.viewer_nearest import ViewerNearest
 
 FeedSource = Literal["personalized", "trending", "latest"]
 
@@ -155,6 +156,7 @@ class StoredProfile:
     # What the row stores; recent_positive and interests are these resolved
     # (domain/profile_refs.py), which the store does only for rows of older releases.
     references: ProfileReferences = ProfileReferences()
+    nearest: ViewerNearest | None = None  # the behaviour source's kept ANN answer
 
     def resolved(self) -> bool:
         """Whether the recent likes and the interests hold vectors (each part may come

@@ -38,6 +38,7 @@ from killrvideo_reco.domain.models import (
 )
 from killrvideo_reco.domain.ranking import Ranked
 from killrvideo_reco.domain.shaping import ShapingParams, shaped
+from killrvideo_reco.domain.viewer_nearest import NearestRules
 from killrvideo_reco.metrics import FEED_LIST_CACHE
 from killrvideo_reco.service.fallback import FallbackPool
 from killrvideo_reco.service.just_watched import JustWatchedSource
@@ -102,7 +103,10 @@ class FeedService:
             settings.feed_just_watched_candidates) if neighbours and features else None
         self.retrieval = CandidateRetrieval(behaviour, viewers, CandidateLimits(
             settings.candidate_sizes, settings.feed_similarity_floor,
-            settings.feed_cache_ttl_s, settings.feed_interest_similarity),
+            settings.feed_cache_ttl_s, settings.feed_interest_similarity,
+            NearestRules(settings.feed_viewer_nearest_min_cosine,
+                         settings.feed_neighbours_max_age_h * 3600)
+            if settings.feed_viewer_nearest else None),
             interest_source, just_watched, features)
         self.shaping = ShapingParams(
             settings.feed_diversity_lambda, settings.feed_creator_cap,
@@ -167,7 +171,9 @@ class FeedService:
             user_id, run, behaviour_query, content_query, popular, interests,
             prefs.model_id if prefs is not None else None,
             prefs.item_count if prefs is not None else 0,
-            [r.video_id for r in prefs.recent_positive] if prefs is not None else []),
+            [r.video_id for r in prefs.recent_positive] if prefs is not None else [],
+            stored.nearest if stored is not None else None,
+            stored.version if stored is not None else None),
             self.repeats.over_shown(user_id))
         listed = RankedList([r for r in ranked if r.candidate.video_id not in over_shown],
                             time.time(), prefs)

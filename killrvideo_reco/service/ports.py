@@ -33,6 +33,7 @@ from killrvideo_reco.domain.models import (
 from killrvideo_reco.domain.ranking import FeedCandidate
 from killrvideo_reco.domain.taste_profile import ChannelSum
 from killrvideo_reco.domain.view_counts import ViewCount
+from killrvideo_reco.domain.viewer_nearest import ViewerNearest
 
 # A viewer's behaviour vector for the read model: (slot, run id, vector or None).
 BehaviourWrite = tuple[str, str, "np.ndarray | None"]
@@ -80,6 +81,10 @@ class ViewerRepository(Protocol):
                             behaviour: BehaviourWrite | None = None) -> None:
         """The read model, newest version wins; recent likes and interests by reference."""
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None: ...
+    async def write_nearest(self, user_id: uuid.UUID, nearest: ViewerNearest,
+                            version: int) -> None:
+        """Kept with the read model of `version` (its write time): a newer profile keeps
+        it, "forget me" deletes it."""
     async def count_view(self, video_id: uuid.UUID, day: date, new_viewer_today: bool) -> None:
         """Every view adds 1 to the video's total; only a viewer's first view of it on
         `day` adds to the day's count (trending counts distinct viewers)."""

@@ -24,6 +24,7 @@ from killrvideo_reco.domain.feed_rules import source_depth, source_short
 from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes, PopularPool
 from killrvideo_reco.domain.ranking import FeedCandidate, Ranked, embeddings_of
+from killrvideo_reco.domain.viewer_nearest import NearestRules, ViewerNearest
 from killrvideo_reco.metrics import ANN_WIDENINGS, count_candidates
 from killrvideo_reco.service.just_watched import SOURCE as JUST_WATCHED
 from killrvideo_reco.service.just_watched import JustWatched, JustWatchedSource
@@ -34,6 +35,7 @@ from killrvideo_reco.service.neighbours import (
     rows_for,
 )
 from killrvideo_reco.service.ports import BehaviourRepository, ViewerRepository
+from killrvideo_reco.service.viewer_nearest import BehaviourNearest, settle
 
 MAX_ANN_LIMIT = 1000
 
@@ -46,6 +48,7 @@ class CandidateLimits:
     content_floor: float
     pool_ttl_s: float = 30.0
     interest_similarity: float = 0.5
+    nearest: NearestRules | None = None  # None: no kept nearest lists, an ANN query each time
 
 
 class CandidateRetrieval:
@@ -58,6 +61,9 @@ class CandidateRetrieval:
         self.behaviour, self.viewers, self.limits = behaviour, viewers, limits
         self.interest_source, self.just_watched = interest_source, just_watched
         self.features = features
+        # Kept lists hold ids alone: their features come from the feature cache.
+        self.kept = BehaviourNearest(behaviour, viewers, limits.nearest) \
+            if limits.nearest is not None and features is not None else None
         # One pool per (run, trending list); a new key replaces the old one.
         self._pools: TTLCache[tuple, PopularPool] = TTLCache(maxsize=1, ttl=limits.pool_ttl_s)
 
@@ -66,13 +72,16 @@ class CandidateRetrieval:
                             popular_ids: Sequence[uuid.UUID],
                             interests: Sequence[Interest] = (), model_id: str | None = None,
                             watched: int = 0,
-                            recent: Sequence[uuid.UUID] = ()) -> list[Ranked]:
+                            recent: Sequence[uuid.UUID] = (),
+                            kept: ViewerNearest | None = None,
+                            version: int | None = None) -> list[Ranked]:
         """`watched`, an estimate of how many videos the viewer has seen, sizes each
         source up front, within twice what it should bring (feed_rules.source_depth), so
         that a heavy watcher's feed costs about what a moderate one's does; each source
         then ranks only its first `wanted` unseen rows, as training fitted the weights.
         `recent`: the viewer's recent positive videos, newest first, for the
-        just-watched source."""
+        just-watched source. `kept`: the viewer's kept nearest list; a fresh one is kept
+        with the read model of `version`."""
         # source -> (space, vector searched for or None for the space's own query, rows)
         searches: dict[str, tuple[str, np.ndarray | None, int]] = {}
         wanted: dict[str, int] = {}  # fresh rows each source should bring
@@ -118,9 +127,14 @@ class CandidateRetrieval:
         seen: set[uuid.UUID] = set()
         checked: set[uuid.UUID] = set()
         pending = {source: limit for source, (_, _, limit) in searches.items()}
+        served: dict[str, int] = {}  # rows a source's answer could hold, when not its limit
+        writes: list[asyncio.Task] = []
         first = True
         while pending or first:
             nearest = asyncio.gather(*(
+                self._behaviour(user_id, run, behaviour_query, content_query, limit,
+                                wanted[source], kept, version, served, writes)
+                if source == "behaviour" and self.kept is not None else
                 self._nearest(run, *searches[source][:2], behaviour_query, content_query, limit)
                 for source, limit in pending.items()))
             if first:
@@ -139,9 +153,10 @@ class CandidateRetrieval:
             seen |= await self.viewers.seen_among(user_id, new)
             checked.update(new)
             # Short of fresh rows still: twice as deep, up to the cap.
-            pending = {space: min(cap, 2 * limit) for space, limit in pending.items()
+            pending = {space: min(cap, 2 * served.pop(space, limit))
+                       for space, limit in pending.items()
                        if source_short(len(found[space]), _fresh(found[space], seen),
-                                       limit, wanted[space], cap)}
+                                       served.get(space, limit), wanted[space], cap)}
             ANN_WIDENINGS.labels(path).inc(len(pending))
         if JUST_WATCHED in found:
             found[JUST_WATCHED] = just.first_unseen(seen, sizes.just_watched_rows)
@@ -153,6 +168,7 @@ class CandidateRetrieval:
                 merged[c.video_id] = c if known is None else known.evolve(
                     sources=known.sources | c.sources)
         count_candidates(path, found, len(merged))
+        await settle(writes)
         if not merged:
             return []
         candidates = sorted((_co_watched(c, just.similarity) for c in merged.values()),
@@ -160,6 +176,18 @@ class CandidateRetrieval:
         embeddings = embeddings_of(candidates)
         labels = interest_clusters.label(interests, embeddings, self.limits.interest_similarity)
         return ranking.rank(candidates, run.ranker, embeddings, labels)
+
+    async def _behaviour(self, user_id, run, behaviour_query, content_query, limit: int,
+                         wanted: int, kept, version, served: dict[str, int],
+                         writes: list[asyncio.Task]) -> list[FeedCandidate]:
+        """The behaviour source through the viewer's kept nearest list (self.kept)."""
+        assert self.kept is not None and self.features is not None
+        ids, depth = await self.kept.ids(user_id, run, behaviour_query, limit, wanted, kept,
+                                         version, writes)
+        if depth < limit:  # a shallower kept list: widened from its own depth
+            served["behaviour"] = depth
+        return candidates_of(ids, await self.features.features(run, ids), behaviour_query,
+                             content_query, "behaviour")
 
     async def _nearest(self, run, space, ann_query, behaviour_query, content_query,
                        limit: int) -> list[FeedCandidate]:

@@ -47,7 +47,19 @@ class FeedSettings(BaseSettings):
         "related videos read them). 0: one ANN query per interest and request instead.")
     feed_neighbours_max_age_h: float = Field(
         24.0, gt=0, description="A neighbour list older than this is recomputed when next "
-        "read, so videos uploaded since enter it.")
+        "read, so videos uploaded since enter it; so is a viewer's kept nearest list "
+        "(FEED_VIEWER_NEAREST).")
+    feed_viewer_nearest: bool = Field(
+        True, description="Keep each viewer's behaviour ANN answer with their read model, "
+        "and answer their next page 1 from it while it still answers their query "
+        "(FEED_VIEWER_NEAREST_MIN_COSINE): a page 1 after a few views, on another replica "
+        "or after the ranked-list cache let go, then makes no ANN query. Needs "
+        "FEED_NEIGHBOURS > 0 (the features come from the same cache).")
+    feed_viewer_nearest_min_cosine: float = Field(
+        0.98, ge=0, le=1, description="How close (cosine) the viewer's behaviour query must "
+        "still be to the one their kept nearest list answered for the list to serve; each "
+        "view moves it. The candidates are rescored with the current query either way: "
+        "only the recall of the list's tail is at stake. 1: only an unchanged query.")
     feed_just_watched_videos: int = Field(
         3, ge=0, le=20, description="The just-watched source: how many of the viewer's most "
         "recent positive videos lend their behaviour neighbour list (written at training). "

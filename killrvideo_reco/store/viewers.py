@@ -25,12 +25,14 @@ from killrvideo_reco.domain.models import (
 )
 from killrvideo_reco.domain.profile_refs import decode_references, encode_references
 from killrvideo_reco.domain.taste_profile import ChannelSum
+from killrvideo_reco.domain.uuids import uuids_of
 from killrvideo_reco.domain.view_counts import ViewCount, merged_counts
+from killrvideo_reco.domain.viewer_nearest import ViewerNearest
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.connection import prepare as prepare_statement
-from killrvideo_reco.store.rows import SLOT_COLUMNS, slot_vectors
+from killrvideo_reco.store.rows import SLOT_COLUMNS, as_utc, slot_vectors
 from killrvideo_reco.store.taste_states import (
     HISTORY_COLUMNS,
     TasteStates,
@@ -41,6 +43,7 @@ from killrvideo_reco.store.taste_states import (
 log = logging.getLogger(__name__)
 # Clustering-key IN lists are chunked so one query never carries thousands of keys.
 IN_CHUNK = 100
+NEAREST_COLUMNS = "nearest_run, nearest_depth, nearest_at, nearest_query, nearest_videos"
 # A feed's exclusion lookup: one partition, so one statement for a page's few hundred
 # candidates costs the node less than several, and the driver a third as much.
 SEEN_CHUNK = 500
@@ -84,8 +87,12 @@ class ViewerStore:
             for slot in SLOTS}
         self._prefs = prepare(
             f"SELECT preference_vector, model_id, item_count, recent_positive, interests, "
-            f"WRITETIME(model_id) AS version, "
-            f"{SLOT_COLUMNS} FROM {ks}.user_preferences WHERE userid = ?")
+            f"WRITETIME(model_id) AS version, {SLOT_COLUMNS}, {NEAREST_COLUMNS} "
+            f"FROM {ks}.user_preferences WHERE userid = ?")
+        self._write_nearest = prepare(
+            f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET nearest_run = ?, "
+            "nearest_depth = ?, nearest_at = ?, nearest_query = ?, nearest_videos = ? "
+            "WHERE userid = ?")
         self._write_behaviour = {slot: prepare(
             f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET behaviour_{slot} = ?, "
             f"behaviour_{slot}_run = ? WHERE userid = ?") for slot in SLOTS}
@@ -161,7 +168,15 @@ class ViewerStore:
         row = rows[0]
         refs, recent, interests = decode_references(row.recent_positive, row.interests)
         return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
-                             slot_vectors(row), interests, row.version, refs)
+                             slot_vectors(row), interests, row.version, refs, _nearest(row))
+
+    async def write_nearest(self, user_id: uuid.UUID, nearest: ViewerNearest,
+                            version: int) -> None:
+        await execute(self.session, self._write_nearest, (
+            version, nearest.run_id, nearest.depth,
+            datetime.fromtimestamp(nearest.computed_at, timezone.utc),
+            np.asarray(nearest.query, dtype="<f4").tobytes(),
+            b"".join(v.bytes for v in nearest.video_ids), user_id), WRITE_EXECUTION)
 
     async def write_behaviour_many(self, slot: str, run_id: str,
                                    vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],
@@ -226,3 +241,12 @@ class ViewerStore:
         await asyncio.to_thread(execute_many, self.session, self._import_watch, values, on_done)
         return len(values)
 
+
+def _nearest(row) -> ViewerNearest | None:
+    if row.nearest_run is None or row.nearest_query is None or row.nearest_at is None:
+        return None
+    computed = as_utc(row.nearest_at)
+    assert computed is not None
+    return ViewerNearest(row.nearest_run, row.nearest_depth or 0, computed.timestamp(),
+                         np.frombuffer(row.nearest_query, dtype="<f4").astype(np.float32),
+                         tuple(uuids_of(row.nearest_videos or b"")))

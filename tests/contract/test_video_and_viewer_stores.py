@@ -11,6 +11,7 @@ from killrvideo_reco.domain.interests import InterestRef
 from killrvideo_reco.domain.models import HistoryRow, HistoryWrite, NewVideo, ProfileReferences, TasteChange
 from killrvideo_reco.domain.taste_journal import Applied, JournalChange
 from killrvideo_reco.domain.taste_profile import ChannelSum, empty_state
+from killrvideo_reco.domain.viewer_nearest import ViewerNearest
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
 
@@ -230,7 +231,26 @@ def test_forget_erases_every_per_viewer_row(stores):
     commit(stores, user, None, 10, HistoryRow(video, NOW, NOW, 1, 300.0, 600.0), "e1")
     run(stores.viewers.write_profile(user, unit(stores.settings.vector_dimension, 1), "m1", 1,
                                      ProfileReferences(), 10))
+    run(stores.viewers.write_nearest(user, ViewerNearest("r1", 5, 1e9, unit(8, 1), (video,)), 10))
     run(stores.viewers.forget(user, 10**18))
     assert run(stores.viewers.history(user)) == []
     assert run(stores.viewers.taste_state(user)).version is None
     assert run(stores.viewers.profile(user)) is None
+
+
+def test_a_kept_nearest_list_rides_with_the_read_model_and_the_newest_write_wins(stores):
+    user, dim = uuid.uuid4(), stores.settings.vector_dimension
+    ids = tuple(uuid.uuid4() for _ in range(3))
+    run(stores.viewers.write_profile(user, unit(dim, 1), "m1", 3, ProfileReferences(), 100))
+    assert run(stores.viewers.profile(user)).nearest is None
+    kept = ViewerNearest("run-1", 150, 1.7e9, unit(9, 2), ids)
+    run(stores.viewers.write_nearest(user, kept, 100))
+    run(stores.viewers.write_nearest(user, ViewerNearest("run-0", 50, 1.6e9, unit(9, 3), ()),
+                                     90))  # computed for an older profile: loses
+    # A newer read model (the viewer's next view) keeps the list; the feed decides
+    # whether it still answers.
+    run(stores.viewers.write_profile(user, unit(dim, 4), "m1", 4, ProfileReferences(), 200))
+    found = run(stores.viewers.profile(user)).nearest
+    assert (found.run_id, found.depth, found.video_ids) == ("run-1", 150, ids)
+    assert abs(found.computed_at - 1.7e9) < 1e-3
+    np.testing.assert_allclose(found.query, unit(9, 2), atol=1e-7)

@@ -24,6 +24,7 @@ class FakeViewerStore:
         self.tastes: dict[uuid.UUID, TasteRecord] = {}  # snapshots and journals, no channels
         self.channels: dict[uuid.UUID, dict[str, ChannelSum]] = {}  # one cell per channel
         self.profiles: dict[uuid.UUID, tuple[int, StoredProfile]] = {}
+        self.nearest_versions: dict[uuid.UUID, int] = {}  # the nearest list's write time
         self.views: dict[tuple[date, uuid.UUID], int] = {}  # distinct viewers a day
         self.totals: dict[uuid.UUID, int] = {}
         self.commits = 0
@@ -108,11 +109,19 @@ class FakeViewerStore:
                 slots[behaviour[0]] = (behaviour[1], behaviour[2])
             # As the store does: the references only, which the feed resolves.
             self.profiles[user_id] = (version, StoredProfile(
-                vector, model_id, item_count, (), slots, (), version, references))
+                vector, model_id, item_count, (), slots, (), version, references,
+                current[1].nearest if current else None))
 
     async def profile(self, user_id):
         found = self.profiles.get(user_id)
         return found[1] if found else None
+
+    async def write_nearest(self, user_id, nearest, version):
+        current = self.profiles.get(user_id)
+        if current is not None:  # an UPDATE of an existing row (the store has no other)
+            if self.nearest_versions.get(user_id, -1) <= version:  # USING TIMESTAMP
+                self.nearest_versions[user_id] = version
+                self.profiles[user_id] = (current[0], replace(current[1], nearest=nearest))
 
     async def count_view(self, video_id, day, new_viewer_today):
         self.totals[video_id] = self.totals.get(video_id, 0) + 1
@@ -143,7 +152,8 @@ class FakeViewerStore:
         return [(user, row) for user, rows in self.rows.items() for row in rows.values()]
 
     async def forget(self, user_id, at_us):
-        for table in (self.rows, self.tastes, self.profiles, self.channels):
+        for table in (self.rows, self.tastes, self.profiles, self.channels,
+                      self.nearest_versions):
             table.pop(user_id, None)
 
     async def write_behaviour_many(self, slot, run_id, vectors, version):

@@ -4,9 +4,13 @@ viewer's query. No I/O."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+
+from killrvideo_reco.domain.uuids import uuids_of
 
 
 @dataclass(frozen=True)
@@ -15,7 +19,16 @@ class ViewerNearest:
     depth: int  # the LIMIT asked: the list is the whole catalogue when it holds fewer
     computed_at: float  # epoch seconds
     query: np.ndarray  # float32: the behaviour query the list answers
-    video_ids: tuple[uuid.UUID, ...]  # nearest first
+    packed: bytes  # the ids nearest first, 16 bytes each: decoded only when reused
+
+    @classmethod
+    def of(cls, run_id: str, depth: int, computed_at: float, query: np.ndarray,
+           video_ids: Sequence[uuid.UUID]) -> ViewerNearest:
+        return cls(run_id, depth, computed_at, query, b"".join(v.bytes for v in video_ids))
+
+    @cached_property
+    def video_ids(self) -> tuple[uuid.UUID, ...]:
+        return uuids_of(self.packed)
 
 
 @dataclass(frozen=True)

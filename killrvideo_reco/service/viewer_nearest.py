@@ -41,8 +41,8 @@ class BehaviourNearest:
         found = await self.behaviour.nearest_ids(run, "behaviour", query, depth)
         FEED_VIEWER_NEAREST.labels("queried").inc()
         if version is not None:
-            nearest = ViewerNearest(run.run_id, depth, self.clock(),
-                                    np.asarray(query, dtype=np.float32), tuple(found))
+            nearest = ViewerNearest.of(run.run_id, depth, self.clock(),
+                                       np.asarray(query, dtype=np.float32), found)
             writes.append(asyncio.ensure_future(
                 self.viewers.write_nearest(user_id, nearest, version)))
         return found, depth

@@ -25,7 +25,6 @@ from killrvideo_reco.domain.models import (
 )
 from killrvideo_reco.domain.profile_refs import decode_references, encode_references
 from killrvideo_reco.domain.taste_profile import ChannelSum
-from killrvideo_reco.domain.uuids import uuids_of
 from killrvideo_reco.domain.view_counts import ViewCount, merged_counts
 from killrvideo_reco.domain.viewer_nearest import ViewerNearest
 from killrvideo_reco.store.aio import execute
@@ -176,7 +175,7 @@ class ViewerStore:
             version, nearest.run_id, nearest.depth,
             datetime.fromtimestamp(nearest.computed_at, timezone.utc),
             np.asarray(nearest.query, dtype="<f4").tobytes(),
-            b"".join(v.bytes for v in nearest.video_ids), user_id), WRITE_EXECUTION)
+            nearest.packed, user_id), WRITE_EXECUTION)
 
     async def write_behaviour_many(self, slot: str, run_id: str,
                                    vectors: Sequence[tuple[uuid.UUID, np.ndarray | None]],
@@ -249,4 +248,4 @@ def _nearest(row) -> ViewerNearest | None:
     assert computed is not None
     return ViewerNearest(row.nearest_run, row.nearest_depth or 0, computed.timestamp(),
                          np.frombuffer(row.nearest_query, dtype="<f4").astype(np.float32),
-                         tuple(uuids_of(row.nearest_videos or b"")))
+                         row.nearest_videos or b"")

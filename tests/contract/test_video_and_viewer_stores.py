@@ -231,7 +231,7 @@ def test_forget_erases_every_per_viewer_row(stores):
     commit(stores, user, None, 10, HistoryRow(video, NOW, NOW, 1, 300.0, 600.0), "e1")
     run(stores.viewers.write_profile(user, unit(stores.settings.vector_dimension, 1), "m1", 1,
                                      ProfileReferences(), 10))
-    run(stores.viewers.write_nearest(user, ViewerNearest("r1", 5, 1e9, unit(8, 1), (video,)), 10))
+    run(stores.viewers.write_nearest(user, ViewerNearest.of("r1", 5, 1e9, unit(8, 1), (video,)), 10))
     run(stores.viewers.forget(user, 10**18))
     assert run(stores.viewers.history(user)) == []
     assert run(stores.viewers.taste_state(user)).version is None
@@ -243,9 +243,9 @@ def test_a_kept_nearest_list_rides_with_the_read_model_and_the_newest_write_wins
     ids = tuple(uuid.uuid4() for _ in range(3))
     run(stores.viewers.write_profile(user, unit(dim, 1), "m1", 3, ProfileReferences(), 100))
     assert run(stores.viewers.profile(user)).nearest is None
-    kept = ViewerNearest("run-1", 150, 1.7e9, unit(9, 2), ids)
+    kept = ViewerNearest.of("run-1", 150, 1.7e9, unit(9, 2), ids)
     run(stores.viewers.write_nearest(user, kept, 100))
-    run(stores.viewers.write_nearest(user, ViewerNearest("run-0", 50, 1.6e9, unit(9, 3), ()),
+    run(stores.viewers.write_nearest(user, ViewerNearest.of("run-0", 50, 1.6e9, unit(9, 3), ()),
                                      90))  # computed for an older profile: loses
     # A newer read model (the viewer's next view) keeps the list; the feed decides
     # whether it still answers.

@@ -36,7 +36,7 @@ def turned(degrees: float) -> np.ndarray:
 ])
 def test_a_kept_list_answers_only_the_same_run_a_close_query_and_its_depth(
         case, run_id, query, depth, age_s, answers):
-    kept = ViewerNearest("r1", 100, 1000.0, Q, IDS)
+    kept = ViewerNearest.of("r1", 100, 1000.0, Q, IDS)
     found = reusable(kept, run_id, query, depth, 40, 1000.0 + age_s, RULES)
     assert (found is not None) == answers, case
     if answers:
@@ -78,7 +78,7 @@ def test_a_query_moved_past_the_threshold_queries_again_and_keeps_the_new_answer
     asyncio.run(viewers.write_profile(user, None, "m", 20, ProfileReferences(), 100))
     feed = _retrieval(behaviour, viewers)
     far = np.asarray(behaviour.index[ids[31]], dtype=np.float32)
-    stale = ViewerNearest("r1", 60, 1e12, -far, IDS[:60])  # computed for another query
+    stale = ViewerNearest.of("r1", 60, 1e12, -far, IDS[:60])  # computed for another query
 
     asyncio.run(feed.ranked_unseen(user, run, far, None, [], watched=20, kept=stale,
                                    version=200))
@@ -94,7 +94,7 @@ def test_a_shallow_kept_list_seen_through_widens_from_its_own_depth_by_an_ann_qu
     feed = _retrieval(behaviour, feed.viewers)
     # The 40 nearest, as a page 1 before most of them were watched kept them.
     nearest = asyncio.run(behaviour.nearest_ids(run, "behaviour", bq, 40))
-    kept = ViewerNearest(run.run_id, 40, 1e12, np.asarray(bq, dtype=np.float32),
+    kept = ViewerNearest.of(run.run_id, 40, 1e12, np.asarray(bq, dtype=np.float32),
                          tuple(nearest))
     behaviour.limits.clear()
 

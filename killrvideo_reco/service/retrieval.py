@@ -130,34 +130,37 @@ class CandidateRetrieval:
         served: dict[str, int] = {}  # rows a source's answer could hold, when not its limit
         writes: list[asyncio.Task] = []
         first = True
-        while pending or first:
-            nearest = asyncio.gather(*(
-                self._behaviour(user_id, run, behaviour_query, content_query, limit,
-                                wanted[source], kept, version, served, writes)
-                if source == "behaviour" and self.kept is not None else
-                self._nearest(run, *searches[source][:2], behaviour_query, content_query, limit)
-                for source, limit in pending.items()))
-            if first:
-                (in_pool, in_lists, just), answers = await asyncio.gather(by_key, nearest)
-                if in_pool:
-                    found["popular"] = in_pool
-                found.update(in_lists)
-                if just.candidates:
-                    found[JUST_WATCHED] = just.candidates
-            else:
-                answers = await nearest
-            first = False
-            found.update(zip(pending, answers))
-            # One exclusion lookup for every source's new candidates.
-            new = list({c.video_id for group in found.values() for c in group} - checked)
-            seen |= await self.viewers.seen_among(user_id, new)
-            checked.update(new)
-            # Short of fresh rows still: twice as deep, up to the cap.
-            pending = {space: min(cap, 2 * served.pop(space, limit))
-                       for space, limit in pending.items()
-                       if source_short(len(found[space]), _fresh(found[space], seen),
-                                       served.get(space, limit), wanted[space], cap)}
-            ANN_WIDENINGS.labels(path).inc(len(pending))
+        try:
+            while pending or first:
+                nearest = asyncio.gather(*(
+                    self._behaviour(user_id, run, behaviour_query, content_query, limit,
+                                    wanted[source], kept, version, served, writes)
+                    if source == "behaviour" and self.kept is not None else
+                    self._nearest(run, *searches[source][:2], behaviour_query, content_query, limit)
+                    for source, limit in pending.items()))
+                if first:
+                    (in_pool, in_lists, just), answers = await asyncio.gather(by_key, nearest)
+                    if in_pool:
+                        found["popular"] = in_pool
+                    found.update(in_lists)
+                    if just.candidates:
+                        found[JUST_WATCHED] = just.candidates
+                else:
+                    answers = await nearest
+                first = False
+                found.update(zip(pending, answers))
+                # One exclusion lookup for every source's new candidates.
+                new = list({c.video_id for group in found.values() for c in group} - checked)
+                seen |= await self.viewers.seen_among(user_id, new)
+                checked.update(new)
+                # Short of fresh rows still: twice as deep, up to the cap.
+                pending = {space: min(cap, 2 * served.pop(space, limit))
+                           for space, limit in pending.items()
+                           if source_short(len(found[space]), _fresh(found[space], seen),
+                                           served.get(space, limit), wanted[space], cap)}
+                ANN_WIDENINGS.labels(path).inc(len(pending))
+        finally:  # a kept list's write is never left behind
+            await settle(writes)
         if JUST_WATCHED in found:
             found[JUST_WATCHED] = just.first_unseen(seen, sizes.just_watched_rows)
         merged: dict[uuid.UUID, FeedCandidate] = {}
@@ -168,7 +171,6 @@ class CandidateRetrieval:
                 merged[c.video_id] = c if known is None else known.evolve(
                     sources=known.sources | c.sources)
         count_candidates(path, found, len(merged))
-        await settle(writes)
         if not merged:
             return []
         candidates = sorted((_co_watched(c, just.similarity) for c in merged.values()),

@@ -10,7 +10,10 @@ of each history band ask for page 1 once, one request at a time (a miss of the l
 cache: the whole pipeline). Server CPU per request is the app's and Cassandra's CPU over
 a band's requests divided by their number. Then the same viewers ask for page 2 (the
 ranked list cached), and for the related videos of their last video, anonymous and with
-their token. Writes the block between
+their token. Last, each watches the next video they rated (a view through the API, with
+a new event id each run) and asks for page 1 again: a session's page 1 after a view,
+with its ranked list stale and its kept nearest list (FEED_VIEWER_NEAREST) there to
+answer. Writes the block between
 <!-- replay-feed:begin --> and <!-- replay-feed:end --> in docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -26,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import machine, report
 from bench.replay import BANDS, DEFAULT_DATA
@@ -93,6 +97,29 @@ def related(video: uuid.UUID, token: str | None) -> tuple[str, dict, str | None]
     return f"/api/v1/videos/{video}/related", {"limit": 10}, token
 
 
+def watch(client: httpx.Client, user: data.UserSplit, token: str) -> None:
+    rating = user.heldout[0]
+    completion, _ = data.watch_for_rating(rating.rating)
+    response = client.post(
+        f"/api/v1/videos/{loader.video_uuid(rating.movie_id)}/views",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"eventId": f"replay-feed-{uuid.uuid4()}", "durationS": data.DURATION_S,
+              "secondsWatched": completion * data.DURATION_S})
+    if response.status_code not in (200, 201):
+        raise SystemExit(f"replay-feed: a view got {response.status_code}: {response.text}")
+
+
+def kept_lists(client: httpx.Client) -> dict[str, float]:
+    """killrvideo_feed_viewer_nearest_total by result, from /metrics."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        if family.name == "killrvideo_feed_viewer_nearest":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    found[sample.labels["result"]] = sample.value
+    return found
+
+
 def ask(client: httpx.Client, server: Server,
         requests: list[tuple[str, dict, str | None]]) -> dict:
     """One request at a time; latency percentiles and server CPU per request."""
@@ -157,6 +184,14 @@ def main(argv=None) -> int:
         # A watch page asks again for videos asked about moments ago: the caches answer.
         extra["related, anonymous, again"] = ask(client, server, [
             related(last[u.user_id], None) for u in everyone])
+        for u in everyone:  # each watches the next video they rated, then back to the feed
+            watch(client, u, token[u.user_id])
+        before = kept_lists(client)
+        extra["page 1 after a view"] = ask(client, server, [page(token[u.user_id])
+                                                             for u in everyone])
+        after = kept_lists(client)
+        extra["page 1 after a view"]["kept"] = {
+            k: after.get(k, 0) - before.get(k, 0) for k in after}
     cluster, session = connect(settings)
     try:
         version = session.execute("SELECT release_version FROM system.local").one()[0]
@@ -199,6 +234,11 @@ def markdown(args, cells: dict, extra: dict, version: str) -> str:
         lines.append(f"| {name} | {cell['n']} | {cell['p50']:.1f} | {cell['p99']:.1f} | "
                      f"{cell['app'] + cell['cassandra']:.1f} ({cell['app']:.1f} / "
                      f"{cell['cassandra']:.1f}) |")
+    kept = extra["page 1 after a view"].get("kept", {})
+    lines += ["", f"Page 1 after a view, the behaviour source: {kept.get('reused', 0):.0f} "
+              f"answered from the viewer's kept nearest list, {kept.get('queried', 0):.0f} by "
+              f"an ANN query (FEED_VIEWER_NEAREST_MIN_COSINE "
+              f"{Settings().feed_viewer_nearest_min_cosine:g})."]
     second = extra["page 2 (after page 1)"]
     worst = max(extra[k]["cassandra"] for k in extra if k.startswith("related"))
     again = extra["related, anonymous, again"]["cassandra"]

@@ -104,7 +104,9 @@ def watch(client: httpx.Client, user: data.UserSplit, token: str) -> None:
         f"/api/v1/videos/{loader.video_uuid(rating.movie_id)}/views",
         headers={"Authorization": f"Bearer {token}"},
         json={"eventId": f"replay-feed-{uuid.uuid4()}", "durationS": data.DURATION_S,
-              "secondsWatched": completion * data.DURATION_S})
+              "secondsWatched": completion * data.DURATION_S,
+              # When they rated it: a view dated today would outweigh years of history.
+              "watchedAt": datetime.fromtimestamp(rating.at, timezone.utc).isoformat()})
     if response.status_code not in (200, 201):
         raise SystemExit(f"replay-feed: a view got {response.status_code}: {response.text}")
 

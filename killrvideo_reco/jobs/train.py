@@ -7,6 +7,8 @@
 4. Switch: one cell names the live run, so readers see run N or run N+1, never a mix.
    An interrupted job leaves run N serving.
 5. Rebuild taste states (profiles job), so each viewer's online sums follow the new run.
+6. Keep each viewer's nearest videos in the new run (jobs/viewer_lists.py), so their next
+   page 1 needs no ANN query.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
 from killrvideo_reco.jobs.progress import Progress
+from killrvideo_reco.jobs.viewer_lists import keep_viewer_lists
 from killrvideo_reco.settings import Settings
 from killrvideo_reco.training.factors import FactorConfig
 from killrvideo_reco.training.interactions import History
@@ -37,7 +40,8 @@ from killrvideo_reco.training.spark_engine import STEPS as SPARK_FIT_STEPS
 
 log = logging.getLogger(__name__)
 HISTORY_SPLITS = 256
-STEPS = ("history", "fit", "videos", "viewers", "neighbours", "switch", "profiles")
+STEPS = ("history", "fit", "videos", "viewers", "neighbours", "switch", "profiles",
+         "viewer lists")
 
 
 def training_config(settings: Settings) -> TrainingConfig:
@@ -83,7 +87,7 @@ async def run_training(resources: Services, settings: Settings,
     # Steps up to the vectors written (session, Spark's, videos, viewers; or history
     # splits, fit, videos, viewers), then the switch and the profile rebuild.
     engine_steps = 1 + len(SPARK_FIT_STEPS) + 2 if spark else len(splits) + 3
-    progress = Progress("train", engine_steps + 3, item_name="rows",
+    progress = Progress("train", engine_steps + 4, item_name="rows",
                         **({"stream": progress_stream} if progress_stream else {}))
 
     def step(name: str, items: int = 0) -> None:
@@ -119,13 +123,18 @@ async def run_training(resources: Services, settings: Settings,
         profiles = await rebuild_profiles(resources.videos, resources.viewers,
                                           resources.activity, progress_stream=progress_stream)
     step("profiles rebuilt")
+    kept = None
+    if rebuild and settings.feed_viewer_nearest and settings.feed_neighbours > 0:
+        kept = await keep_viewer_lists(resources.viewers, run, fitted.video_ids, fitted.index,
+                                       settings.candidate_sizes, settings.feed_max_ann_limit)
+    step("viewer lists kept")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     seconds = time.monotonic() - clock
     summary = {"runId": run_id, "slot": slot, "previousRunId": previous.run_id if previous else None,
                "engine": settings.train_engine, "model": fitted.model,
                "dimension": settings.behaviour_dimension,
                "seconds": round(seconds, 1), "peakRssMB": round(peak_mb, 1),
-               "quality": quality, "profiles": profiles}
+               "quality": quality, "profiles": profiles, "viewerLists": kept}
     log.info("train %s: live after %.1fs (quality %s)", run_id, seconds, quality)
     return summary
 

@@ -1,6 +1,7 @@
-"""A viewer's kept nearest list on a real Cassandra: a page 1 keeps its behaviour ANN
-answer with the read model, a page 1 after a view answers from it without an ANN query,
-a retrain makes it stale, and "forget me" erases it."""
+"""A viewer's kept nearest list on a real Cassandra: training keeps one for every viewer
+of the new run, a page 1 (after a view too) answers from it without an ANN query, a query
+moved past the threshold is answered by one whose answer is kept, and "forget me" erases
+the list."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.bootstrap import build_resources
+from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
 from tests.integration.seeding import topic_world
@@ -16,51 +18,60 @@ from tests.integration.seeding import topic_world
 pytestmark = pytest.mark.integration
 
 
-def test_a_page_1_after_a_view_answers_from_the_kept_list_until_a_retrain(cassandra):
+def test_kept_lists_from_training_answer_page_1s_until_the_query_moves(cassandra):
     base, _ = cassandra
-    # Any query moved by a view still reuses the list here: what is tested is the path.
+    # No ranked-list cache, so that each page 1 runs retrieval; any move of the query is
+    # within the threshold here, and nothing is within it for the strict replica.
     settings = base.model_copy(update={"feed_viewer_nearest_min_cosine": 0.0,
                                        "feed_list_cache_size": 0})
+    strict = settings.model_copy(update={"feed_viewer_nearest_min_cosine": 1.0})
     resources = build_resources(settings, build_provider(settings))
+    other = build_resources(strict, build_provider(strict))
     try:
-        asyncio.run(_scenario(resources, settings))
+        asyncio.run(_scenario(resources, other, settings))
     finally:
         resources.close()
+        other.close()
 
 
-async def _scenario(resources, settings):
+async def _scenario(resources, strict, settings):
     ids, viewers = await topic_world(resources, np.random.default_rng(7))
-    await run_training(resources, settings)
+    summary = await run_training(resources, settings)
+    assert summary["viewerLists"] >= 45
     queries: list[int] = []
-    ann = resources.behaviour.nearest_ids
-
-    async def counted(run, space, query, limit):
-        if space == "behaviour":
-            queries.append(limit)
-        return await ann(run, space, query, limit)
-
-    resources.behaviour.nearest_ids = counted  # type: ignore[method-assign]
+    for replica in (resources, strict):
+        replica.behaviour.nearest_ids = _counting(replica.behaviour.nearest_ids, queries)
     user = viewers["db"][0]
-    feed, viewer_store = resources.feed, resources.viewers
+    feed, store = resources.feed, resources.viewers
+    live = await resources.behaviour.active_run()
+    profile = await store.profile(user)
+    kept = profile.nearest
+    assert kept is not None and kept.run_id == live.run_id
+    assert kept.depth == source_depth(settings.candidate_sizes.behaviour, profile.item_count,
+                                      settings.feed_max_ann_limit)
 
     first = await feed.for_you(user, 1, 5)
-    assert first.source == "personalized" and len(queries) == 1
-    live = await resources.behaviour.active_run()
-    kept = (await viewer_store.profile(user)).nearest
-    assert kept is not None and kept.run_id == live.run_id and kept.depth == queries[0]
-
+    assert first.source == "personalized" and queries == [], "training kept the list"
     top = first.items[0].summary.video_id
     await resources.activity.record_view(user, top, "kept-list-view", 590, 600)
     again = await feed.for_you(user, 1, 5)
-    assert len(queries) == 1, "the page 1 after the view made no ANN query"
+    assert queries == [], "the page 1 after the view made no ANN query"
     assert top not in {i.summary.video_id for i in again.items}, "exclusion stays exact"
-    still = (await viewer_store.profile(user)).nearest
-    assert (still.video_ids, still.computed_at) == (kept.video_ids, kept.computed_at)
 
-    await run_training(resources, settings)  # a new run: the list is of the old one
-    await feed.for_you(user, 1, 5)
-    assert len(queries) == 2
-    assert (await viewer_store.profile(user)).nearest.run_id != live.run_id
+    await resources.activity.record_view(user, again.items[0].summary.video_id,
+                                         "kept-list-view-2", 590, 600)
+    await strict.feed.for_you(user, 1, 5)  # the query moved: past a threshold of 1
+    assert len(queries) == 1
+    fresh = (await store.profile(user)).nearest
+    assert fresh.computed_at > kept.computed_at and fresh.run_id == live.run_id
 
     await resources.privacy.forget(user)
-    assert await viewer_store.profile(user) is None, "forget me erases the kept list too"
+    assert await store.profile(user) is None, "forget me erases the kept list too"
+
+
+def _counting(nearest_ids, queries: list[int]):
+    async def counted(run, space, query, limit):
+        if space == "behaviour":
+            queries.append(limit)
+        return await nearest_ids(run, space, query, limit)
+    return counted

@@ -8,10 +8,12 @@ import uuid
 import numpy as np
 import pytest
 
+from killrvideo_reco.domain.behaviour import index_vectors, query_vector
 from killrvideo_reco.domain.models import CandidateSizes, ProfileReferences
 from killrvideo_reco.domain.viewer_nearest import NearestRules, ViewerNearest, reusable
 from killrvideo_reco.service.neighbours import CandidateFeatures
 from killrvideo_reco.service.retrieval import CandidateLimits, CandidateRetrieval
+from killrvideo_reco.training.viewer_lists import nearest_videos
 from tests.unit.test_retrieval import _heavy_watcher, _twenty_watched, world
 
 RULES = NearestRules(min_cosine=0.98, max_age_s=3600)
@@ -105,3 +107,21 @@ def test_a_shallow_kept_list_seen_through_widens_from_its_own_depth_by_an_ann_qu
     assert [n for s, n in behaviour.limits if s == "behaviour"] == [80]
     assert not {r.candidate.video_id for r in ranked} & watched
     assert sum("behaviour" in r.candidate.sources for r in ranked) == 40
+
+
+def test_training_lists_each_viewer_the_index_order_to_their_depth():
+    rng = np.random.default_rng(9)
+    raw = rng.normal(size=(60, 4))
+    index = index_vectors(raw, float(np.linalg.norm(raw, axis=1).max()))
+    index[7] = 0.0  # a video without a vector is never listed
+    ids = [uuid.uuid4() for _ in range(60)]
+    queries = np.stack([query_vector(rng.normal(size=4)) for _ in range(3)])
+
+    lists = nearest_videos(ids, index, queries, [5, 20, 60])
+
+    assert [len(found) for found in lists] == [5, 20, 59]
+    for found, q in zip(lists, queries):
+        cosines = index @ q  # the ANN index's order: unit rows, a unit query
+        expected = [ids[i] for i in np.argsort(-cosines, kind="stable") if i != 7]
+        assert list(found) == expected[:len(found)]
+        assert ids[7] not in found

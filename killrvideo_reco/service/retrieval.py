@@ -179,11 +179,15 @@ class CandidateRetrieval:
         labels = interest_clusters.label(interests, embeddings, self.limits.interest_similarity)
         return ranking.rank(candidates, run.ranker, embeddings, labels)
 
-    async def _behaviour(self, user_id, run, behaviour_query, content_query, limit: int,
-                         wanted: int, kept, version, served: dict[str, int],
+    async def _behaviour(self, user_id: uuid.UUID, run: BehaviourRun,
+                         behaviour_query: np.ndarray | None,
+                         content_query: np.ndarray | None,
+                         limit: int, wanted: int, kept: ViewerNearest | None,
+                         version: int | None, served: dict[str, int],
                          writes: list[asyncio.Task]) -> list[FeedCandidate]:
         """The behaviour source through the viewer's kept nearest list (self.kept)."""
         assert self.kept is not None and self.features is not None
+        assert behaviour_query is not None  # the source exists only with one
         ids, depth = await self.kept.ids(user_id, run, behaviour_query, limit, wanted, kept,
                                          version, writes)
         if depth < limit:  # a shallower kept list: widened from its own depth

@@ -24,7 +24,6 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 
 import numpy as np
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench import ingest_load, machine, report, seed
 from bench.server import Server
@@ -206,13 +205,10 @@ def write_batches(base_url: str) -> dict[str, tuple[float, float]]:
 
 def parse_write_batches(text: str) -> dict[str, tuple[float, float]]:
     found: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "killrvideo_view_write_batch_size":
-            continue
-        for sample in family.samples:
-            for n, suffix in enumerate(("_sum", "_count")):
-                if sample.name.endswith(suffix):
-                    found.setdefault(sample.labels["kind"], [0.0, 0.0])[n] = sample.value
+    for sample in report.metric_samples(text, "killrvideo_view_write_batch_size"):
+        for n, suffix in enumerate(("_sum", "_count")):
+            if sample.name.endswith(suffix):
+                found.setdefault(sample.labels["kind"], [0.0, 0.0])[n] = sample.value
     return {kind: (views, statements) for kind, (views, statements) in found.items()}
 
 

@@ -29,7 +29,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench import machine, report
 from bench.replay import BANDS, DEFAULT_DATA
@@ -113,13 +112,9 @@ def watch(client: httpx.Client, user: data.UserSplit, token: str) -> None:
 
 def kept_lists(client: httpx.Client) -> dict[str, float]:
     """killrvideo_feed_viewer_nearest_total by result, from /metrics."""
-    found: dict[str, float] = {}
-    for family in text_string_to_metric_families(client.get("/metrics").text):
-        if family.name == "killrvideo_feed_viewer_nearest":
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    found[sample.labels["result"]] = sample.value
-    return found
+    return {sample.labels["result"]: sample.value for sample in report.metric_samples(
+        client.get("/metrics").text, "killrvideo_feed_viewer_nearest")
+        if sample.name.endswith("_total")}
 
 
 def ask(client: httpx.Client, server: Server,

@@ -37,6 +37,15 @@ def log(message: str) -> None:
     print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def metric_samples(text: str, family: str) -> list:
+    """The samples of one metric family in a /metrics text (prometheus_client's parser;
+    a counter's family name drops its `_total`)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [sample for found in text_string_to_metric_families(text)
+            if found.name == family for sample in found.samples]
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
 

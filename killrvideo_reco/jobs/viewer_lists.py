@@ -14,12 +14,11 @@ from killrvideo_reco.domain.behaviour import viewer_query
 from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes
 from killrvideo_reco.domain.viewer_nearest import ViewerNearest
-from killrvideo_reco.jobs.profiles import token_splits
+from killrvideo_reco.jobs.profiles import DEFAULT_SPLITS, token_splits
 from killrvideo_reco.service.ports import ViewerRepository
 from killrvideo_reco.training.viewer_lists import nearest_videos
 
 log = logging.getLogger(__name__)
-SPLITS = 256
 IN_FLIGHT = 32  # profile reads and list writes at once
 
 
@@ -35,7 +34,7 @@ async def keep_viewer_lists(viewers: ViewerRepository, run: BehaviourRun,
             return await coroutine
 
     written, started = 0, time.monotonic()
-    for start, end in token_splits(SPLITS):
+    for start, end in token_splits(DEFAULT_SPLITS):
         users = await viewers.users_in_token_range(start, end)
         profiles = await asyncio.gather(*(bounded(viewers.profile(u)) for u in users))
         chosen = []

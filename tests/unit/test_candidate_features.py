@@ -5,19 +5,12 @@ import asyncio
 
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.service.neighbours import CandidateFeatures
-from tests.unit.test_retrieval import world
+from tests.unit.test_retrieval import count_feature_reads, world
 
 
 def test_features_are_read_once_kept_up_to_the_bound_and_dropped_with_the_run():
     videos, behaviour, run, raw, ids, popularity, weights = world()
-    read: list[int] = []
-    pool = behaviour.popular_pool
-
-    async def counted(run_, video_ids):
-        read.append(len(video_ids))
-        return await pool(run_, video_ids)
-
-    behaviour.popular_pool = counted  # type: ignore[method-assign]
+    read = count_feature_reads(behaviour)
     features = CandidateFeatures(behaviour, size=50)
 
     first = asyncio.run(features.features(run, ids[:40]))

@@ -38,6 +38,19 @@ def world(n=300):
     return videos, behaviour, run, raw, ids, popularity, weights
 
 
+def count_feature_reads(behaviour) -> list[int]:
+    """The sizes of the store's feature reads (popular_pool) from now on."""
+    read: list[int] = []
+    pool = behaviour.popular_pool
+
+    async def counted(run_, video_ids):
+        read.append(len(video_ids))
+        return await pool(run_, video_ids)
+
+    behaviour.popular_pool = counted
+    return read
+
+
 def _twenty_watched(ids):
     """A viewer who watched the first 20 videos, and their store."""
     viewers, user = FakeViewerStore(), uuid.uuid4()
@@ -81,14 +94,7 @@ def test_with_the_feature_cache_the_ann_rows_are_ids_and_rank_as_the_full_rows_d
     features = CandidateFeatures(behaviour, 1000)
     by_ids = CandidateRetrieval(behaviour, viewers, limits, features=features)
     bq, cq = _queries()
-    read: list[int] = []
-    pool = behaviour.popular_pool
-
-    async def counted(run_, video_ids):
-        read.append(len(video_ids))
-        return await pool(run_, video_ids)
-
-    behaviour.popular_pool = counted  # type: ignore[method-assign]
+    read = count_feature_reads(behaviour)
     expected = asyncio.run(full.ranked_unseen(user, run, bq, cq, ids[15:45]))
     got = asyncio.run(by_ids.ranked_unseen(user, run, bq, cq, ids[15:45]))
 

@@ -73,19 +73,26 @@ def based_on_for_items(item_vectors: Sequence[np.ndarray | None], recent: Sequen
     """Per item, up to `limit` recent videos by cosine similarity, best first (ties go
     to the more recent). Only similarities strictly above `min_similarity` count, so
     the default never cites an orthogonal or opposite video; a zero vector cites none."""
+    out: list[list[BasedOn]] = [[] for _ in item_vectors]
     if not recent or limit <= 0:
-        return [[] for _ in item_vectors]
+        return out
     matrix = np.stack([r.unit_vector for r in recent]).astype(np.float64)
-    out: list[list[BasedOn]] = []
-    for vector in item_vectors:
-        norm = 0.0 if vector is None else float(np.linalg.norm(vector))
-        if vector is None or vector.shape[0] != matrix.shape[1] or not norm > 1e-12:
-            out.append([])
-            continue
-        scores = matrix @ (np.asarray(vector, dtype=np.float64) / norm)
-        order = np.argsort(-scores, kind="stable")[:limit]
-        out.append([BasedOn(recent[i].video_id, recent[i].title)
-                    for i in order if scores[i] > min_similarity])
+    rows = [n for n, v in enumerate(item_vectors)
+            if v is not None and v.shape[0] == matrix.shape[1]]
+    if not rows:
+        return out
+    items = np.stack([item_vectors[n] for n in rows]).astype(np.float64)
+    norms = np.linalg.norm(items, axis=1)
+    usable = norms > 1e-12
+    # One matrix product for the page: every item's cosine to every recent video.
+    scores = (items @ matrix.T) / np.where(usable, norms, 1.0)[:, None]
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :limit].tolist()
+    values = scores.tolist()
+    for k, n in enumerate(rows):
+        if usable[k]:
+            row = values[k]
+            out[n] = [BasedOn(recent[i].video_id, recent[i].title)
+                      for i in best[k] if row[i] > min_similarity]
     return out
 
 

@@ -94,19 +94,17 @@ class Ranked:
     interest: int = -1  # index of the viewer's interest it belongs to, -1 for none
 
 
-def rank(candidates: Sequence[FeedCandidate], ranker: RankerWeights, embeddings: np.ndarray,
+def rank(candidates: Sequence[FeedCandidate], ranker: RankerWeights,
          labels: np.ndarray) -> list[Ranked]:
-    """Best score first (ties by video id). What the list keeps (and the feed's cache
-    holds): float16 embeddings, converted in one go; shaping and explanations compare
-    them at far coarser resolution."""
-    scores = ranker.score(np.array([c.features() for c in candidates])) if candidates \
-        else np.zeros(0)
-    half = embeddings.astype(np.float16)
-    ranked = [Ranked(c.evolve(embedding=half[n] if c.embedding is not None else None),
-                     float(s), int(label))
-              for n, (c, s, label) in enumerate(zip(candidates, scores, labels))]
-    ranked.sort(key=lambda r: (-r.score, r.candidate.video_id.bytes))
-    return ranked
+    """Best score first; equal scores keep the candidates' order (retrieval sorts them by
+    video id). The candidates are kept as they are: their embeddings are the feature
+    cache's rows, shared by every list that holds them, not copies."""
+    if not candidates:
+        return []
+    scores = ranker.score(np.array([c.features() for c in candidates]))
+    order = np.argsort(-scores, kind="stable").tolist()
+    score, label = scores.tolist(), np.asarray(labels).tolist()
+    return [Ranked(candidates[n], score[n], label[n]) for n in order]
 
 
 def embeddings_of(candidates: Sequence[FeedCandidate]) -> np.ndarray:

@@ -72,6 +72,9 @@ class RankedList:
     # The profile it was ranked for, resolved: the next pages explain their items with it.
     prefs: StoredProfile | None = None
     shown: list[Ranked] = field(default_factory=list)  # the first positions, shaped
+    # Which interest each recent like belongs to: computed by the first page explained,
+    # reused by the next ones (None: not yet; () when there is nothing to group).
+    recent_groups: tuple[int, ...] | None = None
 
 
 class FeedService:
@@ -145,7 +148,7 @@ class FeedService:
                 # Page 1 reads the summaries of every shaped page: the next pages find
                 # them in the summary cache.
                 ahead = [r.candidate.video_id for r in shown[end:]] if start == 0 else []
-                items = await self._items(shown[start:end], listed.prefs, ahead)
+                items = await self._items(shown[start:end], listed, ahead)
                 return FeedPage(items, len(listed.ranked), page, page_size, "personalized",
                                 positives)
         return replace(await self._cold_start(user_id, page, page_size), positives=positives)
@@ -165,8 +168,8 @@ class FeedService:
         popular = feed_rules.merge_unique((await self.fallback.trending())[:size],
                                        run.popular[:size])
         interests = prefs.interests if prefs is not None and content_query is not None else ()
-        # Embeddings are float16 whether cached or not: a page served from the cache is
-        # shaped and explained from exactly what the first page was.
+        # The cached list holds the candidates themselves: the next pages are shaped and
+        # explained from exactly what the first page was.
         ranked, over_shown = await asyncio.gather(self.retrieval.ranked_unseen(
             user_id, run, behaviour_query, content_query, popular, interests,
             prefs.model_id if prefs is not None else None,
@@ -191,18 +194,21 @@ class FeedService:
             listed.shown = shaped(listed.ranked, self.shaping, listed.ranked_at, positions)
         return listed.shown
 
-    async def _items(self, window: list[Ranked], prefs,
-                               ahead: Sequence[uuid.UUID] = ()) -> list[FeedItem]:
+    async def _items(self, window: list[Ranked], listed: RankedList,
+                     ahead: Sequence[uuid.UUID] = ()) -> list[FeedItem]:
         """The page's items, each explained by the recent likes of the interest it
         belongs to (all recent likes when it belongs to none). `ahead`: videos of the
         next pages whose summaries are read (and cached) along with the page's."""
         summaries = await self.summaries.get_many(
             [*(r.candidate.video_id for r in window), *ahead])
         shown = [r for r in window if r.candidate.video_id in summaries]
-        recent = prefs.recent_positive
-        groups = (interest_clusters.label(prefs.interests,
-                                          np.stack([v.unit_vector for v in recent]), -1.0)
-                  if recent and len(prefs.interests) >= 2 else None)
+        prefs = listed.prefs
+        recent = prefs.recent_positive if prefs is not None else ()
+        if listed.recent_groups is None:
+            listed.recent_groups = tuple(interest_clusters.label(
+                prefs.interests, np.stack([v.unit_vector for v in recent]), -1.0).tolist()) \
+                if prefs is not None and recent and len(prefs.interests) >= 2 else ()
+        groups = listed.recent_groups or None
         why: list[list[BasedOn]] = [[] for _ in shown]
         # One explanation pass per interest (and one for items of none).
         for interest in {r.interest for r in shown}:

@@ -177,7 +177,7 @@ class CandidateRetrieval:
                             key=lambda c: c.video_id.bytes)  # a stable order for equal scores
         embeddings = embeddings_of(candidates)
         labels = interest_clusters.label(interests, embeddings, self.limits.interest_similarity)
-        return ranking.rank(candidates, run.ranker, embeddings, labels)
+        return ranking.rank(candidates, run.ranker, labels)
 
     async def _behaviour(self, user_id: uuid.UUID, run: BehaviourRun,
                          behaviour_query: np.ndarray | None,
@@ -236,7 +236,9 @@ def _co_watched(c: FeedCandidate,
                 similarity: dict[uuid.UUID, tuple[float, uuid.UUID]]) -> FeedCandidate:
     """Every source's candidate gets its just-watched feature, as the ranker was fitted."""
     found = similarity.get(c.video_id)
-    return c if found is None else c.evolve(just_watched=found[0], cited=found[1])
+    if found is None or (found[0] == c.just_watched and found[1] == c.cited):
+        return c
+    return c.evolve(just_watched=found[0], cited=found[1])
 
 
 def _fresh(found: list[FeedCandidate], seen: set[uuid.UUID]) -> int:

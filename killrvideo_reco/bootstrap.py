@@ -12,7 +12,7 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.experiments import ExperimentService
-from killrvideo_reco.service.feed import FeedService, summary_reader
+from killrvideo_reco.service.feed import FeedService, neighbour_list_cache, summary_reader
 from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
 from killrvideo_reco.service.job_registry import JobPolicy
 from killrvideo_reco.service.ports import (
@@ -147,24 +147,23 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
                                          settings.view_facts_cache_size),
                                journal_commits=settings.profile_journal_commits,
                                kept_states=settings.view_state_cache_size)
+    lists = neighbour_list_cache(neighbours, settings) if neighbours is not None else None
     feed = FeedService(videos, viewers, settings, behaviour, runs, neighbours,
                        repeats=RepeatLimit(impressions, repeat_rules(settings)),
-                       summaries=summaries, facts=activity.facts)
+                       summaries=summaries, facts=activity.facts, lists=lists)
 
     def variant_feed(overridden: Settings, run: ActiveRun | None, popularity: bool) -> FeedService:
         return FeedService(videos, viewers, overridden, behaviour, run or runs, neighbours,
                            popularity_only=popularity,
                            repeats=RepeatLimit(impressions, repeat_rules(overridden)),
-                           summaries=summaries, facts=activity.facts)
+                           summaries=summaries, facts=activity.facts, lists=lists)
     impression_log = ImpressionLog(impressions, impression_params(settings), videos.count)
     return Services(
         videos, viewers, behaviour, training, runs, feed, activity,
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs,
                          feed.neighbours),
         PrivacyService(videos, viewers),
-        RelatedVideos(videos, viewers, feed.neighbours, runs,
-                      activity.facts, summaries,
-                      settings.feed_cache_ttl_s, settings.video_summary_cache_size),
+        RelatedVideos(videos, viewers, feed.neighbours, runs, activity.facts, summaries),
         neighbours,
         impression_log,
         ExperimentService(experiments, training, settings, impression_log, feed, variant_feed))

@@ -81,7 +81,7 @@ def based_on_for_items(item_vectors: Sequence[np.ndarray | None], recent: Sequen
             if v is not None and v.shape[0] == matrix.shape[1]]
     if not rows:
         return out
-    items = np.stack([item_vectors[n] for n in rows]).astype(np.float64)
+    items = np.stack([np.asarray(item_vectors[n]) for n in rows]).astype(np.float64)
     norms = np.linalg.norm(items, axis=1)
     usable = norms > 1e-12
     # One matrix product for the page: every item's cosine to every recent video.

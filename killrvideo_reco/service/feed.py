@@ -33,6 +33,7 @@ from killrvideo_reco.domain.models import (
     FeedPage,
     FeedSource,
     RankingFeatures,
+    RecentVideo,
     StoredProfile,
     VideoSummary,
 )
@@ -42,6 +43,7 @@ from killrvideo_reco.domain.viewer_nearest import NearestRules
 from killrvideo_reco.metrics import FEED_LIST_CACHE
 from killrvideo_reco.service.fallback import FallbackPool
 from killrvideo_reco.service.just_watched import JustWatchedSource
+from killrvideo_reco.service.neighbour_cache import NeighbourListCache
 from killrvideo_reco.service.neighbours import CandidateFeatures, ContentNeighbours, InterestSource
 from killrvideo_reco.service.ports import (
     NO_RUN,
@@ -83,7 +85,7 @@ class FeedService:
                  runs: ActiveRun | None = None, neighbours: NeighbourRepository | None = None,
                  popularity_only: bool = False, repeats: RepeatLimit | None = None,
                  summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None,
-                 facts: ViewFacts | None = None):
+                 facts: ViewFacts | None = None, lists: NeighbourListCache | None = None):
         self.videos, self.viewers, self.settings = videos, viewers, settings
         # Resolves the read model's references; shared with the view path, whose views
         # put the viewer's recent likes in its cache.
@@ -93,17 +95,20 @@ class FeedService:
         self.repeats = repeats or RepeatLimit(None, RepeatRules(0, timedelta(0), timedelta(0)))
         self.runs = runs or NO_RUN
         # The content neighbour lists, shared with uploads (catalogue.py), which compute theirs.
+        # `lists`: the process's neighbour-list cache, shared with related videos.
+        if neighbours is not None and lists is None:
+            lists = neighbour_list_cache(neighbours, settings)
         self.neighbours = ContentNeighbours(
             videos, neighbours, settings.feed_neighbours,
-            settings.feed_neighbours_max_age_h * 3600) if neighbours else None
+            settings.feed_neighbours_max_age_h * 3600, lists) if neighbours else None
         lists_on = bool(neighbours and settings.feed_neighbours > 0)
         features = CandidateFeatures(behaviour, settings.feed_feature_cache_size) \
             if lists_on else None
         interest_source = InterestSource(self.neighbours, features) \
             if self.neighbours and features else None
         just_watched = JustWatchedSource(
-            neighbours, features, settings.feed_just_watched_videos,
-            settings.feed_just_watched_candidates) if neighbours and features else None
+            lists, features, settings.feed_just_watched_videos,
+            settings.feed_just_watched_candidates) if lists and features else None
         self.retrieval = CandidateRetrieval(behaviour, viewers, CandidateLimits(
             settings.candidate_sizes, settings.feed_similarity_floor,
             settings.feed_cache_ttl_s, settings.feed_interest_similarity,
@@ -203,7 +208,7 @@ class FeedService:
             [*(r.candidate.video_id for r in window), *ahead])
         shown = [r for r in window if r.candidate.video_id in summaries]
         prefs = listed.prefs
-        recent = prefs.recent_positive if prefs is not None else ()
+        recent: Sequence[RecentVideo] = prefs.recent_positive if prefs is not None else ()
         if listed.recent_groups is None:
             listed.recent_groups = tuple(interest_clusters.label(
                 prefs.interests, np.stack([v.unit_vector for v in recent]), -1.0).tolist()) \
@@ -213,12 +218,12 @@ class FeedService:
         # One explanation pass per interest (and one for items of none).
         for interest in {r.interest for r in shown}:
             members = [n for n, r in enumerate(shown) if r.interest == interest]
-            cited = recent
+            likes = recent
             if groups is not None and interest >= 0:
-                cited = [v for v, g in zip(recent, groups) if g == interest] or recent
-            if cited:
+                likes = [v for v, g in zip(recent, groups) if g == interest] or recent
+            if likes:
                 for n, found in zip(members, based_on_for_items(
-                        [shown[n].candidate.embedding for n in members], cited)):
+                        [shown[n].candidate.embedding for n in members], likes)):
                     why[n] = found
         titles = {v.video_id: v.title for v in recent}
         for n, r in enumerate(shown):
@@ -256,6 +261,12 @@ def _features(ranked: Ranked) -> RankingFeatures:
     c = ranked.candidate
     return RankingFeatures(c.behaviour, c.content, c.popularity, c.just_watched,
                            tuple(sorted(c.sources)), ranked.score)
+
+
+def neighbour_list_cache(store: NeighbourRepository, settings: Settings) -> NeighbourListCache:
+    """Lists through the process's cache (FEED_NEIGHBOUR_CACHE_SIZE, _TTL_S)."""
+    return NeighbourListCache(store, ttl_cache(settings.feed_neighbour_cache_ttl_s,
+                                               settings.feed_neighbour_cache_size))
 
 
 def summary_reader(videos: VideoRepository,

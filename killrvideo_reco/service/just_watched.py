@@ -20,8 +20,8 @@ from killrvideo_reco.domain.behaviour import behaviour_space
 from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.domain.ranking import FeedCandidate
+from killrvideo_reco.service.neighbour_cache import NeighbourListCache
 from killrvideo_reco.service.neighbours import CandidateFeatures, candidates_of
-from killrvideo_reco.service.ports import NeighbourRepository
 
 SOURCE = "just watched"
 
@@ -44,9 +44,9 @@ class JustWatched:
 
 
 class JustWatchedSource:
-    def __init__(self, store: NeighbourRepository, features: CandidateFeatures,
+    def __init__(self, lists: NeighbourListCache, features: CandidateFeatures,
                  videos: int, rows: int):
-        self.store, self.features, self.videos, self.rows = store, features, videos, rows
+        self.lists, self.features, self.videos, self.rows = lists, features, videos, rows
 
     async def candidates(self, run: BehaviourRun, recent: Sequence[uuid.UUID], watched: int,
                          behaviour_query: np.ndarray | None,
@@ -54,9 +54,10 @@ class JustWatchedSource:
         recent = list(dict.fromkeys(recent))[:self.videos]
         if not recent or self.rows <= 0:
             return JustWatched()
-        stored = await self.store.neighbour_lists(recent, behaviour_space(run.slot))
-        lists = [(v, stored[v]) for v in recent
-                 if v in stored and stored[v].version == run.run_id]
+        # A live run's lists were all written before it went live: "none" is final.
+        stored = await self.lists.lists(recent, behaviour_space(run.slot), run.run_id,
+                                        absent_final=True)
+        lists = [(v, stored[v]) for v in recent if v in stored]
         similarity: dict[uuid.UUID, tuple[float, uuid.UUID]] = {}
         for cited, found in lists:
             for video_id, score in zip(found.video_ids, found.similarities.tolist()):

@@ -26,6 +26,7 @@ from killrvideo_reco.domain.interests import Interest
 from killrvideo_reco.domain.models import BehaviourRun, NeighbourList
 from killrvideo_reco.domain.ranking import FeedCandidate
 from killrvideo_reco.metrics import NEIGHBOUR_LISTS
+from killrvideo_reco.service.neighbour_cache import NeighbourListCache
 from killrvideo_reco.service.ports import (
     BehaviourRepository,
     NeighbourRepository,
@@ -49,8 +50,9 @@ class ContentNeighbours:
     """Read-through neighbour lists in the content space."""
 
     def __init__(self, videos: VideoRepository, store: NeighbourRepository, size: int,
-                 max_age_s: float):
+                 max_age_s: float, cache: NeighbourListCache | None = None):
         self.videos, self.store, self.size, self.max_age_s = videos, store, size, max_age_s
+        self.cache = cache or NeighbourListCache(store, None)
 
     async def lists(self, medoids: Sequence[Interest],
                     model_id: str) -> dict[uuid.UUID, NeighbourList]:
@@ -59,7 +61,7 @@ class ContentNeighbours:
     async def lists_of(self, videos: Sequence[tuple[uuid.UUID, np.ndarray]],
                        model_id: str) -> dict[uuid.UUID, NeighbourList]:
         """(video id, its content vector) -> its list: stored, or computed now."""
-        stored = await self.store.neighbour_lists([v for v, _ in videos], CONTENT)
+        stored = await self.cache.lists([v for v, _ in videos], CONTENT, model_id)
         now = time.time()
         stale = [(v, vector) for v, vector in videos
                  if not _usable(stored.get(v), model_id, now, self.max_age_s)]
@@ -77,6 +79,7 @@ class ContentNeighbours:
                                    tuple(c.summary.video_id for c in kept),
                                    np.array([c.score for c in kept], dtype=np.float32))
         await self.store.write_neighbours(video_id, CONTENT, neighbours)
+        self.cache.put(video_id, CONTENT, neighbours)
         return neighbours
 
 

@@ -8,9 +8,9 @@ first use) answers or tops the answer up; each item says which. A viewer's watch
 hidden videos are dropped exactly, as in the feed; without a viewer, nothing is. When the lists are off
 (FEED_NEIGHBOURS=0) one ANN query in the content space answers instead.
 
-What does not depend on the viewer (the video's facts, its list in the live run, the
-summaries) comes through the process's caches for FEED_CACHE_TTL_S: a watch page asks for
-the same popular videos' neighbours over and over.
+What does not depend on the viewer (the video's facts, its lists, the summaries) comes
+through the process's caches (the lists' is shared with the feed, service/neighbour_cache.py):
+a watch page asks for the same popular videos' neighbours over and over.
 """
 from __future__ import annotations
 
@@ -18,10 +18,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from cachetools import TTLCache
-
 from killrvideo_reco.domain.behaviour import behaviour_space
-from killrvideo_reco.domain.models import NeighbourList, VideoFacts, VideoSummary
+from killrvideo_reco.domain.models import VideoFacts, VideoSummary
 from killrvideo_reco.service.neighbours import ContentNeighbours
 from killrvideo_reco.service.ports import (
     NO_RUN,
@@ -29,7 +27,7 @@ from killrvideo_reco.service.ports import (
     VideoRepository,
     ViewerRepository,
 )
-from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
+from killrvideo_reco.service.ttl_cache import CachedByKey
 from killrvideo_reco.service.view_facts import ViewFacts
 
 OVERFETCH = 3  # ANN rows per item wanted, without lists: room for what the viewer saw
@@ -50,15 +48,11 @@ class RelatedVideos:
     def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
                  lists: ContentNeighbours | None = None, runs: ActiveRun | None = None,
                  facts: ViewFacts | None = None,
-                 summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None,
-                 cache_ttl_s: float = 0.0, cache_size: int = 0):
+                 summaries: CachedByKey[uuid.UUID, VideoSummary] | None = None):
         self.videos, self.viewers, self.lists = videos, viewers, lists
         self.runs = runs or NO_RUN
         self.facts = facts or ViewFacts(videos)
         self.summaries = summaries or CachedByKey(videos.summaries, None)
-        # (run id, video) -> its behaviour list, or None when the run has none for it.
-        self._behaviour_lists: TTLCache[tuple[str, uuid.UUID], NeighbourList | None] | None = \
-            ttl_cache(cache_ttl_s, cache_size)
 
     async def related(self, video_id: uuid.UUID, limit: int,
                       viewer: uuid.UUID | None = None) -> list[RelatedVideo]:
@@ -92,16 +86,10 @@ class RelatedVideos:
         run = await self.runs.get()
         if run is None:
             return []
-        key, cache = (run.run_id, facts.video_id), self._behaviour_lists
-        if cache is not None and key in cache:
-            mine = cache[key]
-        else:  # a run's lists never change once it is live: caching "none" is safe too
-            stored = await self.lists.store.neighbour_lists([facts.video_id],
-                                                            behaviour_space(run.slot))
-            mine = stored.get(facts.video_id)
-            if cache is not None:
-                cache[key] = mine
-        if mine is None or mine.version != run.run_id:
+        # A live run's lists were all written before it went live: "none" is final.
+        mine = (await self.lists.cache.lists([facts.video_id], behaviour_space(run.slot),
+                                             run.run_id, absent_final=True)).get(facts.video_id)
+        if mine is None:
             return []
         return [(v, s, "behaviour") for v, s in zip(mine.video_ids, mine.similarities.tolist())]
 

@@ -73,6 +73,16 @@ class FeedSettings(BaseSettings):
         "frozen out of collections; 0 leaves Python's defaults. The caches hold hundreds of "
         "thousands of objects, which the default collects a full pass over every few dozen "
         "requests.")
+    feed_neighbour_cache_size: int = Field(
+        5_000, ge=0, description="Neighbour lists (a video's list in one space and one run "
+        "or embedding model) each replica keeps for FEED_NEIGHBOUR_CACHE_TTL_S, for the "
+        "feed's interests and just-watched sources and for related videos: a popular video's "
+        "lists are read once per period, not on every page 1 (about 11 KB a list of 100). "
+        "0 reads them every time.")
+    feed_neighbour_cache_ttl_s: float = Field(
+        300.0, ge=0, description="How long a cached neighbour list serves. A run's behaviour "
+        "lists never change; a content list recomputed by another replica reaches this one "
+        "after at most this long (FEED_NEIGHBOURS_MAX_AGE_H still applies to it).")
     feed_feature_cache_size: int = Field(
         50_000, ge=1, description="Videos whose ranking features (behaviour and content "
         "vectors, popularity, creator) each replica keeps per training run, for every "

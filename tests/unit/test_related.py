@@ -12,6 +12,7 @@ import pytest
 
 from killrvideo_reco.domain.behaviour import behaviour_space
 from killrvideo_reco.domain.models import BehaviourRun, NeighbourList, NewVideo
+from killrvideo_reco.service.neighbour_cache import NeighbourListCache
 from killrvideo_reco.service.neighbours import ContentNeighbours
 from killrvideo_reco.service.related import RelatedVideos
 from killrvideo_reco.service.ttl_cache import CachedByKey, ttl_cache
@@ -62,14 +63,15 @@ class Live:
         return self.run
 
 
-def with_lists(videos, size=5):
+def with_lists(videos, size=5, cache_ttl_s=0.0):
     store = FakeNeighbourStore()
-    return store, ContentNeighbours(videos, store, size, max_age_s=3600)
+    cache = NeighbourListCache(store, ttl_cache(cache_ttl_s, 100))
+    return store, ContentNeighbours(videos, store, size, max_age_s=3600, cache=cache)
 
 
 def test_a_live_runs_behaviour_list_is_read_by_key_without_an_ann_query():
     videos, viewers, ids = world()
-    store, lists = with_lists(videos)
+    store, lists = with_lists(videos, cache_ttl_s=60)
     run = BehaviourRun("run-2", "b", 4, 1.0)
     co_watched = (ids[9], ids[0], ids[7], ids[5])
     asyncio.run(store.write_neighbour_lists(behaviour_space("b"), [(ids[0], NeighbourList(
@@ -104,13 +106,13 @@ def test_another_runs_list_is_not_served_the_content_list_is():
 
 def test_what_does_not_depend_on_the_viewer_is_read_once_per_cache_period():
     videos, viewers, ids = world()
-    store, lists = with_lists(videos)
+    store, lists = with_lists(videos, cache_ttl_s=60)
     run = BehaviourRun("run-2", "b", 4, 1.0)
     asyncio.run(store.write_neighbour_lists(behaviour_space("b"), [(ids[0], NeighbourList(
         "run-2", 0.0, (ids[9], ids[5]), np.array([0.9, 0.8], dtype=np.float32)))]))
     facts = ViewFacts(videos, ttl_cache(60, 100))
     summaries = CachedByKey(videos.summaries, ttl_cache(60, 100))
-    related = RelatedVideos(videos, viewers, lists, Live(run), facts, summaries, 60, 100)
+    related = RelatedVideos(videos, viewers, lists, Live(run), facts, summaries)
     first = asyncio.run(related.related(ids[0], 2))
 
     async def refuse(*_args):

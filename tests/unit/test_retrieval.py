@@ -12,6 +12,7 @@ from killrvideo_reco.domain.behaviour import behaviour_space, index_vectors, que
 from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes, NeighbourList, NewVideo
 from killrvideo_reco.domain.ranking import RankerWeights
 from killrvideo_reco.service.just_watched import JustWatchedSource
+from killrvideo_reco.service.neighbour_cache import NeighbourListCache
 from killrvideo_reco.service.neighbours import CandidateFeatures
 from killrvideo_reco.service.retrieval import CandidateLimits, CandidateRetrieval
 from tests.fakes import FakeBehaviourStore, FakeVideoStore, FakeViewerStore
@@ -172,7 +173,8 @@ def test_just_watched_lists_bring_unseen_co_watched_videos_and_the_feature():
     asyncio.run(store.write_neighbour_lists(behaviour_space("a"), [
         (recent, NeighbourList("r1", 0.0, listed, similarities)),
         (ids[1], NeighbourList("another run", 0.0, ids[110:115], similarities[:5]))]))
-    source = JustWatchedSource(store, CandidateFeatures(behaviour, 100), videos=3, rows=4)
+    source = JustWatchedSource(NeighbourListCache(store, None), CandidateFeatures(behaviour, 100),
+                               videos=3, rows=4)
     limits = CandidateLimits(CandidateSizes(0, 0, 0, just_watched_rows=4), -1.0)
     feed = CandidateRetrieval(behaviour, viewers, limits, just_watched=source)
 

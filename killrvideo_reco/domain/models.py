@@ -143,6 +143,14 @@ class ProfileReferences:
 
 
 @dataclass(frozen=True)
+class ProfileStamp:
+    """What identifies a viewer's read model without its vectors: enough to find the
+    ranked list a version produced (the feed's next pages)."""
+    version: int | None
+    item_count: int
+
+
+@dataclass(frozen=True)
 class StoredProfile:
     """The feed's view of a viewer's taste profile (the read model, user_preferences)."""
     preference_vector: Sequence[float] | None  # a float32 numpy array from the store

@@ -134,6 +134,18 @@ class FeedService:
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         if self.popularity_only:
             return await self._cold_start(user_id, page, page_size)
+        if page > 1 and self.lists is not None:
+            # The next pages of a list just ranked: the read model's version finds it,
+            # without reading its vectors.
+            stamp, catalogue_model, live = await asyncio.gather(
+                self.viewers.profile_stamp(user_id), self._catalogue_model.get(),
+                self.runs.get())
+            cached = self.lists.get((user_id, stamp.version, (live or UNTRAINED).run_id,
+                                     catalogue_model)) \
+                if stamp is not None and stamp.version is not None else None
+            if cached is not None and stamp is not None:
+                FEED_LIST_CACHE.labels("hit").inc()
+                return await self._page(cached, page, page_size, stamp.item_count)
         stored, catalogue_model, live = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
         run = live or UNTRAINED
@@ -146,23 +158,30 @@ class FeedService:
         behaviour = stored.behaviour_in(run) if stored is not None else None
         behaviour_query = viewer_query(behaviour, run) if behaviour is not None else None
         if behaviour_query is not None or verdict.vector is not None:
-            listed = await self._ranked(user_id, run, stored, behaviour_query, verdict.vector)
+            listed = await self._ranked(user_id, run, stored, behaviour_query, verdict.vector,
+                                        catalogue_model)
             if listed.ranked:
-                start, end = feed_rules.page_bounds(page, page_size)
-                shown = self._shaped_to(listed, end, page_size)
-                # Page 1 reads the summaries of every shaped page: the next pages find
-                # them in the summary cache.
-                ahead = [r.candidate.video_id for r in shown[end:]] if start == 0 else []
-                items = await self._items(shown[start:end], listed, ahead)
-                return FeedPage(items, len(listed.ranked), page, page_size, "personalized",
-                                positives)
+                return await self._page(listed, page, page_size, positives)
         return replace(await self._cold_start(user_id, page, page_size), positives=positives)
 
+    async def _page(self, listed: RankedList, page: int, page_size: int,
+                    positives: int) -> FeedPage:
+        start, end = feed_rules.page_bounds(page, page_size)
+        shown = self._shaped_to(listed, end, page_size)
+        # Page 1 reads the summaries of every shaped page: the next pages find them in
+        # the summary cache.
+        ahead = [r.candidate.video_id for r in shown[end:]] if start == 0 else []
+        items = await self._items(shown[start:end], listed, ahead)
+        return FeedPage(items, len(listed.ranked), page, page_size, "personalized", positives)
+
     async def _ranked(self, user_id: uuid.UUID, run, stored: StoredProfile | None,
-                      behaviour_query, content_query) -> RankedList:
+                      behaviour_query, content_query, catalogue_model: str | None
+                      ) -> RankedList:
         """The viewer's ranked unseen candidates, from the list cache when this profile
-        version and run already produced them (page 2, page 3, a reload)."""
-        key = (user_id, stored.version, run.run_id, content_query is not None) \
+        version and run already produced them (page 2, page 3, a reload). The catalogue's
+        embedding model completes the key: with the version and the run it decides which
+        queries the profile yields (feed_rules.usable_profile)."""
+        key = (user_id, stored.version, run.run_id, catalogue_model) \
             if stored is not None and stored.version is not None else None
         cached = self.lists.get(key) if key is not None and self.lists is not None else None
         if cached is not None:

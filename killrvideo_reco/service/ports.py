@@ -22,6 +22,7 @@ from killrvideo_reco.domain.models import (
     NewVideo,
     PopularPool,
     ProfileReferences,
+    ProfileStamp,
     RunRecord,
     StoredProfile,
     TasteChange,
@@ -81,6 +82,8 @@ class ViewerRepository(Protocol):
                             behaviour: BehaviourWrite | None = None) -> None:
         """The read model, newest version wins; recent likes and interests by reference."""
     async def profile(self, user_id: uuid.UUID) -> StoredProfile | None: ...
+    async def profile_stamp(self, user_id: uuid.UUID) -> ProfileStamp | None:
+        """The read model's version and positives alone (no vectors)."""
     async def write_nearest(self, user_id: uuid.UUID, nearest: ViewerNearest,
                             version: int) -> None:
         """Kept with the read model of `version` (its write time): a newer profile keeps

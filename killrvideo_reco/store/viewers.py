@@ -19,6 +19,7 @@ from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.models import (
     HistoryRow,
     ProfileReferences,
+    ProfileStamp,
     StoredProfile,
     TasteChange,
     TasteRecord,
@@ -87,6 +88,9 @@ class ViewerStore:
         self._prefs = prepare(
             f"SELECT preference_vector, model_id, item_count, recent_positive, interests, "
             f"WRITETIME(model_id) AS version, {SLOT_COLUMNS}, {NEAREST_COLUMNS} "
+            f"FROM {ks}.user_preferences WHERE userid = ?")
+        self._stamp = prepare(
+            f"SELECT WRITETIME(model_id) AS version, item_count "
             f"FROM {ks}.user_preferences WHERE userid = ?")
         self._write_nearest = prepare(
             f"UPDATE {ks}.user_preferences USING TIMESTAMP ? SET nearest_run = ?, "
@@ -168,6 +172,10 @@ class ViewerStore:
         refs, recent, interests = decode_references(row.recent_positive, row.interests)
         return StoredProfile(row.preference_vector, row.model_id, row.item_count or 0, recent,
                              slot_vectors(row), interests, row.version, refs, _nearest(row))
+
+    async def profile_stamp(self, user_id: uuid.UUID) -> ProfileStamp | None:
+        rows = await execute(self.session, self._stamp, (user_id,))
+        return ProfileStamp(rows[0].version, rows[0].item_count or 0) if rows else None
 
     async def write_nearest(self, user_id: uuid.UUID, nearest: ViewerNearest,
                             version: int) -> None:

@@ -8,7 +8,14 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 
 from killrvideo_reco.domain.interests import InterestRef
-from killrvideo_reco.domain.models import HistoryRow, HistoryWrite, NewVideo, ProfileReferences, TasteChange
+from killrvideo_reco.domain.models import (
+    HistoryRow,
+    HistoryWrite,
+    NewVideo,
+    ProfileReferences,
+    ProfileStamp,
+    TasteChange,
+)
 from killrvideo_reco.domain.taste_journal import Applied, JournalChange
 from killrvideo_reco.domain.taste_profile import ChannelSum, empty_state
 from killrvideo_reco.domain.viewer_nearest import ViewerNearest
@@ -191,6 +198,10 @@ def test_the_read_model_keeps_the_newest_version(stores):
     assert profile.references == refs, "stored by reference, in order"
     assert profile.recent_positive == () and not profile.resolved()
     assert run(stores.viewers.profile(uuid.uuid4())) is None
+    # The stamp the feed's next pages look their list up by: the same version, no vectors.
+    assert run(stores.viewers.profile_stamp(user)) == ProfileStamp(profile.version, 3)
+    assert profile.version == 200
+    assert run(stores.viewers.profile_stamp(uuid.uuid4())) is None
 
 
 def test_views_are_counted_in_total_and_new_viewers_per_day(stores):

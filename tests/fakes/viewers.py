@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 from killrvideo_reco.domain.models import (
     HistoryRow,
     ProfileReferences,
+    ProfileStamp,
     StoredProfile,
     TasteChange,
     TasteRecord,
@@ -115,6 +116,10 @@ class FakeViewerStore:
     async def profile(self, user_id):
         found = self.profiles.get(user_id)
         return found[1] if found else None
+
+    async def profile_stamp(self, user_id):
+        found = self.profiles.get(user_id)
+        return ProfileStamp(found[1].version, found[1].item_count) if found else None
 
     async def write_nearest(self, user_id, nearest, version):
         current = self.profiles.get(user_id)

@@ -94,6 +94,32 @@ def test_pages_never_repeat_and_add_up_to_one_long_page():
     assert len(set(totals)) == 1, "every page is cut from one ranked list"
 
 
+def test_the_next_pages_find_their_list_by_the_profiles_stamp_and_a_view_moves_it():
+    videos, ids = catalogue(200)
+    viewers = FakeViewerStore()
+    user = profiled_viewer(viewers)
+    feed, behaviour = feed_service(videos, viewers)
+    first = asyncio.run(feed.for_you(user, 1, 10))
+    queries = len(behaviour.limits)
+
+    async def no_vectors(_user):
+        raise AssertionError("page 2 of a cached list reads the stamp alone")
+    full_read, viewers.profile = viewers.profile, no_vectors
+    second = asyncio.run(feed.for_you(user, 2, 10))
+    assert len(behaviour.limits) == queries and second.total == first.total
+    assert second.positives == 5
+    assert not {i.summary.video_id for i in first.items} & {i.summary.video_id for i in second.items}
+
+    # A view writes a newer read model: page 2 is cut from a list ranked for it.
+    viewers.profile = full_read
+    viewers.watch(user, second.items[0].summary.video_id)
+    axis = np.eye(DIM, dtype=np.float32)[0]
+    asyncio.run(viewers.write_profile(user, axis, MODEL, 6, ProfileReferences(), 2))
+    after = asyncio.run(feed.for_you(user, 2, 10))
+    assert len(behaviour.limits) > queries and after.positives == 6
+    assert second.items[0].summary.video_id not in {i.summary.video_id for i in after.items}
+
+
 def test_viewer_without_profile_gets_trending_then_latest_minus_what_they_saw():
     videos, ids = catalogue(30)
     viewers = FakeViewerStore()

@@ -130,13 +130,18 @@ class FeedService:
             TTLCache(maxsize=settings.feed_list_cache_size, ttl=settings.feed_list_cache_ttl_s)
             if settings.feed_list_cache_size > 0 and settings.feed_list_cache_ttl_s > 0
             else None)
+        # Viewers with a list in it: their next request (page 2, a reload) looks it up by
+        # the read model's stamp first; anyone else's reads the whole read model at once.
+        self._listed: TTLCache[uuid.UUID, bool] | None = (
+            TTLCache(maxsize=settings.feed_list_cache_size, ttl=settings.feed_list_cache_ttl_s)
+            if self.lists is not None else None)
 
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         if self.popularity_only:
             return await self._cold_start(user_id, page, page_size)
-        if page > 1 and self.lists is not None:
-            # The next pages of a list just ranked: the read model's version finds it,
-            # without reading its vectors.
+        if self.lists is not None and self._listed is not None and user_id in self._listed:
+            # The next pages of a list just ranked, or a reload: the read model's version
+            # finds it, without reading its vectors.
             stamp, catalogue_model, live = await asyncio.gather(
                 self.viewers.profile_stamp(user_id), self._catalogue_model.get(),
                 self.runs.get())
@@ -207,6 +212,8 @@ class FeedService:
         if key is not None and self.lists is not None and listed.ranked:
             FEED_LIST_CACHE.labels("miss").inc()
             self.lists[key] = listed
+            if self._listed is not None:
+                self._listed[user_id] = True
         return listed
 
     def _shaped_to(self, listed: RankedList, end: int, page_size: int) -> list[Ranked]:

@@ -94,7 +94,7 @@ def test_pages_never_repeat_and_add_up_to_one_long_page():
     assert len(set(totals)) == 1, "every page is cut from one ranked list"
 
 
-def test_the_next_pages_find_their_list_by_the_profiles_stamp_and_a_view_moves_it():
+def test_the_next_pages_and_a_reload_find_their_list_by_the_profiles_stamp():
     videos, ids = catalogue(200)
     viewers = FakeViewerStore()
     user = profiled_viewer(viewers)
@@ -109,9 +109,20 @@ def test_the_next_pages_find_their_list_by_the_profiles_stamp_and_a_view_moves_i
     assert len(behaviour.limits) == queries and second.total == first.total
     assert second.positives == 5
     assert not {i.summary.video_id for i in first.items} & {i.summary.video_id for i in second.items}
+    reload = asyncio.run(feed.for_you(user, 1, 10))
+    assert [i.summary.video_id for i in reload.items] == [i.summary.video_id for i in first.items]
+
+    # A viewer this replica holds no list for reads the whole read model at once.
+    other = profiled_viewer(viewers)
+    viewers.profile = full_read
+
+    async def no_stamp(_user):
+        raise AssertionError("no list here: the stamp would be a wasted read")
+    stamp_read, viewers.profile_stamp = viewers.profile_stamp, no_stamp
+    assert asyncio.run(feed.for_you(other, 2, 10)).source == "personalized"
+    viewers.profile_stamp = stamp_read
 
     # A view writes a newer read model: page 2 is cut from a list ranked for it.
-    viewers.profile = full_read
     viewers.watch(user, second.items[0].summary.video_id)
     axis = np.eye(DIM, dtype=np.float32)[0]
     asyncio.run(viewers.write_profile(user, axis, MODEL, 6, ProfileReferences(), 2))

@@ -28,6 +28,7 @@ from killrvideo_reco.bootstrap import Services, profile_params
 from killrvideo_reco.domain.behaviour import ContentMap, behaviour_space, matrix_to_bytes, other_slot
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.domain.ranking import RankerWeights
+from killrvideo_reco.jobs.content_lists import keep_content_lists
 from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.jobs.viewer_lists import keep_viewer_lists
@@ -41,7 +42,7 @@ from killrvideo_reco.training.spark_engine import STEPS as SPARK_FIT_STEPS
 log = logging.getLogger(__name__)
 HISTORY_SPLITS = 256
 STEPS = ("history", "fit", "videos", "viewers", "neighbours", "switch", "profiles",
-         "viewer lists")
+         "viewer lists", "content lists")
 
 
 def training_config(settings: Settings) -> TrainingConfig:
@@ -68,6 +69,8 @@ class Fitted:
     index: np.ndarray  # (videos, dimension + 1) index vectors, as written
     query_map: np.ndarray | None = None
     trained: np.ndarray | None = None  # (videos,) bool: fitted from history
+    # The catalogue's content embeddings the fit read: (their videos, a row per video).
+    content: tuple[list[uuid.UUID], np.ndarray] | None = None
 
 
 async def run_training(resources: Services, settings: Settings,
@@ -87,7 +90,7 @@ async def run_training(resources: Services, settings: Settings,
     # Steps up to the vectors written (session, Spark's, videos, viewers; or history
     # splits, fit, videos, viewers), then the switch and the profile rebuild.
     engine_steps = 1 + len(SPARK_FIT_STEPS) + 2 if spark else len(splits) + 3
-    progress = Progress("train", engine_steps + 4, item_name="rows",
+    progress = Progress("train", engine_steps + 5, item_name="rows",
                         **({"stream": progress_stream} if progress_stream else {}))
 
     def step(name: str, items: int = 0) -> None:
@@ -123,18 +126,29 @@ async def run_training(resources: Services, settings: Settings,
         profiles = await rebuild_profiles(resources.videos, resources.viewers,
                                           resources.activity, progress_stream=progress_stream)
     step("profiles rebuilt")
-    kept = None
-    if rebuild and settings.feed_viewer_nearest and settings.feed_neighbours > 0:
-        kept = await keep_viewer_lists(resources.viewers, run, fitted.video_ids, fitted.index,
-                                       settings.candidate_sizes, settings.feed_max_ann_limit)
+    scan = None
+    if rebuild and settings.feed_neighbours > 0:
+        scan = await keep_viewer_lists(resources.viewers, run, fitted.video_ids, fitted.index,
+                                       settings.candidate_sizes, settings.feed_max_ann_limit,
+                                       keep_nearest=settings.feed_viewer_nearest)
     step("viewer lists kept")
+    content_lists = None
+    model_id = await resources.videos.catalogue_model()
+    if scan is not None and resources.neighbours is not None and fitted.content is not None \
+            and model_id is not None:
+        content_lists = await keep_content_lists(
+            resources.neighbours, scan.medoids, *fitted.content, model_id,
+            settings.feed_neighbours, settings.feed_neighbours_max_age_h * 3600)
+    step("content lists kept")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     seconds = time.monotonic() - clock
     summary = {"runId": run_id, "slot": slot, "previousRunId": previous.run_id if previous else None,
                "engine": settings.train_engine, "model": fitted.model,
                "dimension": settings.behaviour_dimension,
                "seconds": round(seconds, 1), "peakRssMB": round(peak_mb, 1),
-               "quality": quality, "profiles": profiles, "viewerLists": kept}
+               "quality": quality, "profiles": profiles,
+               "viewerLists": scan.kept if scan is not None and settings.feed_viewer_nearest
+               else None, "contentLists": content_lists}
     log.info("train %s: live after %.1fs (quality %s)", run_id, seconds, quality)
     return summary
 
@@ -177,7 +191,7 @@ async def _fit_locally(resources: Services, settings: Settings, config: Training
     step("viewers written")
     return Fitted(config.factors.model, model.bound, model.ranker, model.content_map,
                   model.popular, model.quality, model.video_ids, model.index, model.query_map,
-                  model.trained)
+                  model.trained, (video_ids, content))
 
 
 def train_from_cli(settings: Settings) -> int:

@@ -69,4 +69,4 @@ async def fit_on_spark(resources: Services, settings: Settings, config: Training
     quality = {**fitted.quality, "engine": "spark", "master": settings.spark_master}
     return Fitted("als", fitted.space.bound, fitted.ranker, fitted.space.content_map,
                   fitted.space.popular, quality, video_ids, fitted.space.index,
-                  fitted.query_map, fitted.space.trained)
+                  fitted.query_map, fitted.space.trained, (video_ids, content))

@@ -64,7 +64,7 @@ class ContentNeighbours:
         stored = await self.cache.lists([v for v, _ in videos], CONTENT, model_id)
         now = time.time()
         stale = [(v, vector) for v, vector in videos
-                 if not _usable(stored.get(v), model_id, now, self.max_age_s)]
+                 if not usable_list(stored.get(v), model_id, now, self.max_age_s)]
         NEIGHBOUR_LISTS.labels("stored").inc(len(videos) - len(stale))
         NEIGHBOUR_LISTS.labels("computed").inc(len(stale))
         computed = await asyncio.gather(
@@ -83,7 +83,9 @@ class ContentNeighbours:
         return neighbours
 
 
-def _usable(found: NeighbourList | None, model_id: str, now: float, max_age_s: float) -> bool:
+def usable_list(found: NeighbourList | None, model_id: str, now: float,
+                max_age_s: float) -> bool:
+    """Whether a stored content list answers: of this model and young enough."""
     return (found is not None and found.version == model_id
             and now - found.computed_at <= max_age_s)
 

@@ -1,4 +1,5 @@
-"""Each video's nearest neighbours in a run's behaviour space, exact, at training time.
+"""Each video's nearest neighbours in a run's behaviour space, exact, at training time;
+and the content-space lists of the videos viewers' interests start from.
 
 "Watched by people who watched X": the videos whose raw vectors have the largest inner
 product with X's, the ranking the behaviour index's ANN gives for X's direction, so the
@@ -48,5 +49,35 @@ def behaviour_neighbours(video_ids: Sequence[uuid.UUID], index: np.ndarray, size
             found, similar = found[keep][:size], similar[keep][:size]
             out.append((video_ids[rows[own]], NeighbourList(
                 run_id, now, tuple(video_ids[rows[i]] for i in found),
+                np.asarray(similar, dtype=np.float32))))
+    return out
+
+
+def content_neighbours(video_ids: Sequence[uuid.UUID], content: np.ndarray,
+                       of: Sequence[uuid.UUID], size: int,
+                       model_id: str) -> list[tuple[uuid.UUID, NeighbourList]]:
+    """The content-space lists of the videos `of`, exact: each one's `size` nearest by
+    cosine over the whole catalogue (`content`: a row per video of `video_ids`), what the
+    content ANN query computes at upload approximately. Videos without an embedding are
+    never listed."""
+    vectors = np.asarray(content, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1)
+    usable = np.flatnonzero(norms > 1e-12).tolist()
+    row_of = {video_ids[n]: k for k, n in enumerate(usable)}
+    wanted_rows = [row_of[v] for v in dict.fromkeys(of) if v in row_of]
+    if size <= 0 or len(usable) < 2 or not wanted_rows:
+        return []
+    units = np.ascontiguousarray(vectors[usable] / norms[usable, None])
+    wanted = min(size + 1, len(usable))
+    now = time.time()
+    out: list[tuple[uuid.UUID, NeighbourList]] = []
+    for start in range(0, len(wanted_rows), BLOCK):
+        block = wanted_rows[start:start + BLOCK]
+        ids, scores = topk(units, np.ascontiguousarray(units[block]), wanted, num_threads=1)
+        for own, found, similar in zip(block, ids, scores):
+            keep = (found != own) & (found >= 0)
+            found, similar = found[keep][:size], similar[keep][:size]
+            out.append((video_ids[usable[own]], NeighbourList(
+                model_id, now, tuple(video_ids[usable[i]] for i in found.tolist()),
                 np.asarray(similar, dtype=np.float32))))
     return out

@@ -36,11 +36,22 @@ def test_kept_lists_from_training_answer_page_1s_until_the_query_moves(cassandra
 
 async def _scenario(resources, strict, settings):
     ids, viewers = await topic_world(resources, np.random.default_rng(7))
+    # As after a bulk import: no video got its content list at upload.
+    resources.database.session.execute(
+        f"TRUNCATE {settings.cassandra_keyspace}.video_neighbours")
     summary = await run_training(resources, settings)
     assert summary["viewerLists"] >= 45
+    assert summary["contentLists"] >= 3, "the interests' medoids got their content lists"
     queries: list[int] = []
     for replica in (resources, strict):
         replica.behaviour.nearest_ids = _counting(replica.behaviour.nearest_ids, queries)
+    content_queries: list[int] = []
+    content_ann = resources.videos.nearest
+
+    async def counted_content(vector, limit):
+        content_queries.append(limit)
+        return await content_ann(vector, limit)
+    resources.videos.nearest = counted_content
     user = viewers["db"][0]
     feed, store = resources.feed, resources.viewers
     live = await resources.behaviour.active_run()
@@ -50,8 +61,10 @@ async def _scenario(resources, strict, settings):
     assert kept.depth == source_depth(settings.candidate_sizes.behaviour, profile.item_count,
                                       settings.feed_max_ann_limit)
 
+    assert profile.references.interests, "the viewer has interests to find candidates for"
     first = await feed.for_you(user, 1, 5)
     assert first.source == "personalized" and queries == [], "training kept the list"
+    assert content_queries == [], "training computed the interests' content lists"
     top = first.items[0].summary.video_id
     await resources.activity.record_view(user, top, "kept-list-view", 590, 600)
     again = await feed.for_you(user, 1, 5)

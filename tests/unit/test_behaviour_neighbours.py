@@ -1,14 +1,18 @@
-"""Behaviour neighbour lists at training: exact top-k by the index's score, never the
-video itself, nothing for videos without a vector."""
+"""Neighbour lists at training: exact top-k by the index's score (behaviour) or by cosine
+(content, the interests' medoids), never the video itself, nothing for videos without a
+vector; stored content lists that still answer are not recomputed."""
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import numpy as np
 
 from killrvideo_reco.domain.behaviour import index_vectors, max_norm
-from killrvideo_reco.domain.models import CandidateSizes
-from killrvideo_reco.training.neighbours import behaviour_neighbours
+from killrvideo_reco.domain.models import CandidateSizes, NeighbourList
+from killrvideo_reco.jobs.content_lists import keep_content_lists
+from killrvideo_reco.training.neighbours import behaviour_neighbours, content_neighbours
 from killrvideo_reco.training.ranker import just_watched, latest_first
 
 
@@ -77,3 +81,41 @@ def test_only_videos_fitted_from_history_get_and_appear_in_lists():
     assert set(lists) == set(ids) - {ids[3], ids[8]}
     assert all(ids[3] not in found.video_ids and ids[8] not in found.video_ids
                for found in lists.values())
+
+
+def test_content_lists_are_the_exact_cosine_top_k_of_the_videos_asked_for():
+    rng = np.random.default_rng(3)
+    content = rng.normal(size=(200, 6)) * rng.uniform(0.5, 3.0, size=(200, 1))
+    content[9] = 0.0  # no embedding: never listed
+    ids = [uuid.uuid4() for _ in range(200)]
+    lists = dict(content_neighbours(ids, content, [ids[0], ids[42], ids[9], ids[0]], 7, "m1"))
+    assert set(lists) == {ids[0], ids[42]}
+    units = content / np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)
+    for row in (0, 42):
+        cosines = units @ units[row]
+        cosines[[row, 9]] = -np.inf
+        order = np.argsort(-cosines)[:7]
+        found = lists[ids[row]]
+        assert list(found.video_ids) == [ids[i] for i in order]
+        np.testing.assert_allclose(found.similarities, cosines[order], atol=1e-5)
+        assert found.version == "m1"
+
+
+def test_only_the_medoids_whose_stored_list_would_not_answer_are_computed():
+    from tests.fakes.neighbours import FakeNeighbourStore
+    rng = np.random.default_rng(5)
+    content = rng.normal(size=(50, 4))
+    ids = [uuid.uuid4() for _ in range(50)]
+    store = FakeNeighbourStore()
+    now = time.time()
+    fresh = NeighbourList("m2", now, (ids[7],), np.ones(1, dtype=np.float32))
+    store.lists[(ids[0], "content")] = fresh
+    store.lists[(ids[1], "content")] = NeighbourList("m1", now, (), np.zeros(0))  # old model
+    store.lists[(ids[2], "content")] = NeighbourList("m2", now - 7200, (), np.zeros(0))  # old
+    written = asyncio.run(keep_content_lists(store, {ids[0], ids[1], ids[2], ids[3]}, ids,
+                                             content, "m2", 5, 3600))
+    assert written == 3
+    assert store.lists[(ids[0], "content")] is fresh, "a usable list is left as it is"
+    for v in ids[1:4]:
+        listed = store.lists[(v, "content")]
+        assert listed.version == "m2" and len(listed.video_ids) == 5 and v not in listed.video_ids

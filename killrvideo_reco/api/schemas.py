@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
+from starlette.responses import Response
 
 from killrvideo_reco.domain.models import FeedItem, FeedPage, VideoSummary
 
@@ -126,8 +127,11 @@ class FeedItemOut(VideoSummaryOut):
 
     @classmethod
     def of_item(cls, item: FeedItem, position: int) -> "FeedItemOut":
-        base = VideoSummaryOut.of(item.summary).model_dump()
-        return cls(**base, similarity=item.similarity, position=position,
+        summary = item.summary
+        return cls(video_id=summary.video_id, title=summary.title,
+                   thumbnail_url=summary.thumbnail_url, description=summary.description,
+                   tags=list(summary.tags), added_date=summary.added_date,
+                   user_id=summary.uploader_id, similarity=item.similarity, position=position,
                    based_on=[BasedOnOut(video_id=b.video_id, title=b.title) for b in item.based_on])
 
 
@@ -166,6 +170,11 @@ class FeedPageOut(ApiModel):
         return cls(items=[FeedItemOut.of_item(i, first + n) for n, i in enumerate(page.items)],
                    total=page.total, page=page.page, page_size=page.page_size,
                    source=page.source, recommendation_id=recommendation_id)
+
+
+def json_response(body: BaseModel) -> Response:
+    """The body as the route's response_model would encode it (camelCase aliases)."""
+    return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def first_position(page: FeedPage) -> int:

@@ -29,6 +29,32 @@ def test_transient_errors_are_retried_then_the_result_returned():
     assert result == "rows" and len(calls) == 3
 
 
+def test_retry_transient_waits_as_the_policy_does_and_makes_the_same_attempts(monkeypatch):
+    waits, calls = [], []
+    real_sleep = asyncio.sleep
+
+    async def recorded(seconds, *args):
+        waits.append(seconds)
+        await real_sleep(0)
+    monkeypatch.setattr(asyncio, "sleep", recorded)
+
+    async def down():
+        calls.append(1)
+        raise StoreUnavailable("Unavailable")
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(retries.retry_transient(down, attempts=5))
+    assert len(calls) == 5 and waits == [0.5, 1.0, 2.0, 4.0]
+
+    calls.clear()
+
+    async def fine():
+        calls.append(1)
+        return "rows"
+    assert asyncio.run(retries.retry_transient(fine)) == "rows" and len(calls) == 1
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(retries.retry_transient(down, attempts=1))
+
+
 def test_transient_policy_gives_up_with_the_store_error_and_ignores_other_errors():
     calls = []
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from killrvideo_reco import metrics
 from killrvideo_reco.api.deps import CurrentSettings, PageNumber, PageSize, Resources, Viewer, within_deadline
 from killrvideo_reco.api.openapi import AUTHENTICATED, problems
 from killrvideo_reco.api.problems import Problem
 from killrvideo_reco.api.routes import API_PREFIX
-from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut
+from killrvideo_reco.api.schemas import FeedPageOut, HiddenOut, json_response
 from killrvideo_reco.service.activity import ContendedProfile, UnknownVideo
 
 router = APIRouter(prefix=f"{API_PREFIX}/recommendations", tags=["recommendations"])
@@ -23,12 +23,13 @@ async def for_you(
     viewer: Viewer, resources: Resources, settings: CurrentSettings,
     page: PageNumber = 1,
     page_size: PageSize = 10,
-) -> FeedPageOut:
+) -> Response:
     # The viewer's experiment variants (if any) choose the feed; the page is recorded.
     feed, recommendation_id = await within_deadline(
         resources.experiments.for_you(viewer.user_id, page, page_size), settings)
     metrics.FEED_RESPONSES.labels(feed.source).inc()
-    return FeedPageOut.of(feed, recommendation_id)
+    # Validated once, as it is built: FastAPI would dump, validate and encode it again.
+    return json_response(FeedPageOut.of(feed, recommendation_id))
 
 
 async def _set_hidden(viewer, resources, settings, video_id: uuid.UUID, hidden: bool) -> HiddenOut:

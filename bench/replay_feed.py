@@ -111,10 +111,19 @@ def watch(client: httpx.Client, user: data.UserSplit, token: str) -> None:
 
 
 def kept_lists(client: httpx.Client) -> dict[str, float]:
-    """killrvideo_feed_viewer_nearest_total by result, from /metrics."""
-    return {sample.labels["result"]: sample.value for sample in report.metric_samples(
-        client.get("/metrics").text, "killrvideo_feed_viewer_nearest")
-        if sample.name.endswith("_total")}
+    """killrvideo_feed_viewer_nearest_total by result ("reused", "queried", ...) and
+    killrvideo_neighbour_lists_total ("lists stored", "lists computed"), from /metrics."""
+    text = client.get("/metrics").text
+    found = {sample.labels["result"]: sample.value for sample in report.metric_samples(
+        text, "killrvideo_feed_viewer_nearest") if sample.name.endswith("_total")}
+    found.update({f"lists {sample.labels['result']}": sample.value
+                  for sample in report.metric_samples(text, "killrvideo_neighbour_lists")
+                  if sample.name.endswith("_total")})
+    return found
+
+
+def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after}
 
 
 def ask(client: httpx.Client, server: Server,
@@ -166,8 +175,10 @@ def main(argv=None) -> int:
         time.sleep(1.0)
         for name, group in chosen.items():
             if group:
+                before = kept_lists(client)
                 cells[name] = ask(client, server, [page(token[u.user_id]) for u in group])
                 cells[name]["watched"] = statistics.median(len(u.train) for u in group)
+                cells[name]["kept"] = moved(before, kept_lists(client))
         everyone = [u for group in chosen.values() for u in group]
         # Page 2 right after page 1: the ranked list is cached.
         extra = {"page 2 (after page 1)": ask(client, server, [
@@ -187,8 +198,7 @@ def main(argv=None) -> int:
         extra["page 1 after a view"] = ask(client, server, [page(token[u.user_id])
                                                              for u in everyone])
         after = kept_lists(client)
-        extra["page 1 after a view"]["kept"] = {
-            k: after.get(k, 0) - before.get(k, 0) for k in after}
+        extra["page 1 after a view"]["kept"] = moved(before, after)
     cluster, session = connect(settings)
     try:
         version = session.execute("SELECT release_version FROM system.local").one()[0]
@@ -210,11 +220,17 @@ def markdown(args, cells: dict, extra: dict, version: str) -> str:
              "ml-latest-small, every viewer's history but the last ratings, trained; shipped "
              "defaults; page 1 (10 items), one request at a time, each viewer once.", "",
              "| history watched | viewers | median watched | p50 ms | p99 ms | "
-             "server CPU ms (app / Cassandra) | sources |", "|---|---|---|---|---|---|---|"]
+             "server CPU ms (app / Cassandra) | behaviour source: kept list / ANN query | "
+             "content lists: stored / computed now | sources |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, cell in cells.items():
+        kept = cell.get("kept", {})
         lines.append(f"| {name} | {cell['n']} | {cell['watched']:.0f} | {cell['p50']:.1f} | "
                      f"{cell['p99']:.1f} | {cell['app'] + cell['cassandra']:.1f} "
-                     f"({cell['app']:.1f} / {cell['cassandra']:.1f}) | {cell['sources']} |")
+                     f"({cell['app']:.1f} / {cell['cassandra']:.1f}) | "
+                     f"{kept.get('reused', 0):.0f} / {kept.get('queried', 0):.0f} | "
+                     f"{kept.get('lists stored', 0):.0f} / {kept.get('lists computed', 0):.0f} | "
+                     f"{cell['sources']} |")
     light, heavy = cells.get(BANDS[0][2]), cells.get(BANDS[-1][2])
     if light and heavy:
         ratio = (heavy["app"] + heavy["cassandra"]) / max(light["app"] + light["cassandra"], 1e-9)

@@ -53,6 +53,10 @@ NEIGHBOUR_LISTS = Counter(
     "Interest neighbour lists read by key (stored) or computed with an ANN query and "
     "stored (computed: new, of another model, or older than FEED_NEIGHBOURS_MAX_AGE_H).",
     ["result"])
+NEIGHBOUR_LIST_CACHE = Counter(
+    "killrvideo_neighbour_list_cache_total",
+    "Neighbour lists (interests, just watched, related videos) found in the replica's "
+    "cache (hit) or read from video_neighbours (miss).", ["result"])
 FEED_VIEWER_NEAREST = Counter(
     "killrvideo_feed_viewer_nearest_total",
     "The behaviour source of a page 1: the viewer's kept nearest list reused (reused), an "

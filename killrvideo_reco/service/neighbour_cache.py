@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from cachetools import TTLCache
 
 from killrvideo_reco.domain.models import NeighbourList
+from killrvideo_reco.metrics import NEIGHBOUR_LIST_CACHE
 from killrvideo_reco.service.ports import NeighbourRepository
 
 
@@ -32,7 +33,8 @@ class NeighbourListCache:
         cache = self._cache
         found: dict[uuid.UUID, NeighbourList] = {}
         missing: list[uuid.UUID] = []
-        for video_id in dict.fromkeys(video_ids):
+        asked = dict.fromkeys(video_ids)
+        for video_id in asked:
             key = (space, version, video_id)
             if cache is not None and key in cache:
                 hit = cache[key]
@@ -40,8 +42,10 @@ class NeighbourListCache:
                     found[video_id] = hit
             else:
                 missing.append(video_id)
+        NEIGHBOUR_LIST_CACHE.labels("hit").inc(len(asked) - len(missing))
         if not missing:
             return found
+        NEIGHBOUR_LIST_CACHE.labels("miss").inc(len(missing))
         stored = await self.store.neighbour_lists(missing, space)
         for video_id in missing:
             mine = stored.get(video_id)

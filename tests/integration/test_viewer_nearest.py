@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from killrvideo_reco.bootstrap import build_resources
-from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.embeddings.factory import build_provider
 from killrvideo_reco.jobs.train import run_training
+from killrvideo_reco.jobs.viewer_lists import kept_depth
 from tests.integration.seeding import topic_world
 
 pytestmark = pytest.mark.integration
@@ -58,8 +58,8 @@ async def _scenario(resources, strict, settings):
     profile = await store.profile(user)
     kept = profile.nearest
     assert kept is not None and kept.run_id == live.run_id
-    assert kept.depth == source_depth(settings.candidate_sizes.behaviour, profile.item_count,
-                                      settings.feed_max_ann_limit)
+    assert kept.depth == kept_depth(settings.candidate_sizes.behaviour, profile.item_count,
+                                    settings.feed_max_ann_limit)
 
     assert profile.references.interests, "the viewer has interests to find candidates for"
     first = await feed.for_you(user, 1, 5)

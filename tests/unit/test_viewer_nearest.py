@@ -125,3 +125,11 @@ def test_training_lists_each_viewer_the_index_order_to_their_depth():
         expected = [ids[i] for i in np.argsort(-cosines, kind="stable") if i != 7]
         assert list(found) == expected[:len(found)]
         assert ids[7] not in found
+
+
+def test_training_keeps_heavy_watchers_lists_as_deep_as_their_first_widening():
+    from killrvideo_reco.jobs.viewer_lists import kept_depth
+    assert kept_depth(100, 20, 1000) == 120, "a light watcher: the source's own depth"
+    assert kept_depth(100, 99, 1000) == 199
+    assert kept_depth(100, 100, 1000) == 400, "allowance spent: the first widening's depth"
+    assert kept_depth(100, 5000, 300) == 300, "never past the cap"

@@ -133,7 +133,8 @@ async def run_training(resources: Services, settings: Settings,
                                        keep_nearest=settings.feed_viewer_nearest)
     step("viewer lists kept")
     content_lists = None
-    model_id = await resources.videos.catalogue_model()
+    model_id = await resources.videos.catalogue_model() \
+        if scan is not None and resources.neighbours is not None else None
     if scan is not None and resources.neighbours is not None and fitted.content is not None \
             and model_id is not None:
         content_lists = await keep_content_lists(

@@ -77,6 +77,9 @@ class RankedList:
     # Which interest each recent like belongs to: computed by the first page explained,
     # reused by the next ones (None: not yet; () when there is nothing to group).
     recent_groups: tuple[int, ...] | None = None
+    # (profile version, run, catalogue model): a view or hide writes a new version, so
+    # the next request after it never sees a list that predates it.
+    key: tuple = ()
 
 
 class FeedService:
@@ -124,32 +127,27 @@ class FeedService:
                                      settings.feed_max_ann_limit, settings.feed_cache_ttl_s)
         self._catalogue_model = CachedValue(videos.catalogue_model, settings.feed_cache_ttl_s)
         self._logged_unusable: LRUCache[uuid.UUID, bool] = LRUCache(maxsize=10_000)
-        # Ranked lists by (viewer, profile version, run): a view or hide writes a new
-        # version, so the next request after it never sees a list that predates it.
-        self.lists: TTLCache[tuple, RankedList] | None = (
+        # Each viewer's latest ranked list, served while its key (RankedList.key) holds. A
+        # viewer with one here has their next request (page 2, a reload) look it up by the
+        # read model's stamp first; anyone else's reads the whole read model at once.
+        self.lists: TTLCache[uuid.UUID, RankedList] | None = (
             TTLCache(maxsize=settings.feed_list_cache_size, ttl=settings.feed_list_cache_ttl_s)
             if settings.feed_list_cache_size > 0 and settings.feed_list_cache_ttl_s > 0
             else None)
-        # Viewers with a list in it: their next request (page 2, a reload) looks it up by
-        # the read model's stamp first; anyone else's reads the whole read model at once.
-        self._listed: TTLCache[uuid.UUID, bool] | None = (
-            TTLCache(maxsize=settings.feed_list_cache_size, ttl=settings.feed_list_cache_ttl_s)
-            if self.lists is not None else None)
 
     async def for_you(self, user_id: uuid.UUID, page: int, page_size: int) -> FeedPage:
         if self.popularity_only:
             return await self._cold_start(user_id, page, page_size)
-        if self.lists is not None and self._listed is not None and user_id in self._listed:
+        if self.lists is not None and user_id in self.lists:
             # The next pages of a list just ranked, or a reload: the read model's version
             # finds it, without reading its vectors.
             stamp, catalogue_model, live = await asyncio.gather(
                 self.viewers.profile_stamp(user_id), self._catalogue_model.get(),
                 self.runs.get())
-            cached = self.lists.get((user_id, stamp.version, (live or UNTRAINED).run_id,
-                                     catalogue_model)) \
+            cached = self._cached(user_id, (stamp.version, (live or UNTRAINED).run_id,
+                                            catalogue_model)) \
                 if stamp is not None and stamp.version is not None else None
             if cached is not None and stamp is not None:
-                FEED_LIST_CACHE.labels("hit").inc()
                 return await self._page(cached, page, page_size, stamp.item_count)
         stored, catalogue_model, live = await asyncio.gather(
             self.viewers.profile(user_id), self._catalogue_model.get(), self.runs.get())
@@ -186,11 +184,10 @@ class FeedService:
         version and run already produced them (page 2, page 3, a reload). The catalogue's
         embedding model completes the key: with the version and the run it decides which
         queries the profile yields (feed_rules.usable_profile)."""
-        key = (user_id, stored.version, run.run_id, catalogue_model) \
+        key = (stored.version, run.run_id, catalogue_model) \
             if stored is not None and stored.version is not None else None
-        cached = self.lists.get(key) if key is not None and self.lists is not None else None
+        cached = self._cached(user_id, key) if key is not None else None
         if cached is not None:
-            FEED_LIST_CACHE.labels("hit").inc()
             return cached
         prefs = await self.facts.resolve_profile(stored, self.settings.vector_dimension)
         size = self.settings.feed_popular_candidates
@@ -208,13 +205,19 @@ class FeedService:
             stored.version if stored is not None else None),
             self.repeats.over_shown(user_id))
         listed = RankedList([r for r in ranked if r.candidate.video_id not in over_shown],
-                            time.time(), prefs)
+                            time.time(), prefs, key=key or ())
         if key is not None and self.lists is not None and listed.ranked:
             FEED_LIST_CACHE.labels("miss").inc()
-            self.lists[key] = listed
-            if self._listed is not None:
-                self._listed[user_id] = True
+            self.lists[user_id] = listed
         return listed
+
+    def _cached(self, user_id: uuid.UUID, key: tuple) -> RankedList | None:
+        """The viewer's cached list if it was ranked for `key`."""
+        found = self.lists.get(user_id) if self.lists is not None else None
+        if found is None or found.key != key:
+            return None
+        FEED_LIST_CACHE.labels("hit").inc()
+        return found
 
     def _shaped_to(self, listed: RankedList, end: int, page_size: int) -> list[Ranked]:
         """The list in the order shown, at least up to position `end`. Shaping is greedy,

@@ -53,6 +53,11 @@ NEIGHBOUR_LISTS = Counter(
     "Interest neighbour lists read by key (stored) or computed with an ANN query and "
     "stored (computed: new, of another model, or older than FEED_NEIGHBOURS_MAX_AGE_H).",
     ["result"])
+FEATURE_CACHE = Counter(
+    "killrvideo_feature_cache_total",
+    "Candidates whose ranking features were in the replica's feature cache (hit) or read "
+    "from videos (miss): a miss rate that stays high says FEED_FEATURE_CACHE_SIZE is "
+    "small for the catalogue the viewers' candidates come from.", ["result"])
 NEIGHBOUR_LIST_CACHE = Counter(
     "killrvideo_neighbour_list_cache_total",
     "Neighbour lists (interests, just watched, related videos) found in the replica's "

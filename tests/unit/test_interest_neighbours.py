@@ -59,10 +59,11 @@ def test_interests_are_served_from_their_medoids_lists_without_ann_queries():
     cos = {v: float(videos.videos[v].content_features @ x / np.linalg.norm(
         videos.videos[v].content_features) / np.linalg.norm(x)) for v in ids if v != medoids[0]}
     assert list(first.video_ids) == sorted(cos, key=lambda v: -cos[v])[:30]
-    # Features equal the ANN path's: the content cosine to the viewer's query.
+    # Features equal the ANN path's: the content cosine to the viewer's query, within the
+    # feature cache's float16 rounding.
     some = next(r.candidate for r in ranked if "interest" in r.candidate.sources)
     e = videos.videos[some.video_id].content_features
-    assert abs(some.content - float(e @ cq / np.linalg.norm(e))) < 1e-5
+    assert abs(some.content - float(e @ cq / np.linalg.norm(e))) < 1e-3
 
 
 def test_stored_lists_are_reused_and_stale_or_other_model_ones_recomputed():

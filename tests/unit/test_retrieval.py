@@ -100,7 +100,8 @@ def test_with_the_feature_cache_the_ann_rows_are_ids_and_rank_as_the_full_rows_d
     got = asyncio.run(by_ids.ranked_unseen(user, run, bq, cq, ids[15:45]))
 
     assert [r.candidate.video_id for r in got] == [r.candidate.video_id for r in expected]
-    np.testing.assert_allclose([r.score for r in got], [r.score for r in expected], atol=1e-5)
+    # The cache keeps content vectors in float16: the scores move by its rounding alone.
+    np.testing.assert_allclose([r.score for r in got], [r.score for r in expected], atol=1e-3)
     assert [r.candidate.sources for r in got] == [r.candidate.sources for r in expected]
     first_reads = len(read)
     asyncio.run(by_ids.ranked_unseen(user, run, bq, cq, ids[15:45]))

@@ -74,10 +74,12 @@ class FeedSettings(BaseSettings):
         "thousands of objects, which the default collects a full pass over every few dozen "
         "requests.")
     feed_neighbour_cache_size: int = Field(
-        5_000, ge=0, description="Neighbour lists (a video's list in one space and one run "
+        20_000, ge=0, description="Neighbour lists (a video's list in one space and one run "
         "or embedding model) each replica keeps for FEED_NEIGHBOUR_CACHE_TTL_S, for the "
         "feed's interests and just-watched sources and for related videos: a popular video's "
-        "lists are read once per period, not on every page 1 (about 11 KB a list of 100). "
+        "lists are read once per period, not on every page 1. About 1.6 KB a list of 100, "
+        "plus 0.2 KB per distinct video listed, since the lists share their ids' objects "
+        "(at most 200,000 of them): about 50 MB at the default over a 100k-video catalogue. "
         "0 reads them every time.")
     feed_neighbour_cache_ttl_s: float = Field(
         300.0, ge=0, description="How long a cached neighbour list serves. A run's behaviour "

@@ -93,6 +93,11 @@ class Ranked:
     score: float
     interest: int = -1  # index of the viewer's interest it belongs to, -1 for none
 
+    def __init__(self, candidate: FeedCandidate, score: float, interest: int = -1):
+        # As FeedCandidate's: a ranked list builds hundreds, and the frozen dataclass's
+        # own __init__ sets each field through object.__setattr__.
+        self.__dict__.update(candidate=candidate, score=score, interest=interest)
+
 
 def rank(candidates: Sequence[FeedCandidate], ranker: RankerWeights,
          labels: np.ndarray) -> list[Ranked]:
@@ -110,6 +115,9 @@ def rank(candidates: Sequence[FeedCandidate], ranker: RankerWeights,
 def embeddings_of(candidates: Sequence[FeedCandidate]) -> np.ndarray:
     """(n, d) unit content embeddings; zero rows where unknown."""
     width = next((c.embedding.shape[0] for c in candidates if c.embedding is not None), 0)
+    vectors = [c.embedding for c in candidates]
+    if width and all(v is not None and v.shape[0] == width for v in vectors):
+        return np.array(vectors, dtype=np.float32)  # one copy in C, not a row at a time
     out = np.zeros((len(candidates), width), dtype=np.float32)
     for n, c in enumerate(candidates):
         if c.embedding is not None and c.embedding.shape[0] == width:

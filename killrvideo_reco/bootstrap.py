@@ -12,9 +12,10 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.experiments import ExperimentService
-from killrvideo_reco.service.feed import FeedService, neighbour_list_cache, summary_reader
+from killrvideo_reco.service.feed import FeedService, summary_reader
 from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
 from killrvideo_reco.service.job_registry import JobPolicy
+from killrvideo_reco.service.neighbour_cache import neighbour_list_cache
 from killrvideo_reco.service.ports import (
     ActiveRun,
     BehaviourRepository,

@@ -43,7 +43,7 @@ from killrvideo_reco.domain.viewer_nearest import NearestRules
 from killrvideo_reco.metrics import FEED_LIST_CACHE
 from killrvideo_reco.service.fallback import FallbackPool
 from killrvideo_reco.service.just_watched import JustWatchedSource
-from killrvideo_reco.service.neighbour_cache import NeighbourListCache
+from killrvideo_reco.service.neighbour_cache import NeighbourListCache, neighbour_list_cache
 from killrvideo_reco.service.neighbours import CandidateFeatures, ContentNeighbours, InterestSource
 from killrvideo_reco.service.ports import (
     NO_RUN,
@@ -290,12 +290,6 @@ def _features(ranked: Ranked) -> RankingFeatures:
     c = ranked.candidate
     return RankingFeatures(c.behaviour, c.content, c.popularity, c.just_watched,
                            tuple(sorted(c.sources)), ranked.score)
-
-
-def neighbour_list_cache(store: NeighbourRepository, settings: Settings) -> NeighbourListCache:
-    """Lists through the process's cache (FEED_NEIGHBOUR_CACHE_SIZE, _TTL_S)."""
-    return NeighbourListCache(store, ttl_cache(settings.feed_neighbour_cache_ttl_s,
-                                               settings.feed_neighbour_cache_size))
 
 
 def summary_reader(videos: VideoRepository,

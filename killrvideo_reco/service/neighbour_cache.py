@@ -18,6 +18,8 @@ from cachetools import TTLCache
 from killrvideo_reco.domain.models import NeighbourList
 from killrvideo_reco.metrics import NEIGHBOUR_LIST_CACHE
 from killrvideo_reco.service.ports import NeighbourRepository
+from killrvideo_reco.service.ttl_cache import ttl_cache
+from killrvideo_reco.settings import Settings
 
 
 class NeighbourListCache:
@@ -61,3 +63,9 @@ class NeighbourListCache:
         """A list just computed and written by this replica."""
         if self._cache is not None:
             self._cache[(space, neighbours.version, video_id)] = neighbours
+
+
+def neighbour_list_cache(store: NeighbourRepository, settings: Settings) -> NeighbourListCache:
+    """Lists through the process's cache (FEED_NEIGHBOUR_CACHE_SIZE, _TTL_S)."""
+    return NeighbourListCache(store, ttl_cache(settings.feed_neighbour_cache_ttl_s,
+                                               settings.feed_neighbour_cache_size))

@@ -32,7 +32,8 @@ def consistency(name: str) -> int:
     return getattr(ConsistencyLevel, name)
 
 
-_tuple_new = tuple.__new__
+# Builds a named-tuple row from a row tuple without its generated __new__ (store modules).
+tuple_new = tuple.__new__
 
 
 @lru_cache(maxsize=512)
@@ -50,7 +51,7 @@ def cached_row_factory(columns, rows):
     result (a conditional write's result alone was about 6% of the driver thread)."""
     row_class = _row_class(tuple(columns))
     # tuple.__new__ directly: the class's own __new__ is a Python lambda, a frame per row.
-    return [_tuple_new(row_class, row) for row in rows]
+    return [tuple_new(row_class, row) for row in rows]
 
 
 def prepare(session: Session, cql: str):

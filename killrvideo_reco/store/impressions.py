@@ -16,10 +16,9 @@ from cassandra.query import BatchStatement, BatchType
 
 from killrvideo_reco.domain.impressions import Impression, ImpressionRow, ShownRow, day_of, served_at
 from killrvideo_reco.store.aio import execute
-from killrvideo_reco.store.connection import WRITE_EXECUTION, Session
+from killrvideo_reco.store.connection import WRITE_EXECUTION, Session, tuple_new
 from killrvideo_reco.store.connection import prepare as prepare_statement
 
-_tuple_new = tuple.__new__
 # Partitions per day of recommendation_daily: increments spread over them, reads sum them.
 DAILY_SHARDS = 8
 # Concurrent single-partition reads of video_impressions_by_day one admin request makes.
@@ -127,7 +126,7 @@ class ImpressionStore:
         rows = await execute(self.session, self._newest,
                              (user_id, list(days), since, until, limit))
         # The statement's columns are ShownRow's fields, in order: no per-row frame.
-        found = [_tuple_new(ShownRow, r) for r in rows]
+        found = [tuple_new(ShownRow, r) for r in rows]
         if len(days) > 1:
             found.sort(key=lambda r: (-r.recommendation_id.time, r.video_id.bytes))
         return found[:limit]

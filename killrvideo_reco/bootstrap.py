@@ -12,7 +12,6 @@ from killrvideo_reco.embeddings.provider import EmbeddingProvider
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.catalogue import CatalogueService
 from killrvideo_reco.service.experiments import ExperimentService
-from killrvideo_reco.service.feature_warmup import FeatureWarmup
 from killrvideo_reco.service.feed import FeedService, summary_reader
 from killrvideo_reco.service.impressions import ImpressionLog, ImpressionParams
 from killrvideo_reco.service.job_registry import JobPolicy
@@ -131,7 +130,6 @@ class Services:
     neighbours: NeighbourRepository | None  # training writes the behaviour lists
     impressions: ImpressionLog
     experiments: ExperimentService
-    warmup: FeatureWarmup  # the feature cache's start-up scan, run by the app's lifespan
 
 
 def build_services(videos: VideoRepository, viewers: ViewerRepository, settings: Settings,
@@ -169,9 +167,7 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         RelatedVideos(videos, viewers, feed.neighbours, runs, activity.facts, summaries),
         neighbours,
         impression_log,
-        ExperimentService(experiments, training, settings, impression_log, feed, variant_feed),
-        FeatureWarmup(behaviour, feed.features if settings.feed_feature_warmup else None, runs,
-                      settings.feed_warmup_timeout_s))
+        ExperimentService(experiments, training, settings, impression_log, feed, variant_feed))
 
 
 def services_on(stores: Stores, settings: Settings, embedder: EmbeddingProvider) -> Services:

@@ -58,10 +58,6 @@ FEATURE_CACHE = Counter(
     "Candidates whose ranking features were in the replica's feature cache (hit) or read "
     "from videos (miss): a miss rate that stays high says FEED_FEATURE_CACHE_SIZE is "
     "small for the catalogue the viewers' candidates come from.", ["result"])
-FEATURE_WARMUP = Counter(
-    "killrvideo_feature_cache_warmed_total",
-    "Videos whose features the replica's start-up scan put in its feature cache "
-    "(FEED_FEATURE_WARMUP).")
 NEIGHBOUR_LIST_CACHE = Counter(
     "killrvideo_neighbour_list_cache_total",
     "Neighbour lists (interests, just watched, related videos) found in the replica's "

@@ -28,7 +28,6 @@ class ResourceHolder:
         self.last_error: str | None = None
         self._task: asyncio.Task | None = None
         self._schedule: asyncio.Task | None = None  # TRAIN_SCHEDULE's checks
-        self._warmup: asyncio.Task | None = None  # the feature cache's start-up scan
 
     async def start(self) -> None:
         if not await self._try_connect():
@@ -39,7 +38,6 @@ class ResourceHolder:
             self.resources = await asyncio.to_thread(build_resources, self.settings, self.embedder)
             self.jobs = JobRegistry(self.resources.jobs, job_policy(self.settings))
             self.last_error = None
-            self._warmup = asyncio.create_task(self.resources.warmup.run())
             if self.settings.train_schedule:
                 self._schedule = asyncio.create_task(
                     run_schedule(self.resources, self.settings, self.jobs))
@@ -55,7 +53,7 @@ class ResourceHolder:
             await asyncio.sleep(2)
 
     async def close(self) -> None:
-        for task in (self._task, self._schedule, self._warmup):
+        for task in (self._task, self._schedule):
             if task:
                 task.cancel()
         if self.jobs:  # first: running jobs record where they stopped

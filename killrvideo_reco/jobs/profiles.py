@@ -13,15 +13,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from killrvideo_reco.domain.ring import token_splits
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.service.activity import ActivityService
 from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
 
 log = logging.getLogger(__name__)
+MIN_TOKEN, MAX_TOKEN = -(2 ** 63), 2 ** 63 - 1
 DEFAULT_SPLITS = 256
 # Each viewer is a few round trips (one a Paxos round): keep many in flight.
 USERS_IN_FLIGHT_PER_WORKER = 4
+
+
+def token_splits(count: int) -> list[tuple[int, int]]:
+    """(start, end] ranges covering the Murmur3 ring. Murmur3 never gives a key the
+    minimum token (it is normalised to the maximum), so (MIN, MAX] misses nothing."""
+    width = (MAX_TOKEN - MIN_TOKEN) // count
+    bounds = [MIN_TOKEN + i * width for i in range(count)] + [MAX_TOKEN]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 class Checkpoint:

@@ -29,8 +29,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from killrvideo_reco.domain.errors import StoreUnavailable
-from killrvideo_reco.domain.ring import token_splits
 from killrvideo_reco.domain.view_counts import add_plays, corrections
+from killrvideo_reco.jobs.profiles import token_splits
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.retries import retry_transient
 from killrvideo_reco.service.ports import ViewCountRepository

@@ -28,9 +28,8 @@ from killrvideo_reco.bootstrap import Services, profile_params
 from killrvideo_reco.domain.behaviour import ContentMap, behaviour_space, matrix_to_bytes, other_slot
 from killrvideo_reco.domain.models import BehaviourRun
 from killrvideo_reco.domain.ranking import RankerWeights
-from killrvideo_reco.domain.ring import token_splits
 from killrvideo_reco.jobs.content_lists import keep_content_lists
-from killrvideo_reco.jobs.profiles import rebuild_profiles
+from killrvideo_reco.jobs.profiles import rebuild_profiles, token_splits
 from killrvideo_reco.jobs.progress import Progress
 from killrvideo_reco.jobs.viewer_lists import keep_viewer_lists
 from killrvideo_reco.settings import Settings

@@ -16,9 +16,8 @@ import numpy as np
 from killrvideo_reco.domain.behaviour import viewer_query
 from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.domain.models import BehaviourRun, CandidateSizes
-from killrvideo_reco.domain.ring import token_splits
 from killrvideo_reco.domain.viewer_nearest import ViewerNearest
-from killrvideo_reco.jobs.profiles import DEFAULT_SPLITS
+from killrvideo_reco.jobs.profiles import DEFAULT_SPLITS, token_splits
 from killrvideo_reco.service.ports import ViewerRepository
 from killrvideo_reco.training.viewer_lists import nearest_videos
 

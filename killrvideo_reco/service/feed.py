@@ -105,7 +105,7 @@ class FeedService:
             videos, neighbours, settings.feed_neighbours,
             settings.feed_neighbours_max_age_h * 3600, lists) if neighbours else None
         lists_on = bool(neighbours and settings.feed_neighbours > 0)
-        self.features = features = CandidateFeatures(behaviour, settings.feed_feature_cache_size) \
+        features = CandidateFeatures(behaviour, settings.feed_feature_cache_size) \
             if lists_on else None
         interest_source = InterestSource(self.neighbours, features) \
             if self.neighbours and features else None

@@ -24,7 +24,7 @@ import numpy as np
 
 from killrvideo_reco.domain.feed_rules import source_depth
 from killrvideo_reco.domain.interests import Interest
-from killrvideo_reco.domain.models import BehaviourRun, NeighbourList, PopularPool
+from killrvideo_reco.domain.models import BehaviourRun, NeighbourList
 from killrvideo_reco.domain.ranking import FeedCandidate
 from killrvideo_reco.metrics import FEATURE_CACHE, NEIGHBOUR_LISTS
 from killrvideo_reco.service.neighbour_cache import NeighbourListCache
@@ -119,38 +119,15 @@ class CandidateFeatures:
             pool = await self.behaviour.popular_pool(run, missing)
             if run.run_id != self._run_id:  # the run switched while this read ran
                 cache = OrderedDict()
-            found.update(_features_of(pool))
-            cache.update((v, found[v]) for v in pool.video_ids)
+            content = pool.content.astype(np.float16)
+            for n, video_id in enumerate(pool.video_ids):
+                found[video_id] = cache[video_id] = Features(
+                    pool.behaviour[n], content[n], float(pool.popularity[n]),
+                    pool.uploader_ids[n] if pool.uploader_ids else None,
+                    pool.added_at[n] if pool.added_at else None)
             while len(cache) > self.size:
                 cache.popitem(last=False)
         return found
-
-    def fill(self, run: BehaviourRun, pool: PopularPool) -> int:
-        """Keep a scanned pool's features while there is room (nothing is evicted for
-        them); how many were kept. The start-up warm-up (service/feature_warmup.py)."""
-        if run.run_id != self._run_id:
-            self._run_id, self._cache = run.run_id, OrderedDict()
-        room = self.size - len(self._cache)
-        fresh = [n for n, v in enumerate(pool.video_ids) if v not in self._cache][:max(room, 0)]
-        kept = _features_of(pool, fresh)
-        self._cache.update(kept)
-        return len(kept)
-
-    @property
-    def cached(self) -> int:  # not __len__: an empty cache must stay truthy
-        return len(self._cache)
-
-
-def _features_of(pool: PopularPool, rows: Sequence[int] | None = None
-                 ) -> dict[uuid.UUID, Features]:
-    """The pool's videos (those at `rows`, or all) as cache entries, their content
-    vectors in float16."""
-    rows = range(len(pool.video_ids)) if rows is None else rows
-    content = pool.content.astype(np.float16)
-    return {pool.video_ids[n]: Features(pool.behaviour[n], content[n], float(pool.popularity[n]),
-                                        pool.uploader_ids[n] if pool.uploader_ids else None,
-                                        pool.added_at[n] if pool.added_at else None)
-            for n in rows}
 
 
 class InterestSource:

@@ -91,14 +91,6 @@ class FeedSettings(BaseSettings):
         "candidate of the two-stage feed (about 1.5 KB a video at 384 dimensions, the "
         "content vector in float16: 118 MB at the default). A candidate not kept costs a "
         "partition read of videos; killrvideo_feature_cache_total shows the hit rate.")
-    feed_feature_warmup: bool = Field(
-        True, description="At start-up, fill the feature cache by a scan of the catalogue "
-        "(in token ranges, until FEED_FEATURE_CACHE_SIZE videos) before /readyz says ready, "
-        "so a new replica does not read each candidate's features by key for its first "
-        "minutes.")
-    feed_warmup_timeout_s: float = Field(
-        60.0, ge=0, description="/readyz stops waiting for the feature cache's warm-up after "
-        "this long; the scan goes on in the background.")
     trending_window_days: int = Field(
         7, description="Trending = most distinct viewers in this many days.")
     view_clock_skew_s: float = Field(

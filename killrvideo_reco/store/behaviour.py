@@ -54,7 +54,6 @@ class BehaviourStore:
         self._ann: dict[tuple[str, str, bool], object] = {}  # (slot, space, with b)
         self._ann_ids: dict[tuple[str, str], object] = {}  # (slot, space)
         self._pool: dict[str, object] = {}
-        self._pool_scan: dict[str, object] = {}
         self._set_video: dict[str, object] = {}
         for slot in SLOTS:
             # Ids, features and what shaping needs; summaries are read for the page alone.
@@ -78,9 +77,6 @@ class BehaviourStore:
             self._pool[slot] = prepare(
                 f"{head}, behaviour_{slot} AS vector, content_features FROM {ks}.videos "
                 "WHERE videoid IN ?")
-            self._pool_scan[slot] = prepare(
-                f"{head}, behaviour_{slot} AS vector, content_features FROM {ks}.videos "
-                "WHERE token(videoid) > ? AND token(videoid) <= ?")
             self._set_video[slot] = prepare(
                 f"UPDATE {ks}.videos SET behaviour_{slot} = ?, behaviour_{slot}_run = ?, "
                 f"popularity_{slot} = ? WHERE videoid = ?")
@@ -133,13 +129,24 @@ class BehaviourStore:
         chunks = [list(video_ids[i:i + IN_CHUNK]) for i in range(0, len(video_ids), IN_CHUNK)]
         results = await asyncio.gather(*(execute(self.session, self._pool[run.slot], (chunk,))
                                          for chunk in chunks))
-        return _pool_of([row for rows in results for row in rows], run, video_ids)
-
-    async def pool_in_token_range(self, run: BehaviourRun, start: int, end: int) -> PopularPool:
-        """The features of every video whose partition token is in (start, end]: a
-        replica's feature cache filled at start-up by a scan, not by point reads."""
-        rows = await execute(self.session, self._pool_scan[run.slot], (start, end))
-        return _pool_of(rows, run, [row.videoid for row in rows])
+        rows = {row.videoid: row for rows in results for row in rows
+                if row.content_features is not None}
+        ids = tuple(v for v in video_ids if v in rows)
+        width = run.dimension + 1
+        behaviour = np.zeros((len(ids), width), dtype=np.float32)
+        content = np.zeros((len(ids), 0), dtype=np.float32)
+        popularity = np.zeros(len(ids), dtype=np.float32)
+        for n, video_id in enumerate(ids):
+            row = rows[video_id]
+            if row.run == run.run_id and row.vector is not None:
+                behaviour[n] = row.vector
+                popularity[n] = row.popularity or 0.0
+        if ids:
+            content = unit_rows(np.stack([np.asarray(rows[v].content_features,
+                                                     dtype=np.float32) for v in ids]))
+        return PopularPool(ids, behaviour, content, popularity,
+                           tuple(rows[v].userid for v in ids),
+                           tuple(_epoch(rows[v].added_date) for v in ids))
 
     @staticmethod
     def _candidates(rows, run: BehaviourRun, source: str,
@@ -233,24 +240,3 @@ class BehaviourStore:
         if previous:
             await execute(self.session, self._set_status, ("retired", now, previous),
                           WRITE_EXECUTION)
-
-
-def _pool_of(found: Sequence, run: BehaviourRun, order: Sequence[uuid.UUID]) -> PopularPool:
-    """The rows with a content vector as one pool, in `order`."""
-    rows = {row.videoid: row for row in found if row.content_features is not None}
-    ids = tuple(v for v in order if v in rows)
-    width = run.dimension + 1
-    behaviour = np.zeros((len(ids), width), dtype=np.float32)
-    content = np.zeros((len(ids), 0), dtype=np.float32)
-    popularity = np.zeros(len(ids), dtype=np.float32)
-    for n, video_id in enumerate(ids):
-        row = rows[video_id]
-        if row.run == run.run_id and row.vector is not None:
-            behaviour[n] = row.vector
-            popularity[n] = row.popularity or 0.0
-    if ids:
-        content = unit_rows(np.stack([np.asarray(rows[v].content_features,
-                                                 dtype=np.float32) for v in ids]))
-    return PopularPool(ids, behaviour, content, popularity,
-                       tuple(rows[v].userid for v in ids),
-                       tuple(_epoch(rows[v].added_date) for v in ids))

@@ -11,7 +11,6 @@ import numpy as np
 
 from killrvideo_reco.domain.jobs import Job, JobLease
 from killrvideo_reco.domain.models import BehaviourRun
-from killrvideo_reco.domain.ring import token_splits
 from tests.contract.test_video_and_viewer_stores import new_video, unit
 
 STARTED = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -136,29 +135,3 @@ def test_runs_are_listed_newest_first_with_status_and_quality(stores):
     assert ours[1].started_at.replace(tzinfo=timezone.utc) == STARTED
     assert ours[1].dimension == stores.settings.behaviour_dimension
     assert len(run(stores.behaviour.list_runs(1))) == 1, "the limit bounds the list"
-
-
-def test_a_token_range_scan_gives_each_video_once_with_the_features_a_key_read_gives(stores):
-    dim, width = stores.settings.vector_dimension, stores.settings.behaviour_dimension + 1
-    videos = [new_video(dim, seed) for seed in range(60, 63)]
-    for video in videos:
-        run(stores.videos.add(video))
-    live = a_run(stores, "b")
-    run(stores.behaviour.write_videos("b", live.run_id, [(videos[0].video_id, unit(width, 1), 0.7),
-                                                         (videos[1].video_id, unit(width, 2), 0.2)]))
-    mine = {v.video_id for v in videos}
-
-    scanned = [run(stores.behaviour.pool_in_token_range(live, start, end))
-               for start, end in token_splits(16)]
-
-    found = [v for pool in scanned for v in pool.video_ids if v in mine]
-    assert sorted(found) == sorted(mine), "every video in exactly one range"
-    by_key = run(stores.behaviour.popular_pool(live, list(mine)))
-    for pool in scanned:
-        for n, video_id in enumerate(pool.video_ids):
-            if video_id in mine:
-                k = by_key.video_ids.index(video_id)
-                np.testing.assert_allclose(pool.behaviour[n], by_key.behaviour[k], atol=1e-6)
-                np.testing.assert_allclose(pool.content[n], by_key.content[k], atol=1e-6)
-                assert pool.popularity[n] == by_key.popularity[k]
-                assert pool.uploader_ids[n] == by_key.uploader_ids[k]

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 from killrvideo_reco.domain.models import HistoryRow
-from killrvideo_reco.domain.ring import MAX_TOKEN, MIN_TOKEN, token_splits
+from killrvideo_reco.jobs.profiles import MAX_TOKEN, MIN_TOKEN, token_splits
 from killrvideo_reco.jobs.recount import recount_views
 
 AT = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)

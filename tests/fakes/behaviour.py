@@ -89,13 +89,6 @@ class FakeBehaviourStore:
                            tuple(self.videos.videos[v].uploader_id for v in ids),
                            tuple(self.videos.videos[v].added_date.timestamp() for v in ids))
 
-    async def pool_in_token_range(self, run, start, end):
-        found = [v for v in self.videos.videos if v in self._space(run, "content")]
-        if not found or not start < 0 <= end:  # every fake video sits at token 0
-            return PopularPool((), np.zeros((0, run.dimension + 1), dtype=np.float32),
-                               np.zeros((0, 0), dtype=np.float32), np.zeros(0), (), ())
-        return await self.popular_pool(run, found)
-
     # --- what the training job writes ------------------------------------------------
 
     async def write_video(self, slot, run_id, video_id, vector, popularity=0.0):

@@ -7,9 +7,8 @@ import pytest
 
 from killrvideo_reco.bootstrap import build_resources
 from killrvideo_reco.domain.jobs import Job, JobLease, utc_now
-from killrvideo_reco.domain.ring import token_splits
 from killrvideo_reco.embeddings.factory import build_provider
-from killrvideo_reco.jobs.profiles import Checkpoint, rebuild_all_profiles, rebuild_profiles
+from killrvideo_reco.jobs.profiles import Checkpoint, rebuild_all_profiles, rebuild_profiles, token_splits
 from killrvideo_reco.jobs.reembed import reembed
 from tests.integration.seeding import auth, wait_for_job
 

@@ -10,7 +10,7 @@ import pytest
 
 from killrvideo_reco.bootstrap import build_stores
 from killrvideo_reco.domain.models import HistoryRow
-from killrvideo_reco.domain.ring import MAX_TOKEN, MIN_TOKEN
+from killrvideo_reco.jobs.profiles import MAX_TOKEN, MIN_TOKEN
 from killrvideo_reco.jobs.recount import recount_from_cli
 
 pytestmark = pytest.mark.integration

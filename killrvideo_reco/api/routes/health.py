@@ -17,8 +17,7 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Cassandra answers, the schema is at the expected version and the "
-            "feature cache is warm (FEED_FEATURE_WARMUP)",
+@router.get("/readyz", summary="Cassandra answers and the schema is at the expected version",
             responses=problems(503))
 async def readyz(resources: Resources, settings: CurrentSettings) -> dict:
     expected = resources.expected_schema
@@ -31,9 +30,6 @@ async def readyz(resources: Resources, settings: CurrentSettings) -> dict:
     if current != expected:
         raise Problem(503, f"schema version is {current}, expected {expected}: run 'make schema'",
                       headers={"Retry-After": "10"})
-    if not resources.warmup.ready:
-        raise Problem(503, f"warming the feature cache ({resources.warmup.kept} videos so far; "
-                      "FEED_FEATURE_WARMUP)", headers={"Retry-After": "1"})
     return {"status": "ready", "schemaVersion": current}
 
 

@@ -10,9 +10,13 @@ _set = object.__setattr__  # UUID is immutable: its own __init__ sets fields thi
 _UNKNOWN = uuid.SafeUUID.unknown
 
 
-def uuids_of(blob: bytes) -> tuple[uuid.UUID, ...]:
+def _check(blob: bytes) -> None:
     if len(blob) % 16:
         raise ValueError(f"{len(blob)} bytes are not a list of 16-byte UUIDs")
+
+
+def uuids_of(blob: bytes) -> tuple[uuid.UUID, ...]:
+    _check(blob)
     out = []
     from_bytes = int.from_bytes
     for start in range(0, len(blob), 16):
@@ -42,8 +46,7 @@ class UuidTable:
         self._table: dict[bytes, uuid.UUID] = {}
 
     def uuids_of(self, blob: bytes) -> tuple[uuid.UUID, ...]:
-        if len(blob) % 16:
-            raise ValueError(f"{len(blob)} bytes are not a list of 16-byte UUIDs")
+        _check(blob)
         table = self._table
         if len(table) > self.size:
             table.clear()
@@ -57,5 +60,6 @@ class UuidTable:
             out.append(value)
         return tuple(out)
 
-    def __len__(self) -> int:
+    @property
+    def held(self) -> int:  # not __len__: an empty table must stay truthy
         return len(self._table)

@@ -60,6 +60,19 @@ class UuidTable:
             out.append(value)
         return tuple(out)
 
+    def uuid_of(self, key: bytes) -> uuid.UUID:
+        """One id by its 16 bytes: the driver's decoder of uuid columns
+        (store/uuid_codec.py)."""
+        value = self._table.get(key)
+        if value is None:
+            if len(key) != 16:
+                raise ValueError(f"{len(key)} bytes are not a 16-byte UUID")
+            table = self._table
+            if len(table) > self.size:
+                table.clear()
+            value = table[key] = _uuid(int.from_bytes(key))
+        return value
+
     @property
     def held(self) -> int:  # not __len__: an empty table must stay truthy
         return len(self._table)

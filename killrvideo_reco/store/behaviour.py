@@ -18,13 +18,13 @@ from cassandra.cluster import Session
 from killrvideo_reco.domain.behaviour import SLOTS
 from killrvideo_reco.domain.models import BehaviourRun, PopularPool, RunRecord
 from killrvideo_reco.domain.ranking import FeedCandidate, RankerWeights
-from killrvideo_reco.domain.uuids import uuids_of
 from killrvideo_reco.domain.vectors import unit_rows
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.connection import prepare as prepare_statement
 from killrvideo_reco.store.errors import translated
+from killrvideo_reco.store.uuid_codec import SHARED
 
 ACTIVE_RUN_KEY = "behaviour_run"  # service_metadata: id of the live training run
 IN_CHUNK = 100
@@ -44,7 +44,7 @@ def _epoch(when: datetime | None) -> float | None:
 
 
 def _uuids(blob: bytes | None) -> tuple[uuid.UUID, ...]:
-    return uuids_of(blob or b"")
+    return SHARED.uuids_of(blob or b"")
 
 
 class BehaviourStore:

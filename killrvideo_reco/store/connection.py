@@ -19,6 +19,7 @@ from cassandra.policies import (
 from cassandra.query import _clean_column_name
 
 from killrvideo_reco.settings import Settings
+from killrvideo_reco.store.uuid_codec import install_shared_uuid_decoder
 from killrvideo_reco.store.vector_codec import install_numpy_vector_codec
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class ReadRetryPolicy(RetryPolicy):
 
 def build_cluster(settings: Settings) -> Cluster:
     install_numpy_vector_codec()
+    install_shared_uuid_decoder()
     hosts = settings.contact_points or [LOCAL_DEV_HOST]
     balancing = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc))
     read_profile = ExecutionProfile(

@@ -11,22 +11,17 @@ import numpy as np
 from cassandra.cluster import Session
 
 from killrvideo_reco.domain.models import NeighbourList
-from killrvideo_reco.domain.uuids import UuidTable
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.bulk import execute_many
 from killrvideo_reco.store.connection import WRITE_EXECUTION
 from killrvideo_reco.store.connection import prepare as prepare_statement
 from killrvideo_reco.store.rows import as_utc
-
-# Distinct videos whose id objects the lists read share (about 0.2 KB each): a catalogue's
-# worth, so that cached lists (service/neighbour_cache.py) hold references, not copies.
-SHARED_IDS = 200_000
+from killrvideo_reco.store.uuid_codec import SHARED
 
 
 class NeighbourStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
-        self._ids = UuidTable(SHARED_IDS)
         prepare = partial(prepare_statement, session)
         self._read = prepare(
             f"SELECT videoid, version, computed_at, neighbours, similarities "
@@ -46,7 +41,7 @@ class NeighbourStore:
             computed = as_utc(row.computed_at)
             found[row.videoid] = NeighbourList(
                 row.version or "", computed.timestamp() if computed else 0.0,
-                self._ids.uuids_of(data),
+                SHARED.uuids_of(data),
                 np.frombuffer(row.similarities or b"", dtype="<f4").astype(np.float32))
         return found
 

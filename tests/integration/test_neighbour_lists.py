@@ -48,3 +48,15 @@ def test_an_upload_lists_its_nearest_videos_and_interests_read_them(cassandra):
         assert len(again[medoid].video_ids) == min(settings.feed_neighbours, 90)  # all others
 
     asyncio.run(run())
+
+
+def test_a_video_read_twice_from_cassandra_is_one_id_object(cassandra):
+    """The driver decodes uuid columns through the shared table (store/uuid_codec.py)."""
+    settings, session = cassandra
+    video = add_videos(settings, session, np.ones((1, settings.vector_dimension)))[0]
+    read = f"SELECT videoid FROM {settings.cassandra_keyspace}.videos WHERE videoid = %s"
+
+    first = session.execute(read, (video,)).one().videoid
+    second = session.execute(read, (video,)).one().videoid
+
+    assert first == video and first is second

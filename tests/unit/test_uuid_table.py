@@ -34,3 +34,15 @@ def test_past_its_size_the_table_starts_afresh_and_still_decodes_exactly():
         assert table.held <= 4 + 3
     with pytest.raises(ValueError):
         table.uuids_of(b"\x00" * 15)
+
+
+def test_one_id_by_its_bytes_is_the_object_the_lists_share():
+    table = UuidTable(size=100)
+    video = uuid.uuid4()
+
+    one = table.uuid_of(video.bytes)
+
+    assert one == video and one is table.uuid_of(bytes(video.bytes))
+    assert one is table.uuids_of(_blob([uuid.uuid4(), video]))[1]
+    with pytest.raises(ValueError):
+        table.uuid_of(b"\x01" * 17)

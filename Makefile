@@ -20,7 +20,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock cassandra-up cassandra-down cassandra-status schema run serve demo test \
-        unit-test lint fuzz token profiles recount train reembed bench bench-pgvector simulate eval \
+        unit-test lint fuzz token profiles recount migrate-impressions train reembed bench bench-pgvector simulate eval \
         clean lock-spark spark-venv spark-up spark-down spark-status test-spark test-browser \
         lock-browser
 
@@ -140,6 +140,9 @@ profiles: schema ## rebuild every viewer's taste profile from history
 
 recount: schema ## recount the view counters from viewing history (exact totals after retries or node loss)
 	$(CLI) recount
+
+migrate-impressions: schema ## once after upgrading: copy impressions stored an item a row (cql/0010) into one row a page (cql/0015)
+	$(CLI) migrate-impressions
 
 train: schema ## learn the behaviour space from viewing history and switch the feed to it
 	$(CLI) train

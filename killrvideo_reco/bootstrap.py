@@ -84,7 +84,7 @@ def repeat_rules(settings: Settings) -> RepeatRules:
     return RepeatRules(settings.feed_impression_limit,
                        timedelta(days=settings.feed_impression_window_days),
                        timedelta(minutes=settings.feed_session_gap_min),
-                       settings.feed_repeat_cache_size, settings.feed_impression_rows)
+                       settings.feed_repeat_cache_size, settings.feed_impression_pages)
 
 
 def view_time_rules(settings: Settings) -> ViewTimeRules:

@@ -81,6 +81,12 @@ def cmd_recount(args: argparse.Namespace) -> int:
     return recount_from_cli(get_settings(), parallelism=args.parallelism)
 
 
+def cmd_migrate_impressions(args: argparse.Namespace) -> int:
+    from killrvideo_reco.jobs.impression_pages import migrate_from_cli
+
+    return migrate_from_cli(get_settings())
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from killrvideo_reco.jobs.train import train_from_cli
 
@@ -110,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     recount = commands.add_parser("recount", help="recount the view counters from viewing history")
     recount.add_argument("--parallelism", type=int, default=8)
     recount.set_defaults(run=cmd_recount)
+    commands.add_parser("migrate-impressions", help="copy impressions stored an item a row "
+                        "into one row a page (once, after upgrading)"
+                        ).set_defaults(run=cmd_migrate_impressions)
     commands.add_parser("reembed", help="re-embed the catalogue").set_defaults(run=cmd_reembed)
     commands.add_parser("train", help="learn the behaviour space and switch the feed to it"
                         ).set_defaults(run=cmd_train)

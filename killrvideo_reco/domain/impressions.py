@@ -58,7 +58,7 @@ class ImpressionRow:
 
 class ShownRow(NamedTuple):
     """One item of a stored page as the repeat limit reads it: the page and the video (a
-    tuple: a page 1 reads up to RepeatRules.rows of them)."""
+    tuple: a page 1 reads the items of up to RepeatRules.pages pages)."""
     recommendation_id: uuid.UUID
     video_id: uuid.UUID
 

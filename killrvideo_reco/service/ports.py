@@ -205,10 +205,16 @@ class ImpressionRepository(Protocol):
         `days` partitions cover them), found by key through the viewer's `bucket` of
         each day, in no particular order."""
     async def newest_shown(self, user_id: uuid.UUID, days: Sequence[date], since: datetime,
-                           until: datetime, limit: int) -> list[ShownRow]:
-        """The newest `limit` items of the viewer's pages served between since and until
-        (the `days` partitions cover them), newest first: which page showed which video.
-        Reads up to `limit` rows of each day."""
+                           until: datetime, pages: int) -> list[ShownRow]:
+        """The items of the viewer's newest `pages` pages served between since and until
+        (the `days` partitions cover them), newest page first, each page's items in
+        order: which page showed which video. Reads up to `pages` rows of each day."""
+    async def item_pages_in_token_range(self, start: int, end: int
+                                        ) -> list[tuple[Impression, int]]:
+        """The pages still stored as item rows (written before one row a page), whose
+        partition token is in (start, end], each with the seconds it has left to live."""
+    async def record_page(self, impression: Impression, ttl_s: int) -> None:
+        """The page's own row alone, as `record` writes it (idempotent)."""
     async def add_daily(self, day: date, source: str, variant: str,
                         increments: Mapping[str, int]) -> None:
         """Counter increments: not idempotent, so never re-sent after a failure."""

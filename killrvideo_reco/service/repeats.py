@@ -1,11 +1,11 @@
 """No endless repeats (issue 22): a video the feed showed a viewer on FEED_IMPRESSION_LIMIT
 pages within FEED_IMPRESSION_WINDOW_DAYS, before the current browsing session, and that
 they did not watch (watched videos never reach this point), is dropped from their feed
-until the window passes those pages, or FEED_IMPRESSION_ROWS newer rows push them out.
-Today's partition is read first, then, if it holds fewer rows, the window's older days in
-one statement, each giving at most the rows still wanted: two statements and at most
-FEED_IMPRESSION_ROWS rows a day of the window, alongside the candidate reads, once per
-browsing session and replica, whatever the viewer browsed.
+until the window passes those pages, or FEED_IMPRESSION_PAGES newer pages push them out.
+Today's partition is read first, then, if it holds fewer pages, the window's older days
+in one statement, each giving at most the pages still wanted: two statements and at most
+FEED_IMPRESSION_PAGES rows (one a page) a day of the window, alongside the candidate
+reads, once per browsing session and replica, whatever the viewer browsed.
 
 Why once per session is exact: only pages before the session's start count, and a
 session lasts while no pause is longer than FEED_SESSION_GAP_MIN. Within that long after
@@ -34,7 +34,7 @@ class RepeatRules:
     window: timedelta
     session_gap: timedelta
     cached_viewers: int = 0  # viewers whose over-shown set a replica keeps; 0: none
-    rows: int = 500  # the newest impression rows read, at most
+    pages: int = 50  # the newest pages read, at most
 
 
 class RepeatLimit:
@@ -56,12 +56,13 @@ class RepeatLimit:
         now = datetime.now(timezone.utc)
         since = now - self.rules.window
         newest, *older = reversed(days_between(since, now))
-        # Today's partition alone first: it usually holds the rows wanted. Then the older
-        # days in one statement, each giving at most the rows still wanted.
-        rows = await self.store.newest_shown(user_id, [newest], since, now, self.rules.rows)
-        if older and len(rows) < self.rules.rows:
+        # Today's partition alone first: it usually holds the pages wanted. Then the older
+        # days in one statement, each giving at most the pages still wanted.
+        rows = await self.store.newest_shown(user_id, [newest], since, now, self.rules.pages)
+        read = len({r.recommendation_id for r in rows})
+        if older and read < self.rules.pages:
             rows += await self.store.newest_shown(user_id, older, since, now,
-                                                  self.rules.rows - len(rows))
+                                                  self.rules.pages - read)
         found = frozenset(over_shown(rows, self.rules.limit, now, self.rules.session_gap))
         if self._sessions is not None:
             self._sessions[user_id] = found

@@ -110,10 +110,10 @@ class ServingSettings(BaseSettings):
         "watched, is dropped from the viewer's feed; 0 = off.")
     feed_impression_window_days: int = Field(
         7, ge=1, le=30, description="The window FEED_IMPRESSION_LIMIT counts in.")
-    feed_impression_rows: int = Field(
-        500, ge=10, le=5000, description="The newest impression rows (items shown; 50 pages "
-        "of 10) FEED_IMPRESSION_LIMIT counts in, at most: bounds the read, once per browsing "
-        "session, whatever the viewer browsed in the window.")
+    feed_impression_pages: int = Field(
+        50, ge=1, le=500, description="The newest pages (feed pages and related answers) "
+        "FEED_IMPRESSION_LIMIT counts in, at most: bounds the read (one row a page), once "
+        "per browsing session, whatever the viewer browsed in the window.")
     feed_session_gap_min: float = Field(
         30.0, gt=0, le=1440, description="A pause this long ends a browsing session: the "
         "current session's pages do not count towards FEED_IMPRESSION_LIMIT.")

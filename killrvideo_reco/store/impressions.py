@@ -1,4 +1,5 @@
-"""CQL for impressions (what viewers were shown) and the daily recommendation counters
+"""CQL for impressions (what viewers were shown: one row a page,
+cql/0015_impression_pages.cql), the daily recommendation counters
 (cql/0010_impressions.cql), and which videos were shown to whom each day
 (cql/0012_video_impressions.cql). One page is one unlogged batch over two partitions (the
 viewer's day and the viewer's bucket of the day); counters of one event are one counter
@@ -14,10 +15,18 @@ from functools import partial
 
 from cassandra.query import BatchStatement, BatchType
 
-from killrvideo_reco.domain.impressions import Impression, ImpressionRow, ShownRow, day_of, served_at
+from killrvideo_reco.domain.impressions import (
+    Impression,
+    ImpressionRow,
+    ShownItem,
+    ShownRow,
+    day_of,
+    served_at,
+)
 from killrvideo_reco.store.aio import execute
 from killrvideo_reco.store.connection import WRITE_EXECUTION, Session, tuple_new
 from killrvideo_reco.store.connection import prepare as prepare_statement
+from killrvideo_reco.store.uuid_codec import SHARED
 
 # Partitions per day of recommendation_daily: increments spread over them, reads sum them.
 DAILY_SHARDS = 8
@@ -27,30 +36,49 @@ PARTITION_READS = 32
 DailyRow = tuple[date, str, str, str, int]  # (day, source, variant, metric, value)
 
 
+def _page_row(impression: Impression, ttl_s: int) -> tuple:
+    items = impression.items
+    return (impression.user_id, day_of(impression.served_at), impression.recommendation_id,
+            b"".join(item.video_id.bytes for item in items),
+            items[0].position if items else 1, impression.source, impression.variant,
+            impression.experiment_id, ttl_s)
+
+
+def _offsets(videoids: bytes | None, key: bytes) -> list[int]:
+    """Where the video is on a page (its 16-byte id's offsets in the page's ids)."""
+    blob = videoids or b""
+    return [n // 16 for n in range(0, len(blob), 16) if blob[n:n + 16] == key]
+
+
 class ImpressionStore:
     def __init__(self, session: Session, keyspace: str):
         self.session = session
         prepare = partial(prepare_statement, session)
         self._insert = prepare(
-            f"INSERT INTO {keyspace}.impressions (userid, day, recommendation_id, videoid, "
-            "position, source, variant, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "USING TTL ?")
-        # The repeat limit wants the newest rows, and of them only which page showed which
-        # video. Cassandra answers an IN over partitions in key order (oldest day first),
-        # so over several days each day gives its newest rows and the newest are kept.
+            f"INSERT INTO {keyspace}.impression_pages (userid, day, recommendation_id, "
+            "videoids, first_position, source, variant, experiment_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?")
+        # The repeat limit wants the newest pages. Cassandra answers an IN over partitions
+        # in key order (oldest day first), so over several days each day gives its newest
+        # pages and the newest are kept.
         self._newest = prepare(
-            f"SELECT recommendation_id, videoid FROM {keyspace}.impressions "
+            f"SELECT recommendation_id, videoids FROM {keyspace}.impression_pages "
             "WHERE userid = ? AND day IN ? AND recommendation_id >= minTimeuuid(?) "
             "AND recommendation_id <= maxTimeuuid(?) PER PARTITION LIMIT ?")
         # A view's attribution looks its video up by key (which pages showed it to the
-        # viewer each day), then reads those pages' rows: no scan of the viewer's day.
+        # viewer each day), then reads those pages: no scan of the viewer's day.
         self._pages_showing = prepare(
             f"SELECT day, pages FROM {keyspace}.video_impressions_by_day "
             "WHERE day IN ? AND bucket = ? AND videoid = ? AND userid = ?")
-        self._page_rows = prepare(
-            f"SELECT recommendation_id, videoid, position, source, variant, experiment_id "
-            f"FROM {keyspace}.impressions WHERE userid = ? AND day = ? "
-            "AND recommendation_id IN ? AND videoid = ?")
+        self._pages = prepare(
+            f"SELECT recommendation_id, videoids, first_position, source, variant, "
+            f"experiment_id FROM {keyspace}.impression_pages WHERE userid = ? AND day = ? "
+            "AND recommendation_id IN ?")
+        # cql/0010's item rows, written before 0015: `make migrate-impressions` copies them.
+        self._item_rows = prepare(
+            f"SELECT userid, day, recommendation_id, videoid, position, source, variant, "
+            f"experiment_id, TTL(source) AS ttl FROM {keyspace}.impressions "
+            "WHERE token(userid, day) > ? AND token(userid, day) <= ?")
         self._shown = prepare(
             f"UPDATE {keyspace}.video_impressions_by_day USING TTL ? SET pages = pages + ? "
             "WHERE day = ? AND bucket = ? AND videoid = ? AND userid = ?")
@@ -71,17 +99,32 @@ class ImpressionStore:
             "WHERE day = ? AND shard IN ?")
 
     async def record(self, impression: Impression, ttl_s: int, bucket: int) -> None:
-        """Idempotent (rows and set elements are keyed by the page), so safe to retry."""
+        """Idempotent (the row and set elements are keyed by the page), so safe to retry."""
         day = day_of(impression.served_at)
         page = {impression.recommendation_id}
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        batch.add(self._insert, _page_row(impression, ttl_s))
         for item in impression.items:
-            batch.add(self._insert, (impression.user_id, day, impression.recommendation_id,
-                                     item.video_id, item.position, impression.source,
-                                     impression.variant, impression.experiment_id, ttl_s))
             batch.add(self._shown, (ttl_s, page, day, bucket, item.video_id,
                                     impression.user_id))
         await execute(self.session, batch, None, WRITE_EXECUTION)
+
+    async def item_pages_in_token_range(self, start: int, end: int
+                                        ) -> list[tuple[Impression, int]]:
+        """The pages of cql/0010's item rows whose partition token is in (start, end], each
+        with the seconds its rows have left to live."""
+        pages: dict[tuple, list] = {}
+        for r in await execute(self.session, self._item_rows, (start, end)):
+            pages.setdefault((r.userid, r.day, r.recommendation_id), []).append(r)
+        return [(Impression(user, page, tuple(ShownItem(r.videoid, r.position) for r in
+                                              sorted(rows, key=lambda r: r.position)),
+                            rows[0].source, rows[0].variant, rows[0].experiment_id),
+                 min(r.ttl or 0 for r in rows))
+                for (user, _, page), rows in pages.items()]
+
+    async def record_page(self, impression: Impression, ttl_s: int) -> None:
+        """The page's own row alone (its videos' rows by day exist already)."""
+        await execute(self.session, self._insert, _page_row(impression, ttl_s), WRITE_EXECUTION)
 
     async def videos_shown(self, day: date, buckets: int) -> list[uuid.UUID]:
         """The videos shown that day, once per bucket that saw them (the server groups a
@@ -116,20 +159,22 @@ class ImpressionStore:
         pages = {r.day: [p for p in r.pages or () if since <= served_at(p) <= until]
                  for r in found}
         reads = await asyncio.gather(*(
-            execute(self.session, self._page_rows, (user_id, day, ids, video_id))
+            execute(self.session, self._pages, (user_id, day, ids))
             for day, ids in pages.items() if ids))
-        return [ImpressionRow(r.recommendation_id, r.videoid, r.position, r.source, r.variant,
-                              r.experiment_id) for rows in reads for r in rows]
+        key = video_id.bytes
+        return [ImpressionRow(r.recommendation_id, video_id, r.first_position + n, r.source,
+                              r.variant, r.experiment_id)
+                for rows in reads for r in rows for n in _offsets(r.videoids, key)]
 
     async def newest_shown(self, user_id: uuid.UUID, days: Sequence[date], since: datetime,
-                           until: datetime, limit: int) -> list[ShownRow]:
+                           until: datetime, pages: int) -> list[ShownRow]:
         rows = await execute(self.session, self._newest,
-                             (user_id, list(days), since, until, limit))
-        # The statement's columns are ShownRow's fields, in order: no per-row frame.
-        found = [tuple_new(ShownRow, r) for r in rows]
+                             (user_id, list(days), since, until, pages))
         if len(days) > 1:
-            found.sort(key=lambda r: (-r.recommendation_id.time, r.video_id.bytes))
-        return found[:limit]
+            rows.sort(key=lambda r: -r.recommendation_id.time)
+        # The ids through the shared table: a video on many pages is one object.
+        return [tuple_new(ShownRow, (r.recommendation_id, video))
+                for r in rows[:pages] for video in SHARED.uuids_of(r.videoids or b"")]
 
     async def add_daily(self, day: date, source: str, variant: str,
                         increments: Mapping[str, int]) -> None:

@@ -47,7 +47,7 @@ def test_a_videos_pages_are_found_by_key_within_their_window_only(stores):
     assert run(stores.impressions.showing(user, uuid.uuid4(), days, 5, since, until)) == []
 
 
-def test_a_days_newest_items_come_first_and_stop_at_the_limit(stores):
+def test_a_days_newest_pages_come_first_in_order_and_stop_at_the_limit(stores):
     from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
 
     user = uuid.uuid4()
@@ -59,11 +59,10 @@ def test_a_days_newest_items_come_first_and_stop_at_the_limit(stores):
     for page in pages:
         run(stores.impressions.record(page, 3 * 86400, 0))
     day, until = start.date(), start + timedelta(hours=1)
-    newest = run(stores.impressions.newest_shown(user, [day], start, until, 3))
-    # The newest page's two items, then one of the page before it.
-    assert [r.recommendation_id for r in newest] == [pages[2].recommendation_id] * 2 + [
-        pages[1].recommendation_id]
-    assert {r.video_id for r in newest[:2]} == {i.video_id for i in pages[2].items}
+    newest = run(stores.impressions.newest_shown(user, [day], start, until, 2))
+    # The newest page's two items in order, then the page before it.
+    assert [(r.recommendation_id, r.video_id) for r in newest] == [
+        (p.recommendation_id, i.video_id) for p in pages[:0:-1] for i in p.items]
     assert newest[0].served_at == pages[2].served_at
     after_first = start + timedelta(minutes=5)
     assert {r.recommendation_id for r in run(stores.impressions.newest_shown(
@@ -79,8 +78,8 @@ def test_a_days_newest_items_come_first_and_stop_at_the_limit(stores):
         p.recommendation_id for p in reversed(pages) for _ in range(2)] + [
         before.recommendation_id]
     assert [r.recommendation_id for r in run(stores.impressions.newest_shown(
-        user, days[::-1], start - timedelta(days=1), until, 3))] == [
-        pages[2].recommendation_id] * 2 + [pages[1].recommendation_id]
+        user, days[::-1], start - timedelta(days=1), until, 2))] == [
+        pages[2].recommendation_id] * 2 + [pages[1].recommendation_id] * 2
 
 
 def test_daily_counters_add_up_per_source_variant_and_metric(stores):

@@ -11,6 +11,8 @@ class FakeImpressionStore:
         self.rows: dict[tuple, list[ImpressionRow]] = {}
         self.counters: dict[tuple, int] = {}
         self.shown: dict[tuple, set] = {}
+        # Pages stored as item rows before one row a page: (impression, seconds left).
+        self.item_pages: list[tuple] = []
         # The next `fail_records` impression writes and `fail_counters` counter writes raise.
         self.fail_records = self.fail_counters = 0
 
@@ -30,6 +32,19 @@ class FakeImpressionStore:
                           impression.source, impression.variant, impression.experiment_id)
             for item in impression.items)
 
+    async def item_pages_in_token_range(self, start, end):
+        # A stand-in token: the viewer id's first 8 bytes, as a signed 64-bit number.
+        return [(page, ttl) for page, ttl in self.item_pages
+                if start < int.from_bytes(page.user_id.bytes[:8], "big", signed=True) <= end]
+
+    async def record_page(self, impression, ttl_s):
+        self._maybe_fail("fail_records")
+        rows = self.rows.setdefault((impression.user_id, day_of(impression.served_at)), [])
+        if not any(r.recommendation_id == impression.recommendation_id for r in rows):
+            rows.extend(ImpressionRow(impression.recommendation_id, item.video_id,
+                                      item.position, impression.source, impression.variant,
+                                      impression.experiment_id) for item in impression.items)
+
     async def showing(self, user_id, video_id, days, bucket, since, until):
         found = []
         for day in days:
@@ -39,11 +54,13 @@ class FakeImpressionStore:
                       if r.recommendation_id in pages and r.video_id == video_id]
         return found
 
-    async def newest_shown(self, user_id, days, since, until, limit):
+    async def newest_shown(self, user_id, days, since, until, pages):
         found = sorted((r for day in days for r in self.rows.get((user_id, day), ())
                         if since <= r.served_at <= until),
-                       key=lambda r: (-r.recommendation_id.time, r.video_id.bytes))
-        return [ShownRow(r.recommendation_id, r.video_id) for r in found[:limit]]
+                       key=lambda r: (-r.recommendation_id.time, r.position))
+        newest = list(dict.fromkeys(r.recommendation_id for r in found))[:pages]
+        return [ShownRow(r.recommendation_id, r.video_id) for r in found
+                if r.recommendation_id in newest]
 
     async def add_daily(self, day, source, variant, increments):
         self._maybe_fail("fail_counters")

@@ -57,7 +57,7 @@ def fields(response) -> set[str]:
 def wait_for_rows(session, keyspace, user, timeout_s=15.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        rows = list(session.execute(f"SELECT variant FROM {keyspace}.impressions WHERE "
+        rows = list(session.execute(f"SELECT variant FROM {keyspace}.impression_pages WHERE "
                                     "userid = %s ALLOW FILTERING", (user,)))
         if rows:
             return rows

@@ -1,5 +1,5 @@
 """What the feed's repeat limit and a view's attribution read of impressions does not grow
-with how much the viewer browsed: a viewer with 3,000 impression rows in the window costs
+with how much the viewer browsed: a viewer with 300 pages (3,000 items) in the window costs
 what one with 20 costs (bytes and statements, counted at the store layer's entry point)."""
 from __future__ import annotations
 
@@ -62,10 +62,12 @@ def test_impression_reads_cost_the_same_whatever_the_viewer_browsed(cassandra):
                                          ("attribution", light_view, heavy_view)):
         print(f"\n{name}: light {light_cost.read} bytes in {light_cost.statements} "
               f"statements, heavy {heavy_cost.read} bytes in {heavy_cost.statements}")
-    # The repeat limit reads two ids a row, today's newest FEED_IMPRESSION_ROWS, then as
-    # many as are still wanted from each older day of the window, in two statements at
-    # most: the 3,000 rows' viewer (three days) pays that bound, not their browsing.
-    assert heavy_repeats.read <= 3 * settings.feed_impression_rows * 32 < 3000 * 32
+    # The repeat limit reads a row a page (its id and its videos'), today's newest
+    # FEED_IMPRESSION_PAGES, then as many as are still wanted from each older day of the
+    # window, in two statements at most: the 300 pages' viewer (three days) pays that
+    # bound, not their browsing.
+    page = 16 + 10 * 16
+    assert heavy_repeats.read <= 3 * settings.feed_impression_pages * page < 300 * page
     assert heavy_repeats.statements <= 2 and light_repeats.statements <= 2
     # A view's attribution reads by key, never filtering the viewer's rows on the node,
     # so it is the same for both viewers.

@@ -3,6 +3,7 @@ answer carries a recommendationId and positions, is recorded, and a view of a sh
 is attributed to it, with the id or without, once per event id."""
 import time
 import uuid
+from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -22,10 +23,17 @@ def videos(cassandra):
                       [f"loop {i}" for i in range(40)])
 
 
+Item = namedtuple("Item", "recommendation_id videoid position source variant")
+
+
 def impression_rows(session, keyspace, user):
-    return list(session.execute(
-        f"SELECT recommendation_id, videoid, position, source, variant FROM {keyspace}.impressions "
-        "WHERE userid = %s ALLOW FILTERING", (user,)))
+    """The viewer's impressions an item a row (they are stored a row a page)."""
+    pages = session.execute(
+        f"SELECT recommendation_id, videoids, first_position, source, variant "
+        f"FROM {keyspace}.impression_pages WHERE userid = %s ALLOW FILTERING", (user,))
+    return [Item(p.recommendation_id, uuid.UUID(bytes=p.videoids[n:n + 16]),
+                 p.first_position + n // 16, p.source, p.variant)
+            for p in pages for n in range(0, len(p.videoids or b""), 16)]
 
 
 def daily(session, keyspace, metric, source):

@@ -3,6 +3,7 @@ store: what is recorded, which impression a view is a click on, failures counted
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -191,7 +192,7 @@ def test_the_over_shown_set_is_read_once_per_browsing_session():
     assert len(reads) == 4 * per_read
 
 
-def test_the_repeat_limit_reads_the_newest_rows_only_up_to_its_bound():
+def test_the_repeat_limit_reads_the_newest_pages_only_up_to_its_bound():
     from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
 
     from killrvideo_reco.domain.impressions import Impression, ShownItem
@@ -214,13 +215,34 @@ def test_the_repeat_limit_reads_the_newest_rows_only_up_to_its_bound():
         return await newest(*args)
     store.newest_shown = counted
 
-    def over_shown(rows):
-        rules = RepeatRules(3, timedelta(days=7), timedelta(minutes=30), rows=rows)
+    def over_shown(pages):
+        rules = RepeatRules(3, timedelta(days=7), timedelta(minutes=30), pages=pages)
         return asyncio.run(RepeatLimit(store, rules).over_shown(viewer))
-    assert over_shown(rows=500) == {video}  # 243 rows: every one read
+    assert over_shown(pages=50) == {video}  # 27 pages: every one read
     assert len(reads) == 2
     reads.clear()
-    # 240 newer rows fill a bound of 200: the three old pages are not read, nor their days.
-    assert over_shown(rows=200) == frozenset()
+    # 24 newer pages fill a bound of 20: the three old pages are not read, nor their days.
+    assert over_shown(pages=20) == frozenset()
     assert all(limit > 0 for *_, limit in reads) and len(reads) <= 2
-    assert sum(len(asyncio.run(newest(*args))) for args in reads) == 200
+    assert sum(len(asyncio.run(newest(*args))) for args in reads) == 20 * 10
+
+
+def test_migrate_impressions_copies_live_item_pages_once_and_skips_expired_ones():
+    from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
+
+    from killrvideo_reco.domain.impressions import Impression, ShownItem, day_of
+    from killrvideo_reco.jobs.impression_pages import copy_item_rows
+    store, viewer, video = FakeImpressionStore(), uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(timezone.utc)
+    alive = Impression(viewer, uuid_from_time(now), (ShownItem(video, 1),), "related", "a")
+    gone = Impression(viewer, uuid_from_time(now - timedelta(hours=1)),
+                      (ShownItem(uuid.uuid4(), 1),), "personalized", "a")
+    store.item_pages = [(alive, 600), (gone, 0)]
+    store.fail_records = 1  # a timed-out copy is retried
+
+    summary = asyncio.run(copy_item_rows(store, splits=4, progress_stream=io.StringIO()))
+    asyncio.run(copy_item_rows(store, splits=4, progress_stream=io.StringIO()))
+
+    assert summary["pagesCopied"] == 1 and summary["pagesWithoutTtl"] == 1
+    assert [(r.recommendation_id, r.video_id, r.source) for r in
+            store.rows[(viewer, day_of(alive.served_at))]] == [(alive.recommendation_id, video, "related")]

@@ -1,9 +1,9 @@
 """CQL for impressions (what viewers were shown: one row a page,
 cql/0015_impression_pages.cql), the daily recommendation counters
 (cql/0010_impressions.cql), and which videos were shown to whom each day
-(cql/0012_video_impressions.cql). One page is one unlogged batch over two partitions (the
-viewer's day and the viewer's bucket of the day); counters of one event are one counter
-batch on one shard of their day."""
+(cql/0012_video_impressions.cql). One page is one unlogged batch of two statements over
+two partitions (the viewer's day and the viewer's bucket of the day); counters of one
+event are one counter batch on one shard of their day."""
 from __future__ import annotations
 
 import asyncio
@@ -79,9 +79,10 @@ class ImpressionStore:
             f"SELECT userid, day, recommendation_id, videoid, position, source, variant, "
             f"experiment_id, TTL(source) AS ttl FROM {keyspace}.impressions "
             "WHERE token(userid, day) > ? AND token(userid, day) <= ?")
+        # One statement for the page's videos: each row gets the same page id.
         self._shown = prepare(
             f"UPDATE {keyspace}.video_impressions_by_day USING TTL ? SET pages = pages + ? "
-            "WHERE day = ? AND bucket = ? AND videoid = ? AND userid = ?")
+            "WHERE day = ? AND bucket = ? AND videoid IN ? AND userid = ?")
         # One partition per query: an aggregate over an IN of partitions draws a server
         # warning, and a partition at a time keeps each request small.
         self._videos_shown = prepare(
@@ -104,9 +105,8 @@ class ImpressionStore:
         page = {impression.recommendation_id}
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)
         batch.add(self._insert, _page_row(impression, ttl_s))
-        for item in impression.items:
-            batch.add(self._shown, (ttl_s, page, day, bucket, item.video_id,
-                                    impression.user_id))
+        batch.add(self._shown, (ttl_s, page, day, bucket,
+                                [item.video_id for item in impression.items], impression.user_id))
         await execute(self.session, batch, None, WRITE_EXECUTION)
 
     async def item_pages_in_token_range(self, start: int, end: int

@@ -163,7 +163,7 @@ def build_services(videos: VideoRepository, viewers: ViewerRepository, settings:
         videos, viewers, behaviour, training, runs, feed, activity,
         CatalogueService(videos, embedder, settings.vector_dimension, behaviour, runs,
                          feed.neighbours),
-        PrivacyService(videos, viewers),
+        PrivacyService(videos, viewers, impression_log),
         RelatedVideos(videos, viewers, feed.neighbours, runs, activity.facts, summaries),
         neighbours,
         impression_log,

@@ -130,6 +130,14 @@ class ImpressionLog:
         self.counters.add(day, source, variant, increments)
         return recommendation_id
 
+    async def forget(self, user_id: uuid.UUID, now: datetime) -> int:
+        """Erase what the viewer was shown: every day impressions can still live."""
+        if not self.has_store:
+            return 0
+        days = days_between(now - timedelta(seconds=self.params.ttl_s), now + CLOCK_SLACK)
+        return await self.store.forget(
+            user_id, days, viewer_bucket(user_id, self.params.video_buckets))
+
     async def showing(self, user_id: uuid.UUID, video_id: uuid.UUID,
                       at: datetime) -> list[ImpressionRow]:
         """The viewer's impressions of `video_id` within the attribution window before

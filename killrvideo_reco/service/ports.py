@@ -213,6 +213,10 @@ class ImpressionRepository(Protocol):
                                         ) -> list[tuple[Impression, int]]:
         """The pages still stored as item rows (written before one row a page), whose
         partition token is in (start, end], each with the seconds it has left to live."""
+    async def forget(self, user_id: uuid.UUID, days: Sequence[date], bucket: int) -> int:
+        """"Forget me": delete the viewer's pages of these days (every layout) and their
+        rows in the viewer's `bucket` of the reach table; how many (day, video) rows went.
+        Idempotent."""
     async def record_page(self, impression: Impression, ttl_s: int) -> None:
         """The page's own row alone, as `record` writes it (idempotent)."""
     async def add_daily(self, day: date, source: str, variant: str,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from killrvideo_reco.domain.models import HistoryRow
+from killrvideo_reco.service.impressions import ImpressionLog
 from killrvideo_reco.service.ports import VideoRepository, ViewerRepository
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
@@ -33,8 +34,9 @@ def last_activity(row: HistoryRow) -> datetime:
 
 
 class PrivacyService:
-    def __init__(self, videos: VideoRepository, viewers: ViewerRepository):
-        self.videos, self.viewers = videos, viewers
+    def __init__(self, videos: VideoRepository, viewers: ViewerRepository,
+                 impressions: ImpressionLog | None = None):
+        self.videos, self.viewers, self.impressions = videos, viewers, impressions
 
     async def history_page(self, user_id: uuid.UUID, page: int, page_size: int) -> HistoryPage:
         """Most recent activity first. One partition read: the history is the viewer's own."""
@@ -47,10 +49,12 @@ class PrivacyService:
         return HistoryPage(entries, len(rows), page, page_size)
 
     async def forget(self, user_id: uuid.UUID) -> None:
-        """Erase history, hides, taste state and preference vectors; the next feed is
-        a cold start."""
+        """Erase history, hides, taste state and preference vectors, then what the viewer
+        was shown (impressions and their reach rows); the next feed is a cold start."""
         taste = await self.viewers.taste_state(user_id, for_update=True)
         # The read model is written USING TIMESTAMP taste_version (microseconds, possibly
         # a little ahead of the clock): delete above it, or the row would survive.
         at_us = max(time.time_ns() // 1000, (taste.version or 0) + 1)
         await self.viewers.forget(user_id, at_us)
+        if self.impressions is not None:
+            await self.impressions.forget(user_id, datetime.now(timezone.utc))

@@ -83,6 +83,19 @@ class ImpressionStore:
         self._shown = prepare(
             f"UPDATE {keyspace}.video_impressions_by_day USING TTL ? SET pages = pages + ? "
             "WHERE day = ? AND bucket = ? AND videoid IN ? AND userid = ?")
+        # "Forget me": the viewer's pages of the TTL's days (both layouts), their reach rows.
+        self._viewer_pages = prepare(
+            f"SELECT day, videoids FROM {keyspace}.impression_pages "
+            "WHERE userid = ? AND day IN ?")
+        self._viewer_items = prepare(
+            f"SELECT day, videoid FROM {keyspace}.impressions WHERE userid = ? AND day IN ?")
+        self._forget_pages = prepare(
+            f"DELETE FROM {keyspace}.impression_pages WHERE userid = ? AND day IN ?")
+        self._forget_items = prepare(
+            f"DELETE FROM {keyspace}.impressions WHERE userid = ? AND day IN ?")
+        self._forget_shown = prepare(
+            f"DELETE FROM {keyspace}.video_impressions_by_day "
+            "WHERE day = ? AND bucket = ? AND videoid IN ? AND userid = ?")
         # One partition per query: an aggregate over an IN of partitions draws a server
         # warning, and a partition at a time keeps each request small.
         self._videos_shown = prepare(
@@ -125,6 +138,27 @@ class ImpressionStore:
     async def record_page(self, impression: Impression, ttl_s: int) -> None:
         """The page's own row alone (its videos' rows by day exist already)."""
         await execute(self.session, self._insert, _page_row(impression, ttl_s), WRITE_EXECUTION)
+
+    async def forget(self, user_id: uuid.UUID, days: Sequence[date], bucket: int) -> int:
+        """Delete the viewer's pages of these days and their rows in the reach table;
+        returns how many videos' rows were deleted. Idempotent."""
+        every = list(days)
+        pages, items = await asyncio.gather(
+            execute(self.session, self._viewer_pages, (user_id, every)),
+            execute(self.session, self._viewer_items, (user_id, every)))
+        shown: dict[date, set[uuid.UUID]] = {}
+        for r in pages:
+            shown.setdefault(r.day.date(), set()).update(SHARED.uuids_of(r.videoids or b""))
+        for r in items:
+            shown.setdefault(r.day.date(), set()).add(r.videoid)
+        await asyncio.gather(*(
+            execute(self.session, self._forget_shown, (day, bucket, list(videos), user_id),
+                    WRITE_EXECUTION) for day, videos in shown.items()))
+        # The pages last: a retry after a failure above still finds what to delete.
+        await asyncio.gather(
+            execute(self.session, self._forget_pages, (user_id, every), WRITE_EXECUTION),
+            execute(self.session, self._forget_items, (user_id, every), WRITE_EXECUTION))
+        return sum(len(videos) for videos in shown.values())
 
     async def videos_shown(self, day: date, buckets: int) -> list[uuid.UUID]:
         """The videos shown that day, once per bucket that saw them (the server groups a

@@ -37,6 +37,14 @@ class FakeImpressionStore:
         return [(page, ttl) for page, ttl in self.item_pages
                 if start < int.from_bytes(page.user_id.bytes[:8], "big", signed=True) <= end]
 
+    async def forget(self, user_id, days, bucket):
+        gone = {k for k in self.shown if k[0] in days and k[1] == bucket and k[3] == user_id}
+        for key in gone:
+            del self.shown[key]
+        for day in days:
+            self.rows.pop((user_id, day), None)
+        return len(gone)
+
     async def record_page(self, impression, ttl_s):
         self._maybe_fail("fail_records")
         rows = self.rows.setdefault((impression.user_id, day_of(impression.served_at)), [])

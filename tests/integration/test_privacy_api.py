@@ -4,7 +4,7 @@ import uuid
 import numpy as np
 import pytest
 
-from tests.integration.seeding import add_videos, auth, cluster_vectors, unit
+from tests.integration.seeding import add_videos, auth, cluster_vectors, eventually, unit
 
 pytestmark = pytest.mark.integration
 HISTORY = "/api/v1/me/history"
@@ -58,9 +58,17 @@ def test_forget_me_erases_per_viewer_rows_and_keeps_counts(api, cassandra, video
     assert api.get(FEED, headers=auth(settings, viewer)).json()["source"] == "personalized"
     counts = session.execute(f"SELECT views FROM {ks}.video_view_counts WHERE videoid=%s",
                              (videos[10],)).one().views
+    pages = f"SELECT videoids FROM {ks}.impression_pages WHERE userid=%s ALLOW FILTERING"
+    reach = (f"SELECT videoid FROM {ks}.video_impressions_by_day WHERE userid=%s "
+             "ALLOW FILTERING")
+    assert eventually(lambda: list(session.execute(pages, (viewer,))))  # written behind
+    assert len(list(session.execute(reach, (viewer,)))) >= 10
 
     response = api.delete(HISTORY, headers=auth(settings, viewer))
     assert response.status_code == 204 and response.content == b""
+    # What the viewer was shown goes too: their pages and their rows in the reach table.
+    assert not list(session.execute(pages, (viewer,)))
+    assert not list(session.execute(reach, (viewer,)))
 
     assert api.get(HISTORY, headers=auth(settings, viewer)).json()["total"] == 0
     assert not list(session.execute(

@@ -246,3 +246,24 @@ def test_migrate_impressions_copies_live_item_pages_once_and_skips_expired_ones(
     assert summary["pagesCopied"] == 1 and summary["pagesWithoutTtl"] == 1
     assert [(r.recommendation_id, r.video_id, r.source) for r in
             store.rows[(viewer, day_of(alive.served_at))]] == [(alive.recommendation_id, video, "related")]
+
+
+def test_forget_erases_the_viewers_pages_and_reach_rows_of_every_day_alive():
+    from cassandra.util import uuid_from_time  # noqa: PLC0415 - the driver's time UUIDs
+
+    from killrvideo_reco.domain.impressions import Impression, ShownItem
+    store, viewer, other, video = FakeImpressionStore(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    params = ImpressionParams(ttl_s=3 * 86400, attribution_window=timedelta(hours=24),
+                              queue_size=10, video_buckets=1)
+    log = ImpressionLog(store, params)
+    now = datetime.now(timezone.utc)
+    for who in (viewer, other):
+        for days in (0, 2):  # today and two days ago, within the TTL
+            asyncio.run(store.record(Impression(who, uuid_from_time(now - timedelta(days=days)),
+                                                (ShownItem(video, 1),), "personalized",
+                                                "default"), params.ttl_s, 0))
+
+    assert asyncio.run(log.forget(viewer, now)) == 2
+
+    assert all(user != viewer for user, _ in store.rows) and len(store.rows) == 2
+    assert {key[3] for key in store.shown} == {other}

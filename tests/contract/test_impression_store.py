@@ -115,3 +115,22 @@ def test_videos_shown_per_day_and_a_videos_impressions_and_viewers(stores):
     assert sorted(by_bucket) == sorted([(day, 3, 2), (day, 1, 1)])  # (shown, viewers)
     assert run(stores.impressions.video_days(unseen, [day], 4)) == []
     assert not ours & set(run(stores.impressions.videos_shown(day - timedelta(days=1), 4)))
+
+
+def test_forget_erases_one_viewers_pages_and_reach_rows_only(stores):
+    user, other, video = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    pages = [shown(user, [video, uuid.uuid4()]), shown(other, [video])]
+    for page in pages:
+        run(stores.impressions.record(page, 3600, 0))
+    at = pages[0].served_at
+    since, until = at - timedelta(hours=1), at + timedelta(minutes=5)
+    days = days_between(since - timedelta(days=2), until)
+
+    assert run(stores.impressions.forget(user, days, 0)) == 2
+    run(stores.impressions.forget(user, days, 0))  # again: nothing left, no error
+
+    assert run(stores.impressions.newest_shown(user, days, since, until, 10)) == []
+    assert run(stores.impressions.showing(user, video, days, 0, since, until)) == []
+    assert [r.recommendation_id for r in run(stores.impressions.showing(
+        other, video, days, 0, since, until))] == [pages[1].recommendation_id]
+    assert [d[1:] for d in run(stores.impressions.video_days(video, days, 1))] == [(1, 1)]

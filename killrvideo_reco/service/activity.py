@@ -46,7 +46,7 @@ from killrvideo_reco.domain.taste_profile import (
 )
 from killrvideo_reco.domain.view_counts import ViewCount
 from killrvideo_reco.metrics import TASTE_COMMITS, TASTE_KEPT_STATES
-from killrvideo_reco.retries import call, conditional_write, retry_transient
+from killrvideo_reco.retries import retry_transient, until_applied
 from killrvideo_reco.service.group_commit import GroupCommits
 from killrvideo_reco.service.ports import NO_RUN, ActiveRun, VideoRepository, ViewerRepository
 from killrvideo_reco.service.taste_reader import TasteReader, interaction_args
@@ -266,7 +266,7 @@ def _now_us() -> int:
 
 async def _until_applied(user_id: uuid.UUID, attempt: Callable[[], Awaitable[T | None]]) -> T:
     """Run `attempt` under the conditional-write policy until its commit applies."""
-    outcome = await call(conditional_write(), attempt)
+    outcome = await until_applied(attempt)
     if outcome is None:
         raise ContendedProfile(f"profile of user {user_id} is too contended; retry")
     return outcome

@@ -116,3 +116,29 @@ def test_job_bookkeeping_retries_any_error_then_reraises():
     with pytest.raises(ConnectionError):
         asyncio.run(retries.call(no_wait(retries.job_bookkeeping()), failing))
     assert len(calls) == retries.JOB_BOOKKEEPING_ATTEMPTS
+
+
+def test_until_applied_needs_no_policy_when_the_first_commit_applies(monkeypatch):
+    built = []
+    monkeypatch.setattr(retries, "conditional_write",
+                        lambda attempts: built.append(attempts) or no_wait(
+                            retries.AsyncRetrying(retry=retries.retry_if_result(
+                                lambda applied: applied is None),
+                                stop=retries.stop_after_attempt(attempts),
+                                retry_error_callback=lambda state: None)))
+
+    assert asyncio.run(retries.until_applied(lambda: asyncio.sleep(0, "applied"))) == "applied"
+    assert built == []
+    outcomes = iter([None, None, "applied"])
+    assert asyncio.run(retries.until_applied(
+        lambda: asyncio.sleep(0, next(outcomes)), attempts=5)) == "applied"
+    assert built == [4]  # the policy took over for the attempts left
+
+    attempts = []
+
+    async def always_lost():
+        attempts.append(1)
+        return None
+
+    assert asyncio.run(retries.until_applied(always_lost, attempts=7)) is None
+    assert len(attempts) == 7

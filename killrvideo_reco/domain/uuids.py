@@ -17,14 +17,9 @@ def _check(blob: bytes) -> None:
 
 def uuids_of(blob: bytes) -> tuple[uuid.UUID, ...]:
     _check(blob)
-    out = []
     from_bytes = int.from_bytes
-    for start in range(0, len(blob), 16):
-        value = _new(uuid.UUID)
-        _set(value, "int", from_bytes(blob[start:start + 16]))
-        _set(value, "is_safe", _UNKNOWN)
-        out.append(value)
-    return tuple(out)
+    return tuple([_uuid(from_bytes(blob[start:start + 16]))
+                  for start in range(0, len(blob), 16)])
 
 
 def _uuid(value: int) -> uuid.UUID:
@@ -47,18 +42,8 @@ class UuidTable:
 
     def uuids_of(self, blob: bytes) -> tuple[uuid.UUID, ...]:
         _check(blob)
-        table = self._table
-        if len(table) > self.size:
-            table.clear()
-        get, from_bytes = table.get, int.from_bytes
-        out = []
-        for start in range(0, len(blob), 16):
-            key = blob[start:start + 16]
-            value = get(key)
-            if value is None:
-                value = table[key] = _uuid(from_bytes(key))
-            out.append(value)
-        return tuple(out)
+        one = self.uuid_of
+        return tuple([one(blob[start:start + 16]) for start in range(0, len(blob), 16)])
 
     def uuid_of(self, key: bytes) -> uuid.UUID:
         """One id by its 16 bytes: the driver's decoder of uuid columns

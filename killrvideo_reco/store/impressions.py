@@ -36,18 +36,12 @@ PARTITION_READS = 32
 DailyRow = tuple[date, str, str, str, int]  # (day, source, variant, metric, value)
 
 
-def _page_row(impression: Impression, ttl_s: int) -> tuple:
+def _page_row(impression: Impression, day: date, ttl_s: int) -> tuple:
     items = impression.items
-    return (impression.user_id, day_of(impression.served_at), impression.recommendation_id,
+    return (impression.user_id, day, impression.recommendation_id,
             b"".join(item.video_id.bytes for item in items),
             items[0].position if items else 1, impression.source, impression.variant,
             impression.experiment_id, ttl_s)
-
-
-def _offsets(videoids: bytes | None, key: bytes) -> list[int]:
-    """Where the video is on a page (its 16-byte id's offsets in the page's ids)."""
-    blob = videoids or b""
-    return [n // 16 for n in range(0, len(blob), 16) if blob[n:n + 16] == key]
 
 
 class ImpressionStore:
@@ -117,7 +111,7 @@ class ImpressionStore:
         day = day_of(impression.served_at)
         page = {impression.recommendation_id}
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-        batch.add(self._insert, _page_row(impression, ttl_s))
+        batch.add(self._insert, _page_row(impression, day, ttl_s))
         batch.add(self._shown, (ttl_s, page, day, bucket,
                                 [item.video_id for item in impression.items], impression.user_id))
         await execute(self.session, batch, None, WRITE_EXECUTION)
@@ -137,7 +131,9 @@ class ImpressionStore:
 
     async def record_page(self, impression: Impression, ttl_s: int) -> None:
         """The page's own row alone (its videos' rows by day exist already)."""
-        await execute(self.session, self._insert, _page_row(impression, ttl_s), WRITE_EXECUTION)
+        await execute(self.session, self._insert,
+                      _page_row(impression, day_of(impression.served_at), ttl_s),
+                      WRITE_EXECUTION)
 
     async def forget(self, user_id: uuid.UUID, days: Sequence[date], bucket: int) -> int:
         """Delete the viewer's pages of these days and their rows in the reach table;
@@ -195,10 +191,11 @@ class ImpressionStore:
         reads = await asyncio.gather(*(
             execute(self.session, self._pages, (user_id, day, ids))
             for day, ids in pages.items() if ids))
-        key = video_id.bytes
         return [ImpressionRow(r.recommendation_id, video_id, r.first_position + n, r.source,
                               r.variant, r.experiment_id)
-                for rows in reads for r in rows for n in _offsets(r.videoids, key)]
+                for rows in reads for r in rows
+                for n, shown in enumerate(SHARED.uuids_of(r.videoids or b""))
+                if shown == video_id]
 
     async def newest_shown(self, user_id: uuid.UUID, days: Sequence[date], since: datetime,
                            until: datetime, pages: int) -> list[ShownRow]:

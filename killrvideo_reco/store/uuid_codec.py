@@ -1,10 +1,11 @@
 """The driver decodes every `uuid` column through one table of the ids it has decoded
 already (domain/uuids.UuidTable), instead of building a new uuid.UUID each time.
 
-A feed request decodes about a thousand ids (ANN rows, exclusion rows, features), most
-of them videos it decoded before: a lookup by the 16 bytes costs about a tenth of
-UUID(bytes=...), and every cache that keys or lists a video then holds one object for
-it. `timeuuid` columns (page ids, nearly all new) keep the driver's own decoder. Same
+Most ids decoded are of videos decoded before: 1,000 rows of two uuid columns took 1.55
+ms of app CPU this way against 3.4 with UUID(bytes=...), and every cache that keys or
+lists a video holds one object for it. Most of a feed request's ids are in the repeat
+limit's read of a session's impressions; a recomputed page 1 decodes about 23.
+`timeuuid` columns (page ids, nearly all new) keep the driver's own decoder. Same
 values, equal and hashed alike; a malformed value raises ValueError as before."""
 from __future__ import annotations
 

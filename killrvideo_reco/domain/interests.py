@@ -3,15 +3,18 @@ positive videos in the content space, each represented by its medoid (a video th
 really liked, so its embedding is a query that stays inside the catalogue's manifold) and
 an importance: the recency-weighted count of its members.
 
-Clustering runs on the batch rebuild and when a new positive lands too far from every
-medoid; otherwise a view only adds to its nearest interest's importance, O(k * dimension).
+The interests are a function of the recent likes and the state's reference time alone:
+a change reclusters once, whatever it applies (20 likes: a 20 x 20 similarity and a
+linkage, tens of microseconds), so the online state, a journal replay and a batch rebuild
+agree exactly, and a replay of many entries clusters once, not once an entry.
 """
 from __future__ import annotations
 
+import functools
 import struct
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,40 +75,55 @@ def cluster(members: Sequence, ref: float, decay: Decay, count: int,
     are on average less similar than `similarity`. Most important first."""
     if not members or count <= 0:
         return ()
+    n = len(members)
     vectors = np.array([m.embedding for m in members], dtype=np.float64)
-    weights = np.fromiter((decay(ref - m.at) for m in members), float, len(members))
+    weights = np.fromiter((decay(ref - m.at) for m in members), float, n)
     similar = vectors @ vectors.T  # the distances and every cluster's medoid come from it
-    if len(members) == 1:
-        labels = np.zeros(1, dtype=int)
+    groups: list[list[int]]
+    if n == 1:
+        groups = [[0]]
     else:
-        distance = np.clip(1.0 - similar, 0.0, 2.0)[np.triu_indices(len(members), 1)]
+        distance = np.clip(1.0 - similar, 0.0, 2.0)[_upper_triangle(n)]
         if distance.min() > 1.0 - similarity:
             # Linkage merges the closest pair first: if even that pair is too far apart
             # to share an interest, every like is its own (the same cut, exactly).
-            labels = np.arange(len(members))
+            groups = [[i] for i in range(n)]
         else:
-            labels = flat_clusters(average_linkage(distance, len(members)),
-                                   1.0 - similarity)
-    clusters, of = np.unique(labels, return_inverse=True)
+            by_root: dict[int, list[int]] = {}
+            for i, root in enumerate(flat_clusters(average_linkage(distance, n),
+                                                   1.0 - similarity)):
+                by_root.setdefault(root, []).append(i)
+            groups = list(by_root.values())
     # Only the `count` most important clusters need a medoid. The sums here may differ
     # from the exact ones below in the last bits, so ties at the cut-off are all kept.
-    rough = np.bincount(of.ravel(), weights=weights, minlength=clusters.size)
-    cut = np.sort(rough)[::-1][min(count, clusters.size) - 1]
+    rough = [float(weights[g].sum()) for g in groups]
+    cut = sorted(rough, reverse=True)[min(count, len(groups)) - 1]
     interests = []
-    for k in np.flatnonzero(rough >= cut - 1e-9 * max(1.0, abs(cut))):
-        idx = np.flatnonzero(of == k)
-        best = int(idx[0]) if idx.size == 1 else _medoid(similar, idx, members)
+    for g, weight in zip(groups, rough):
+        if weight < cut - 1e-9 * max(1.0, abs(cut)):
+            continue
+        idx = np.array(g)
+        best = g[0] if len(g) == 1 else _medoid(similar, idx, members)
         interests.append(Interest(members[best].video_id,
                                   vectors[best].astype(np.float32), float(weights[idx].sum()),
-                                  ref, int(idx.size)))
+                                  ref, len(g)))
     interests.sort(key=lambda i: (-i.importance, i.medoid_id.bytes))
     return tuple(interests[:count])
+
+
+@functools.lru_cache(maxsize=64)
+def _upper_triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The condensed distance's positions in an n x n matrix (n <= recent likes kept)."""
+    return np.triu_indices(n, 1)
 
 
 def _medoid(similar: np.ndarray, idx: np.ndarray, members: Sequence) -> int:
     """The member most similar to the rest; ties go to the newer, then the lower id."""
     inner = similar[np.ix_(idx, idx)].sum(axis=1)
-    return int(idx[min(range(idx.size), key=lambda j: (
+    # Only members within rounding of the best can win the tie-break below: rounding
+    # to 9 decimals keeps any member 1e-8 below the best strictly below it.
+    near = np.flatnonzero(inner >= inner.max() - 1e-8)
+    return int(idx[min(near.tolist(), key=lambda j: (
         -round(float(inner[j]), 9), -members[int(idx[j])].at,
         members[int(idx[j])].video_id.bytes))])
 
@@ -121,7 +139,7 @@ def average_linkage(condensed: np.ndarray, n: int) -> np.ndarray:
     return linkage(condensed, method="average")
 
 
-def flat_clusters(tree: np.ndarray, height: float) -> np.ndarray:
+def flat_clusters(tree: np.ndarray, height: float) -> list[int]:
     """Flat clusters of a monotone linkage: the merges at or below `height` joined, as
     fcluster(tree, height, criterion="distance") labels them up to numbering, without its
     validity checks, which cost more than the clustering at this size."""
@@ -133,34 +151,10 @@ def flat_clusters(tree: np.ndarray, height: float) -> np.ndarray:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
-    for step, (a, b, merged_at, _) in enumerate(tree):
+    for step, (a, b, merged_at, _) in enumerate(tree.tolist()):
         if merged_at <= height:
             parent[root(int(a))] = parent[root(int(b))] = n + step
-    return np.array([root(i) for i in range(n)])
-
-
-def assign(interests: tuple[Interest, ...], unit: np.ndarray, at: float, ref: float,
-           decay: Decay, similarity: float, sign: int) -> tuple[Interest, ...] | None:
-    """Add (sign=1) or remove (sign=-1) one positive from its nearest interest.
-    None when it must be reclustered: no interest yet, or an added video is too far
-    from every medoid (a new taste)."""
-    if not interests:
-        return None if sign > 0 else ()
-    shifted = [replace(i, importance=i.importance * decay(ref - i.as_of), as_of=ref)
-               for i in interests]
-    sims = np.stack([i.medoid for i in shifted]).astype(np.float64) @ unit
-    best = int(np.argmax(sims))
-    if sign > 0 and sims[best] < similarity:
-        return None
-    target = shifted[best]
-    count = target.count + sign
-    importance = max(0.0, target.importance + sign * decay(ref - at))
-    if count <= 0:
-        del shifted[best]
-    else:
-        shifted[best] = replace(target, importance=importance, count=count)
-    shifted.sort(key=lambda i: (-i.importance, i.medoid_id.bytes))
-    return tuple(shifted)
+    return [root(i) for i in range(n)]
 
 
 def encode_interests(interests: Sequence[Interest]) -> bytes:

@@ -3,7 +3,7 @@ of the interaction changes it applied, stored by reference (about 90 bytes a cha
 
 A commit appends one journal entry instead of rewriting the head (the float64 sums) and
 its channel cells; every `journal_commits`-th commit writes a new snapshot and clears the
-journal. Replaying the entries in commit order with `apply_change` gives the very state
+journal. Replaying the entries in commit order with `apply_changes` gives the very state
 the commits computed, bit for bit: the same function on the same inputs. What a change
 does not store (the embedding, the title, the behaviour vector) comes from the video's
 facts, which do not change under one embedding model and one behaviour run; the state
@@ -21,7 +21,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from .taste_profile import Interaction, ProfileParams, TasteState, apply_change, channel_of
+from .taste_profile import Interaction, ProfileParams, TasteState, apply_changes, channel_of
 
 _MAGIC = b"KVTJ"
 _ENTRY = struct.Struct("<4sH")          # magic, number of changes
@@ -133,19 +133,19 @@ def replay(state: TasteState, entries: Sequence[Sequence[JournalChange]],
            params: ProfileParams) -> TasteState:
     """The snapshot `state` (holding the stored cells of the journal's channels) with the
     journal's entries applied in commit order."""
+    steps: list[tuple[Interaction | None, Interaction | None]] = []
     for entry in entries:
         for change in entry:
             found = inputs(change.video_id)
             if found is None:
                 raise UnreplayableJournal(f"video {change.video_id} of the journal has no "
                                           "facts under the state's model")
-            old, new = (_interaction(change, applied, found)
-                        for applied in (change.old, change.new))
-            try:
-                state = apply_change(state, old, new, params)
-            except ValueError as error:
-                raise UnreplayableJournal(str(error)) from error
-    return state
+            steps.append((_interaction(change, change.old, found),
+                          _interaction(change, change.new, found)))
+    try:
+        return apply_changes(state, steps, params)
+    except ValueError as error:
+        raise UnreplayableJournal(str(error)) from error
 
 
 def _interaction(change: JournalChange, applied: Applied | None,

@@ -223,12 +223,37 @@ def cluster_recent(recent, ref: float, params: ProfileParams) -> tuple[Interest,
 
 def apply_change(state: TasteState, old: Interaction | None, new: Interaction | None,
                  params: ProfileParams) -> TasteState:
-    """Replace one interaction's contribution: old=None adds, new=None removes.
+    """Replace one interaction's contribution: old=None adds, new=None removes."""
+    return apply_changes(state, ((old, new),), params)
+
+
+def apply_changes(state: TasteState,
+                  steps: Iterable[tuple[Interaction | None, Interaction | None]],
+                  params: ProfileParams) -> TasteState:
+    """Replace each (old, new) interaction's contribution in turn: old=None adds,
+    new=None removes.
 
     `old` must be exactly what was applied before (same weights, same embedding), and the
     state must hold the stored channel of a positive's uploader (the caller loads it).
-    Touches the global sums and one channel; the input state is not changed.
+    Each step touches the global sums and one channel; the interests, a function of the
+    recent likes, are clustered once at the end. The input state is not changed.
     """
+    before = state
+    for old, new in steps:
+        state = _apply_sums(state, old, new, params)
+    if state.reference_time == before.reference_time and _likes(state) == _likes(before):
+        return state  # e.g. a bounce of an old view: the interests cannot have moved
+    return replace(state, interests=cluster_recent(state.recent_positive,
+                                                   state.reference_time, params))
+
+
+def _likes(state: TasteState) -> list[tuple[uuid.UUID, float]]:
+    return [(r.video_id, r.at) for r in state.recent_positive]
+
+
+def _apply_sums(state: TasteState, old: Interaction | None, new: Interaction | None,
+                params: ProfileParams) -> TasteState:
+    """One step of apply_changes; the interests are left as they were."""
     if old is None and new is None:
         return state
     if old and new and (old.video_id, old.kind) != (new.video_id, new.kind):
@@ -245,7 +270,6 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
         state.positives
     if pos_sum.size == 0:  # an empty state from before any positive
         pos_sum = np.zeros(state.dimension)
-    interests: tuple[Interest, ...] | None = state.interests
     recent = list(state.recent_positive)
     floor = state.recent_floor
     for sign, i in ((-1, old), (1, new)):
@@ -286,10 +310,6 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
             else:
                 recent.append(recent_entry(i, unit))
             b_sum, b_count = add_behaviour(b_sum, b_count, i, dw, sign)
-            if interests is not None:  # None: a recluster is already due
-                interests = interest_clusters.assign(
-                    interests, unit, float(i.at), ref, lambda age: decay(age, params),
-                    params.interest_similarity, sign)
         else:
             neg_count += sign
             if neg_count < 0:
@@ -300,11 +320,9 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
                 neg_sum = neg_sum + dw * unit
                 neg_mass = max(0.0, neg_mass - dw)
     recent_t, floor = trim_recent(recent, floor, params.recent_positive_kept)
-    if interests is None:  # a new taste, or the first like: recluster the recent likes
-        interests = cluster_recent(recent_t, ref, params)
     return TasteState(ref, state.dimension, readonly(neg_sum), neg_mass, neg_count, channels,
                       recent_t, floor, params.fingerprint(), state.behaviour_run,
-                      readonly(b_sum), b_count, interests, readonly(pos_sum),
+                      readonly(b_sum), b_count, state.interests, readonly(pos_sum),
                       max(0.0, pos_mass), positives)
 
 

@@ -39,9 +39,10 @@ from killrvideo_reco.domain.taste_journal import (
     change_of,
 )
 from killrvideo_reco.domain.taste_profile import (
+    Interaction,
     ProfileParams,
     TasteState,
-    apply_change,
+    apply_changes,
     channel_of,
 )
 from killrvideo_reco.domain.view_counts import ViewCount
@@ -165,6 +166,7 @@ class ActivityService:
         written: dict[uuid.UUID, HistoryRow] = {}
         counts: list[ViewCount] = []
         journal: list[JournalChange] = []
+        steps: list[tuple[Interaction | None, Interaction | None]] = []
         try:
             for c in changes:
                 row = rows[c.video_id]
@@ -195,9 +197,10 @@ class ActivityService:
                     new = history_rules.hide_interaction(new_row, *args)
                     added.setdefault(c.video_id, set())
                     outcomes.append(True)
-                state = apply_change(state, old, new, self.params)
+                steps.append((old, new))
                 journal += [step for step in (change_of(old, new),) if step is not None]
                 rows[c.video_id] = written[c.video_id] = new_row
+            state = apply_changes(state, steps, self.params)
         except ValueError:
             # A row read after a concurrent commit the state does not hold yet: that
             # commit also moved taste_version, so re-reading is the right answer.

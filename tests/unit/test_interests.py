@@ -1,4 +1,4 @@
-"""Interests: clusters of a viewer's recent likes, kept up to date at each view."""
+"""Interests: clusters of a viewer's recent likes, reclustered at each change."""
 from __future__ import annotations
 
 import uuid
@@ -10,6 +10,7 @@ from killrvideo_reco.domain.taste_profile import (
     Interaction,
     ProfileParams,
     apply_change,
+    apply_changes,
     build_state,
     empty_state,
 )
@@ -90,14 +91,46 @@ def test_likes_too_far_apart_to_share_an_interest_skip_the_linkage(monkeypatch):
     assert calls and sorted(i.count for i in found) == [1, 1, 2]
 
 
-def test_a_view_near_an_interest_is_assigned_without_reclustering():
-    state = build_state([like(0, T0 + n) for n in range(4)] + [like(1, T0 + 10 + n)
-                                                               for n in range(4)], P, D)
-    before = {i.medoid_id: i for i in state.interests}
-    after = apply_change(state, None, like(0, T0 + 100), P)
-    assert {i.medoid_id for i in after.interests} == set(before)  # same medoids
+def test_a_view_near_an_interest_joins_it_as_a_rebuild_would():
+    history = [like(0, T0 + n) for n in range(4)] + [like(1, T0 + 10 + n) for n in range(4)]
+    state = build_state(history, P, D)
+    before = {topic_of(i): i for i in state.interests}
+    view = like(0, T0 + 100)
+    after = apply_change(state, None, view, P)
     grown = next(i for i in after.interests if topic_of(i) == 0)
-    assert grown.count == before[grown.medoid_id].count + 1
+    assert grown.count == before[0].count + 1
+    rebuilt = build_state([*history, view], P, D).interests
+    assert len(after.interests) == len(rebuilt)
+    assert all(a.same_as(b) for a, b in zip(after.interests, rebuilt))
+
+
+def test_many_changes_cluster_once_to_what_one_at_a_time_gives(monkeypatch):
+    """The interests are a function of the recent likes: a commit of several changes, or
+    a replay of a journal, clusters once and ends where change-by-change application
+    ends."""
+    state = build_state([like(0, T0 + n) for n in range(4)], P, D)
+    views = [like(n % 3, T0 + 10 + n) for n in range(6)]
+    one_by_one = state
+    for v in views:
+        one_by_one = apply_change(one_by_one, None, v, P)
+    calls = []
+    cluster = interests.cluster
+    monkeypatch.setattr(interests, "cluster", lambda *a: calls.append(1) or cluster(*a))
+    together = apply_changes(state, [(None, v) for v in views], P)
+    assert len(calls) == 1
+    assert len(together.interests) == len(one_by_one.interests)
+    assert all(a.same_as(b) for a, b in zip(together.interests, one_by_one.interests))
+
+
+def test_a_bounce_that_moves_no_like_keeps_the_interests_without_clustering(monkeypatch):
+    state = build_state([like(0, T0 + n) for n in range(4)], P, D)
+    bounce = Interaction(uuid.uuid4(), near(1), uuid.uuid4(), T0, "watch", 1.0, 600.0)
+    calls = []
+    cluster = interests.cluster
+    monkeypatch.setattr(interests, "cluster", lambda *a: calls.append(1) or cluster(*a))
+    after = apply_change(state, None, bounce, P)
+    assert after.negative_count == state.negative_count + 1
+    assert not calls and after.interests is state.interests
 
 
 def test_a_view_far_from_every_interest_reclusters_into_a_new_one():

@@ -18,6 +18,7 @@ from killrvideo_reco.domain.taste_profile import (
     build_state,
     channel_cells,
     channel_of,
+    cluster_recent,
     compute_profile,
     decode_channel,
     empty_state,
@@ -249,6 +250,11 @@ def assert_matches_batch(state: TasteState, current, p: ProfileParams) -> bool:
     online_ids = [r.video_id for r in state.recent_positive]
     batch_ids = [r.video_id for r in batch.recent_positive]
     assert online_ids == batch_ids[:len(online_ids)]
+    # The interests are a function of the recent likes and the reference time.
+    interests = cluster_recent(state.recent_positive, state.reference_time, p)
+    assert all(a.same_as(b) for a, b in zip(state.interests, interests, strict=True))
+    if online_ids == batch_ids and state.reference_time == batch.reference_time:
+        assert all(a.same_as(b) for a, b in zip(state.interests, batch.interests, strict=True))
     return online_prof is not None
 
 

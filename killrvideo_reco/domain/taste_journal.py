@@ -130,9 +130,10 @@ def journal_channels(entries: Sequence[Sequence[JournalChange]]) -> list[str]:
 
 def replay(state: TasteState, entries: Sequence[Sequence[JournalChange]],
            inputs: Callable[[uuid.UUID], VideoInputs | None],
-           params: ProfileParams) -> TasteState:
+           params: ProfileParams, recluster: bool = True) -> TasteState:
     """The snapshot `state` (holding the stored cells of the journal's channels) with the
-    journal's entries applied in commit order."""
+    journal's entries applied in commit order; recluster=False leaves the interests to
+    the caller's next apply_changes (recluster=True), as a commit does."""
     steps: list[tuple[Interaction | None, Interaction | None]] = []
     for entry in entries:
         for change in entry:
@@ -143,7 +144,7 @@ def replay(state: TasteState, entries: Sequence[Sequence[JournalChange]],
             steps.append((_interaction(change, change.old, found),
                           _interaction(change, change.new, found)))
     try:
-        return apply_changes(state, steps, params)
+        return apply_changes(state, steps, params, None if recluster else False)
     except ValueError as error:
         raise UnreplayableJournal(str(error)) from error
 

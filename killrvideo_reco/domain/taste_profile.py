@@ -229,19 +229,24 @@ def apply_change(state: TasteState, old: Interaction | None, new: Interaction | 
 
 def apply_changes(state: TasteState,
                   steps: Iterable[tuple[Interaction | None, Interaction | None]],
-                  params: ProfileParams) -> TasteState:
+                  params: ProfileParams, recluster: bool | None = None) -> TasteState:
     """Replace each (old, new) interaction's contribution in turn: old=None adds,
     new=None removes.
 
     `old` must be exactly what was applied before (same weights, same embedding), and the
     state must hold the stored channel of a positive's uploader (the caller loads it).
     Each step touches the global sums and one channel; the interests, a function of the
-    recent likes, are clustered once at the end. The input state is not changed.
+    recent likes, are clustered once at the end: when the likes or the reference time
+    moved (recluster=None), always (True: the input's interests are out of date), or
+    never (False: the caller applies more changes with recluster=True). The input state
+    is not changed.
     """
     before = state
     for old, new in steps:
         state = _apply_sums(state, old, new, params)
-    if state.reference_time == before.reference_time and _likes(state) == _likes(before):
+    if recluster is False or (
+            recluster is None and state.reference_time == before.reference_time
+            and _likes(state) == _likes(before)):
         return state  # e.g. a bounce of an old view: the interests cannot have moved
     return replace(state, interests=cluster_recent(state.recent_positive,
                                                    state.reference_time, params))

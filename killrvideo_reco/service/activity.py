@@ -157,7 +157,8 @@ class ActivityService:
             expected, rebuilt, entries = kept.version, False, kept.journal_length
         else:
             taste, found = await self.viewers.read_for_change(user_id, video_ids, keys)
-            state, rebuilt = await self.reader.current(user_id, taste, model_id, run)
+            state, rebuilt = await self.reader.current(user_id, taste, model_id, run,
+                                                       recluster=False)
             expected = taste.version
             entries = None if rebuilt or taste.state is None else len(taste.journal)
         rows: dict[uuid.UUID, HistoryRow | None] = {v: found.get(v) for v in video_ids}
@@ -200,7 +201,8 @@ class ActivityService:
                 steps.append((old, new))
                 journal += [step for step in (change_of(old, new),) if step is not None]
                 rows[c.video_id] = written[c.video_id] = new_row
-            state = apply_changes(state, steps, self.params)
+            # A state read from the store may have its interests left to this change.
+            state = apply_changes(state, steps, self.params, None if kept else True)
         except ValueError:
             # A row read after a concurrent commit the state does not hold yet: that
             # commit also moved taste_version, so re-reading is the right answer.

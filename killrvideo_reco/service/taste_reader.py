@@ -84,9 +84,11 @@ class TasteReader:
                 and state.behaviour_run == (run.run_id if run else ""))
 
     async def current(self, user_id: uuid.UUID, taste: TasteRecord, model_id: str | None,
-                      run: BehaviourRun | None) -> tuple[TasteState, bool]:
+                      run: BehaviourRun | None, recluster: bool = True
+                      ) -> tuple[TasteState, bool]:
         """The state to change, and whether it was rebuilt (then it holds every channel,
-        and the stored cells are replaced)."""
+        and the stored cells are replaced). recluster=False: a replayed journal leaves the
+        interests to the change that follows (one clustering, not two)."""
         run_id = run.run_id if run else ""
         if taste.state is None:
             if taste.version is None:  # a new viewer
@@ -119,7 +121,7 @@ class TasteReader:
                 return None
             return f.content_features, f.title, video_behaviour(f.behaviour, run)
         try:
-            return replay(state, taste.journal, inputs, self.params), False
+            return replay(state, taste.journal, inputs, self.params, recluster), False
         except UnreplayableJournal as error:
             log.info("user %s: rebuilding taste state (journal: %s)", user_id, error)
             return await self.from_history(user_id, model_id, None, run), True

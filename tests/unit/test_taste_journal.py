@@ -23,6 +23,7 @@ from killrvideo_reco.domain.taste_journal import (
 from killrvideo_reco.domain.taste_profile import (
     ProfileParams,
     apply_change,
+    apply_changes,
     channel_cells,
     channel_of,
     decode_channel,
@@ -71,7 +72,8 @@ def test_a_video_the_replay_cannot_resolve_asks_for_a_rebuild():
        st.lists(action_st, min_size=5, max_size=40), st.integers(1, 6))
 def test_snapshot_and_journal_replay_to_the_committed_state(videos, p, actions, every):
     """Each step as the service takes it: read the snapshot (head and the cells of the
-    change's and the journal's channels), replay the journal, apply the change, then
+    change's and the journal's channels), replay the journal (clustering the interests
+    once, after the change), apply the change, then
     append an entry or, every `every` commits, write a snapshot. The state read back
     equals the one computed in memory all along, bit for bit."""
     by_id = {v.video_id: v for v in videos}
@@ -104,7 +106,7 @@ def test_snapshot_and_journal_replay_to_the_committed_state(videos, p, actions, 
         stored = StoredHead.from_bytes(head)
         read = stored.resolve(catalogue, p).with_channels(
             {k: decode_channel(cells[k], D) for k in wanted if k in cells})
-        read = replay(read, journal, inputs, p)
+        snapshot, read = read, replay(read, journal, inputs, p)
         assert read.to_bytes() == memory.to_bytes()
         assert all(c.count == memory.channels[k].count and c.as_of == memory.channels[k].as_of
                    and np.array_equal(c.vector_sum, memory.channels[k].vector_sum)
@@ -113,6 +115,12 @@ def test_snapshot_and_journal_replay_to_the_committed_state(videos, p, actions, 
         memory = apply_change(memory, old, new, p)
         read = apply_change(read, old, new, p)
         assert read.to_bytes() == memory.to_bytes()
+        # As a commit does it: the replay leaves the interests to the change's clustering.
+        deferred = apply_changes(replay(snapshot, journal, inputs, p, recluster=False),
+                                 [(old, new)], p, recluster=True)
+        assert deferred.to_bytes() == memory.to_bytes()
+        assert all(a.same_as(b) for a, b in zip(deferred.interests, memory.interests,
+                                                 strict=True))
         if new is None:
             del current[(v.video_id, kind)]
         else:

@@ -130,8 +130,8 @@ class TasteState:
             and (self.behaviour_run, self.behaviour_count)
             == (other.behaviour_run, other.behaviour_count)
             and np.array_equal(self.behaviour_sum, other.behaviour_sum))
-    # Interests are left out on purpose: online they are assigned, in batch reclustered,
-    # so the two may differ (docs/recommendations.md, "Interests").
+    # Interests are left out: they derive from the recent likes and the reference time,
+    # compared above, and a head stored before they did may hold order-dependent ones.
 
     __hash__ = None  # type: ignore[assignment]
 

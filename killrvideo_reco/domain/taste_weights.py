@@ -40,7 +40,7 @@ class ProfileParams:
     recent_positive_kept: int = 20  # for "based on" explanations and interests
     negative_share: float = 0.5  # bounces + hides push at most this share of the likes
     interest_count: int = 3      # k interests per viewer
-    interest_similarity: float = 0.5  # min cosine to a medoid to join its interest
+    interest_similarity: float = 0.5  # mean cosine within an interest (the cut)
 
     def __post_init__(self) -> None:
         def check(ok: bool, what: str) -> None:

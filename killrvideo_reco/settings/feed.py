@@ -109,8 +109,9 @@ class FeedSettings(BaseSettings):
         3, ge=1, le=8, description="Interests (clusters of recent likes) per viewer, each "
                                    "queried for content candidates.")
     feed_interest_similarity: float = Field(
-        0.5, ge=-1, le=1, description="Cosine a like needs to a medoid to join its interest; "
-                                       "below it the recent likes are reclustered.")
+        0.5, ge=-1, le=1, description="Where the clustering of the recent likes cuts: the "
+                                       "members of one interest are on average at least "
+                                       "this similar.")
     feed_diversity_lambda: float = Field(
         0.8, ge=0, le=1, description="MMR trade-off: 1 = ranking only, lower = more diverse.")
     feed_creator_cap: int = Field(

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench import machine, report, seed
+from bench.loadgen import freeze_client_heap
 from bench.server import Server
 from killrvideo_reco.auth import mint
 from killrvideo_reco.store.connection import connect
@@ -38,6 +39,7 @@ BEGIN, END = "<!-- pages:begin -->", "<!-- pages:end -->"
 def phase(client: httpx.Client, server: Server, tokens: dict, page: int,
           firsts: dict | None = None) -> dict:
     """Page `page` for every viewer; `firsts` gets each viewer's first item."""
+    freeze_client_heap()
     sample = machine.CpuSample.start(server=server.pid, cassandra=machine.cassandra_pid())
     latencies, sources = [], {}
     for user, token in tokens.items():
@@ -55,6 +57,7 @@ def phase(client: httpx.Client, server: Server, tokens: dict, page: int,
 
 def views(client: httpx.Client, server: Server, tokens: dict, firsts: dict) -> dict:
     """Each viewer watches the first video of their page 1 (most of it)."""
+    freeze_client_heap()
     sample = machine.CpuSample.start(server=server.pid, cassandra=machine.cassandra_pid())
     latencies, sources = [], {}
     for user, video in firsts.items():

@@ -16,6 +16,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from bench.loadgen import freeze_client_heap
+
 RETRIES = 5
 
 
@@ -93,6 +95,7 @@ class Connection:
 
 async def _view_cell(base_url, tokens, videos, concurrency, max_events, max_seconds, seed,
                      same_user) -> IngestResult:
+    freeze_client_heap()
     rng = random.Random(seed)
     users = list(tokens)
     result = IngestResult(concurrency)

@@ -23,6 +23,7 @@ import time
 import httpx
 
 from bench import seed
+from bench.loadgen import freeze_client_heap
 from bench.report import summarise
 from bench.server import Server
 from killrvideo_reco.auth import mint
@@ -150,6 +151,7 @@ async def storm(port: int, recorder: Recorder, args) -> None:
 
 
 async def run(port: int, tokens: list[str], args) -> dict:
+    freeze_client_heap()
     recorder = Recorder(tokens)
     warm, started = Connection(port), time.perf_counter()
     for _ in range(WARMUP_REQUESTS):  # one at a time: warm caches, and the unloaded latency

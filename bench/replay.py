@@ -27,6 +27,7 @@ import numpy as np
 
 from bench import machine, report
 from bench.ingest_load import RETRIES, Connection
+from bench.loadgen import freeze_client_heap
 from bench.server import Server
 from killrvideo_reco.auth import mint
 from killrvideo_reco.bootstrap import build_stores
@@ -74,6 +75,7 @@ def band(position: int) -> str:
 
 async def replay(base_url: str, histories: dict[int, list[data.Rating]], settings: Settings,
                  concurrency: int, seconds: float) -> Replay:
+    freeze_client_heap()
     result, queue = Replay(), list(histories)
     deadline = time.perf_counter() + seconds
     host, port = base_url.split("//", 1)[1].split(":")

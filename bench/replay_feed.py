@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from bench import machine, report
+from bench.loadgen import freeze_client_heap
 from bench.replay import BANDS, DEFAULT_DATA
 from bench.server import Server
 from killrvideo_reco.auth import mint
@@ -129,6 +130,7 @@ def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
 def ask(client: httpx.Client, server: Server,
         requests: list[tuple[str, dict, str | None]]) -> dict:
     """One request at a time; latency percentiles and server CPU per request."""
+    freeze_client_heap()
     sample = machine.CpuSample.start(server=server.pid, cassandra=machine.cassandra_pid())
     latencies, sources = [], {}
     for path, params, token in requests:

@@ -184,6 +184,19 @@ def server_side(scrape: str) -> dict:
             for status, c in counts.items() if c.get("+Inf")}
 
 
+def loop_lag(scrape: str) -> dict:
+    """The server's event-loop lag histogram: samples and the share within 10 / 50 ms."""
+    buckets = {}
+    for line in scrape.splitlines():
+        if line.startswith("killrvideo_event_loop_lag_seconds_bucket{"):
+            labels, value = line.rsplit(" ", 1)
+            buckets[labels.split('le="', 1)[1].split('"', 1)[0]] = float(value)
+    total = buckets.get("+Inf", 0.0)
+    return {"n": int(total), **({f"within_{ms}ms": round(buckets[bound] / total, 3)
+                                for ms, bound in (("10", "0.01"), ("50", "0.05"))} if total
+                               else {})}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     settings = seed.bench_settings(SPEC.keyspace)
@@ -201,7 +214,8 @@ def main(argv=None) -> int:
     tokens = [f"Bearer {mint(Settings(), user, ['viewer'])}" for user in seed.user_ids(SPEC)]
     with Server(SPEC.keyspace, extra_env=limit) as server:
         result = asyncio.run(run(server.port, tokens, args))
-        result["server_side"] = server_side(httpx.get(f"{server.base_url}/metrics").text)
+        scrape = httpx.get(f"{server.base_url}/metrics").text
+        result["server_side"], result["loop_lag"] = server_side(scrape), loop_lag(scrape)
     result["limit"] = "none" if args.no_limit else limit
     result["load"] = (f"storm: {args.connections} clients for {args.seconds:g} s" if args.storm
                       else f"open loop: {args.rate:g}/s for {args.seconds:g} s on up to "
@@ -215,6 +229,7 @@ def main(argv=None) -> int:
         if s["n"]:
             print(f"{kind:>5}: {s['n']:5d}  p50 {s['p50']:7.1f} ms  p99 {s['p99']:7.1f} ms  "
                   f"max {s['max']:7.1f} ms")
+    print(f"server event-loop lag: {result['loop_lag']} (killrvideo_event_loop_lag_seconds)")
     print(f"{result['2xx']['n'] / result['elapsed_s']:.0f} served/s over "
           f"{result['elapsed_s']} s; {result['hung']['n']} hung (client timeout "
           f"{CLIENT_TIMEOUT_S:g} s); Retry-After {result['retry_after']}")

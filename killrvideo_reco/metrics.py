@@ -26,6 +26,10 @@ OVERLOAD_REJECTIONS = Counter(
 CONCURRENCY_LIMIT = Gauge(
     "killrvideo_http_concurrency_limit",
     "The adaptive limit of requests served at once (MIN_ to MAX_IN_FLIGHT_REQUESTS).")
+EVENT_LOOP_LAG = Histogram(
+    "killrvideo_event_loop_lag_seconds",
+    "How late the event loop ran a timer that was due (sampled four times a second).",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
 AUTH_TOKENS = Counter(
     "killrvideo_auth_tokens_total",
     "Bearer tokens checked: `kept` (accepted before and still in date, JWT_CACHE_SIZE), "

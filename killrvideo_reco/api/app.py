@@ -1,12 +1,14 @@
 """The FastAPI application: routers, problem handlers, and the lifespan that owns resources."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from killrvideo_reco.api import collector
+from killrvideo_reco.api.loop_lag import sample_loop_lag
 from killrvideo_reco.api.middleware import RequestContext
 from killrvideo_reco.api.openapi import install_openapi
 from killrvideo_reco.api.overload import AdaptiveLimit, ConcurrencyLimit
@@ -41,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.holder = holder
         await holder.start()
         collector.tune(settings.python_gc_threshold)
+        lag = asyncio.create_task(sample_loop_lag())
         try:
             yield
         finally:
+            lag.cancel()
             await holder.close()
 
     app = FastAPI(title="KillrVideo Reco", version="0.1.0", lifespan=lifespan,

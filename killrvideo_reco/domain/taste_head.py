@@ -7,7 +7,7 @@ model is the state's (a model change rebuilds the state from history anyway).
 
 A referenced video that cannot be resolved (deleted, or re-embedded with another model):
 its like leaves the recent list, and when it was an interest's medoid the interests are
-reclustered from the recent likes that remain, as for a new taste. The sums keep its
+reclustered from the recent likes that remain, as a commit does. The sums keep its
 contribution, as they do today, until the viewer's next rebuild from history. The recent
 list then holds fewer likes than `recent_positive_kept` until newer ones arrive.
 """

@@ -23,14 +23,19 @@ class FakeImpressionStore:
 
     async def record(self, impression, ttl_s, bucket):
         self._maybe_fail("fail_records")
-        key = (impression.user_id, day_of(impression.served_at))
+        day = day_of(impression.served_at)
         for item in impression.items:
-            self.shown.setdefault((key[1], bucket, item.video_id, impression.user_id),
+            self.shown.setdefault((day, bucket, item.video_id, impression.user_id),
                                   set()).add(impression.recommendation_id)
-        self.rows.setdefault(key, []).extend(
-            ImpressionRow(impression.recommendation_id, item.video_id, item.position,
-                          impression.source, impression.variant, impression.experiment_id)
-            for item in impression.items)
+        self._add_page(impression)
+
+    def _add_page(self, impression):
+        """The page's rows, once (keyed by the page, as the store's row is)."""
+        rows = self.rows.setdefault((impression.user_id, day_of(impression.served_at)), [])
+        if not any(r.recommendation_id == impression.recommendation_id for r in rows):
+            rows.extend(ImpressionRow(impression.recommendation_id, item.video_id,
+                                      item.position, impression.source, impression.variant,
+                                      impression.experiment_id) for item in impression.items)
 
     async def item_pages_in_token_range(self, start, end):
         # A stand-in token: the viewer id's first 8 bytes, as a signed 64-bit number.
@@ -47,11 +52,7 @@ class FakeImpressionStore:
 
     async def record_page(self, impression, ttl_s):
         self._maybe_fail("fail_records")
-        rows = self.rows.setdefault((impression.user_id, day_of(impression.served_at)), [])
-        if not any(r.recommendation_id == impression.recommendation_id for r in rows):
-            rows.extend(ImpressionRow(impression.recommendation_id, item.video_id,
-                                      item.position, impression.source, impression.variant,
-                                      impression.experiment_id) for item in impression.items)
+        self._add_page(impression)
 
     async def showing(self, user_id, video_id, days, bucket, since, until):
         found = []
